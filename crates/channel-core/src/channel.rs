@@ -1,0 +1,141 @@
+//! The `Channel` trait: what a protocol crate implements.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::dm::DmConfig;
+use crate::error::ChannelError;
+use crate::host::StatusPatch;
+use crate::message::{ChatKind, Inbound, Outbound, Receipt, Target};
+use crate::pipeline::{Accepted, Pipeline};
+
+/// How `openclaw message send` reaches the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// Sends run in whichever process asks (stateless HTTP plus state on disk).
+    Direct,
+    /// Sends run in the gateway, next to the live connection.
+    Gateway,
+}
+
+/// Catalog metadata, shown by OpenClaw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    pub label: String,
+    pub selection_label: String,
+    pub docs_path: String,
+    pub blurb: String,
+    pub order: u32,
+}
+
+/// What the channel can do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    pub chat_types: Vec<ChatKind>,
+    pub media: bool,
+    pub block_streaming: bool,
+}
+
+/// Everything the host needs to know about a channel without running it. Data, not code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub id: String,
+    pub meta: Meta,
+    pub capabilities: Capabilities,
+    pub delivery_mode: DeliveryMode,
+    pub text_chunk_limit: usize,
+    /// JSON Schema of `channels.<id>`, generated from the Rust config type.
+    pub config_schema: serde_json::Value,
+    /// How targets look, for the host's "unknown target" hint.
+    pub target_hint: String,
+    /// What a pairing entry is called (`openclaw pairing list`).
+    pub id_label: String,
+    /// Lines for the agent's message tool.
+    pub tool_hints: Vec<String>,
+}
+
+/// A secret-free summary of one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    pub account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub enabled: bool,
+    pub configured: bool,
+    /// Why the account cannot run, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unconfigured_reason: Option<String>,
+    pub dm: DmConfig,
+}
+
+/// Result of a health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    pub ok: bool,
+    pub detail: String,
+    pub elapsed_ms: u64,
+}
+
+/// Handed to [`Channel::run`]: where inbound messages and status go, and when to stop.
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    pub pipeline: Arc<Pipeline>,
+    pub cancel: CancellationToken,
+}
+
+impl RunContext {
+    /// Hands a normalized message on to dedup, the DM gate and the host.
+    pub async fn accept(&self, inbound: Inbound) -> Result<Accepted, ChannelError> {
+        self.pipeline.accept(inbound).await
+    }
+
+    pub fn status(&self, patch: StatusPatch) {
+        self.pipeline.report_status(patch);
+    }
+}
+
+/// One IM protocol. Implementations are cheap to share (`Arc`) and hold no per-account state
+/// outside what `run` creates.
+#[async_trait::async_trait]
+pub trait Channel: Send + Sync + 'static {
+    /// One account's resolved config and credentials.
+    type Account: Clone + Send + Sync + 'static;
+
+    fn descriptor(&self) -> Descriptor;
+
+    /// Where this channel keeps its state files.
+    fn state_dir(&self) -> PathBuf;
+
+    /// Account ids, from `channels.<id>` and the channel's own state.
+    fn account_ids(&self, section: &serde_json::Value) -> Result<Vec<String>, ChannelError>;
+
+    /// Resolves one account. Bad config is a `BadInput` error naming the field.
+    fn account(&self, section: &serde_json::Value, id: &str)
+    -> Result<Self::Account, ChannelError>;
+
+    fn view(&self, account: &Self::Account) -> AccountView;
+
+    /// Receives until `ctx.cancel` fires or a person must act (`NeedsLogin`, `Kicked`).
+    async fn run(&self, account: Self::Account, ctx: RunContext) -> Result<(), ChannelError>;
+
+    async fn send(
+        &self,
+        account: &Self::Account,
+        target: &Target,
+        message: &Outbound,
+    ) -> Result<Receipt, ChannelError>;
+
+    async fn probe(&self, account: &Self::Account) -> Result<Probe, ChannelError>;
+
+    /// Parses a user-typed target (`user:<id>`, `<channel>:<id>`, a bare id).
+    fn parse_target(&self, raw: &str) -> Result<Target, ChannelError>;
+}

@@ -1,0 +1,365 @@
+//! The behaviour every channel must show against its simulator: connect, receive, dedup, send,
+//! reconnect and the DM policies. A channel crate implements [`Harness`] for its simulator and
+//! expands [`channel_conformance_tests!`](crate::channel_conformance_tests) in a test file.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::channel::Channel;
+use crate::dm::DmPolicy;
+use crate::error::ChannelError;
+use crate::message::Outbound;
+use crate::registry::AnyChannel;
+use crate::testing::StandaloneHost;
+
+/// How long a conformance step may take before the test fails.
+pub const STEP: Duration = Duration::from_secs(15);
+
+/// A channel wired to its simulator.
+#[async_trait::async_trait]
+pub trait Harness: Send + Sync + Sized + 'static {
+    type Channel: Channel;
+
+    /// Starts the simulator, with the channel's state under `state`.
+    async fn start(state: &Path) -> Self;
+    fn channel(&self) -> Arc<Self::Channel>;
+    fn account_id(&self) -> String;
+    /// `channels.<id>` for the account with these DM settings.
+    fn section(&self, policy: DmPolicy, allow_from: &[String]) -> Value;
+    /// A peer the server knows that no config allows.
+    fn stranger(&self) -> String;
+    /// Injects a text message from `peer`; returns the server message id.
+    async fn inject(&self, peer: &str, text: &str) -> String;
+    /// Delivers an already delivered message again, as at-least-once servers do.
+    async fn redeliver(&self, server_id: &str);
+    /// Texts the server accepted for `peer`, in order.
+    async fn sent_to(&self, peer: &str) -> Vec<String>;
+    /// Makes the next receive fail at the transport level.
+    async fn break_once(&self);
+}
+
+/// A running account under test.
+pub struct Running {
+    pub host: Arc<StandaloneHost>,
+    cancel: CancellationToken,
+    task: JoinHandle<Result<(), ChannelError>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    pub async fn start<H: Harness>(h: &H, host: Arc<StandaloneHost>, section: Value) -> Self {
+        let cancel = CancellationToken::new();
+        let channel = h.channel();
+        let account = h.account_id();
+        let task = tokio::spawn({
+            let host = Arc::clone(&host);
+            let cancel = cancel.clone();
+            async move { channel.run(&section, &account, host, cancel).await }
+        });
+        let running = Self { host, cancel, task };
+        let account = h.account_id();
+        assert!(
+            running
+                .host
+                .wait_for(STEP, |host| host.is_connected(&account))
+                .await,
+            "account never reported connected; statuses: {:?}",
+            running.host.statuses()
+        );
+        running
+    }
+
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        match tokio::time::timeout(STEP, self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            other => panic!("account did not stop cleanly: {other:?}"),
+        }
+    }
+}
+
+async fn wait_sent<H: Harness>(h: &H, peer: &str, count: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let sent = h.sent_to(peer).await;
+        if sent.len() >= count || tokio::time::Instant::now() >= deadline {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Gives stray work a moment to show up, before asserting that it did not.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+fn allow(peer: &str) -> Vec<String> {
+    vec![peer.to_owned()]
+}
+
+pub async fn connects<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let running = Running::start(&h, Arc::default(), h.section(DmPolicy::Pairing, &[])).await;
+    running.stop().await;
+}
+
+pub async fn receives_and_replies<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let peer = h.stranger();
+    let running = Running::start(
+        &h,
+        Arc::default(),
+        h.section(DmPolicy::Allowlist, &allow(&peer)),
+    )
+    .await;
+    let id = h.inject(&peer, "hello conformance").await;
+    assert!(
+        running
+            .host
+            .wait_for(STEP, |host| host.turns().len() == 1)
+            .await,
+        "no turn"
+    );
+    let turn = &running.host.turns()[0];
+    assert_eq!(turn.inbound.text, "hello conformance");
+    assert_eq!(turn.inbound.server_id, id);
+    assert_eq!(turn.inbound.sender.id, peer, "sender id is byte-exact");
+    assert_eq!(
+        turn.context["MessageSid"],
+        Value::String(id),
+        "MessageSid is the server id"
+    );
+    assert_eq!(
+        wait_sent(&h, &peer, 1).await,
+        vec!["echo: hello conformance".to_string()]
+    );
+    running.stop().await;
+}
+
+pub async fn drops_redeliveries_even_across_restart<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let peer = h.stranger();
+    let section = h.section(DmPolicy::Allowlist, &allow(&peer));
+    let running = Running::start(&h, Arc::default(), section.clone()).await;
+    let id = h.inject(&peer, "once").await;
+    assert!(
+        running
+            .host
+            .wait_for(STEP, |host| host.turns().len() == 1)
+            .await,
+        "no turn"
+    );
+    h.redeliver(&id).await;
+    settle().await;
+    assert_eq!(
+        running.host.turns().len(),
+        1,
+        "redelivery reached the agent"
+    );
+    running.stop().await;
+
+    let restarted = Running::start(&h, Arc::default(), section).await;
+    h.redeliver(&id).await;
+    h.inject(&peer, "after restart").await;
+    assert!(
+        restarted
+            .host
+            .wait_for(STEP, |host| !host.turns().is_empty())
+            .await,
+        "no turn after restart"
+    );
+    settle().await;
+    let texts: Vec<_> = restarted
+        .host
+        .turns()
+        .iter()
+        .map(|t| t.inbound.text.clone())
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["after restart".to_string()],
+        "only the new message is a turn"
+    );
+    assert_eq!(wait_sent(&h, &peer, 2).await.len(), 2);
+    restarted.stop().await;
+}
+
+pub async fn sends_to_a_target<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let peer = h.stranger();
+    let section = h.section(DmPolicy::Allowlist, &allow(&peer));
+    let running = Running::start(&h, Arc::default(), section.clone()).await;
+    // Many IM servers only accept sends to peers that wrote first.
+    h.inject(&peer, "hi bot").await;
+    assert_eq!(wait_sent(&h, &peer, 1).await.len(), 1);
+    let receipt = h
+        .channel()
+        .send(
+            &section,
+            &h.account_id(),
+            &peer,
+            &Outbound::text("proactive hello"),
+        )
+        .await
+        .expect("send");
+    assert!(!receipt.message_id().is_empty());
+    assert_eq!(
+        wait_sent(&h, &peer, 2).await.last().map(String::as_str),
+        Some("proactive hello")
+    );
+    let bad = h
+        .channel()
+        .send(&section, &h.account_id(), "   ", &Outbound::text("x"))
+        .await;
+    assert!(bad.is_err(), "an empty target is refused");
+    running.stop().await;
+}
+
+pub async fn reconnects_after_a_broken_receive<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let peer = h.stranger();
+    let running = Running::start(
+        &h,
+        Arc::default(),
+        h.section(DmPolicy::Allowlist, &allow(&peer)),
+    )
+    .await;
+    h.break_once().await;
+    h.inject(&peer, "still there?").await;
+    assert!(
+        running
+            .host
+            .wait_for(STEP, |host| host.turns().len() == 1)
+            .await,
+        "no turn after a broken receive"
+    );
+    let account = h.account_id();
+    assert!(
+        running
+            .host
+            .wait_for(STEP, |host| host.is_connected(&account))
+            .await,
+        "account did not report connected again"
+    );
+    running.stop().await;
+}
+
+pub async fn applies_every_dm_policy<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let stranger = h.stranger();
+
+    // pairing: a code, no turn; approved, the next message is a turn.
+    let host = Arc::new(StandaloneHost::default());
+    let running = Running::start(&h, Arc::clone(&host), h.section(DmPolicy::Pairing, &[])).await;
+    h.inject(&stranger, "let me in").await;
+    let sent = wait_sent(&h, &stranger, 1).await;
+    assert_eq!(sent.len(), 1, "pairing reply");
+    let (_, code) = host
+        .pairing
+        .pending(&h.descriptor_id(), &h.account_id())
+        .pop()
+        .expect("a pending request");
+    assert!(
+        sent[0].contains(&code),
+        "reply {:?} carries code {code}",
+        sent[0]
+    );
+    assert!(host.turns().is_empty());
+    h.inject(&stranger, "again").await;
+    settle().await;
+    assert_eq!(
+        h.sent_to(&stranger).await.len(),
+        1,
+        "one code per request, not one per message"
+    );
+    host.pairing
+        .approve(&h.descriptor_id(), &h.account_id(), &code)
+        .expect("approve");
+    h.inject(&stranger, "approved now").await;
+    assert!(
+        host.wait_for(STEP, |host| host.turns().len() == 1).await,
+        "approved sender gets a turn"
+    );
+    running.stop().await;
+
+    for (policy, allow_from) in [
+        (DmPolicy::Allowlist, vec![]),
+        (DmPolicy::Disabled, vec!["*".to_string()]),
+    ] {
+        let host = Arc::new(StandaloneHost::default());
+        let running = Running::start(&h, Arc::clone(&host), h.section(policy, &allow_from)).await;
+        let before = h.sent_to(&stranger).await.len();
+        h.inject(&stranger, "knock knock").await;
+        settle().await;
+        assert!(host.turns().is_empty(), "{policy:?} let a stranger through");
+        assert_eq!(
+            h.sent_to(&stranger).await.len(),
+            before,
+            "{policy:?} answered a stranger"
+        );
+        running.stop().await;
+    }
+
+    let host = Arc::new(StandaloneHost::default());
+    let running = Running::start(
+        &h,
+        Arc::clone(&host),
+        h.section(DmPolicy::Open, &["*".into()]),
+    )
+    .await;
+    h.inject(&stranger, "open door").await;
+    assert!(
+        host.wait_for(STEP, |host| host.turns().len() == 1).await,
+        "open lets everyone in"
+    );
+    running.stop().await;
+}
+
+/// The channel id, for pairing-store lookups.
+pub trait DescriptorId {
+    fn descriptor_id(&self) -> String;
+}
+
+impl<H: Harness> DescriptorId for H {
+    fn descriptor_id(&self) -> String {
+        self.channel().descriptor().id
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance check for harness `$harness`.
+#[macro_export]
+macro_rules! channel_conformance_tests {
+    ($harness:ty) => {
+        $crate::channel_conformance_tests!(@each $harness;
+            connects,
+            receives_and_replies,
+            drops_redeliveries_even_across_restart,
+            sends_to_a_target,
+            reconnects_after_a_broken_receive,
+            applies_every_dm_policy,
+        );
+    };
+    (@each $harness:ty; $($check:ident),* $(,)?) => {
+        mod conformance {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let state = ::tempfile::tempdir().expect("tempdir");
+                    $crate::conformance::$check::<$harness>(state.path()).await;
+                }
+            )*
+        }
+    };
+}

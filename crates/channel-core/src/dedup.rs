@@ -1,0 +1,406 @@
+//! Persistent inbound dedup, which doubles as the inbox of accepted-but-unfinished turns.
+//!
+//! IM servers deliver at least once: the same message comes back a second later, or half an hour
+//! later after a slow turn, or again after a restart. The journal remembers every server message
+//! id of one account in a bounded window, on disk, so none of those reach the agent twice.
+//!
+//! An accepted message is written as *pending* together with its content before the channel
+//! moves its cursor past it, and marked *done* when the host finished the turn. After a crash the
+//! pending ones are handed back for replay, so moving the cursor early never loses a message.
+//!
+//! The file is append-only JSON lines, compacted atomically when it grows. A torn last line (a
+//! crash mid-append) is skipped on load.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::Inbound;
+use crate::state;
+
+/// How much history the journal keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub max_entries: usize,
+    pub max_age: Duration,
+}
+
+impl Default for Window {
+    /// Redeliveries were seen up to ~50 minutes late; a week covers restarts and long outages.
+    fn default() -> Self {
+        Self {
+            max_entries: 20_000,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Done {
+        done: String,
+    },
+    Seen {
+        id: String,
+        at: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pending: Option<Box<Inbound>>,
+    },
+}
+
+#[derive(Debug)]
+struct Entry {
+    at: u64,
+    pending: Option<Box<Inbound>>,
+}
+
+/// What happened to an id offered to [`Journal::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// First sighting: recorded.
+    New,
+    /// Seen before (finished or still in flight).
+    Duplicate,
+}
+
+/// The dedup journal of one account.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    window: Window,
+    entries: HashMap<String, Entry>,
+    order: VecDeque<String>,
+    file: File,
+    lines: usize,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path`, dropping entries outside `window`.
+    pub fn open(path: impl Into<PathBuf>, window: Window) -> io::Result<Self> {
+        let path = path.into();
+        let mut entries: HashMap<String, Entry> = HashMap::new();
+        let mut order = VecDeque::new();
+        match File::open(&path) {
+            Ok(file) => {
+                for (n, line) in BufReader::new(file).lines().enumerate() {
+                    let line = line?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<Line>(&line) {
+                        Ok(Line::Seen { id, at, pending }) => {
+                            if entries.insert(id.clone(), Entry { at, pending }).is_none() {
+                                order.push_back(id);
+                            }
+                        }
+                        Ok(Line::Done { done }) => {
+                            if let Some(entry) = entries.get_mut(&done) {
+                                entry.pending = None;
+                            }
+                        }
+                        Err(err) => tracing::warn!(
+                            path = %path.display(),
+                            line = n + 1,
+                            %err,
+                            "skipping unreadable dedup journal line"
+                        ),
+                    }
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+        if let Some(dir) = path.parent() {
+            state::ensure_private_dir(dir)?;
+        }
+        let mut journal = Self {
+            file: Self::open_append(&path)?,
+            path,
+            window,
+            entries,
+            order,
+            lines: 0,
+        };
+        journal.evict(now_ms());
+        journal.compact()?;
+        Ok(journal)
+    }
+
+    fn open_append(path: &Path) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options.open(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    /// Records `id` as seen, with nothing left to do (e.g. a message the DM gate dropped).
+    pub fn admit(&mut self, id: &str) -> io::Result<Admit> {
+        self.insert(id, None)
+    }
+
+    /// Records an accepted message whose turn has not finished yet.
+    pub fn admit_pending(&mut self, inbound: &Inbound) -> io::Result<Admit> {
+        self.insert(&inbound.server_id, Some(Box::new(inbound.clone())))
+    }
+
+    fn insert(&mut self, id: &str, pending: Option<Box<Inbound>>) -> io::Result<Admit> {
+        if self.entries.contains_key(id) {
+            return Ok(Admit::Duplicate);
+        }
+        let at = now_ms();
+        self.append(&Line::Seen {
+            id: id.to_owned(),
+            at,
+            pending: pending.clone(),
+        })?;
+        self.entries.insert(id.to_owned(), Entry { at, pending });
+        self.order.push_back(id.to_owned());
+        self.evict(at);
+        Ok(Admit::New)
+    }
+
+    /// Marks a pending message's turn as finished.
+    pub fn complete(&mut self, id: &str) -> io::Result<()> {
+        match self.entries.get_mut(id) {
+            Some(entry) if entry.pending.is_some() => {
+                entry.pending = None;
+                self.append(&Line::Done {
+                    done: id.to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Messages accepted before a crash whose turns never finished, oldest first.
+    pub fn pending(&self) -> Vec<Inbound> {
+        self.order
+            .iter()
+            .filter_map(|id| self.entries.get(id)?.pending.as_deref().cloned())
+            .collect()
+    }
+
+    fn append(&mut self, line: &Line) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        self.file.write_all(&bytes)?;
+        self.file.sync_data()?;
+        self.lines += 1;
+        if self.lines > 2 * self.entries.len() + 256 {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Drops the oldest finished entries beyond the window. Pending entries always stay.
+    fn evict(&mut self, now: u64) {
+        let max_age = self.window.max_age.as_millis() as u64;
+        let mut kept = VecDeque::with_capacity(self.order.len());
+        let excess = self.order.len().saturating_sub(self.window.max_entries);
+        for (index, id) in std::mem::take(&mut self.order).into_iter().enumerate() {
+            let Some(entry) = self.entries.get(&id) else {
+                continue;
+            };
+            let too_old = now.saturating_sub(entry.at) > max_age;
+            if entry.pending.is_none() && (index < excess || too_old) {
+                self.entries.remove(&id);
+            } else {
+                kept.push_back(id);
+            }
+        }
+        self.order = kept;
+    }
+
+    /// Rewrites the file with only the live entries, atomically.
+    fn compact(&mut self) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        for id in &self.order {
+            if let Some(entry) = self.entries.get(id) {
+                let line = Line::Seen {
+                    id: id.clone(),
+                    at: entry.at,
+                    pending: entry.pending.clone(),
+                };
+                serde_json::to_writer(&mut bytes, &line).map_err(io::Error::other)?;
+                bytes.push(b'\n');
+            }
+        }
+        state::write_atomic(&self.path, &bytes)?;
+        self.file = Self::open_append(&self.path)?;
+        self.lines = self.entries.len();
+        Ok(())
+    }
+}
+
+/// Removes a journal file (account logout).
+pub fn remove(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Chat, ChatKind, Sender};
+
+    fn inbound(id: &str) -> Inbound {
+        Inbound {
+            channel: "test".into(),
+            account: "a1".into(),
+            chat: Chat {
+                kind: ChatKind::Direct,
+                id: "peer".into(),
+                title: None,
+            },
+            sender: Sender {
+                id: "peer".into(),
+                name: None,
+            },
+            text: format!("text of {id}"),
+            media: vec![],
+            mentions: vec![],
+            reply_to: None,
+            server_id: id.into(),
+            timestamp_ms: 1,
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_caught_in_process_and_across_restart() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("a1.dedup.jsonl");
+        {
+            let mut journal = Journal::open(&path, Window::default()).expect("open");
+            assert_eq!(journal.admit("m1").expect("admit"), Admit::New);
+            assert_eq!(journal.admit("m1").expect("admit"), Admit::Duplicate);
+            assert_eq!(
+                journal.admit_pending(&inbound("m2")).expect("admit"),
+                Admit::New
+            );
+            assert_eq!(
+                journal.admit_pending(&inbound("m2")).expect("admit"),
+                Admit::Duplicate
+            );
+        }
+        let mut journal = Journal::open(&path, Window::default()).expect("reopen");
+        assert_eq!(journal.admit("m1").expect("admit"), Admit::Duplicate);
+        assert_eq!(journal.admit("m2").expect("admit"), Admit::Duplicate);
+        assert_eq!(journal.admit("m3").expect("admit"), Admit::New);
+    }
+
+    #[test]
+    fn unfinished_turns_survive_a_crash_and_finished_ones_do_not_replay() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("j.jsonl");
+        {
+            let mut journal = Journal::open(&path, Window::default()).expect("open");
+            journal.admit_pending(&inbound("done")).expect("admit");
+            journal.admit_pending(&inbound("crashed")).expect("admit");
+            journal.complete("done").expect("complete");
+        }
+        let journal = Journal::open(&path, Window::default()).expect("reopen");
+        let pending = journal.pending();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].server_id, "crashed");
+        assert_eq!(pending[0].text, "text of crashed");
+    }
+
+    #[test]
+    fn window_is_bounded_by_count_but_keeps_pending() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("j.jsonl");
+        let window = Window {
+            max_entries: 10,
+            max_age: Duration::from_secs(3600),
+        };
+        let mut journal = Journal::open(&path, window).expect("open");
+        journal.admit_pending(&inbound("keep-me")).expect("admit");
+        for n in 0..100 {
+            journal.admit(&format!("m{n}")).expect("admit");
+        }
+        assert!(journal.len() <= 11, "len {}", journal.len());
+        assert!(
+            journal.contains("keep-me"),
+            "pending entries are never evicted"
+        );
+        assert!(journal.contains("m99"));
+        assert!(!journal.contains("m0"), "oldest finished entries go first");
+        drop(journal);
+        let lines = fs::read_to_string(&path).expect("read").lines().count();
+        assert!(
+            lines <= 2 * 11 + 256 + 1,
+            "file is compacted, has {lines} lines"
+        );
+    }
+
+    #[test]
+    fn old_entries_age_out_on_open() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("j.jsonl");
+        fs::write(&path, "{\"id\":\"ancient\",\"at\":1}\n").expect("seed");
+        let journal = Journal::open(&path, Window::default()).expect("open");
+        assert!(!journal.contains("ancient"));
+    }
+
+    #[test]
+    fn torn_last_line_is_skipped() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("j.jsonl");
+        let at = now_ms();
+        fs::write(
+            &path,
+            format!("{{\"id\":\"good\",\"at\":{at}}}\n{{\"id\":\"torn\",\"a"),
+        )
+        .expect("seed");
+        let mut journal = Journal::open(&path, Window::default()).expect("open despite torn line");
+        assert!(journal.contains("good"));
+        assert_eq!(journal.admit("torn").expect("admit"), Admit::New);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn journal_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("j.jsonl");
+        let mut journal = Journal::open(&path, Window::default()).expect("open");
+        journal.admit("x").expect("admit");
+        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

@@ -1,0 +1,424 @@
+//! The DM gate: who may talk to the agent in a direct chat.
+//!
+//! OpenClaw leaves enforcement to the channel on the legacy inbound path, so the decision is made
+//! here, once, for every channel. The allow list is the config's `allowFrom`, the channel's
+//! implicit entries (e.g. the WeChat user who bound the bot) and the host's pairing store.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ChannelError;
+
+/// `channels.<id>.dmPolicy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DmPolicy {
+    /// Unknown senders get a pairing code; an operator approves it.
+    #[default]
+    Pairing,
+    /// Unknown senders are dropped silently.
+    Allowlist,
+    /// Everyone, provided `allowFrom` contains `"*"` (OpenClaw's rule).
+    Open,
+    /// No DMs at all.
+    Disabled,
+}
+
+impl DmPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pairing => "pairing",
+            Self::Allowlist => "allowlist",
+            Self::Open => "open",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// The effective DM settings of one account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DmConfig {
+    pub policy: DmPolicy,
+    /// From config.
+    pub allow_from: Vec<String>,
+    /// Entries the channel grants without config (never shown as config).
+    pub implicit_allow: Vec<String>,
+}
+
+/// A pairing request as the host stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingCode {
+    pub code: String,
+    /// Only a newly created request gets a reply, so a sender is not spammed with codes.
+    pub created: bool,
+}
+
+/// The host's pairing store (OpenClaw keeps it in its SQLite state).
+#[async_trait::async_trait]
+pub trait PairingStore: Send + Sync {
+    async fn read_allow_from(
+        &self,
+        channel: &str,
+        account: &str,
+    ) -> Result<Vec<String>, ChannelError>;
+    async fn upsert_request(
+        &self,
+        channel: &str,
+        account: &str,
+        id: &str,
+        meta: serde_json::Value,
+    ) -> Result<PairingCode, ChannelError>;
+    /// The text that tells the sender how to get approved.
+    async fn reply_text(
+        &self,
+        channel: &str,
+        id_line: &str,
+        code: &str,
+    ) -> Result<String, ChannelError>;
+}
+
+/// The gate's decision for one inbound DM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    /// Unknown sender under `pairing`: ask the store for a code.
+    Pair,
+    Drop(DropReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    Disabled,
+    NotAllowed,
+}
+
+/// Canonical form of an allow entry or sender id: trimmed, known prefixes removed, lowercased.
+///
+/// IM ids are compared case-insensitively (WeChat ids are mixed case and people retype them),
+/// while the wire always keeps the original bytes.
+pub fn normalize_entry(channel: &str, entry: &str) -> String {
+    let mut rest = entry.trim();
+    loop {
+        let before = rest;
+        for prefix in [channel, "user", "dm", "direct"] {
+            if let Some(stripped) = strip_prefix_ci(rest, prefix).and_then(|r| r.strip_prefix(':'))
+            {
+                rest = stripped.trim_start();
+            }
+        }
+        if rest == before {
+            break;
+        }
+    }
+    rest.to_lowercase()
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// Decides for one sender. `store` is consulted only when config alone does not allow.
+pub async fn decide(
+    channel: &str,
+    account: &str,
+    config: &DmConfig,
+    sender: &str,
+    store: &dyn PairingStore,
+) -> Result<Verdict, ChannelError> {
+    if config.policy == DmPolicy::Disabled {
+        return Ok(Verdict::Drop(DropReason::Disabled));
+    }
+    if config.allow_from.iter().any(|e| e.trim() == "*") {
+        return Ok(Verdict::Allow);
+    }
+    let me = normalize_entry(channel, sender);
+    let listed = |entries: &[String]| entries.iter().any(|e| normalize_entry(channel, e) == me);
+    if listed(&config.allow_from) || listed(&config.implicit_allow) {
+        return Ok(Verdict::Allow);
+    }
+    // `open` without "*" allows nobody beyond the list: OpenClaw warns exactly that.
+    if config.policy != DmPolicy::Open {
+        let stored = store.read_allow_from(channel, account).await?;
+        if listed(&stored) {
+            return Ok(Verdict::Allow);
+        }
+    }
+    Ok(match config.policy {
+        DmPolicy::Pairing => Verdict::Pair,
+        _ => Verdict::Drop(DropReason::NotAllowed),
+    })
+}
+
+/// A pairing store in memory, for tests and the sandbox. Mirrors OpenClaw's rules: 8-character
+/// codes without 0/O/1/I, at most 3 pending requests per channel account.
+#[derive(Debug, Default)]
+pub struct MemoryPairingStore {
+    inner: Mutex<MemoryStoreInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryStoreInner {
+    allowed: HashMap<(String, String), Vec<String>>,
+    requests: HashMap<(String, String), Vec<(String, String)>>,
+}
+
+impl MemoryPairingStore {
+    pub const MAX_PENDING: usize = 3;
+    const ALPHABET: &'static [u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Approves a pending code, as `openclaw pairing approve` does. Returns the approved id.
+    pub fn approve(&self, channel: &str, account: &str, code: &str) -> Option<String> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (channel.to_owned(), account.to_owned());
+        let requests = inner.requests.get_mut(&key)?;
+        let index = requests
+            .iter()
+            .position(|(_, c)| c.eq_ignore_ascii_case(code))?;
+        let (id, _) = requests.remove(index);
+        inner.allowed.entry(key).or_default().push(id.clone());
+        Some(id)
+    }
+
+    pub fn allow(&self, channel: &str, account: &str, id: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .allowed
+            .entry((channel.to_owned(), account.to_owned()))
+            .or_default()
+            .push(id.into());
+    }
+
+    pub fn pending(&self, channel: &str, account: &str) -> Vec<(String, String)> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .requests
+            .get(&(channel.to_owned(), account.to_owned()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn new_code() -> String {
+        (0..8)
+            .map(|_| Self::ALPHABET[rand::random_range(0..Self::ALPHABET.len())] as char)
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl PairingStore for MemoryPairingStore {
+    async fn read_allow_from(
+        &self,
+        channel: &str,
+        account: &str,
+    ) -> Result<Vec<String>, ChannelError> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(inner
+            .allowed
+            .get(&(channel.to_owned(), account.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn upsert_request(
+        &self,
+        channel: &str,
+        account: &str,
+        id: &str,
+        _meta: serde_json::Value,
+    ) -> Result<PairingCode, ChannelError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let requests = inner
+            .requests
+            .entry((channel.to_owned(), account.to_owned()))
+            .or_default();
+        if let Some((_, code)) = requests.iter().find(|(who, _)| who == id) {
+            return Ok(PairingCode {
+                code: code.clone(),
+                created: false,
+            });
+        }
+        if requests.len() >= Self::MAX_PENDING {
+            return Err(ChannelError::new(
+                crate::ErrorKind::RateLimited,
+                format!(
+                    "{channel}/{account} already has {} pending pairing requests",
+                    Self::MAX_PENDING
+                ),
+            ));
+        }
+        let code = Self::new_code();
+        requests.push((id.to_owned(), code.clone()));
+        Ok(PairingCode {
+            code,
+            created: true,
+        })
+    }
+
+    async fn reply_text(
+        &self,
+        channel: &str,
+        id_line: &str,
+        code: &str,
+    ) -> Result<String, ChannelError> {
+        Ok(format!(
+            "{id_line}\nPairing code: {code}\nAsk the owner to run: openclaw pairing approve {channel} {code}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CH: &str = "openclaw-weixin";
+
+    fn config(policy: DmPolicy, allow: &[&str]) -> DmConfig {
+        DmConfig {
+            policy,
+            allow_from: allow.iter().map(|s| s.to_string()).collect(),
+            implicit_allow: vec!["Owner@im.wechat".into()],
+        }
+    }
+
+    async fn verdict(
+        policy: DmPolicy,
+        allow: &[&str],
+        store: &MemoryPairingStore,
+        who: &str,
+    ) -> Verdict {
+        decide(CH, "acct", &config(policy, allow), who, store)
+            .await
+            .expect("decide")
+    }
+
+    #[tokio::test]
+    async fn every_policy_decides_as_openclaw_documents() {
+        let store = MemoryPairingStore::new();
+        store.allow(CH, "acct", "Approved@im.wechat");
+        use DmPolicy::*;
+        use Verdict::*;
+        let cases: &[(DmPolicy, &[&str], &str, Verdict)] = &[
+            (Pairing, &[], "stranger@im.wechat", Pair),
+            (Pairing, &[], "approved@IM.WECHAT", Allow),
+            (Pairing, &["Friend@im.wechat"], "friend@im.wechat", Allow),
+            (Pairing, &["*"], "anyone", Allow),
+            (
+                Allowlist,
+                &[],
+                "stranger@im.wechat",
+                Drop(DropReason::NotAllowed),
+            ),
+            (Allowlist, &[], "Approved@im.wechat", Allow),
+            (
+                Allowlist,
+                &["user:Friend@im.wechat"],
+                "Friend@im.wechat",
+                Allow,
+            ),
+            (Allowlist, &["*"], "anyone", Allow),
+            (Open, &["*"], "stranger", Allow),
+            (Open, &[], "stranger", Drop(DropReason::NotAllowed)),
+            (Open, &["friend"], "friend", Allow),
+            (
+                Disabled,
+                &["*"],
+                "owner@im.wechat",
+                Drop(DropReason::Disabled),
+            ),
+            (
+                Disabled,
+                &[],
+                "Approved@im.wechat",
+                Drop(DropReason::Disabled),
+            ),
+        ];
+        for (policy, allow, who, expected) in cases {
+            assert_eq!(
+                &verdict(*policy, allow, &store, who).await,
+                expected,
+                "{policy:?} {allow:?} {who}"
+            );
+        }
+        // The channel's implicit entries (the binding owner) pass every policy but `disabled`.
+        for policy in [Pairing, Allowlist, Open] {
+            assert_eq!(
+                verdict(policy, &[], &store, "owner@im.wechat").await,
+                Allow,
+                "{policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn entries_are_normalized() {
+        assert_eq!(
+            normalize_entry(CH, " openclaw-weixin:user:Ab@im.wechat "),
+            "ab@im.wechat"
+        );
+        assert_eq!(normalize_entry(CH, "OPENCLAW-WEIXIN:x"), "x");
+        assert_eq!(normalize_entry(CH, "user:"), "");
+        assert_eq!(normalize_entry(CH, "dm:Bob"), "bob");
+        assert_eq!(normalize_entry(CH, "ü"), "ü");
+    }
+
+    #[tokio::test]
+    async fn pairing_store_codes_follow_openclaw_rules() {
+        let store = MemoryPairingStore::new();
+        let first = store
+            .upsert_request(CH, "a", "u1", serde_json::json!({}))
+            .await
+            .expect("upsert");
+        assert!(first.created);
+        assert_eq!(first.code.len(), 8);
+        assert!(
+            first
+                .code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
+        assert!(!first.code.contains(['0', 'O', '1', 'I']));
+        let again = store
+            .upsert_request(CH, "a", "u1", serde_json::json!({}))
+            .await
+            .expect("upsert");
+        assert_eq!(
+            again,
+            PairingCode {
+                code: first.code.clone(),
+                created: false
+            }
+        );
+        store
+            .upsert_request(CH, "a", "u2", serde_json::json!({}))
+            .await
+            .expect("u2");
+        store
+            .upsert_request(CH, "a", "u3", serde_json::json!({}))
+            .await
+            .expect("u3");
+        assert!(
+            store
+                .upsert_request(CH, "a", "u4", serde_json::json!({}))
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            store.approve(CH, "a", &first.code.to_lowercase()),
+            Some("u1".into())
+        );
+        assert_eq!(
+            store.read_allow_from(CH, "a").await.expect("read"),
+            vec!["u1".to_string()]
+        );
+    }
+}

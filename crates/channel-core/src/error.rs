@@ -1,0 +1,110 @@
+//! Error classes shared by every channel.
+//!
+//! A channel maps each wire failure onto one [`ErrorKind`]; everything that decides what to do
+//! next (retry, back off, pause, ask for a re-login, give up) looks only at the kind. That keeps
+//! the policy in one place instead of in every protocol crate.
+
+use std::time::Duration;
+
+/// What kind of failure happened, which decides the reaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// Network blip, timeout, 5xx, unparsable answer: retry with backoff.
+    Transient,
+    /// The server asked us to slow down: retry after a longer wait.
+    RateLimited,
+    /// Credentials went stale but may be refreshed without a person.
+    AuthExpired,
+    /// Another client took over the session.
+    Kicked,
+    /// Only a person can fix this (scan a QR code again, paste a new token).
+    NeedsLogin,
+    /// The request can never succeed as it is (unknown peer, refused by the server).
+    Permanent,
+    /// Our caller gave us something invalid (config, target, media).
+    BadInput,
+}
+
+impl ErrorKind {
+    /// Whether the same call may succeed if simply tried again later.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Transient | Self::RateLimited)
+    }
+
+    /// Whether the account cannot continue until a person acts.
+    pub fn stops_account(self) -> bool {
+        matches!(self, Self::NeedsLogin | Self::Kicked)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transient => "transient",
+            Self::RateLimited => "rateLimited",
+            Self::AuthExpired => "authExpired",
+            Self::Kicked => "kicked",
+            Self::NeedsLogin => "needsLogin",
+            Self::Permanent => "permanent",
+            Self::BadInput => "badInput",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A classified channel failure. The message must never contain a token or secret.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{kind}: {message}")]
+pub struct ChannelError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// A server-provided hint for when to try again (e.g. `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl ChannelError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Transient, message)
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Permanent, message)
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadInput, message)
+    }
+
+    pub fn needs_login(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NeedsLogin, message)
+    }
+
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// Prefixes the message with where the failure happened, keeping the kind.
+    pub fn context(mut self, what: impl std::fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl From<std::io::Error> for ChannelError {
+    fn from(err: std::io::Error) -> Self {
+        Self::transient(format!("i/o: {err}"))
+    }
+}

@@ -1,0 +1,181 @@
+//! What a channel needs from its host (OpenClaw, or a standalone stand-in): routing, the pairing
+//! store, running a turn, and a place to report status.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dm::PairingStore;
+use crate::error::ChannelError;
+use crate::message::{Inbound, Receipt};
+use crate::session::{Route, SessionKeyResolver};
+
+/// One reply the host's agent produced during a turn.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyPayload {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<String>,
+    /// `final`, `block` or `tool`, as the host labels it.
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// Where the host's replies for one turn go: back to the chat the message came from.
+#[async_trait::async_trait]
+pub trait Replier: Send + Sync {
+    async fn reply(&self, payload: ReplyPayload) -> Result<Receipt, ChannelError>;
+}
+
+/// An accepted inbound message, ready for the agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Turn {
+    pub inbound: Inbound,
+    pub route: Route,
+    /// OpenClaw's `MsgContext` fields, built by [`msg_context`].
+    pub context: serde_json::Value,
+}
+
+/// How a turn ended, as far as the host tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnOutcome {
+    #[serde(default)]
+    pub replies: usize,
+}
+
+/// A partial update of an account's status, merged by the host into what it shows in
+/// `openclaw channels status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected: Option<bool>,
+    /// `starting`, `ready`, `recovering`, `blocked` or `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<String>,
+    /// `Some(None)` clears a previous error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_inbound_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_outbound_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_login: Option<bool>,
+}
+
+impl StatusPatch {
+    pub fn connected() -> Self {
+        Self {
+            running: Some(true),
+            connected: Some(true),
+            lifecycle: Some("ready".into()),
+            last_error: Some(None),
+            needs_login: Some(false),
+            ..Self::default()
+        }
+    }
+
+    pub fn recovering(error: &ChannelError) -> Self {
+        Self {
+            running: Some(true),
+            connected: Some(false),
+            lifecycle: Some("recovering".into()),
+            last_error: Some(Some(error.to_string())),
+            ..Self::default()
+        }
+    }
+
+    pub fn blocked(error: &ChannelError) -> Self {
+        Self {
+            running: Some(true),
+            connected: Some(false),
+            lifecycle: Some("blocked".into()),
+            last_error: Some(Some(error.to_string())),
+            needs_login: Some(error.kind.stops_account()),
+            ..Self::default()
+        }
+    }
+}
+
+/// The host. OpenClaw's is in `plugin-host`; [`crate::testing::StandaloneHost`] stands in for
+/// tests.
+#[async_trait::async_trait]
+pub trait Host: PairingStore + SessionKeyResolver {
+    /// Runs the agent on one message; replies go through `replier` before this returns.
+    async fn run_turn(
+        &self,
+        turn: Turn,
+        replier: Arc<dyn Replier>,
+    ) -> Result<TurnOutcome, ChannelError>;
+
+    /// Reports a status change of `account`.
+    fn report_status(&self, channel: &str, account: &str, patch: StatusPatch);
+}
+
+/// Builds OpenClaw's `MsgContext` for an inbound message.
+pub fn msg_context(
+    inbound: &Inbound,
+    route: &Route,
+    command_authorized: bool,
+) -> serde_json::Value {
+    let peer = &inbound.chat.id;
+    let mut ctx = serde_json::json!({
+        "Body": inbound.text,
+        "RawBody": inbound.text,
+        "CommandBody": inbound.text,
+        "From": inbound.sender.id,
+        "To": peer,
+        "SessionKey": route.session_key,
+        "AccountId": inbound.account,
+        "ChatType": inbound.chat.kind.as_str(),
+        "Provider": inbound.channel,
+        "Surface": inbound.channel,
+        "OriginatingChannel": inbound.channel,
+        "OriginatingTo": peer,
+        "MessageSid": inbound.server_id,
+        "Timestamp": inbound.timestamp_ms,
+        "SenderId": inbound.sender.id,
+        "CommandAuthorized": command_authorized,
+    });
+    let fields = ctx
+        .as_object_mut()
+        .expect("a json! object literal is an object");
+    if let Some(name) = &inbound.sender.name {
+        fields.insert("SenderName".into(), name.clone().into());
+    }
+    if let Some(title) = &inbound.chat.title {
+        fields.insert("ConversationLabel".into(), title.clone().into());
+    }
+    if let Some(reply) = &inbound.reply_to {
+        if let Some(id) = &reply.id {
+            fields.insert("ReplyToId".into(), id.clone().into());
+        }
+        if let Some(body) = &reply.body {
+            fields.insert("ReplyToBody".into(), body.clone().into());
+        }
+    }
+    let local: Vec<_> = inbound.media.iter().filter(|m| m.path.is_some()).collect();
+    if !local.is_empty() {
+        let paths: Vec<_> = local.iter().filter_map(|m| m.path.clone()).collect();
+        let types: Vec<_> = local
+            .iter()
+            .map(|m| {
+                m.mime
+                    .clone()
+                    .unwrap_or_else(|| "application/octet-stream".into())
+            })
+            .collect();
+        fields.insert("MediaPath".into(), paths[0].clone().into());
+        fields.insert("MediaType".into(), types[0].clone().into());
+        fields.insert("MediaPaths".into(), paths.into());
+        fields.insert("MediaTypes".into(), types.into());
+    }
+    ctx
+}

@@ -1,0 +1,67 @@
+//! The contract every channel crate implements, and the machinery they share.
+//!
+//! A protocol crate decodes wire frames into [`Inbound`] messages and hands them to the
+//! [`Pipeline`] through its [`RunContext`]; the pipeline drops redeliveries ([`dedup`]), applies
+//! the DM policy ([`dm`]) and gives the rest to the [`Host`], whose replies come back through the
+//! channel's [`Channel::send`]. Nothing in here knows Node or any IM protocol.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use channel_core::{AnyChannel, testing::StandaloneHost};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn demo(channel: Arc<dyn AnyChannel>) -> Result<(), channel_core::ChannelError> {
+//! let section = serde_json::json!({ "dmPolicy": "pairing" });
+//! let host = Arc::new(StandaloneHost::default());
+//! for account in channel.account_ids(&section)? {
+//!     // Runs until cancelled, or until a person must log in again.
+//!     channel.run(&section, &account, host.clone(), CancellationToken::new()).await?;
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod backoff;
+pub mod channel;
+pub mod conformance;
+pub mod dedup;
+pub mod dm;
+pub mod error;
+pub mod host;
+pub mod message;
+pub mod pipeline;
+pub mod registry;
+pub mod session;
+pub mod state;
+pub mod testing;
+
+pub use backoff::Backoff;
+pub use channel::{
+    AccountView, Capabilities, Channel, DeliveryMode, Descriptor, Meta, Probe, RunContext,
+};
+pub use dm::{DmConfig, DmPolicy, PairingStore};
+pub use error::{ChannelError, ErrorKind};
+pub use host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
+pub use message::{Chat, ChatKind, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target};
+pub use pipeline::{Accepted, Outlet, Pipeline};
+pub use registry::AnyChannel;
+pub use session::{DmScope, Route, RouteQuery, ScopeResolver, SessionKeyResolver};
+pub use state::StateDir;
+
+/// Re-exported so channel crates and the conformance macro use the same version.
+pub use tokio_util::sync::CancellationToken;
+
+/// Parses a config section with errors that name the offending field path.
+pub fn parse_config<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: &serde_json::Value,
+) -> Result<T, ChannelError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let at = if path == "." {
+            what.to_owned()
+        } else {
+            format!("{what}.{path}")
+        };
+        ChannelError::bad_input(format!("{at}: {}", err.into_inner()))
+    })
+}

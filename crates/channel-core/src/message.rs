@@ -1,0 +1,162 @@
+//! The normalized messages that cross the channel boundary.
+
+use serde::{Deserialize, Serialize};
+
+/// Direct chat or group chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatKind {
+    Direct,
+    Group,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Group => "group",
+        }
+    }
+}
+
+/// Where a message was said: the peer for a DM, the group otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chat {
+    pub kind: ChatKind,
+    /// The peer id (direct) or the group id (group), byte-exact as on the wire.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Who said it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sender {
+    /// Byte-exact wire id.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// An attachment that arrived with a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Media {
+    /// `image`, `file`, `video` or `voice`.
+    pub kind: String,
+    /// Local path once downloaded into the host's media store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+}
+
+/// One inbound message, normalized. Everything after decode works on this type only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inbound {
+    pub channel: String,
+    pub account: String,
+    pub chat: Chat,
+    pub sender: Sender,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<Media>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+    /// The server's id for this message: the dedup key and the stable `MessageSid`.
+    pub server_id: String,
+    /// Milliseconds since the epoch, as the server stamped it.
+    pub timestamp_ms: i64,
+    /// The wire frame, for debugging. Channels must strip secrets before putting it here.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub raw: serde_json::Value,
+}
+
+/// A quoted message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyTo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// Where to send: a peer or a group, by wire id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    pub kind: ChatKind,
+    pub id: String,
+}
+
+impl Target {
+    pub fn direct(id: impl Into<String>) -> Self {
+        Self {
+            kind: ChatKind::Direct,
+            id: id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind.as_str(), self.id)
+    }
+}
+
+/// One logical outbound message. A channel may split it into several wire messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outbound {
+    #[serde(default)]
+    pub text: String,
+    /// Local paths or URLs of attachments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Stable id of this logical message: a retry with the same id is never sent twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The inbound message this answers, when it is a reply (lets a channel reuse its context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to_inbound: Option<String>,
+}
+
+impl Outbound {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The truth about what happened to an outbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum Receipt {
+    /// Accepted by the server. `message_id` is the id of the last wire message.
+    #[serde(rename_all = "camelCase")]
+    Sent { message_id: String, parts: usize },
+    /// Not sent yet; it will go out when `reason` clears. Never reported as sent.
+    #[serde(rename_all = "camelCase")]
+    Queued { queue_id: String, reason: String },
+}
+
+impl Receipt {
+    pub fn message_id(&self) -> &str {
+        match self {
+            Self::Sent { message_id, .. } => message_id,
+            Self::Queued { queue_id, .. } => queue_id,
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The one-directional inbound flow every channel shares: dedup → DM gate → host.
+//!
+//! A channel decodes and normalizes wire frames, then calls [`Pipeline::accept`]. Once `accept`
+//! returns, the message is durable (journaled as pending) and the channel may advance its cursor.
+//! Turns run off the receive loop, one at a time per peer, so a slow agent turn neither stalls
+//! polling (which makes servers redeliver) nor reorders one peer's messages.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::dedup::{Admit, Journal, Window};
+use crate::dm::{self, DmConfig, DropReason, Verdict};
+use crate::error::{ChannelError, ErrorKind};
+use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
+use crate::message::{ChatKind, Inbound, Outbound, Receipt, Target};
+use crate::session::RouteQuery;
+
+/// Sends on behalf of one account (the channel's `send`, bound to the account).
+#[async_trait::async_trait]
+pub trait Outlet: Send + Sync {
+    async fn send(&self, target: &Target, message: &Outbound) -> Result<Receipt, ChannelError>;
+}
+
+/// What [`Pipeline::accept`] did with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Queued for the agent.
+    Dispatched,
+    /// Seen before; dropped.
+    Duplicate,
+    /// Unknown sender under `pairing`. `replied` is false when the code was already sent earlier.
+    Paired { code: String, replied: bool },
+    /// Refused by the DM gate.
+    Dropped(DropReason),
+}
+
+/// Settings of one account's pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub channel: String,
+    pub account: String,
+    /// How the sender's id is introduced in a pairing reply, e.g. "Your WeChat id".
+    pub id_label: String,
+    pub dm: DmConfig,
+    pub journal: PathBuf,
+    pub window: Window,
+}
+
+/// How long a peer's worker waits for another message before it exits.
+const PEER_IDLE: Duration = Duration::from_secs(30);
+
+/// The inbound pipeline of one running account.
+pub struct Pipeline {
+    config: PipelineConfig,
+    journal: Mutex<Journal>,
+    host: Arc<dyn Host>,
+    outlet: Arc<dyn Outlet>,
+    peers: Mutex<HashMap<String, mpsc::UnboundedSender<Inbound>>>,
+    tasks: TaskTracker,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("channel", &self.config.channel)
+            .field("account", &self.config.account)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Pipeline {
+    /// Opens the journal and re-queues turns that a previous run accepted but never finished.
+    pub fn open(
+        config: PipelineConfig,
+        host: Arc<dyn Host>,
+        outlet: Arc<dyn Outlet>,
+        cancel: CancellationToken,
+    ) -> Result<Arc<Self>, ChannelError> {
+        let journal = Journal::open(&config.journal, config.window)
+            .map_err(|e| ChannelError::from(e).context("opening the dedup journal"))?;
+        let pending = journal.pending();
+        let pipeline = Arc::new(Self {
+            config,
+            journal: Mutex::new(journal),
+            host,
+            outlet,
+            peers: Mutex::new(HashMap::new()),
+            tasks: TaskTracker::new(),
+            cancel,
+        });
+        if !pending.is_empty() {
+            tracing::info!(
+                channel = %pipeline.config.channel,
+                account = %pipeline.config.account,
+                count = pending.len(),
+                "replaying turns left unfinished by the previous run"
+            );
+        }
+        for inbound in pending {
+            pipeline.enqueue(inbound);
+        }
+        Ok(pipeline)
+    }
+
+    pub fn channel(&self) -> &str {
+        &self.config.channel
+    }
+
+    pub fn account(&self) -> &str {
+        &self.config.account
+    }
+
+    pub fn report_status(&self, patch: StatusPatch) {
+        self.host
+            .report_status(&self.config.channel, &self.config.account, patch);
+    }
+
+    /// Dedup, gate, and queue one message. Returns once the outcome is durable.
+    pub async fn accept(self: &Arc<Self>, inbound: Inbound) -> Result<Accepted, ChannelError> {
+        let id = inbound.server_id.clone();
+        if lock(&self.journal).contains(&id) {
+            tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, "dropping redelivered message");
+            return Ok(Accepted::Duplicate);
+        }
+        self.report_status(StatusPatch {
+            last_inbound_at: Some(now_ms()),
+            ..StatusPatch::default()
+        });
+        let verdict = match inbound.chat.kind {
+            ChatKind::Direct => {
+                dm::decide(
+                    &self.config.channel,
+                    &self.config.account,
+                    &self.config.dm,
+                    &inbound.sender.id,
+                    self.host.as_ref(),
+                )
+                .await?
+            }
+            // Group policy is per channel; a channel that reports groups has already gated them.
+            ChatKind::Group => Verdict::Allow,
+        };
+        match verdict {
+            Verdict::Allow => {
+                if self.admit(|j| j.admit_pending(&inbound))? == Admit::Duplicate {
+                    return Ok(Accepted::Duplicate);
+                }
+                self.enqueue(inbound);
+                Ok(Accepted::Dispatched)
+            }
+            Verdict::Pair => {
+                if self.admit(|j| j.admit(&id))? == Admit::Duplicate {
+                    return Ok(Accepted::Duplicate);
+                }
+                self.pair(&inbound).await
+            }
+            Verdict::Drop(reason) => {
+                self.admit(|j| j.admit(&id))?;
+                tracing::info!(channel = %self.config.channel, account = %self.config.account, ?reason, "DM refused by dmPolicy");
+                Ok(Accepted::Dropped(reason))
+            }
+        }
+    }
+
+    fn admit(
+        &self,
+        op: impl FnOnce(&mut Journal) -> std::io::Result<Admit>,
+    ) -> Result<Admit, ChannelError> {
+        op(&mut lock(&self.journal))
+            .map_err(|e| ChannelError::from(e).context("writing the dedup journal"))
+    }
+
+    async fn pair(&self, inbound: &Inbound) -> Result<Accepted, ChannelError> {
+        let sender = &inbound.sender.id;
+        let meta = serde_json::json!({ "name": inbound.sender.name });
+        let code = self
+            .host
+            .upsert_request(&self.config.channel, &self.config.account, sender, meta)
+            .await?;
+        if !code.created {
+            return Ok(Accepted::Paired {
+                code: code.code,
+                replied: false,
+            });
+        }
+        let id_line = format!("{}: {sender}", self.config.id_label);
+        let text = self
+            .host
+            .reply_text(&self.config.channel, &id_line, &code.code)
+            .await?;
+        let target = Target {
+            kind: inbound.chat.kind,
+            id: inbound.chat.id.clone(),
+        };
+        let message = Outbound {
+            text,
+            in_reply_to_inbound: Some(inbound.server_id.clone()),
+            client_id: Some(format!("pairing:{}", inbound.server_id)),
+            ..Outbound::default()
+        };
+        let replied = match self.outlet.send(&target, &message).await {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::warn!(channel = %self.config.channel, account = %self.config.account, %err, "could not send the pairing code");
+                false
+            }
+        };
+        Ok(Accepted::Paired {
+            code: code.code,
+            replied,
+        })
+    }
+
+    /// Hands a message to its peer's worker, starting one if needed.
+    fn enqueue(self: &Arc<Self>, inbound: Inbound) {
+        let peer = inbound.chat.id.to_lowercase();
+        let mut peers = lock(&self.peers);
+        let inbound = match peers.get(&peer) {
+            Some(queue) => match queue.send(inbound) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(inbound)) => inbound,
+            },
+            None => inbound,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(inbound);
+        peers.insert(peer.clone(), tx);
+        self.tasks.spawn(Arc::clone(self).peer_worker(peer, rx));
+    }
+
+    async fn peer_worker(self: Arc<Self>, peer: String, mut rx: mpsc::UnboundedReceiver<Inbound>) {
+        loop {
+            let next = tokio::select! {
+                () = self.cancel.cancelled() => return,
+                next = tokio::time::timeout(PEER_IDLE, rx.recv()) => next,
+            };
+            match next {
+                Ok(Some(inbound)) => self.finish_turn(inbound).await,
+                Ok(None) => return,
+                Err(_idle) => {
+                    // Senders push under the same lock, so nothing can slip in between the
+                    // emptiness check and the removal.
+                    let mut peers = lock(&self.peers);
+                    if rx.is_empty() {
+                        peers.remove(&peer);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn finish_turn(&self, inbound: Inbound) {
+        let id = inbound.server_id.clone();
+        let outcome = tokio::select! {
+            // Left pending in the journal: the next run replays it.
+            () = self.cancel.cancelled() => return,
+            outcome = self.turn(inbound) => outcome,
+        };
+        match outcome {
+            Ok(outcome) => {
+                tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "turn finished")
+            }
+            // A turn that failed inside the host may have replied in part; running it again
+            // could double those replies, so it is finished either way.
+            Err(err) => {
+                tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "turn failed")
+            }
+        }
+        if let Err(err) = lock(&self.journal).complete(&id) {
+            tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "could not mark the turn done");
+        }
+    }
+
+    async fn turn(&self, inbound: Inbound) -> Result<TurnOutcome, ChannelError> {
+        let query = RouteQuery {
+            channel: self.config.channel.clone(),
+            account: self.config.account.clone(),
+            peer_kind: inbound.chat.kind,
+            peer_id: inbound.chat.id.clone(),
+        };
+        let route = self.host.resolve_route(&query).await?;
+        let context = msg_context(&inbound, &route, true);
+        let replier = Arc::new(TurnReplier {
+            outlet: Arc::clone(&self.outlet),
+            target: Target {
+                kind: inbound.chat.kind,
+                id: inbound.chat.id.clone(),
+            },
+            inbound_id: inbound.server_id.clone(),
+            sent: Mutex::new(0),
+        });
+        self.host
+            .run_turn(
+                Turn {
+                    inbound,
+                    route,
+                    context,
+                },
+                replier,
+            )
+            .await
+    }
+
+    /// Stops taking turns and waits for running ones to notice.
+    pub async fn close(&self) {
+        self.cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Sends one turn's replies back where the message came from.
+struct TurnReplier {
+    outlet: Arc<dyn Outlet>,
+    target: Target,
+    inbound_id: String,
+    sent: Mutex<usize>,
+}
+
+#[async_trait::async_trait]
+impl Replier for TurnReplier {
+    async fn reply(&self, payload: ReplyPayload) -> Result<Receipt, ChannelError> {
+        if payload.text.trim().is_empty() && payload.media.is_empty() {
+            return Err(ChannelError::new(
+                ErrorKind::BadInput,
+                "empty reply payload",
+            ));
+        }
+        let index = {
+            let mut sent = lock(&self.sent);
+            *sent += 1;
+            *sent
+        };
+        let message = Outbound {
+            text: payload.text,
+            media: payload.media,
+            reply_to: None,
+            // Stable per reply, so a retried delivery of the same reply is recognisable.
+            client_id: Some(format!("{}:reply:{index}", self.inbound_id)),
+            in_reply_to_inbound: Some(self.inbound_id.clone()),
+        };
+        self.outlet.send(&self.target, &message).await
+    }
+}
