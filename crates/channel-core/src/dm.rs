@@ -101,6 +101,12 @@ pub enum DropReason {
 /// IM ids are compared case-insensitively (WeChat ids are mixed case and people retype them),
 /// while the wire always keeps the original bytes.
 pub fn normalize_entry(channel: &str, entry: &str) -> String {
+    strip_prefixes(channel, entry).to_lowercase()
+}
+
+/// Removes `<channel>:`, `user:`, `dm:` and `direct:` prefixes (any case, repeated), keeping the
+/// spelling of the rest.
+pub fn strip_prefixes<'a>(channel: &str, entry: &'a str) -> &'a str {
     let mut rest = entry.trim();
     loop {
         let before = rest;
@@ -111,10 +117,9 @@ pub fn normalize_entry(channel: &str, entry: &str) -> String {
             }
         }
         if rest == before {
-            break;
+            return rest;
         }
     }
-    rest.to_lowercase()
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {

@@ -30,6 +30,7 @@ pub mod host;
 pub mod message;
 pub mod pipeline;
 pub mod registry;
+pub mod schema;
 pub mod session;
 pub mod state;
 pub mod testing;

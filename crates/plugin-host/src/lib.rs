@@ -1,0 +1,275 @@
+//! The napi-rs addon that OpenClaw loads through `js/index.js`. It is the only crate that knows
+//! Node: it links the channels selected by Cargo features and exposes them to a JS entry that
+//! knows no channel.
+//!
+//! ```js
+//! import { createRequire } from "node:module";
+//! const native = createRequire(import.meta.url)("./imbridge.node");
+//! const { channels } = JSON.parse(native.descriptor());
+//! const handle = await native.startAccount("openclaw-weixin", "b0f5-im-bot", JSON.stringify(section));
+//! for (;;) {
+//!   const event = JSON.parse(await native.next(handle));   // request | status | stopped
+//!   if (event.type === "stopped") break;
+//!   // … answer requests with native.respond(handle, event.id, true, JSON.stringify(result))
+//! }
+//! ```
+//!
+//! Every call that can fail rejects with an `Error` whose message starts with the error kind
+//! (`badInput: …`, `needsLogin: …`). A Rust panic becomes such an error too; it never takes the
+//! gateway down.
+#![allow(unsafe_code)] // napi-derive expands to FFI glue.
+
+mod guard;
+mod registry;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use channel_core::{CancellationToken, ChannelError, Outbound};
+use napi::bindgen_prelude::create_custom_tokio_runtime;
+use napi_derive::napi;
+use tokio::sync::mpsc;
+
+use crate::guard::{guard, guard_async, to_napi};
+use crate::session::{Event, JsHost};
+
+/// Worker threads of the addon's runtime: the gateway shares the machine.
+const WORKER_THREADS: usize = 2;
+
+#[napi_derive::module_init]
+fn init() {
+    init_logging();
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .thread_name("imbridge")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => create_custom_tokio_runtime(runtime),
+        // napi-rs falls back to its own default runtime.
+        Err(err) => tracing::error!(%err, "could not build the imbridge runtime"),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IMBRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(true)
+        .try_init();
+}
+
+/// One running account.
+struct Session {
+    host: Arc<JsHost>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
+    cancel: CancellationToken,
+}
+
+static SESSIONS: LazyLock<Mutex<HashMap<u32, Arc<Session>>>> = LazyLock::new(Mutex::default);
+static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
+
+fn session(handle: u32) -> napi::Result<Arc<Session>> {
+    SESSIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&handle)
+        .cloned()
+        .ok_or_else(|| {
+            to_napi(&ChannelError::bad_input(format!(
+                "no running account with handle {handle}"
+            )))
+        })
+}
+
+fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, ChannelError> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_str(text)
+        .map_err(|e| ChannelError::bad_input(format!("{what}: invalid JSON: {e}")))
+}
+
+/// The plugin and its channels: ids, meta, capabilities, config schemas. JSON.
+#[napi]
+pub fn descriptor() -> napi::Result<String> {
+    guard(|| Ok(registry::descriptor().to_string()))
+}
+
+/// Account ids of `channel` for the config section `section` (JSON).
+#[napi]
+pub fn list_account_ids(channel: String, section: String) -> napi::Result<Vec<String>> {
+    guard(|| registry::channel(&channel)?.account_ids(&parse_json("section", &section)?))
+}
+
+/// A secret-free view of one account (JSON).
+#[napi]
+pub fn describe_account(channel: String, section: String, account: String) -> napi::Result<String> {
+    guard(|| {
+        let view =
+            registry::channel(&channel)?.describe(&parse_json("section", &section)?, &account)?;
+        Ok(serde_json::to_value(view).unwrap_or_default().to_string())
+    })
+}
+
+/// Parses a user-typed target; JSON `{kind, id}`.
+#[napi]
+pub fn parse_target(channel: String, raw: String) -> napi::Result<String> {
+    guard(|| {
+        let target = registry::channel(&channel)?.parse_target(&raw)?;
+        Ok(serde_json::to_value(target).unwrap_or_default().to_string())
+    })
+}
+
+/// Starts an account's receive loop; returns the handle to pull its events with.
+#[napi]
+pub async fn start_account(channel: String, account: String, section: String) -> napi::Result<u32> {
+    guard_async(async move {
+        let handler = registry::channel(&channel)?;
+        let section = parse_json("section", &section)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let host = Arc::new(JsHost::new(tx));
+        let cancel = CancellationToken::new();
+        let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        let session = Arc::new(Session { host: Arc::clone(&host), events: tokio::sync::Mutex::new(rx), cancel: cancel.clone() });
+        SESSIONS.lock().unwrap_or_else(|e| e.into_inner()).insert(handle, session);
+        tokio::spawn(async move {
+            let run = guard::catch_panic(handler.run(&section, &account, Arc::clone(&host) as _, cancel)).await;
+            let error = match run {
+                Ok(()) => None,
+                Err(err) => {
+                    tracing::warn!(channel = %channel, account = %account, %err, "account stopped with an error");
+                    Some((&err).into())
+                }
+            };
+            host.emit(Event::Stopped { error });
+        });
+        Ok(handle)
+    })
+    .await
+}
+
+/// The next event of a running account (JSON), or `null` once it is gone.
+#[napi]
+pub async fn next(handle: u32) -> napi::Result<Option<String>> {
+    guard_async(async move {
+        let Ok(session) = session(handle) else {
+            return Ok(None);
+        };
+        let mut events = session.events.lock().await;
+        Ok(events
+            .recv()
+            .await
+            .map(|event| serde_json::to_string(&event).unwrap_or_default()))
+    })
+    .await
+}
+
+/// Answers request `id` of a running account: `ok` with a JSON result, or an error message.
+#[napi]
+pub fn respond(handle: u32, id: u32, ok: bool, payload: String) -> napi::Result<bool> {
+    guard(|| {
+        let session = session(handle).map_err(|e| ChannelError::bad_input(e.reason.clone()))?;
+        let answer = if ok {
+            Ok(parse_json("respond payload", &payload)?)
+        } else {
+            Err(payload)
+        };
+        Ok(session.host.respond(id, answer))
+    })
+}
+
+/// Sends one reply of an open turn back to the chat it came from; JSON receipt.
+#[napi]
+pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> napi::Result<String> {
+    guard_async(async move {
+        let session = session(handle).map_err(|e| ChannelError::bad_input(e.reason.clone()))?;
+        let replier = session
+            .host
+            .replier(turn_id)
+            .ok_or_else(|| ChannelError::bad_input(format!("turn {turn_id} is not open")))?;
+        let payload = session::reply_payload(&parse_json("reply payload", &payload)?);
+        let receipt = replier.reply(payload).await?;
+        Ok(serde_json::to_value(receipt)
+            .unwrap_or_default()
+            .to_string())
+    })
+    .await
+}
+
+/// Stops a running account; its `next()` then yields the `stopped` event.
+#[napi]
+pub fn stop_account(handle: u32) -> napi::Result<()> {
+    guard(|| {
+        if let Ok(session) = session(handle) {
+            session.cancel.cancel();
+        }
+        Ok(())
+    })
+}
+
+/// Forgets a stopped account's handle.
+#[napi]
+pub fn release(handle: u32) {
+    SESSIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&handle);
+}
+
+/// Sends a message outside any turn (`openclaw message send`, cron); JSON receipt.
+#[napi]
+pub async fn send(
+    channel: String,
+    account: String,
+    section: String,
+    target: String,
+    message: String,
+) -> napi::Result<String> {
+    guard_async(async move {
+        let handler = registry::channel(&channel)?;
+        let section = parse_json("section", &section)?;
+        let message: Outbound = serde_json::from_value(parse_json("message", &message)?)
+            .map_err(|e| ChannelError::bad_input(format!("message: {e}")))?;
+        let receipt = handler.send(&section, &account, &target, &message).await?;
+        Ok(serde_json::to_value(receipt)
+            .unwrap_or_default()
+            .to_string())
+    })
+    .await
+}
+
+/// Checks an account's credentials and reachability; JSON `{ok, detail, elapsedMs}`.
+#[napi]
+pub async fn probe(channel: String, account: String, section: String) -> napi::Result<String> {
+    guard_async(async move {
+        let handler = registry::channel(&channel)?;
+        let probe = handler
+            .probe(&parse_json("section", &section)?, &account)
+            .await?;
+        Ok(serde_json::to_value(probe).unwrap_or_default().to_string())
+    })
+    .await
+}
+
+/// Panics on purpose inside a synchronous call, so tests can prove a panic reaches JS as an
+/// error and the process lives on.
+#[napi]
+pub fn debug_panic_sync() -> napi::Result<()> {
+    guard(|| panic!("deliberate panic in a synchronous call"))
+}
+
+/// The same, inside a future on the runtime.
+#[napi]
+pub async fn debug_panic_async() -> napi::Result<()> {
+    guard_async(async {
+        tokio::task::yield_now().await;
+        panic!("deliberate panic inside a future")
+    })
+    .await
+}

@@ -1,0 +1,350 @@
+//! A running account as the JS entry sees it: a queue of events to pull, and the host services
+//! (routing, turns, the pairing store) that Rust asks JS for.
+//!
+//! Every request is an event with an id; JS answers it with `respond(id, …)`. Replies of a turn
+//! come back through `deliver(turnId, payload)` while the turn request is open.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use channel_core::dm::{PairingCode, PairingStore};
+use channel_core::{
+    ChannelError, ErrorKind, Host, Replier, ReplyPayload, Route, RouteQuery, SessionKeyResolver,
+    StatusPatch, Turn, TurnOutcome,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+/// What `next()` hands to JS.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Event {
+    /// A host service call; answer with `respond`.
+    Request {
+        id: u32,
+        op: &'static str,
+        args: Value,
+    },
+    /// Merge into the account status.
+    Status { patch: StatusPatch },
+    /// The account's receive loop ended.
+    Stopped { error: Option<ErrorJson> },
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorJson {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl From<&ChannelError> for ErrorJson {
+    fn from(err: &ChannelError) -> Self {
+        Self {
+            kind: err.kind,
+            message: err.message.clone(),
+        }
+    }
+}
+
+/// Requests other than turns get an answer quickly, or something is wrong on the JS side.
+const SERVICE_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Answer = Result<Value, String>;
+
+/// The host of one running account, backed by the JS entry.
+pub struct JsHost {
+    events: mpsc::UnboundedSender<Event>,
+    pending: Mutex<HashMap<u32, oneshot::Sender<Answer>>>,
+    repliers: Mutex<HashMap<u32, Arc<dyn Replier>>>,
+    next_id: AtomicU32,
+}
+
+impl std::fmt::Debug for JsHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsHost").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl JsHost {
+    pub fn new(events: mpsc::UnboundedSender<Event>) -> Self {
+        Self {
+            events,
+            pending: Mutex::default(),
+            repliers: Mutex::default(),
+            next_id: AtomicU32::new(1),
+        }
+    }
+
+    pub fn emit(&self, event: Event) {
+        // A closed queue means JS stopped listening; nothing is left to tell.
+        let _ = self.events.send(event);
+    }
+
+    /// JS answered request `id`.
+    pub fn respond(&self, id: u32, answer: Answer) -> bool {
+        match lock(&self.pending).remove(&id) {
+            Some(tx) => tx.send(answer).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The replier of an open turn request.
+    pub fn replier(&self, turn_id: u32) -> Option<Arc<dyn Replier>> {
+        lock(&self.repliers).get(&turn_id).cloned()
+    }
+
+    async fn request(
+        &self,
+        op: &'static str,
+        args: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, ChannelError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.call(id, op, args, timeout).await
+    }
+
+    async fn call(
+        &self,
+        id: u32,
+        op: &'static str,
+        args: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, ChannelError> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id, tx);
+        self.emit(Event::Request { id, op, args });
+        let answer = match timeout {
+            Some(limit) => match tokio::time::timeout(limit, rx).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    lock(&self.pending).remove(&id);
+                    return Err(ChannelError::transient(format!(
+                        "host did not answer {op} within {limit:?}"
+                    )));
+                }
+            },
+            None => rx.await,
+        };
+        match answer {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(ChannelError::transient(format!(
+                "host {op} failed: {message}"
+            ))),
+            Err(_) => Err(ChannelError::transient(format!(
+                "host went away during {op}"
+            ))),
+        }
+    }
+}
+
+fn field<'a>(op: &str, value: &'a Value, name: &str) -> Result<&'a str, ChannelError> {
+    value.get(name).and_then(Value::as_str).ok_or_else(|| {
+        ChannelError::transient(format!("host {op} answer lacks string `{name}`: {value}"))
+    })
+}
+
+#[async_trait::async_trait]
+impl SessionKeyResolver for JsHost {
+    async fn resolve_route(&self, q: &RouteQuery) -> Result<Route, ChannelError> {
+        let args = json!({
+            "channel": q.channel,
+            "accountId": q.account,
+            "peer": {"kind": q.peer_kind.as_str(), "id": q.peer_id},
+        });
+        let v = self.request("route", args, Some(SERVICE_TIMEOUT)).await?;
+        Ok(Route {
+            agent_id: field("route", &v, "agentId")?.to_owned(),
+            session_key: field("route", &v, "sessionKey")?.to_owned(),
+            main_session_key: v
+                .get("mainSessionKey")
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| v["sessionKey"].as_str().unwrap_or_default())
+                .to_owned(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl PairingStore for JsHost {
+    async fn read_allow_from(
+        &self,
+        channel: &str,
+        account: &str,
+    ) -> Result<Vec<String>, ChannelError> {
+        let v = self
+            .request(
+                "pairing.readAllowFrom",
+                json!({"channel": channel, "accountId": account}),
+                Some(SERVICE_TIMEOUT),
+            )
+            .await?;
+        let entries = v.as_array().ok_or_else(|| {
+            ChannelError::transient(format!("pairing.readAllowFrom: not a list: {v}"))
+        })?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| match e {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn upsert_request(
+        &self,
+        channel: &str,
+        account: &str,
+        id: &str,
+        meta: Value,
+    ) -> Result<PairingCode, ChannelError> {
+        let args = json!({"channel": channel, "accountId": account, "id": id, "meta": meta});
+        let v = self
+            .request("pairing.upsert", args, Some(SERVICE_TIMEOUT))
+            .await?;
+        Ok(PairingCode {
+            code: field("pairing.upsert", &v, "code")?.to_owned(),
+            created: v.get("created").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+
+    async fn reply_text(
+        &self,
+        channel: &str,
+        id_line: &str,
+        code: &str,
+    ) -> Result<String, ChannelError> {
+        let args = json!({"channel": channel, "idLine": id_line, "code": code});
+        let v = self
+            .request("pairing.replyText", args, Some(SERVICE_TIMEOUT))
+            .await?;
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ChannelError::transient(format!("pairing.replyText: not a string: {v}")))
+    }
+}
+
+#[async_trait::async_trait]
+impl Host for JsHost {
+    async fn run_turn(
+        &self,
+        turn: Turn,
+        replier: Arc<dyn Replier>,
+    ) -> Result<TurnOutcome, ChannelError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.repliers).insert(id, replier);
+        let args = json!({
+            "context": turn.context,
+            "route": turn.route,
+            "peer": {"kind": turn.inbound.chat.kind.as_str(), "id": turn.inbound.chat.id},
+            "accountId": turn.inbound.account,
+        });
+        // A turn runs the agent: it takes as long as it takes.
+        let result = self.call(id, "turn", args, None).await;
+        lock(&self.repliers).remove(&id);
+        let v = result?;
+        Ok(TurnOutcome {
+            replies: v.get("replies").and_then(Value::as_u64).unwrap_or(0) as usize,
+        })
+    }
+
+    fn report_status(&self, _channel: &str, _account: &str, patch: StatusPatch) {
+        self.emit(Event::Status { patch });
+    }
+}
+
+/// Turns host reply JSON (`{text, mediaUrl, mediaUrls, kind}`) into a payload.
+pub fn reply_payload(raw: &Value) -> ReplyPayload {
+    let mut media: Vec<String> = Vec::new();
+    if let Some(url) = raw.get("mediaUrl").and_then(Value::as_str) {
+        media.push(url.to_owned());
+    }
+    if let Some(urls) = raw.get("mediaUrls").and_then(Value::as_array) {
+        for url in urls.iter().filter_map(Value::as_str) {
+            if !media.iter().any(|m| m == url) {
+                media.push(url.to_owned());
+            }
+        }
+    }
+    ReplyPayload {
+        text: raw
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        media,
+        kind: raw
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("final")
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_round_trip_and_time_out_cleanly() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let host = Arc::new(JsHost::new(tx));
+        let asking = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move {
+                host.resolve_route(&RouteQuery {
+                    channel: "c".into(),
+                    account: "a".into(),
+                    peer_kind: channel_core::ChatKind::Direct,
+                    peer_id: "P".into(),
+                })
+                .await
+            })
+        };
+        let Some(Event::Request { id, op, args }) = rx.recv().await else {
+            panic!("no request")
+        };
+        assert_eq!(op, "route");
+        assert_eq!(args["peer"]["id"], "P");
+        assert!(host.respond(
+            id,
+            Ok(json!({"agentId": "main", "sessionKey": "agent:main:main"}))
+        ));
+        let route = asking.await.expect("join").expect("route");
+        assert_eq!(route.main_session_key, "agent:main:main");
+        assert!(
+            !host.respond(id, Ok(Value::Null)),
+            "a request is answered once"
+        );
+
+        let failing = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move { host.read_allow_from("c", "a").await })
+        };
+        let Some(Event::Request { id, .. }) = rx.recv().await else {
+            panic!("no request")
+        };
+        host.respond(id, Err("store locked".into()));
+        let err = failing
+            .await
+            .expect("join")
+            .expect_err("error passes through");
+        assert!(err.message.contains("store locked"), "{err}");
+    }
+
+    #[test]
+    fn reply_payloads_merge_media_fields() {
+        let p = reply_payload(
+            &json!({"text": "hi", "mediaUrl": "/a.png", "mediaUrls": ["/a.png", "/b.png"]}),
+        );
+        assert_eq!(p.media, vec!["/a.png", "/b.png"]);
+        assert_eq!(p.kind, "final");
+    }
+}

@@ -1,0 +1,114 @@
+//! `channels.openclaw-weixin`: the keys of Tencent's plugin, plus the DM keys it ignored.
+
+use std::collections::BTreeMap;
+
+use channel_core::DmPolicy;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A config value users write either as a string or as a number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StringOrNumber {
+    String(String),
+    Number(i64),
+}
+
+impl StringOrNumber {
+    pub fn into_string(self) -> String {
+        match self {
+            Self::String(s) => s,
+            Self::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// Settings of the WeChat channel (`channels.openclaw-weixin`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WeixinConfig {
+    /// Display name.
+    pub name: Option<String>,
+    /// Turns the whole channel off when false.
+    pub enabled: Option<bool>,
+    /// iLink API base URL for every account, overriding the one saved at login (private
+    /// deployments and tests).
+    pub base_url: Option<String>,
+    /// CDN base URL for media.
+    pub cdn_base_url: Option<String>,
+    /// `SKRouteTag` header value, if your deployment routes on it.
+    pub route_tag: Option<StringOrNumber>,
+    /// `base_info.bot_agent`: space-separated `name/version` tokens. Default `OpenClaw`.
+    pub bot_agent: Option<String>,
+    /// Who may DM the bot: `pairing` (default), `allowlist`, `open` (needs `"*"` in
+    /// `allowFrom`) or `disabled`. The WeChat user who bound the bot is always allowed.
+    pub dm_policy: Option<DmPolicy>,
+    /// WeChat user ids (`…@im.wechat`) allowed to DM the bot; `"*"` for everyone.
+    pub allow_from: Option<Vec<StringOrNumber>>,
+    /// Per-account overrides, keyed by normalized account id (e.g. `b0f5860fdecb-im-bot`).
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountConfig>,
+    /// Send tool-progress messages (accepted for compatibility).
+    pub reply_progress_messages: Option<bool>,
+    /// Quote-cache settings (accepted for compatibility).
+    pub quote_cache: Option<serde_json::Value>,
+    /// Bumped after a login so the gateway reloads the channel.
+    pub channel_config_updated_at: Option<String>,
+}
+
+/// Settings of one account (`channels.openclaw-weixin.accounts.<id>`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountConfig {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    /// iLink API base URL of this account, overriding the channel's and the saved one.
+    pub base_url: Option<String>,
+    pub cdn_base_url: Option<String>,
+    pub route_tag: Option<StringOrNumber>,
+    pub bot_agent: Option<String>,
+    pub dm_policy: Option<DmPolicy>,
+    pub allow_from: Option<Vec<StringOrNumber>>,
+}
+
+/// The JSON Schema of [`WeixinConfig`], as the manifest carries it.
+pub fn schema() -> serde_json::Value {
+    channel_core::schema::for_type::<WeixinConfig>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_snapshot() {
+        insta::assert_json_snapshot!(schema());
+    }
+
+    #[test]
+    fn accepts_tencents_keys_and_ours() {
+        let raw = serde_json::json!({
+            "enabled": true, "routeTag": 1001, "botAgent": "OpenClaw", "cdnBaseUrl": "https://cdn",
+            "replyProgressMessages": false, "quoteCache": {"enabled": true},
+            "channelConfigUpdatedAt": "2026-11-01T00:00:00Z", "dmPolicy": "allowlist",
+            "allowFrom": ["a@im.wechat", 42],
+            "accounts": {"b0-im-bot": {"baseUrl": "http://127.0.0.1:1", "routeTag": "x", "enabled": false}}
+        });
+        let config: WeixinConfig =
+            channel_core::parse_config("channels.openclaw-weixin", &raw).expect("parse");
+        assert_eq!(config.dm_policy, Some(DmPolicy::Allowlist));
+        assert_eq!(config.accounts["b0-im-bot"].enabled, Some(false));
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let raw = serde_json::json!({"accounts": {"b0": {"dmPolicy": "sometimes"}}});
+        let err = channel_core::parse_config::<WeixinConfig>("channels.openclaw-weixin", &raw)
+            .expect_err("bad");
+        assert!(
+            err.message
+                .contains("channels.openclaw-weixin.accounts.b0.dmPolicy"),
+            "{err}"
+        );
+    }
+}

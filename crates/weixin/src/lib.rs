@@ -1,0 +1,268 @@
+//! WeChat through Tencent's iLink bot API: channel id `openclaw-weixin`.
+//!
+//! A drop-in for `@tencent-weixin/openclaw-weixin`: same channel id, config keys and state
+//! files, with the fixes its users asked for (dedup of redeliveries, a cursor that never skips
+//! unfinished work, `-14` reported as "needs login" instead of a silent pause, case-insensitive
+//! targets, a real `dmPolicy`).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use channel_core::{AnyChannel, StateDir, testing::StandaloneHost, CancellationToken};
+//!
+//! # async fn demo() -> Result<(), channel_core::ChannelError> {
+//! let channel = Arc::new(weixin::WeixinChannel::new(&StateDir::from_env()));
+//! let section = serde_json::json!({ "dmPolicy": "pairing" });
+//! let host = Arc::new(StandaloneHost::default());
+//! for account in channel.account_ids(&section)? {
+//!     channel.run(&section, &account, host.clone(), CancellationToken::new()).await?;
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+pub mod config;
+pub mod normalize;
+mod receive;
+mod send;
+pub mod store;
+pub mod wire;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use channel_core::{
+    AccountView, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor, DmConfig,
+    Meta, Outbound, Probe, Receipt, RunContext, StateDir, Target, parse_config,
+};
+
+use crate::client::{Endpoint, IlinkClient};
+use crate::config::WeixinConfig;
+use crate::store::Store;
+
+pub const CHANNEL_ID: &str = "openclaw-weixin";
+
+/// The WeChat channel. Cheap to clone into an `Arc`; accounts hold the per-bot state.
+#[derive(Debug, Clone)]
+pub struct WeixinChannel {
+    store: Store,
+}
+
+/// One bot account, resolved from config and its state file.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub name: Option<String>,
+    pub enabled: bool,
+    /// The WeChat user who bound the bot.
+    pub owner: Option<String>,
+    pub dm: DmConfig,
+    endpoint: Result<Endpoint, ChannelError>,
+    store: Store,
+}
+
+impl Account {
+    /// Where and as whom to talk, or why this account cannot.
+    pub fn endpoint(&self) -> Result<Endpoint, ChannelError> {
+        self.endpoint.clone()
+    }
+}
+
+impl WeixinChannel {
+    pub fn new(state: &StateDir) -> Self {
+        Self {
+            store: Store::new(state.channel(CHANNEL_ID)),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn config(section: &serde_json::Value) -> Result<WeixinConfig, ChannelError> {
+        if section.is_null() {
+            return Ok(WeixinConfig::default());
+        }
+        parse_config("channels.openclaw-weixin", section)
+    }
+}
+
+fn strings(entries: Option<Vec<config::StringOrNumber>>) -> Option<Vec<String>> {
+    entries.map(|list| {
+        list.into_iter()
+            .map(config::StringOrNumber::into_string)
+            .collect()
+    })
+}
+
+#[async_trait::async_trait]
+impl Channel for WeixinChannel {
+    type Account = Account;
+
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            id: CHANNEL_ID.into(),
+            meta: Meta {
+                label: "WeChat".into(),
+                selection_label: "WeChat (iLink bot, Rust)".into(),
+                docs_path: "/channels/openclaw-weixin".into(),
+                blurb: "Personal WeChat through Tencent's iLink bot API; log in by scanning a QR code.".into(),
+                order: 75,
+            },
+            capabilities: Capabilities { chat_types: vec![ChatKind::Direct], media: false, block_streaming: true },
+            delivery_mode: DeliveryMode::Direct,
+            text_chunk_limit: 4000,
+            config_schema: config::schema(),
+            target_hint: "<user id>@im.wechat".into(),
+            id_label: "Your WeChat user id".into(),
+            tool_hints: vec![
+                "WeChat targets are user ids ending in @im.wechat; a bot can only write to users who messaged it first."
+                    .into(),
+                "Cron deliveries to WeChat must set both delivery.to (the @im.wechat id) and delivery.accountId.".into(),
+            ],
+        }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.store.dir().to_path_buf()
+    }
+
+    fn account_ids(&self, section: &serde_json::Value) -> Result<Vec<String>, ChannelError> {
+        let config = Self::config(section)?;
+        let mut ids = self
+            .store
+            .account_ids()
+            .map_err(|e| ChannelError::from(e).context("reading openclaw-weixin/accounts.json"))?;
+        for id in config
+            .accounts
+            .keys()
+            .map(|k| store::normalize_account_id(k))
+        {
+            if !id.is_empty() && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn account(&self, section: &serde_json::Value, id: &str) -> Result<Account, ChannelError> {
+        let config = Self::config(section)?;
+        let id = store::normalize_account_id(id);
+        let (key, overrides) = config
+            .accounts
+            .iter()
+            .find(|(k, _)| store::normalize_account_id(k) == id)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .unwrap_or_else(|| (id.clone(), config::AccountConfig::default()));
+        let file = self.store.load_account(&id).map_err(|e| {
+            ChannelError::from(e).context(format!("reading the state of account {id}"))
+        })?;
+        let owner = file
+            .as_ref()
+            .and_then(|f| f.user_id.clone())
+            .filter(|u| !u.is_empty());
+        let endpoint = match file.filter(|f| !f.token.trim().is_empty()) {
+            None => Err(ChannelError::needs_login(format!(
+                "account {id} is not logged in: run `openclaw channels login --channel openclaw-weixin`"
+            ))),
+            Some(file) => {
+                let (field, raw) = match (&overrides.base_url, &config.base_url, &file.base_url) {
+                    (Some(url), _, _) => (
+                        format!("channels.openclaw-weixin.accounts.{key}.baseUrl"),
+                        url.clone(),
+                    ),
+                    (None, Some(url), _) => {
+                        ("channels.openclaw-weixin.baseUrl".into(), url.clone())
+                    }
+                    (None, None, Some(url)) if !url.is_empty() => {
+                        (format!("accounts/{id}.json baseUrl"), url.clone())
+                    }
+                    _ => ("default".into(), client::DEFAULT_BASE_URL.into()),
+                };
+                Ok(Endpoint {
+                    base_url: client::parse_base_url(&field, &raw)?,
+                    token: file.token,
+                    route_tag: overrides
+                        .route_tag
+                        .or(config.route_tag.clone())
+                        .map(config::StringOrNumber::into_string),
+                    bot_agent: overrides
+                        .bot_agent
+                        .or(config.bot_agent.clone())
+                        .unwrap_or_default(),
+                })
+            }
+        };
+        let dm = DmConfig {
+            policy: overrides.dm_policy.or(config.dm_policy).unwrap_or_default(),
+            allow_from: strings(overrides.allow_from)
+                .or(strings(config.allow_from))
+                .unwrap_or_default(),
+            implicit_allow: owner.iter().cloned().collect(),
+        };
+        Ok(Account {
+            enabled: overrides.enabled.unwrap_or(true) && config.enabled.unwrap_or(true),
+            name: overrides.name.or(config.name),
+            owner,
+            dm,
+            endpoint,
+            store: self.store.clone(),
+            id,
+        })
+    }
+
+    fn view(&self, account: &Account) -> AccountView {
+        AccountView {
+            account_id: account.id.clone(),
+            name: account.name.clone(),
+            enabled: account.enabled,
+            configured: account.endpoint.is_ok(),
+            unconfigured_reason: account.endpoint.as_ref().err().map(|e| e.message.clone()),
+            dm: account.dm.clone(),
+        }
+    }
+
+    async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
+        receive::run(&account, ctx).await
+    }
+
+    async fn send(
+        &self,
+        account: &Account,
+        target: &Target,
+        message: &Outbound,
+    ) -> Result<Receipt, ChannelError> {
+        send::send(account, target, message).await
+    }
+
+    async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {
+        let client = IlinkClient::new(account.endpoint()?)?;
+        let started = Instant::now();
+        // getconfig is authenticated and has no side effects: a cheap proof the token works.
+        let who = account.owner.clone().unwrap_or_else(|| account.id.clone());
+        let result = client.get_config(&who, None).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(match result {
+            Ok(_) => Probe {
+                ok: true,
+                detail: format!("iLink reachable at {}", client.base_url()),
+                elapsed_ms,
+            },
+            Err(err) => Probe {
+                ok: false,
+                detail: err.to_string(),
+                elapsed_ms,
+            },
+        })
+    }
+
+    fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {
+        // The caller's spelling is kept; sends look the peer up case-insensitively.
+        let id = channel_core::dm::strip_prefixes(CHANNEL_ID, raw);
+        if id.is_empty() {
+            return Err(ChannelError::bad_input(format!(
+                "openclaw-weixin: empty target {raw:?}"
+            )));
+        }
+        Ok(Target::direct(id))
+    }
+}

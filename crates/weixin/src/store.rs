@@ -1,0 +1,340 @@
+//! Account state on disk, in the same layout and JSON shapes as Tencent's plugin (spec §11), so
+//! accounts logged in with it keep working:
+//!
+//! ```text
+//! <state>/openclaw-weixin/accounts.json                      ["b0f5860fdecb-im-bot", …]
+//! <state>/openclaw-weixin/accounts/<id>.json                 {"token","savedAt","baseUrl","userId"}
+//! <state>/openclaw-weixin/accounts/<id>.sync.json            {"get_updates_buf": "…"}
+//! <state>/openclaw-weixin/accounts/<id>.context-tokens.json  {"<userId>": "<context_token>", …}
+//! ```
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use channel_core::state;
+use serde::{Deserialize, Serialize};
+
+/// `accounts/<id>.json`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountFile {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The WeChat user who scanned the QR code: the bot's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+impl std::fmt::Debug for AccountFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountFile")
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("saved_at", &self.saved_at)
+            .field("base_url", &self.base_url)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SyncFile {
+    #[serde(default)]
+    get_updates_buf: String,
+}
+
+/// OpenClaw's `normalizeAccountId`: lowercase; runs of characters outside `[a-z0-9_-]` become
+/// `-`; leading and trailing `-` trimmed; at most 64 characters.
+pub fn normalize_account_id(raw: &str) -> String {
+    let lower = raw.trim().to_lowercase();
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    let mut out = String::with_capacity(lower.len());
+    let mut in_run = false;
+    for c in lower.chars() {
+        if valid(c) {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('-');
+            in_run = true;
+        }
+    }
+    out.trim_matches('-')
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// The reverse mapping Tencent's plugin uses for files written under raw bot ids.
+fn raw_id_candidates(id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (suffix, raw) in [("-im-bot", "@im.bot"), ("-im-wechat", "@im.wechat")] {
+        if let Some(head) = id.strip_suffix(suffix) {
+            out.push(format!("{head}{raw}"));
+        }
+    }
+    out
+}
+
+/// The state directory of the WeChat channel.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// Serializes read-modify-write cycles on context-token files inside one process.
+static TOKENS_LOCK: Mutex<()> = Mutex::new(());
+
+impl Store {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn account_path(&self, id: &str, suffix: &str) -> PathBuf {
+        self.dir.join("accounts").join(format!("{id}{suffix}"))
+    }
+
+    /// Ids from `accounts.json`, normalized, in registration order, without repeats.
+    pub fn account_ids(&self) -> io::Result<Vec<String>> {
+        let raw: Vec<String> =
+            state::read_json(&self.dir.join("accounts.json"))?.unwrap_or_default();
+        let mut out: Vec<String> = Vec::new();
+        for id in raw
+            .iter()
+            .map(|r| normalize_account_id(r))
+            .filter(|id| !id.is_empty())
+        {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The account's credentials, also found under a raw-id file name written by older plugins.
+    pub fn load_account(&self, id: &str) -> io::Result<Option<AccountFile>> {
+        if let Some(file) = state::read_json(&self.account_path(id, ".json"))? {
+            return Ok(Some(file));
+        }
+        for raw in raw_id_candidates(id) {
+            if let Some(file) = state::read_json(&self.account_path(&raw, ".json"))? {
+                return Ok(Some(file));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Saves credentials and registers the id in `accounts.json`.
+    pub fn save_account(&self, id: &str, file: &AccountFile) -> io::Result<()> {
+        let mut merged = self.load_account(id)?.unwrap_or_default();
+        merged.token = file.token.clone();
+        merged.saved_at = file.saved_at.clone().or(merged.saved_at);
+        merged.base_url = file.base_url.clone().or(merged.base_url);
+        merged.user_id = file.user_id.clone().or(merged.user_id);
+        state::write_json(&self.account_path(id, ".json"), &merged, true)?;
+        let mut ids: Vec<String> =
+            state::read_json(&self.dir.join("accounts.json"))?.unwrap_or_default();
+        if !ids
+            .iter()
+            .any(|existing| normalize_account_id(existing) == id)
+        {
+            ids.push(id.to_owned());
+            state::write_json(&self.dir.join("accounts.json"), &ids, true)?;
+        }
+        Ok(())
+    }
+
+    /// The long-poll cursor; `""` when there is none yet.
+    pub fn load_cursor(&self, id: &str) -> io::Result<String> {
+        let mut paths = vec![self.account_path(id, ".sync.json")];
+        paths.extend(
+            raw_id_candidates(id)
+                .iter()
+                .map(|raw| self.account_path(raw, ".sync.json")),
+        );
+        for path in paths {
+            if let Some(file) = state::read_json::<SyncFile>(&path)? {
+                return Ok(file.get_updates_buf);
+            }
+        }
+        Ok(String::new())
+    }
+
+    pub fn save_cursor(&self, id: &str, cursor: &str) -> io::Result<()> {
+        let file = SyncFile {
+            get_updates_buf: cursor.to_owned(),
+        };
+        state::write_json(&self.account_path(id, ".sync.json"), &file, false)
+    }
+
+    fn tokens_path(&self, id: &str) -> PathBuf {
+        self.account_path(id, ".context-tokens.json")
+    }
+
+    fn read_tokens(&self, id: &str) -> io::Result<BTreeMap<String, String>> {
+        Ok(state::read_json(&self.tokens_path(id))?.unwrap_or_default())
+    }
+
+    /// Remembers the latest context token of `peer` (byte-exact id and token).
+    pub fn record_context_token(&self, id: &str, peer: &str, token: &str) -> io::Result<()> {
+        let _guard = TOKENS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tokens = self.read_tokens(id)?;
+        // One entry per peer, whatever case an older file used for the key.
+        tokens.retain(|known, _| known == peer || !known.eq_ignore_ascii_case(peer));
+        if tokens.get(peer).map(String::as_str) == Some(token) {
+            return Ok(());
+        }
+        tokens.insert(peer.to_owned(), token.to_owned());
+        state::write_json(&self.tokens_path(id), &tokens, false)
+    }
+
+    /// Finds a peer case-insensitively: returns its byte-exact wire id and latest context token.
+    pub fn context_token(&self, id: &str, peer: &str) -> io::Result<Option<(String, String)>> {
+        let tokens = self.read_tokens(id)?;
+        if let Some(token) = tokens.get(peer) {
+            return Ok(Some((peer.to_owned(), token.clone())));
+        }
+        Ok(tokens
+            .into_iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(peer)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_normalize_like_openclaw() {
+        assert_eq!(
+            normalize_account_id("b0f5860fdecb@im.bot"),
+            "b0f5860fdecb-im-bot"
+        );
+        assert_eq!(normalize_account_id("Already_ok-1"), "already_ok-1");
+        assert_eq!(normalize_account_id("--a..b--"), "a-b");
+        assert_eq!(normalize_account_id(&"x".repeat(100)).len(), 64);
+        assert_eq!(normalize_account_id("@@@"), "");
+    }
+
+    #[test]
+    fn reads_the_layout_tencents_plugin_writes() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("openclaw-weixin");
+        std::fs::create_dir_all(dir.join("accounts")).expect("mkdir");
+        std::fs::write(
+            dir.join("accounts.json"),
+            "[\n  \"b0f5860fdecb-im-bot\",\n  \"c1@im.bot\"\n]",
+        )
+        .expect("index");
+        std::fs::write(
+            dir.join("accounts/b0f5860fdecb-im-bot.json"),
+            r#"{"token":"b0f5860fdecb@im.bot:0600aa","savedAt":"2026-11-01T00:00:00.000Z","baseUrl":"https://ilinkai.weixin.qq.com","userId":"o9cq80AbC@im.wechat"}"#,
+        )
+        .expect("account");
+        std::fs::write(dir.join("accounts/c1@im.bot.json"), r#"{"token":"legacy"}"#)
+            .expect("raw-id account");
+        std::fs::write(
+            dir.join("accounts/c1@im.bot.sync.json"),
+            r#"{"get_updates_buf":"CUR"}"#,
+        )
+        .expect("raw-id cursor");
+        let store = Store::new(&dir);
+        assert_eq!(
+            store.account_ids().expect("ids"),
+            vec!["b0f5860fdecb-im-bot", "c1-im-bot"]
+        );
+        let account = store
+            .load_account("b0f5860fdecb-im-bot")
+            .expect("load")
+            .expect("present");
+        assert_eq!(account.user_id.as_deref(), Some("o9cq80AbC@im.wechat"));
+        assert!(
+            !format!("{account:?}").contains("0600aa"),
+            "Debug must not print the token"
+        );
+        assert_eq!(
+            store
+                .load_account("c1-im-bot")
+                .expect("load")
+                .expect("legacy")
+                .token,
+            "legacy"
+        );
+        assert_eq!(store.load_cursor("c1-im-bot").expect("cursor"), "CUR");
+        assert_eq!(store.load_cursor("nobody").expect("cursor"), "");
+    }
+
+    #[test]
+    fn context_tokens_are_byte_exact_on_the_wire_and_found_case_insensitively() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path());
+        store
+            .record_context_token("a", "o9cq80AbC@im.wechat", "T1")
+            .expect("record");
+        store
+            .record_context_token("a", "o9cq80AbC@im.wechat", "T2")
+            .expect("record");
+        let found = store
+            .context_token("a", "O9CQ80ABC@IM.WECHAT")
+            .expect("lookup");
+        assert_eq!(
+            found,
+            Some(("o9cq80AbC@im.wechat".to_string(), "T2".to_string()))
+        );
+        let raw = std::fs::read_to_string(tmp.path().join("accounts/a.context-tokens.json"))
+            .expect("file");
+        assert_eq!(
+            raw, r#"{"o9cq80AbC@im.wechat":"T2"}"#,
+            "same shape as Tencent's file"
+        );
+        assert_eq!(store.context_token("a", "stranger").expect("lookup"), None);
+    }
+
+    #[test]
+    fn save_registers_once_and_merges() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path());
+        let first = AccountFile {
+            token: "t1".into(),
+            user_id: Some("u".into()),
+            ..AccountFile::default()
+        };
+        store.save_account("bot-im-bot", &first).expect("save");
+        store
+            .save_account(
+                "bot-im-bot",
+                &AccountFile {
+                    token: "t2".into(),
+                    ..AccountFile::default()
+                },
+            )
+            .expect("save");
+        assert_eq!(store.account_ids().expect("ids"), vec!["bot-im-bot"]);
+        let merged = store
+            .load_account("bot-im-bot")
+            .expect("load")
+            .expect("present");
+        assert_eq!(
+            (merged.token.as_str(), merged.user_id.as_deref()),
+            ("t2", Some("u"))
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! iLink JSON bodies (spec §3, §4). Decoding is lenient about unknown fields and strict about
+//! the ones we rely on; ids that are uint64 on the wire are read as numbers or strings.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Sent in every authenticated bot POST.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseInfo {
+    pub channel_version: String,
+    pub bot_agent: String,
+}
+
+/// `ret` / `errcode` / `errmsg`, present (or not) on every answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApiStatus {
+    #[serde(default)]
+    pub ret: Option<i64>,
+    #[serde(default)]
+    pub errcode: Option<i64>,
+    #[serde(default)]
+    pub errmsg: Option<String>,
+}
+
+impl ApiStatus {
+    /// The first non-zero code, whichever field carries it.
+    pub fn code(&self) -> Option<i64> {
+        [self.ret, self.errcode]
+            .into_iter()
+            .flatten()
+            .find(|c| *c != 0)
+    }
+}
+
+/// iLink's "session timeout": the bot token is stale or the bot was bound elsewhere.
+pub const SESSION_EXPIRED: i64 = -14;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GetUpdatesRequest<'a> {
+    pub get_updates_buf: &'a str,
+    pub base_info: &'a BaseInfo,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GetUpdatesResponse {
+    #[serde(flatten)]
+    pub status: ApiStatus,
+    /// Kept raw so one malformed message cannot sink the whole batch.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub msgs: Vec<serde_json::Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub get_updates_buf: String,
+    #[serde(default)]
+    pub longpolling_timeout_ms: Option<u64>,
+}
+
+/// One message as the server sends it. Only the fields we use are named.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WeixinMessage {
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub from_user_id: Option<String>,
+    #[serde(default)]
+    pub to_user_id: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub create_time_ms: Option<i64>,
+    #[serde(default)]
+    pub message_type: Option<i64>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub item_list: Vec<MessageItem>,
+    #[serde(default)]
+    pub context_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageItem {
+    #[serde(default, rename = "type")]
+    pub kind: Option<i64>,
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub msg_id: Option<String>,
+    #[serde(default)]
+    pub text_item: Option<TextItem>,
+    #[serde(default)]
+    pub voice_item: Option<VoiceItem>,
+    #[serde(default)]
+    pub file_item: Option<FileItem>,
+    #[serde(default)]
+    pub ref_msg: Option<RefMessage>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TextItem {
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VoiceItem {
+    /// WeChat's own transcript, when it made one.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FileItem {
+    #[serde(default)]
+    pub file_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RefMessage {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub svr_id: Option<String>,
+}
+
+/// Item types (spec §4.1).
+pub mod item {
+    pub const TEXT: i64 = 1;
+    pub const IMAGE: i64 = 2;
+    pub const VOICE: i64 = 3;
+    pub const FILE: i64 = 4;
+    pub const VIDEO: i64 = 5;
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SendMessageRequest<'a> {
+    pub msg: OutboundMessage<'a>,
+    pub base_info: &'a BaseInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboundMessage<'a> {
+    pub from_user_id: &'a str,
+    pub to_user_id: &'a str,
+    pub client_id: &'a str,
+    /// 2 = BOT.
+    pub message_type: i64,
+    /// 2 = FINISH: we never stream partial messages.
+    pub message_state: i64,
+    pub item_list: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_token: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SendMessageResponse {
+    #[serde(flatten)]
+    pub status: ApiStatus,
+    #[serde(default, deserialize_with = "opt_u64_or_string")]
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GetConfigRequest<'a> {
+    pub ilink_user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_token: Option<&'a str>,
+    pub base_info: &'a BaseInfo,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GetConfigResponse {
+    #[serde(flatten)]
+    pub status: ApiStatus,
+    #[serde(default)]
+    pub typing_ticket: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifyRequest<'a> {
+    pub base_info: &'a BaseInfo,
+}
+
+fn null_as_default<'de, D, T>(de: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
+}
+
+/// uint64 ids exceed JavaScript's safe integers, so some senders quote them.
+fn opt_u64_or_string<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Num(u64),
+        Neg(i64),
+        Str(String),
+    }
+    Ok(match Option::<Id>::deserialize(de)? {
+        Some(Id::Num(n)) => Some(n.to_string()),
+        Some(Id::Neg(n)) => Some(n.to_string()),
+        Some(Id::Str(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_spec_example_losslessly() {
+        let body = r#"{"ret":0,"get_updates_buf":"CgQIARAB","longpolling_timeout_ms":35000,"msgs":[{
+          "seq":42,"message_id":18446744073709551615,"from_user_id":"o9cq80AbCdEf@im.wechat",
+          "to_user_id":"b0f5860fdecb@im.bot","create_time_ms":1763800000000,"session_id":"s",
+          "message_type":1,"message_state":2,"context_token":"AARzJW","surprise":{"x":1},
+          "item_list":[{"type":1,"msg_id":"7234567890123456790","text_item":{"text":"看看"},
+            "button_item_list":[],"ref_msg":{"svr_id":7234567890123400000,"title":"t"}}]}]}"#;
+        let resp: GetUpdatesResponse = serde_json::from_str(body).expect("decode");
+        assert_eq!(resp.status.code(), None);
+        let msg: WeixinMessage = serde_json::from_value(resp.msgs[0].clone()).expect("message");
+        assert_eq!(msg.message_id.as_deref(), Some("18446744073709551615"));
+        assert_eq!(
+            msg.item_list[0].msg_id.as_deref(),
+            Some("7234567890123456790")
+        );
+        assert_eq!(
+            msg.item_list[0]
+                .ref_msg
+                .as_ref()
+                .and_then(|r| r.svr_id.clone())
+                .as_deref(),
+            Some("7234567890123400000")
+        );
+        assert_eq!(resp.get_updates_buf, "CgQIARAB");
+    }
+
+    #[test]
+    fn error_code_may_come_in_either_field() {
+        for body in [
+            r#"{"errcode":-14,"errmsg":"session timeout"}"#,
+            r#"{"ret":-14}"#,
+            r#"{"ret":0,"errcode":-14}"#,
+        ] {
+            let status: ApiStatus = serde_json::from_str(body).expect("decode");
+            assert_eq!(status.code(), Some(SESSION_EXPIRED), "{body}");
+        }
+        let ok: ApiStatus = serde_json::from_str("{}").expect("decode");
+        assert_eq!(ok.code(), None);
+    }
+
+    #[test]
+    fn nulls_are_empty() {
+        let resp: GetUpdatesResponse =
+            serde_json::from_str(r#"{"msgs":null,"get_updates_buf":null}"#).expect("decode");
+        assert!(resp.msgs.is_empty());
+        assert!(resp.get_updates_buf.is_empty());
+    }
+}
