@@ -178,15 +178,18 @@ impl Channel for WeixinChannel {
                     }
                     _ => ("default".into(), client::DEFAULT_BASE_URL.into()),
                 };
-                Ok(Endpoint {
-                    base_url: client::parse_base_url(&field, &raw)?,
+                // A bad URL makes this account unusable, not the whole channel.
+                client::parse_base_url(&field, &raw).map(|base_url| Endpoint {
+                    base_url,
                     token: file.token,
                     route_tag: overrides
                         .route_tag
+                        .clone()
                         .or(config.route_tag.clone())
                         .map(config::StringOrNumber::into_string),
                     bot_agent: overrides
                         .bot_agent
+                        .clone()
                         .or(config.bot_agent.clone())
                         .unwrap_or_default(),
                 })

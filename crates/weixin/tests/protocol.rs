@@ -1,0 +1,310 @@
+//! iLink-specific behaviour against the simulator: headers and frames, context tokens, faults,
+//! session expiry, cursor persistence and targets.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use channel_core::conformance::Running;
+use channel_core::testing::StandaloneHost;
+use channel_core::{AnyChannel, CancellationToken, DmPolicy, ErrorKind, Outbound};
+use common::{Wx, fast_options};
+use imsim::ilink::{ExpiryVariant, Fault};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn owner_session(wx: &Wx) -> Running {
+    Running::start(
+        wx,
+        Arc::new(StandaloneHost::default()),
+        wx.section_with(DmPolicy::Pairing, &[]),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn replies_carry_the_inbound_context_token_and_exact_headers() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    // The binding owner is allowed under the default pairing policy.
+    let running = owner_session(&wx).await;
+    let injected = wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "ping");
+    let sent = wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    assert_eq!(sent.len(), 1, "one reply");
+    let reply = &sent[0];
+    assert_eq!(reply.text.as_deref(), Some("echo: ping"));
+    assert_eq!(
+        reply.context_token.as_deref(),
+        Some(injected.context_token.as_str())
+    );
+    assert_eq!(
+        reply.to_user_id, wx.bot.owner,
+        "mixed-case id is byte-exact on the wire"
+    );
+    assert_eq!(reply.headers["ilink-app-id"], "bot");
+    assert_eq!(reply.headers["ilink-app-clientversion"], "132105");
+    assert_eq!(reply.headers["authorizationtype"], "ilink_bot_token");
+    assert_eq!(
+        reply.headers["authorization"],
+        format!("Bearer {}", wx.bot.token)
+    );
+    insta::assert_json_snapshot!("sendmessage_text_frame", reply.body, {
+        ".msg.client_id" => "[client_id]",
+        ".msg.context_token" => "[context_token]",
+        ".msg.to_user_id" => "[peer]",
+    });
+    let poll = wx
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/getupdates"))
+        .and_then(|r| r.body)
+        .expect("a getupdates body");
+    insta::assert_json_snapshot!("getupdates_frame", poll, { ".get_updates_buf" => "[cursor]" });
+    assert!(wx.sim.online(&wx.bot.bot_id), "notifystart was sent");
+    running.stop().await;
+    assert!(
+        !wx.sim.online(&wx.bot.bot_id),
+        "notifystop was sent on stop"
+    );
+}
+
+#[tokio::test]
+async fn bad_getupdates_answers_are_classified_retried_and_survived() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let host = Arc::new(StandaloneHost::default());
+    let running = Running::start(
+        &wx,
+        Arc::clone(&host),
+        wx.section_with(DmPolicy::Pairing, &[]),
+    )
+    .await;
+    let cases = [
+        (Fault::MalformedBody, "getupdates: malformed response at `"),
+        (Fault::NonJson200, "getupdates: response is not JSON"),
+        (Fault::EmptyBody200, "getupdates: empty response body"),
+        (Fault::HttpStatus(503), "getupdates: HTTP 503"),
+    ];
+    for (n, (fault, expected)) in cases.into_iter().enumerate() {
+        wx.sim.fault(&wx.bot.bot_id, fault.clone());
+        wx.sim
+            .inject_text(&wx.bot.bot_id, &wx.bot.owner, &format!("after fault {n}"));
+        assert!(
+            host.wait_for(WAIT, |h| h.turns().len() == n + 1).await,
+            "{fault:?}: message lost"
+        );
+        let errors: Vec<String> = host
+            .statuses()
+            .into_iter()
+            .filter(|(_, p)| p.lifecycle.as_deref() == Some("recovering"))
+            .filter_map(|(_, p)| p.last_error.flatten())
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(expected) && e.starts_with("transient")),
+            "{fault:?}: {errors:?}"
+        );
+    }
+    let texts: Vec<_> = host.turns().into_iter().map(|t| t.inbound.text).collect();
+    assert_eq!(
+        texts,
+        [
+            "after fault 0",
+            "after fault 1",
+            "after fault 2",
+            "after fault 3"
+        ]
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn one_stale_answer_is_rechecked_but_a_dead_session_needs_login() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let host = Arc::new(StandaloneHost::default());
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn({
+        let (channel, host, cancel) = (Arc::clone(&wx.channel), Arc::clone(&host), cancel.clone());
+        let (section, account) = (wx.section_with(DmPolicy::Pairing, &[]), wx.account());
+        async move { channel.run(&section, &account, host, cancel).await }
+    });
+    let account = wx.account();
+    assert!(host.wait_for(WAIT, |h| h.is_connected(&account)).await);
+
+    // A single -14 (any shape) is re-checked and the account carries on.
+    wx.sim.fault(
+        &wx.bot.bot_id,
+        Fault::SessionExpired(ExpiryVariant::RetOnly),
+    );
+    wx.sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "still alive");
+    assert!(
+        host.wait_for(WAIT, |h| h.turns().len() == 1).await,
+        "account stopped on one stale answer"
+    );
+    assert!(!task.is_finished());
+
+    // A revoked token stays -14: the account stops and says a login is needed.
+    wx.sim.expire_token(&wx.bot.bot_id);
+    let result = tokio::time::timeout(WAIT, task)
+        .await
+        .expect("account stops")
+        .expect("join");
+    let err = result.expect_err("needs login");
+    assert_eq!(err.kind, ErrorKind::NeedsLogin);
+    assert!(
+        err.message
+            .contains("openclaw channels login --channel openclaw-weixin"),
+        "{err}"
+    );
+    let (_, last) = host.statuses().pop().expect("a status");
+    assert_eq!(last.needs_login, Some(true));
+    assert_eq!(last.lifecycle.as_deref(), Some("blocked"));
+    assert!(last.last_error.flatten().is_some_and(|e| e.contains("-14")));
+}
+
+#[tokio::test]
+async fn the_cursor_alone_prevents_replays_after_restart() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let first = owner_session(&wx).await;
+    wx.sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "before restart");
+    assert!(first.host.wait_for(WAIT, |h| h.turns().len() == 1).await);
+    first.stop().await;
+    let sync = state.path().join(format!(
+        "openclaw-weixin/accounts/{}.sync.json",
+        wx.account()
+    ));
+    let cursor: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sync).expect("cursor file")).expect("json");
+    assert!(
+        cursor["get_updates_buf"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty()),
+        "{cursor}"
+    );
+
+    // Without the dedup journal, only the saved cursor can keep the old message away.
+    std::fs::remove_dir_all(state.path().join("openclaw-weixin/dedup")).expect("remove journal");
+    wx.sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "while down");
+    let second = owner_session(&wx).await;
+    assert!(second.host.wait_for(WAIT, |h| !h.turns().is_empty()).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let texts: Vec<_> = second
+        .host
+        .turns()
+        .into_iter()
+        .map(|t| t.inbound.text)
+        .collect();
+    assert_eq!(texts, ["while down"], "nothing replayed, nothing lost");
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn targets_match_case_insensitively_and_unknown_ones_are_refused() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let running = owner_session(&wx).await;
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
+    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    let section = wx.section_with(DmPolicy::Pairing, &[]);
+    for typed in [
+        wx.bot.owner.to_lowercase(),
+        format!("user:{}", wx.bot.owner.to_uppercase()),
+        format!("openclaw-weixin:{}", wx.bot.owner),
+    ] {
+        wx.channel
+            .send(&section, &wx.account(), &typed, &Outbound::text("hi"))
+            .await
+            .expect("send");
+    }
+    let sent = wx.sim.wait_sent(&wx.bot.bot_id, 4, WAIT).await;
+    assert_eq!(sent.len(), 4);
+    assert!(
+        sent.iter().all(|s| s.to_user_id == wx.bot.owner),
+        "wire ids keep their case"
+    );
+
+    let err = wx
+        .channel
+        .send(
+            &section,
+            &wx.account(),
+            "nobody@im.wechat",
+            &Outbound::text("hi"),
+        )
+        .await
+        .expect_err("unknown peer");
+    assert_eq!(err.kind, ErrorKind::BadInput);
+    assert!(
+        err.message
+            .contains("no conversation with nobody@im.wechat"),
+        "{err}"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn refused_sends_tell_the_truth() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let running = owner_session(&wx).await;
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
+    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    let section = wx.section_with(DmPolicy::Pairing, &[]);
+    // The reply used one of ten sends in the window; nine more go through, the next is refused.
+    for n in 0..9 {
+        wx.channel
+            .send(
+                &section,
+                &wx.account(),
+                &wx.bot.owner,
+                &Outbound::text(format!("n{n}")),
+            )
+            .await
+            .expect("send");
+    }
+    let err = wx
+        .channel
+        .send(
+            &section,
+            &wx.account(),
+            &wx.bot.owner,
+            &Outbound::text("one too many"),
+        )
+        .await
+        .expect_err("window exhausted");
+    assert_eq!(err.kind, ErrorKind::Permanent);
+    assert!(err.message.contains("code -2"), "{err}");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn config_errors_name_the_field() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let section = serde_json::json!({"accounts": {wx.account(): {"baseUrl": "not a url"}}});
+    let err = wx.channel.describe(&section, &wx.account());
+    let view = err.expect("describe works, the account is just unusable");
+    assert!(!view.configured);
+    let reason = view.unconfigured_reason.expect("reason");
+    assert!(
+        reason.contains(&format!(
+            "channels.openclaw-weixin.accounts.{}.baseUrl",
+            wx.account()
+        )),
+        "{reason}"
+    );
+    let bad = serde_json::json!({"dmPolicy": 7});
+    let err = wx.channel.account_ids(&bad).expect_err("bad dmPolicy");
+    assert!(
+        err.message.contains("channels.openclaw-weixin.dmPolicy"),
+        "{err}"
+    );
+}

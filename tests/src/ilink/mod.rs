@@ -1,0 +1,256 @@
+//! A loopback fake of Tencent's iLink bot API (spec `weixin-ilink-protocol.md` §3, §14).
+//!
+//! Scope today: the logged-in bot endpoints (`getupdates`, `sendmessage`, `getconfig`,
+//! `sendtyping`, `msg/notifystart`, `msg/notifystop`). QR login and the CDN are not simulated yet;
+//! they are meant to become sibling modules whose routers are merged in [`IlinkSim::start`].
+//!
+//! Semantics worth knowing when writing tests:
+//! * The `getupdates` cursor is opaque base64. `""`, or a cursor that does not decode or belongs to
+//!   another bot, means "from the beginning of the retained log" (nothing is ever dropped).
+//! * Messages are delivered at least once: with [`IlinkOptions::redeliver_after`] every first
+//!   delivery is repeated once (same `message_id` and `context_token`, new `seq`) after the delay;
+//!   [`IlinkSim::redeliver`] does the same on demand.
+//! * `sendmessage` checks, in this order: `to_user_id` is (byte-exact) a user who has written to
+//!   the bot, else `ret=-3 "invalid arguments"`; `context_token` is that user's latest, else `ret=-2`;
+//!   fewer than `window_max_sends` accepted sends since that user's last message and within
+//!   `window` of it, else `ret=-2`; no text item longer than `max_text_chars` characters, else
+//!   `ret=-2 "prepare failed"`.
+//! * Unknown, missing or revoked tokens get HTTP 200 `{"errcode":-14,"errmsg":"session timeout"}`.
+//!
+//! # Admin API
+//! Served on the same listener (not recorded in [`IlinkSim::requests`]); `bot_id` defaults to the
+//! first bot added, `from` to that bot's owner. Errors: 400 (bad input) or 404 (unknown bot/message),
+//! both as `{"error": "..."}`.
+//!
+//! | Call | Body / query | Answer |
+//! |---|---|---|
+//! | `POST /_admin/bots` | `{bot_id?, token?, owner?}` (missing ones generated) | the `Bot` |
+//! | `GET /_admin/bots` | | all bots |
+//! | `POST /_admin/inbound` | `{bot_id?, from?, text}` or `{bot_id?, msg: <WeixinMessage>}` | `Injected` |
+//! | `POST /_admin/redeliver` | `{bot_id?, message_id}` (number or string) | `{redelivered, message_id}` |
+//! | `POST /_admin/fault` | `{bot_id?, fault: malformed\|non_json\|empty\|http_status\|delay\|expired, status? (502), ms?, variant?: errcode\|ret\|both}` | `{bot_id, queued}` |
+//! | `POST /_admin/expire` | `{bot_id?}` | `{bot_id, expired}` |
+//! | `GET /_admin/sent[?bot_id=]` | | `[Sent]` |
+//! | `GET /_admin/requests` | | `[RequestRecord]` |
+//! | `GET /_admin/state` | | bots with token validity, online flag, typing, users and their windows |
+//!
+//! ```text
+//! curl -s -XPOST http://127.0.0.1:PORT/_admin/inbound -d '{"text":"[[ECHO:hi]]"}'
+//! curl -s http://127.0.0.1:PORT/_admin/sent
+//! ```
+
+mod admin;
+mod api;
+mod state;
+mod types;
+mod wire;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use state::{Shared, SimError};
+pub use types::{Bot, ExpiryVariant, Fault, Injected, RequestRecord, Sent};
+
+/// Knobs of the simulated server.
+#[derive(Debug, Clone)]
+pub struct IlinkOptions {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Longest time an empty `getupdates` is held. The hold is also capped at 6/7 of
+    /// `longpolling_timeout_ms`, so the client's own timeout never fires first.
+    pub hold: Duration,
+    /// Returned to clients as `longpolling_timeout_ms` (their next poll timeout).
+    pub longpolling_timeout_ms: u64,
+    /// At-least-once emulation: redeliver each first-time delivered message once after this delay.
+    pub redeliver_after: Option<Duration>,
+    /// Longer text items are rejected with `ret=-2 "prepare failed"`.
+    pub max_text_chars: usize,
+    /// Bot messages allowed per user message.
+    pub window_max_sends: u32,
+    /// How long after a user message the bot may still send.
+    pub window: Duration,
+    /// Reject (HTTP 400) requests without `AuthorizationType: ilink_bot_token` or without a valid
+    /// `X-WECHAT-UIN`. When off, those headers are only recorded.
+    pub strict_headers: bool,
+}
+
+impl Default for IlinkOptions {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            hold: Duration::from_secs(30),
+            longpolling_timeout_ms: 35_000,
+            redeliver_after: None,
+            max_text_chars: 4000,
+            window_max_sends: 10,
+            window: Duration::from_secs(24 * 60 * 60),
+            strict_headers: true,
+        }
+    }
+}
+
+/// A running iLink simulator. Dropping it stops the server (held polls return at once).
+pub struct IlinkSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl fmt::Debug for IlinkSim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IlinkSim")
+            .field("addr", &self.addr)
+            .field("bots", &self.shared.bots().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for IlinkSim {
+    fn drop(&mut self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}
+
+/// A bot with realistic random id, token and owner (same as [`Bot::random`]).
+pub fn new_bot() -> Bot {
+    Bot::random()
+}
+
+impl IlinkSim {
+    /// Binds 127.0.0.1:`opts.port` and serves the bot API and `/_admin/` in a background task.
+    pub async fn start(opts: IlinkOptions) -> io::Result<IlinkSim> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(opts));
+        let app = api::router(shared.clone()).merge(admin::router(shared.clone()));
+        let mut stop = shared.shutdown.subscribe();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "ilink simulator stopped");
+            }
+        });
+        tracing::info!(%addr, "ilink simulator listening");
+        Ok(IlinkSim { shared, addr })
+    }
+
+    /// `http://127.0.0.1:PORT/` — the `baseurl` a QR login would hand out (trailing slash included).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A bot with realistic random values; pass it to [`IlinkSim::add_bot`].
+    pub fn new_bot() -> Bot {
+        Bot::random()
+    }
+
+    /// Registers a bot, or replaces the token of an existing one (re-login; clears `expire_token`).
+    pub fn add_bot(&self, bot: Bot) {
+        self.shared.add_bot(bot);
+    }
+
+    pub fn bots(&self) -> Vec<Bot> {
+        self.shared.bots()
+    }
+
+    /// A user sends `text` to the bot. The user becomes a known peer, gets a fresh context token, and
+    /// their send window restarts.
+    ///
+    /// # Panics
+    /// If `bot_id` was never added (a bug in the test).
+    pub fn inject_text(&self, bot_id: &str, from: &str, text: &str) -> Injected {
+        expect(self.shared.inject_text(bot_id, from, text))
+    }
+
+    /// Injects a raw `WeixinMessage`. `seq` is always assigned by the simulator; `message_id`,
+    /// `context_token`, `create_time_ms`, `session_id`, `from_user_id` (default: the owner),
+    /// `to_user_id`, `message_type` and `message_state` are filled in if absent.
+    ///
+    /// # Panics
+    /// If `bot_id` is unknown or `msg` is not a JSON object.
+    pub fn inject_message(&self, bot_id: &str, msg: Value) -> Injected {
+        expect(self.shared.inject_message(bot_id, msg))
+    }
+
+    /// Puts an already injected message back into the stream (same JSON, `message_id` and
+    /// `context_token`; new `seq`). Returns `false` if no such message exists.
+    ///
+    /// # Panics
+    /// If `bot_id` is unknown.
+    pub fn redeliver(&self, bot_id: &str, message_id: u64) -> bool {
+        expect(self.shared.redeliver(bot_id, message_id))
+    }
+
+    /// Queues a one-shot fault for the bot's next `getupdates`. Faults queue up in order.
+    ///
+    /// # Panics
+    /// If `bot_id` is unknown.
+    pub fn fault(&self, bot_id: &str, fault: Fault) {
+        expect(self.shared.push_fault(bot_id, fault));
+    }
+
+    /// Revokes the bot's token: every endpoint answers `{"errcode":-14,...}` (HTTP 200), held polls
+    /// included, until [`IlinkSim::add_bot`] is called again for this bot.
+    ///
+    /// # Panics
+    /// If `bot_id` is unknown.
+    pub fn expire_token(&self, bot_id: &str) {
+        expect(self.shared.expire_token(bot_id));
+    }
+
+    /// Every `sendmessage` that got an iLink answer, accepted or rejected, in arrival order.
+    /// (Requests rejected earlier — bad headers, unknown token, unparsable body — are only in
+    /// [`IlinkSim::requests`].)
+    pub fn sent(&self, bot_id: &str) -> Vec<Sent> {
+        self.shared.sent(bot_id)
+    }
+
+    /// Every request to the bot API (not `/_admin/`), in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests()
+    }
+
+    /// Waits until the bot has accepted at least `count` messages, and returns the accepted ones —
+    /// or whatever was accepted when `timeout` ran out.
+    pub async fn wait_sent(&self, bot_id: &str, count: usize, timeout: Duration) -> Vec<Sent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut changes = self.shared.subscribe_sent();
+        loop {
+            let accepted = self.shared.accepted(bot_id);
+            if accepted.len() >= count {
+                return accepted;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.shared.accepted(bot_id),
+            }
+        }
+    }
+
+    /// Whether the last notify call was `notifystart` (false before any).
+    pub fn online(&self, bot_id: &str) -> bool {
+        self.shared.online(bot_id)
+    }
+
+    /// `(user, status)` of every accepted `sendtyping`, in order (1 = typing, 2 = cancel).
+    pub fn typing(&self, bot_id: &str) -> Vec<(String, u8)> {
+        self.shared.typing(bot_id)
+    }
+}
+
+fn expect<T>(result: Result<T, SimError>) -> T {
+    result.unwrap_or_else(|e| panic!("imsim: {e}"))
+}

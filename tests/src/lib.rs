@@ -1,0 +1,36 @@
+//! Loopback simulators of the IM servers our channels talk to, plus a deterministic mock model,
+//! for unit tests, `cargo xtask e2e` and the sandbox.
+//!
+//! * [`ilink`] — a fake of Tencent's iLink bot API (WeChat), written from
+//!   `specs/weixin-ilink-protocol.md` rather than from our client's wire types, so that client and
+//!   simulator cannot share a bug.
+//! * [`model`] — an OpenAI-compatible `chat/completions` server with scripted replies.
+//!
+//! Both bind 127.0.0.1 only and stop when their handle is dropped.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use imsim::ilink::{IlinkOptions, IlinkSim};
+//! use imsim::model::MockModel;
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = IlinkSim::start(IlinkOptions { hold: Duration::from_millis(200), ..Default::default() }).await?;
+//! let bot = IlinkSim::new_bot();
+//! sim.add_bot(bot.clone());
+//! let model = MockModel::start(0).await?;
+//!
+//! // Point the client under test at `sim.base_url()` with `bot.token`, and its model provider
+//! // at `model.base_url()`; then play the user:
+//! let inbound = sim.inject_text(&bot.bot_id, &bot.owner, "[[ECHO:hi]]");
+//! let sent = sim.wait_sent(&bot.bot_id, 1, Duration::from_secs(5)).await;
+//! assert_eq!(sent[0].text.as_deref(), Some("ECHO: hi"));
+//! assert_eq!(sent[0].context_token.as_deref(), Some(inbound.context_token.as_str()));
+//! # Ok(()) }
+//! ```
+//!
+//! The `imsim` binary runs both servers for out-of-process use; every simulator also serves an
+//! admin API under `/_admin/` (see [`ilink`]).
+
+mod http;
+pub mod ilink;
+pub mod model;

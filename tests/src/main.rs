@@ -1,0 +1,97 @@
+//! `imsim`: runs the iLink simulator and the mock model on loopback until SIGINT/SIGTERM.
+//!
+//! Prints one JSON line to stdout once both listen:
+//! `{"ilink":"http://127.0.0.1:P/","model":"http://127.0.0.1:Q/v1","bots":[{bot_id,token,owner}]}`.
+//! Logs go to stderr (`RUST_LOG` overrides the default `info`).
+
+use std::io::{IsTerminal as _, Write as _};
+use std::time::Duration;
+
+use clap::Parser;
+use imsim::ilink::{IlinkOptions, IlinkSim};
+use imsim::model::MockModel;
+use serde_json::json;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Loopback iLink simulator and mock OpenAI-compatible model"
+)]
+struct Args {
+    /// Port of the iLink simulator (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    ilink_port: u16,
+    /// Port of the mock model (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    model_port: u16,
+    /// Number of bots to create.
+    #[arg(long, default_value_t = 1)]
+    bots: usize,
+    /// Redeliver every message once, this many ms after its first delivery (at-least-once).
+    #[arg(long)]
+    redeliver_after_ms: Option<u64>,
+    /// Longest hold of an empty getupdates, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    hold_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+
+    let ilink = IlinkSim::start(IlinkOptions {
+        port: args.ilink_port,
+        hold: Duration::from_millis(args.hold_ms),
+        redeliver_after: args.redeliver_after_ms.map(Duration::from_millis),
+        ..IlinkOptions::default()
+    })
+    .await?;
+    let model = MockModel::start(args.model_port).await?;
+    let bots: Vec<_> = (0..args.bots)
+        .map(|_| {
+            let bot = IlinkSim::new_bot();
+            ilink.add_bot(bot.clone());
+            bot
+        })
+        .collect();
+
+    let ready = json!({ "ilink": ilink.base_url(), "model": model.base_url(), "bots": bots });
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{ready}")?;
+    stdout.flush()?;
+    drop(stdout);
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; waiting for SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
