@@ -1,1 +1,79 @@
-fn main() {}
+//! Project automation. `cargo xtask <command>`:
+//!
+//! * `package`: build the addon in release mode and write `dist/imbridge/` (package.json, a
+//!   generated `openclaw.plugin.json`, the JS entry and the `.node` file).
+//! * `e2e`: install Node 24 and openclaw (cached under `target/`), package, and drive the real
+//!   gateway through the simulators.
+//! * `sandbox`: the same stack, left running for a person to try.
+//! * `ci`: fmt, clippy, every test, the addon's JS checks, and e2e.
+
+mod ci;
+mod e2e;
+mod gateway;
+mod package;
+mod sandbox;
+mod toolchain;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "imbridge project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the plugin package into dist/imbridge/.
+    Package {
+        /// Cargo features (channels) to link; default: every channel.
+        #[arg(long, value_delimiter = ',')]
+        features: Option<Vec<String>>,
+        /// Debug build (faster to compile, slower to run).
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Run the end-to-end suite against the real OpenClaw gateway.
+    E2e {
+        /// Keep the scratch state directory for inspection.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Run the whole stack offline and leave it running.
+    Sandbox,
+    /// Everything CI checks.
+    Ci,
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Package { features, debug } => package::run(features, !debug).map(|dir| {
+            println!("packaged {}", dir.display());
+        }),
+        Command::E2e { keep } => e2e::run(keep),
+        Command::Sandbox => sandbox::run(),
+        Command::Ci => ci::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,311 @@
+// imbridge: the OpenClaw entry. It knows no channel: every ChannelPlugin is built from a
+// descriptor the Rust addon exports, every decision is made in Rust, and this file only
+// forwards host calls to Rust and Rust's service requests to the host.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+// Our own loader: napi-rs's generated one shells out to `ldd`, which OpenClaw's installer
+// reports as a dangerous exec.
+function loadNative() {
+  const arch = process.arch;
+  const names =
+    process.platform === "linux"
+      ? [`imbridge.linux-${arch}-gnu.node`, "imbridge.node"]
+      : [`imbridge.${process.platform}-${arch}.node`, "imbridge.node"];
+  const failures = [];
+  // IMBRIDGE_ADDON points at a freshly built addon (tests, development).
+  const candidates = process.env.IMBRIDGE_ADDON ? [process.env.IMBRIDGE_ADDON] : names.map((n) => path.join(here, n));
+  for (const file of candidates) {
+    try {
+      if (!file.endsWith(".node")) {
+        const module = { exports: {} };
+        process.dlopen(module, file);
+        return module.exports;
+      }
+      return require(file);
+    } catch (err) {
+      failures.push(`${file}: ${err.message}`);
+    }
+  }
+  throw new Error(`imbridge: no native addon for ${process.platform}-${arch} in ${here}\n${failures.join("\n")}`);
+}
+
+// The gateway may evaluate this module more than once (registration modes); Node caches the
+// addon itself, so all evaluations share one native state.
+const native = loadNative();
+const plugin = JSON.parse(native.descriptor());
+
+// Errors from Rust read "<kind>: <message>".
+function errorKind(err) {
+  const match = /^([a-zA-Z]+): /.exec(String(err?.message ?? ""));
+  return match ? match[1] : "unknown";
+}
+
+function sectionOf(cfg, id) {
+  return JSON.stringify(cfg?.channels?.[id] ?? null);
+}
+
+function buildChannel(d, api) {
+  const id = d.id;
+  const log = api?.logger ?? console;
+  // The newest config: edits that do not restart the channel are visible only here.
+  const currentConfig = (fallback) => api?.runtime?.config?.current?.() ?? fallback;
+
+  const listAccountIds = (cfg) => native.listAccountIds(id, sectionOf(cfg, id));
+  const resolveAccount = (cfg, accountId) => {
+    const account = accountId ?? listAccountIds(cfg)[0] ?? "default";
+    return JSON.parse(native.describeAccount(id, sectionOf(cfg, id), account));
+  };
+  const parseTarget = (raw) => JSON.parse(native.parseTarget(id, String(raw ?? "")));
+  const tryTarget = (raw) => {
+    try {
+      return parseTarget(raw);
+    } catch {
+      return null;
+    }
+  };
+  const defaultAccount = (cfg, accountId) => accountId ?? listAccountIds(cfg)[0] ?? "default";
+
+  async function send(cfg, accountId, to, text, media) {
+    const account = defaultAccount(cfg, accountId);
+    const message = JSON.stringify({ text: text ?? "", media: media ?? [] });
+    const receipt = JSON.parse(await native.send(id, account, sectionOf(cfg, id), String(to), message));
+    // A queued message is not a sent one: the status says so instead of pretending.
+    return { channel: id, messageId: receipt.messageId ?? receipt.queueId, meta: { ...receipt } };
+  }
+
+  // Host services Rust asks for while an account runs.
+  const services = {
+    route(rt, cfg, args) {
+      return rt.routing.resolveAgentRoute({ cfg: currentConfig(cfg), channel: args.channel, accountId: args.accountId, peer: args.peer });
+    },
+    "pairing.readAllowFrom"(rt, _cfg, args) {
+      return rt.pairing.readAllowFromStore({ channel: args.channel, accountId: args.accountId });
+    },
+    "pairing.upsert"(rt, _cfg, args) {
+      return rt.pairing.upsertPairingRequest({ channel: args.channel, id: args.id, accountId: args.accountId, meta: args.meta });
+    },
+    "pairing.replyText"(rt, _cfg, args) {
+      return rt.pairing.buildPairingReply({ channel: args.channel, idLine: args.idLine, code: args.code });
+    },
+    // finalize → record → dispatch, with every reply delivered through Rust.
+    async turn(rt, cfg, args, handle, requestId, statusCtx) {
+      const config = currentConfig(cfg);
+      const ctx = rt.reply.finalizeInboundContext(args.context);
+      const storePath = rt.session.resolveStorePath(config.session?.store, { agentId: args.route.agentId });
+      await rt.session.recordInboundSession({
+        storePath,
+        sessionKey: ctx.SessionKey ?? args.route.sessionKey,
+        ctx,
+        updateLastRoute: { sessionKey: args.route.mainSessionKey, channel: id, to: args.peer.id, accountId: args.accountId },
+        onRecordError: (err) => log.warn?.(`[${id}] recording the session failed: ${err}`),
+      });
+      let replies = 0;
+      await rt.reply.dispatchReplyWithBufferedBlockDispatcher({
+        ctx,
+        cfg: config,
+        dispatcherOptions: {
+          deliver: async (payload, info) => {
+            const body = { text: payload?.text ?? "", mediaUrl: payload?.mediaUrl, mediaUrls: payload?.mediaUrls, kind: info?.kind };
+            await native.deliver(handle, requestId, JSON.stringify(body));
+            replies += 1;
+            applyStatus(statusCtx, { lastOutboundAt: Date.now() });
+          },
+          onError: (err, info) => log.warn?.(`[${id}] delivering a ${info?.kind ?? "reply"} failed: ${err?.message ?? err}`),
+        },
+        replyOptions: { disableBlockStreaming: true },
+      });
+      return { replies };
+    },
+  };
+
+  async function answer(ctx, handle, event) {
+    const service = services[event.op];
+    try {
+      if (!service) throw new Error(`unknown host service ${event.op}`);
+      if (!ctx.channelRuntime) throw new Error("the host gave this account no channelRuntime");
+      const result = await service(ctx.channelRuntime, ctx.cfg, event.args, handle, event.id, ctx);
+      native.respond(handle, event.id, true, JSON.stringify(result ?? null));
+    } catch (err) {
+      native.respond(handle, event.id, false, String(err?.stack ?? err?.message ?? err));
+    }
+  }
+
+  function applyStatus(ctx, patch) {
+    const next = { ...(ctx.getStatus?.() ?? {}), accountId: ctx.accountId };
+    for (const [key, value] of Object.entries(patch)) next[key] = value;
+    ctx.setStatus?.(next);
+  }
+
+  return {
+    id,
+    meta: { id, ...d.meta },
+    capabilities: d.capabilities,
+    reload: { configPrefixes: [`channels.${id}`] },
+    config: {
+      listAccountIds,
+      resolveAccount,
+      defaultAccountId: (cfg) => listAccountIds(cfg)[0] ?? "default",
+      isEnabled: (account) => account?.enabled !== false,
+      isConfigured: (account) => account?.configured === true,
+      unconfiguredReason: (account) => account?.unconfiguredReason ?? "not configured",
+      describeAccount: (account) => ({
+        accountId: account.accountId,
+        name: account.name ?? account.accountId,
+        enabled: account.enabled,
+        configured: account.configured,
+        dmPolicy: account.dm?.policy,
+        allowFrom: account.dm?.allowFrom ?? [],
+      }),
+      resolveAllowFrom: ({ cfg, accountId }) => resolveAccount(cfg, accountId).dm?.allowFrom ?? [],
+    },
+    pairing: {
+      idLabel: d.idLabel,
+      normalizeAllowEntry: (entry) => tryTarget(entry)?.id ?? String(entry).trim(),
+    },
+    security: {
+      resolveDmPolicy: ({ cfg, accountId, account }) => {
+        const resolved = account?.dm ? account : resolveAccount(cfg, accountId);
+        const base = resolved.accountId && cfg?.channels?.[id]?.accounts?.[resolved.accountId] ? `channels.${id}.accounts.${resolved.accountId}` : `channels.${id}`;
+        return {
+          policy: resolved.dm?.policy ?? "pairing",
+          allowFrom: resolved.dm?.allowFrom ?? [],
+          policyPath: `${base}.dmPolicy`,
+          allowFromPath: `${base}.allowFrom`,
+          approveHint: `openclaw pairing approve ${id} <code>`,
+          normalizeEntry: (entry) => tryTarget(entry)?.id ?? String(entry).trim(),
+        };
+      },
+    },
+    messaging: {
+      normalizeTarget: (raw) => tryTarget(raw)?.id,
+      targetResolver: {
+        looksLikeId: (raw) => tryTarget(raw) !== null,
+        hint: d.targetHint,
+      },
+      // The session a proactive send (message send, cron, agent --deliver) belongs to, built
+      // with the host's own key builder so it matches the inbound side.
+      resolveOutboundSessionRoute: ({ cfg, agentId, accountId, target }) => {
+        const peer = tryTarget(target);
+        const routing = api?.runtime?.channel?.routing;
+        if (!peer || !routing?.buildAgentSessionKey) return null;
+        const session = cfg?.session ?? {};
+        const sessionKey = routing.buildAgentSessionKey({
+          agentId,
+          mainKey: session.mainKey,
+          channel: id,
+          accountId: defaultAccount(cfg, accountId),
+          peer: { kind: peer.kind, id: peer.id },
+          dmScope: session.dmScope ?? "main",
+          groupScope: session.groupScope ?? "per-group",
+          identityLinks: session.identityLinks,
+        });
+        return {
+          sessionKey,
+          baseSessionKey: sessionKey,
+          recipientSessionExact: "delivery-identity",
+          peer: { kind: peer.kind, id: peer.id },
+          chatType: peer.kind,
+          from: `${id}:${peer.id}`,
+          to: `${id}:${peer.id}`,
+        };
+      },
+    },
+    agentPrompt: { messageToolHints: () => d.toolHints },
+    outbound: {
+      deliveryMode: d.deliveryMode,
+      textChunkLimit: d.textChunkLimit,
+      resolveTarget: ({ to }) => {
+        try {
+          return { ok: true, to: parseTarget(to).id };
+        } catch (err) {
+          return { ok: false, error: err };
+        }
+      },
+      sendText: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, []),
+      sendMedia: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, [ctx.mediaUrl].filter(Boolean)),
+    },
+    status: {
+      probeAccount: async ({ account, cfg }) => {
+        const accountId = account?.accountId ?? defaultAccount(cfg);
+        try {
+          const probe = JSON.parse(await native.probe(id, accountId, sectionOf(cfg, id)));
+          return { ...probe, error: probe.ok ? null : probe.detail };
+        } catch (err) {
+          return { ok: false, error: err.message };
+        }
+      },
+    },
+    gateway: {
+      // Lives as long as the account; ends when the host aborts it.
+      startAccount: async (ctx) => {
+        const { accountId, abortSignal } = ctx;
+        applyStatus(ctx, { running: true, lifecycle: "starting", lastStartAt: Date.now(), lastError: null });
+        let handle;
+        try {
+          handle = await native.startAccount(id, accountId, sectionOf(currentConfig(ctx.cfg), id));
+        } catch (err) {
+          applyStatus(ctx, { running: false, connected: false, lifecycle: "blocked", lastError: err.message });
+          throw err;
+        }
+        const stop = () => native.stopAccount(handle);
+        abortSignal?.addEventListener("abort", stop, { once: true });
+        if (abortSignal?.aborted) stop();
+        try {
+          for (;;) {
+            const text = await native.next(handle);
+            if (text == null) break;
+            const event = JSON.parse(text);
+            if (event.type === "request") {
+              // Not awaited: turns run concurrently (Rust orders them per peer).
+              void answer(ctx, handle, event);
+            } else if (event.type === "status") {
+              applyStatus(ctx, event.patch);
+            } else if (event.type === "stopped") {
+              if (event.error) {
+                const kind = event.error.kind;
+                log.error?.(`[${id}/${accountId}] stopped: ${kind}: ${event.error.message}`);
+                applyStatus(ctx, {
+                  running: false,
+                  connected: false,
+                  lifecycle: "blocked",
+                  lastError: `${kind}: ${event.error.message}`,
+                  needsLogin: kind === "needsLogin" || kind === "kicked",
+                });
+                // A person must act (log in again): stay down until the host restarts us,
+                // instead of letting the gateway restart us into the same wall.
+                if (abortSignal && !abortSignal.aborted) {
+                  await new Promise((resolve) => abortSignal.addEventListener("abort", resolve, { once: true }));
+                }
+              } else {
+                applyStatus(ctx, { running: false, connected: false, lifecycle: "stopped" });
+              }
+              break;
+            }
+          }
+        } finally {
+          abortSignal?.removeEventListener("abort", stop);
+          native.release(handle);
+        }
+      },
+      stopAccount: async () => {},
+    },
+  };
+}
+
+export default {
+  id: plugin.id,
+  name: plugin.name,
+  description: plugin.description,
+  register(api) {
+    for (const descriptor of plugin.channels) {
+      api.registerChannel({ plugin: buildChannel(descriptor, api) });
+    }
+  },
+};
+
+export { errorKind };

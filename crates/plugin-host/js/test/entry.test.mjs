@@ -1,0 +1,73 @@
+// The JS entry against the debug addon, without a gateway: loading, the descriptor-built
+// ChannelPlugin, and Rust panics surfacing as JS errors while the process lives on.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+process.env.IMBRIDGE_ADDON ??= path.join(root, "target/debug/libplugin_host.so");
+const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-js-"));
+process.env.OPENCLAW_STATE_DIR = state;
+
+const entry = (await import("../index.js")).default;
+const registered = [];
+entry.register({ registerChannel: ({ plugin }) => registered.push(plugin), logger: console });
+const weixin = registered.find((p) => p.id === "openclaw-weixin");
+
+test("the entry registers every channel the addon links", () => {
+  assert.equal(entry.id, "imbridge");
+  assert.ok(weixin, `channels: ${registered.map((p) => p.id)}`);
+  assert.deepEqual(weixin.capabilities.chatTypes, ["direct"]);
+  assert.equal(weixin.outbound.deliveryMode, "direct");
+  assert.equal(typeof weixin.gateway.startAccount, "function");
+});
+
+test("accounts come from the Tencent-layout state and config", () => {
+  const dir = path.join(state, "openclaw-weixin");
+  fs.mkdirSync(path.join(dir, "accounts"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "accounts.json"), JSON.stringify(["b0f5860fdecb-im-bot"]));
+  fs.writeFileSync(path.join(dir, "accounts/b0f5860fdecb-im-bot.json"), JSON.stringify({ token: "t0k3n", userId: "Owner@im.wechat" }));
+  const cfg = { channels: { "openclaw-weixin": { dmPolicy: "allowlist", allowFrom: ["a@im.wechat"], accounts: { other: {} } } } };
+  assert.deepEqual(weixin.config.listAccountIds(cfg), ["b0f5860fdecb-im-bot", "other"]);
+  const account = weixin.config.resolveAccount(cfg, "b0f5860fdecb-im-bot");
+  assert.equal(account.configured, true);
+  assert.ok(!JSON.stringify(account).includes("t0k3n"), "no token in the resolved account");
+  assert.equal(weixin.config.resolveAccount(cfg, "other").configured, false);
+  const dm = weixin.security.resolveDmPolicy({ cfg, accountId: "b0f5860fdecb-im-bot" });
+  assert.equal(dm.policy, "allowlist");
+  assert.deepEqual(dm.allowFrom, ["a@im.wechat"]);
+  assert.equal(dm.policyPath, "channels.openclaw-weixin.dmPolicy");
+});
+
+test("bad config is an error that names the field", () => {
+  const cfg = { channels: { "openclaw-weixin": { dmPolicy: "sometimes" } } };
+  assert.throws(() => weixin.config.listAccountIds(cfg), /badInput: channels\.openclaw-weixin\.dmPolicy/);
+});
+
+test("targets keep their spelling past the prefixes", () => {
+  assert.equal(weixin.messaging.normalizeTarget("user:AbC@im.wechat"), "AbC@im.wechat");
+  assert.equal(weixin.messaging.targetResolver.looksLikeId("openclaw-weixin:x@im.wechat"), true);
+  assert.equal(weixin.messaging.targetResolver.looksLikeId("   "), false);
+});
+
+test("sending to a peer that never wrote is refused with a reason", async () => {
+  const cfg = { channels: { "openclaw-weixin": {} } };
+  await assert.rejects(
+    weixin.outbound.sendText({ cfg, accountId: "b0f5860fdecb-im-bot", to: "stranger@im.wechat", text: "hi" }),
+    /badInput: .*no conversation with stranger@im\.wechat/,
+  );
+});
+
+test("a Rust panic reaches JS as an error and the process lives on", async () => {
+  const native = (() => {
+    const module = { exports: {} };
+    process.dlopen(module, process.env.IMBRIDGE_ADDON);
+    return module.exports;
+  })();
+  assert.throws(() => native.debugPanicSync(), /internal error \(panic\)/);
+  await assert.rejects(native.debugPanicAsync(), /internal error \(panic\)/);
+  assert.ok(JSON.parse(native.descriptor()).channels.length > 0, "the addon still answers");
+});

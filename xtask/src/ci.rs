@@ -1,0 +1,21 @@
+//! `cargo xtask ci`: what CI runs, in order of cost.
+
+use xshell::{Shell, cmd};
+
+use crate::{Result, e2e, root};
+
+pub fn run() -> Result {
+    let sh = Shell::new()?;
+    sh.change_dir(root());
+    cmd!(sh, "cargo fmt --all -- --check").run()?;
+    cmd!(
+        sh,
+        "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+    )
+    .run()?;
+    cmd!(sh, "cargo test --workspace --all-features").run()?;
+    // The JS entry against the debug addon: loading, descriptor, panics surfacing as errors.
+    cmd!(sh, "cargo build -p plugin-host --all-features").run()?;
+    cmd!(sh, "node --test crates/plugin-host/js/test/").run()?;
+    e2e::run(false)
+}

@@ -1,0 +1,308 @@
+//! `cargo xtask e2e`: the packaged plugin inside the real OpenClaw gateway, talking to the iLink
+//! simulator, with the mock model as the agent's LLM.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use imsim::ilink::{Bot, Fault, IlinkOptions, IlinkSim, Sent};
+use imsim::model::MockModel;
+use serde_json::json;
+
+use crate::gateway::{Gateway, tail};
+use crate::{Result, package, root, toolchain};
+
+const CHANNEL: &str = "openclaw-weixin";
+/// The first turn warms the agent runtime up; later ones take about a second.
+const TURN: Duration = Duration::from_secs(150);
+
+/// Simulators, mock model and a gateway with the plugin installed and one WeChat account.
+pub struct Stack {
+    pub sim: IlinkSim,
+    pub model: MockModel,
+    pub bot: Bot,
+    pub account: String,
+    pub gateway: Gateway,
+    /// Runs the simulators' servers; declared last so they stop before it does.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Stack {
+    /// Builds everything under `dir` and starts the gateway. `allow_from` seeds the config.
+    pub fn start(dir: &Path, allow_from: &[String]) -> Result<Self> {
+        let toolchain = toolchain::ensure()?;
+        let plugin = package::run(None, true)?;
+        let _ = fs::remove_dir_all(dir);
+        fs::create_dir_all(dir)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let sim = rt.block_on(IlinkSim::start(IlinkOptions::default()))?;
+        let model = rt.block_on(MockModel::start(0))?;
+        let bot = IlinkSim::new_bot();
+        sim.add_bot(bot.clone());
+        let account = weixin_account_id(&bot.bot_id);
+
+        let mut gateway = Gateway::new(dir, toolchain)?;
+        gateway.write_config(&gateway.base_config(&model.base_url()))?;
+        // The channel section is valid only once the plugin that owns it is installed.
+        gateway.cli(&[
+            "plugins",
+            "install",
+            &plugin.to_string_lossy(),
+            "--force",
+            "--accept-capabilities",
+        ])?;
+        let mut config = gateway.read_config()?;
+        config["channels"][CHANNEL] = json!({
+            "dmPolicy": "pairing",
+            "allowFrom": allow_from,
+            "accounts": { &account: { "baseUrl": sim.base_url() } },
+        });
+        gateway.write_config(&config)?;
+        // Logged in the way Tencent's plugin leaves an account after a QR scan.
+        let channel_dir = gateway.state.join(CHANNEL);
+        fs::create_dir_all(channel_dir.join("accounts"))?;
+        fs::write(
+            channel_dir.join("accounts.json"),
+            serde_json::to_string_pretty(&[&account])?,
+        )?;
+        let file = json!({"token": bot.token, "savedAt": "2026-11-22T00:00:00.000Z", "baseUrl": sim.base_url(), "userId": bot.owner});
+        fs::write(
+            channel_dir.join(format!("accounts/{account}.json")),
+            file.to_string(),
+        )?;
+        gateway.start()?;
+        let stack = Self {
+            sim,
+            model,
+            bot,
+            account,
+            gateway,
+            _runtime: rt,
+        };
+        stack.wait_online()?;
+        Ok(stack)
+    }
+
+    /// The account announced itself (`notifystart`) to the simulator.
+    pub fn wait_online(&self) -> Result {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if self.sim.online(&self.bot.bot_id) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(format!(
+            "account {} never came online:\n{}",
+            self.account,
+            tail(&self.gateway.log(), 80)
+        )
+        .into())
+    }
+
+    /// Waits for an accepted send that matches.
+    pub fn wait_sent(
+        &self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Sent) -> bool,
+    ) -> Result<Sent> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(sent) = self
+                .sim
+                .sent(&self.bot.bot_id)
+                .into_iter()
+                .find(|s| s.accepted && pred(s))
+            {
+                return Ok(sent);
+            }
+            if Instant::now() >= deadline {
+                let sent: Vec<_> = self
+                    .sim
+                    .sent(&self.bot.bot_id)
+                    .into_iter()
+                    .map(|s| (s.to_user_id, s.text, s.result))
+                    .collect();
+                return Err(format!(
+                    "{what}: nothing after {limit:?}; sent so far: {sent:?}\n{}",
+                    tail(&self.gateway.log(), 80)
+                )
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn texts_to(&self, peer: &str) -> Vec<String> {
+        self.sim
+            .sent(&self.bot.bot_id)
+            .into_iter()
+            .filter(|s| s.accepted && s.to_user_id == peer)
+            .filter_map(|s| s.text)
+            .collect()
+    }
+}
+
+/// OpenClaw's account-id normalization of a bot id (`abc@im.bot` → `abc-im-bot`).
+fn weixin_account_id(bot_id: &str) -> String {
+    bot_id.to_lowercase().replace(['@', '.'], "-")
+}
+
+fn step(name: &str) {
+    eprintln!("\n== e2e: {name}");
+}
+
+fn check(ok: bool, what: impl Into<String>) -> Result {
+    if ok { Ok(()) } else { Err(what.into().into()) }
+}
+
+pub fn run(keep: bool) -> Result {
+    let dir = root().join("target/e2e/run");
+    let allowed = IlinkSim::new_bot().owner;
+    let stranger = IlinkSim::new_bot().owner;
+    let started = Instant::now();
+    let mut stack = Stack::start(&dir, std::slice::from_ref(&allowed))?;
+    let result = scenario(&mut stack, &allowed, &stranger);
+    stack.gateway.stop()?;
+    match &result {
+        Ok(()) => {
+            eprintln!(
+                "\ne2e: all steps passed in {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
+            println!("e2e: 1 passed, 0 failed");
+            if !keep {
+                let _ = fs::remove_dir_all(&dir);
+            }
+        }
+        Err(_) => eprintln!(
+            "\ne2e: failed; gateway logs and state are in {}",
+            dir.display()
+        ),
+    }
+    result
+}
+
+fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
+    let bot = stack.bot.bot_id.clone();
+
+    step("an allowed peer's text comes back as the model's reply, with its context token");
+    let first = stack
+        .sim
+        .inject_text(&bot, allowed, "[[ECHO:ROUND-TRIP-1]]");
+    let reply = stack.wait_sent("round trip", TURN, |s| s.to_user_id == allowed)?;
+    check(
+        reply.text.as_deref() == Some("ECHO: ROUND-TRIP-1"),
+        format!("reply text {:?}", reply.text),
+    )?;
+    check(
+        reply.context_token.as_deref() == Some(first.context_token.as_str()),
+        format!(
+            "reply context token {:?} != inbound {:?}",
+            reply.context_token, first.context_token
+        ),
+    )?;
+
+    step("the same message redelivered gets no second reply");
+    stack.sim.redeliver(&bot, first.message_id);
+    std::thread::sleep(Duration::from_secs(8));
+    let texts = stack.texts_to(allowed);
+    check(
+        texts == ["ECHO: ROUND-TRIP-1"],
+        format!("after redelivery the peer got {texts:?}"),
+    )?;
+
+    step("an unknown peer gets a pairing code; after approval it is answered");
+    stack.sim.inject_text(&bot, stranger, "hello, who are you?");
+    let pairing = stack.wait_sent("pairing reply", TURN, |s| s.to_user_id == stranger)?;
+    let text = pairing.text.unwrap_or_default();
+    let code = pairing_code(&text).ok_or_else(|| format!("no pairing code in {text:?}"))?;
+    let approved = stack.gateway.cli(&["pairing", "approve", CHANNEL, &code])?;
+    eprintln!("{}", approved.trim());
+    stack.sim.inject_text(&bot, stranger, "[[ECHO:PAIRED]]");
+    stack.wait_sent("reply after approval", TURN, |s| {
+        s.to_user_id == stranger && s.text.as_deref() == Some("ECHO: PAIRED")
+    })?;
+
+    step("channels status --probe shows the account connected");
+    let status = stack.gateway.cli(&["channels", "status", "--probe"])?;
+    eprintln!("{}", status.trim());
+    let line = status
+        .lines()
+        .find(|l| l.contains(&stack.account))
+        .unwrap_or_default()
+        .to_lowercase();
+    check(
+        line.contains("connected") && !line.contains("disconnected"),
+        format!("status line {line:?}"),
+    )?;
+
+    step("openclaw message send reaches the simulator");
+    stack.gateway.cli(&[
+        "message",
+        "send",
+        "--channel",
+        CHANNEL,
+        "--target",
+        allowed,
+        "--message",
+        "hi from the cli",
+    ])?;
+    stack.wait_sent("message send", Duration::from_secs(30), |s| {
+        s.text.as_deref() == Some("hi from the cli")
+    })?;
+
+    step("a 502 from getupdates is logged, classified and retried");
+    stack.sim.fault(&bot, Fault::HttpStatus(502));
+    stack.sim.fault(&bot, Fault::NonJson200);
+    stack
+        .sim
+        .inject_text(&bot, allowed, "[[ECHO:AFTER-FAULTS]]");
+    stack.wait_sent("reply after faults", TURN, |s| {
+        s.text.as_deref() == Some("ECHO: AFTER-FAULTS")
+    })?;
+    let log = stack.gateway.log();
+    check(
+        log.contains("getupdates: HTTP 502"),
+        "the gateway log does not show the classified 502",
+    )?;
+
+    step(
+        "killed and restarted, the gateway resumes from the saved cursor: nothing replayed, nothing lost",
+    );
+    stack.gateway.kill()?;
+    stack.sim.inject_text(&bot, allowed, "[[ECHO:WHILE-DOWN]]");
+    stack.gateway.start()?;
+    stack.wait_online()?;
+    stack.wait_sent("reply to the message sent while down", TURN, |s| {
+        s.text.as_deref() == Some("ECHO: WHILE-DOWN")
+    })?;
+    std::thread::sleep(Duration::from_secs(8));
+    let texts = stack.texts_to(allowed);
+    for marker in [
+        "ECHO: ROUND-TRIP-1",
+        "ECHO: AFTER-FAULTS",
+        "ECHO: WHILE-DOWN",
+    ] {
+        let count = texts.iter().filter(|t| *t == marker).count();
+        check(
+            count == 1,
+            format!("{marker:?} was sent {count} times: {texts:?}"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The code in OpenClaw's pairing reply, which ends with `openclaw pairing approve <channel> <CODE>`.
+fn pairing_code(text: &str) -> Option<String> {
+    let after = text.split(&format!("approve {CHANNEL} ")).nth(1)?;
+    let code: String = after
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    (code.len() == 8).then_some(code)
+}

@@ -1,0 +1,165 @@
+//! `cargo xtask package`: the installable plugin directory.
+//!
+//! OpenClaw installs plugins with `--ignore-scripts`, so the addon ships prebuilt, next to a
+//! loader of our own (napi-rs's generated one shells out to `ldd`, which the installer flags).
+//! The manifest is generated from the built addon's own descriptor, so the config schemas in
+//! `openclaw.plugin.json` can never drift from the Rust parsers.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use xshell::{Shell, cmd};
+
+use crate::{Result, root};
+
+/// Every channel this workspace has.
+pub const ALL_CHANNELS: &[&str] = &["weixin"];
+pub const PLUGIN_DIR: &str = "dist/imbridge";
+
+/// `linux-x64-gnu` and friends: the napi-rs platform naming.
+pub fn platform_suffix() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    match std::env::consts::OS {
+        "linux" => format!("linux-{arch}-gnu"),
+        os => format!("{os}-{arch}"),
+    }
+}
+
+fn library_name() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "libplugin_host.dylib",
+        "windows" => "plugin_host.dll",
+        _ => "libplugin_host.so",
+    }
+}
+
+/// Builds and writes the package; returns its directory.
+pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
+    let sh = Shell::new()?;
+    let root = root();
+    sh.change_dir(&root);
+    let features = features
+        .unwrap_or_else(|| ALL_CHANNELS.iter().map(|s| s.to_string()).collect())
+        .join(",");
+    let profile: &[&str] = if release { &["--release"] } else { &[] };
+    cmd!(
+        sh,
+        "cargo build -p plugin-host {profile...} --features {features}"
+    )
+    .run()?;
+    let built = root
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join(library_name());
+
+    let out = root.join(PLUGIN_DIR);
+    if out.exists() {
+        fs::remove_dir_all(&out)?;
+    }
+    fs::create_dir_all(&out)?;
+    let addon = format!("imbridge.{}.node", platform_suffix());
+    fs::copy(&built, out.join(&addon))?;
+    fs::copy(
+        root.join("crates/plugin-host/js/index.js"),
+        out.join("index.js"),
+    )?;
+
+    let descriptor = read_descriptor(&sh, &out.join(&addon))?;
+    write_json(&out.join("openclaw.plugin.json"), &manifest(&descriptor)?)?;
+    write_json(
+        &out.join("package.json"),
+        &package_json(&descriptor, &addon),
+    )?;
+    fs::write(out.join("README.md"), readme(&descriptor))?;
+    Ok(out)
+}
+
+/// Loads the addon in Node and asks it what it contains.
+fn read_descriptor(sh: &Shell, addon: &Path) -> Result<Value> {
+    let script = "process.stdout.write(require(process.argv[1]).descriptor())";
+    let text = cmd!(sh, "node -e {script} {addon}").read()?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn channels(descriptor: &Value) -> Result<&Vec<Value>> {
+    descriptor["channels"]
+        .as_array()
+        .ok_or_else(|| "descriptor has no channels".into())
+}
+
+pub fn manifest(descriptor: &Value) -> Result<Value> {
+    let channels = channels(descriptor)?;
+    let ids: Vec<&Value> = channels.iter().map(|c| &c["id"]).collect();
+    let configs: serde_json::Map<String, Value> = channels
+        .iter()
+        .filter_map(|c| {
+            let id = c["id"].as_str()?;
+            Some((
+                id.to_owned(),
+                json!({
+                    "label": c["meta"]["label"],
+                    "description": c["meta"]["blurb"],
+                    "schema": c["configSchema"],
+                }),
+            ))
+        })
+        .collect();
+    Ok(json!({
+        "id": descriptor["id"],
+        "name": descriptor["name"],
+        "description": descriptor["description"],
+        "version": descriptor["version"],
+        "categories": ["channels"],
+        // The plugin itself takes no settings; each channel has its own section.
+        "configSchema": {"type": "object", "additionalProperties": false, "properties": {}},
+        "channels": ids,
+        "channelConfigs": configs,
+    }))
+}
+
+fn package_json(descriptor: &Value, addon: &str) -> Value {
+    json!({
+        "name": descriptor["id"],
+        "version": descriptor["version"],
+        "description": descriptor["description"],
+        "type": "module",
+        "main": "./index.js",
+        "license": "MIT OR Apache-2.0",
+        "files": ["index.js", addon, "openclaw.plugin.json", "README.md"],
+        "os": [std::env::consts::OS],
+        "cpu": [platform_suffix().split('-').nth(1).unwrap_or_default()],
+        "openclaw": {
+            "extensions": ["./index.js"],
+            "install": {"minHostVersion": ">=2026.9.6"},
+        },
+    })
+}
+
+fn readme(descriptor: &Value) -> String {
+    let ids: Vec<String> = channels(descriptor)
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "# {name}\n\nOpenClaw channel plugin with a prebuilt Rust addon. Channels: {ids}.\n\n\
+         Install: `openclaw plugins install ./{dir} --force --accept-capabilities`\n",
+        name = descriptor["name"].as_str().unwrap_or("imbridge"),
+        ids = ids.join(", "),
+        dir = PLUGIN_DIR.rsplit('/').next().unwrap_or("imbridge"),
+    )
+}
+
+fn write_json(path: &Path, value: &Value) -> Result {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    fs::write(path, text)?;
+    Ok(())
+}

