@@ -165,14 +165,11 @@ impl Gateway {
                 );
                 return Ok(());
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    return Err(format!(
-                        "gateway exited early ({status}):\n{}",
-                        tail(&self.log(), 60)
-                    )
-                    .into());
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                let log = tail(&self.log(), 60);
+                return Err(format!("gateway exited early ({status}):\n{log}").into());
             }
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -418,16 +418,16 @@ pub fn sanitize_bot_agent(raw: &str) -> String {
             None if ok_name(token) => token.to_owned(),
             _ => continue,
         };
-        if let Some(after) = rest.strip_prefix('(') {
-            if let Some((comment, tail)) = after.split_once(')') {
-                let printable = comment
-                    .bytes()
-                    .all(|b| (0x20..0x7f).contains(&b) && b != b'(');
-                if printable && (1..=64).contains(&comment.len()) {
-                    piece.push_str(&format!(" ({comment})"));
-                }
-                rest = tail.trim_start();
+        if let Some(after) = rest.strip_prefix('(')
+            && let Some((comment, tail)) = after.split_once(')')
+        {
+            let printable = comment
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'(');
+            if printable && (1..=64).contains(&comment.len()) {
+                piece.push_str(&format!(" ({comment})"));
             }
+            rest = tail.trim_start();
         }
         if out.len() + piece.len() + 1 > 256 {
             break;

@@ -67,13 +67,13 @@ pub fn normalize(
                 text_parts.push(label.to_owned());
             }
         }
-        if reply_to.is_none() {
-            if let Some(quote) = &it.ref_msg {
-                reply_to = Some(ReplyTo {
-                    id: quote.svr_id.clone(),
-                    body: quote.title.clone().filter(|t| !t.is_empty()),
-                });
-            }
+        if reply_to.is_none()
+            && let Some(quote) = &it.ref_msg
+        {
+            reply_to = Some(ReplyTo {
+                id: quote.svr_id.clone(),
+                body: quote.title.clone().filter(|t| !t.is_empty()),
+            });
         }
     }
     Ok(Inbound {
@@ -100,10 +100,10 @@ pub fn normalize(
 
 /// The context token is a per-conversation credential: kept out of the debugging copy.
 fn redact(mut raw: serde_json::Value) -> serde_json::Value {
-    if let Some(obj) = raw.as_object_mut() {
-        if obj.contains_key("context_token") {
-            obj.insert("context_token".into(), "<redacted>".into());
-        }
+    if let Some(obj) = raw.as_object_mut()
+        && obj.contains_key("context_token")
+    {
+        obj.insert("context_token".into(), "<redacted>".into());
     }
     raw
 }
