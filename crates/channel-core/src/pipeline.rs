@@ -363,3 +363,162 @@ impl Replier for TurnReplier {
         self.outlet.send(&self.target, &message).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dm::DmPolicy;
+    use crate::message::{Chat, Sender};
+    use crate::testing::StandaloneHost;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(Target, Outbound)>>);
+
+    #[async_trait::async_trait]
+    impl Outlet for Recorder {
+        async fn send(&self, target: &Target, message: &Outbound) -> Result<Receipt, ChannelError> {
+            lock(&self.0).push((target.clone(), message.clone()));
+            Ok(Receipt::Sent {
+                message_id: "m".into(),
+                parts: 1,
+            })
+        }
+    }
+
+    fn inbound(id: &str, peer: &str) -> Inbound {
+        Inbound {
+            channel: "test".into(),
+            account: "a".into(),
+            chat: Chat {
+                kind: ChatKind::Direct,
+                id: peer.into(),
+                title: None,
+            },
+            sender: Sender {
+                id: peer.into(),
+                name: None,
+            },
+            text: format!("msg {id}"),
+            media: vec![],
+            mentions: vec![],
+            reply_to: None,
+            server_id: id.into(),
+            timestamp_ms: 0,
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    fn config(dir: &std::path::Path) -> PipelineConfig {
+        PipelineConfig {
+            channel: "test".into(),
+            account: "a".into(),
+            id_label: "Your id".into(),
+            dm: DmConfig {
+                policy: DmPolicy::Open,
+                allow_from: vec!["*".into()],
+                implicit_allow: vec![],
+            },
+            journal: dir.join("a.jsonl"),
+            window: Window::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn turns_left_pending_by_a_crash_are_replayed_once() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        {
+            let mut journal =
+                Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
+            journal
+                .admit_pending(&inbound("crashed", "p"))
+                .expect("admit");
+            journal
+                .admit_pending(&inbound("finished", "p"))
+                .expect("admit");
+            journal.complete("finished").expect("complete");
+        }
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = Pipeline::open(
+            config(tmp.path()),
+            host.clone(),
+            outlet.clone(),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        assert_eq!(host.turns()[0].inbound.server_id, "crashed");
+        assert_eq!(
+            pipeline
+                .accept(inbound("crashed", "p"))
+                .await
+                .expect("accept"),
+            Accepted::Duplicate
+        );
+        pipeline.close().await;
+
+        // Finished now: a second restart replays nothing.
+        let host = Arc::new(StandaloneHost::default());
+        let pipeline = Pipeline::open(
+            config(tmp.path()),
+            host.clone(),
+            outlet,
+            CancellationToken::new(),
+        )
+        .expect("reopen");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(host.turns().is_empty(), "replayed a finished turn");
+        pipeline.close().await;
+    }
+
+    #[tokio::test]
+    async fn one_peers_messages_keep_their_order_and_replies_get_stable_ids() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = Pipeline::open(
+            config(tmp.path()),
+            host.clone(),
+            outlet.clone(),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        for n in 0..20 {
+            let peer = if n % 2 == 0 { "even" } else { "odd" };
+            assert_eq!(
+                pipeline
+                    .accept(inbound(&format!("m{n}"), peer))
+                    .await
+                    .expect("accept"),
+                Accepted::Dispatched
+            );
+        }
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 20)
+                .await
+        );
+        for peer in ["even", "odd"] {
+            let order: Vec<usize> = host
+                .turns()
+                .iter()
+                .filter(|t| t.inbound.chat.id == peer)
+                .map(|t| t.inbound.server_id[1..].parse().expect("number"))
+                .collect();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(order, sorted, "{peer} reordered");
+        }
+        let sent = lock(&outlet.0).clone();
+        let (target, first) = sent
+            .iter()
+            .find(|(t, _)| t.id == "even")
+            .expect("a reply to even");
+        assert_eq!(target.kind, ChatKind::Direct);
+        assert_eq!(first.client_id.as_deref(), Some("m0:reply:1"));
+        assert_eq!(first.in_reply_to_inbound.as_deref(), Some("m0"));
+        pipeline.close().await;
+    }
+}
