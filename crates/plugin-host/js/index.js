@@ -297,11 +297,27 @@ function buildChannel(d, api) {
   };
 }
 
+// Rust's logs go to OpenClaw's logger (and so its log file), pulled by an unref'd timer that
+// never keeps a process alive. One pump per loaded addon, however often this module is evaluated.
+const pumps = (globalThis[Symbol.for("imbridge.logPumps")] ??= new WeakSet());
+function pumpLogs(logger) {
+  if (pumps.has(native) || typeof logger?.info !== "function") return;
+  pumps.add(native);
+  const flush = () => {
+    for (const line of JSON.parse(native.drainLogs())) {
+      (logger[line.level] ?? logger.info).call(logger, `[imbridge] ${line.message}`);
+    }
+  };
+  flush(); // switches Rust's output over from stderr right away
+  setInterval(flush, 250).unref();
+}
+
 export default {
   id: plugin.id,
   name: plugin.name,
   description: plugin.description,
   register(api) {
+    if (api.registrationMode === undefined || api.registrationMode === "full") pumpLogs(api.logger);
     for (const descriptor of plugin.channels) {
       api.registerChannel({ plugin: buildChannel(descriptor, api) });
     }

@@ -20,6 +20,7 @@
 #![allow(unsafe_code)] // napi-derive expands to FFI glue.
 
 mod guard;
+mod logs;
 mod registry;
 mod session;
 
@@ -40,7 +41,7 @@ const WORKER_THREADS: usize = 2;
 
 #[napi_derive::module_init]
 fn init() {
-    init_logging();
+    logs::init();
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
         .thread_name("imbridge")
@@ -51,17 +52,6 @@ fn init() {
         // napi-rs falls back to its own default runtime.
         Err(err) => tracing::error!(%err, "could not build the imbridge runtime"),
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IMBRIDGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_target(true)
-        .try_init();
 }
 
 /// One running account.
@@ -93,6 +83,13 @@ fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, ChannelError>
     }
     serde_json::from_str(text)
         .map_err(|e| ChannelError::bad_input(format!("{what}: invalid JSON: {e}")))
+}
+
+/// Log lines since the last call, as JSON `[{level, message}]`. The first call moves Rust's
+/// log output from stderr to the caller for the rest of the process.
+#[napi]
+pub fn drain_logs() -> napi::Result<String> {
+    guard(|| Ok(serde_json::to_string(&logs::drain()).unwrap_or_else(|_| "[]".into())))
 }
 
 /// The plugin and its channels: ids, meta, capabilities, config schemas. JSON.

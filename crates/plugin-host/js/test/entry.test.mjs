@@ -14,7 +14,9 @@ process.env.OPENCLAW_STATE_DIR = state;
 
 const entry = (await import("../index.js")).default;
 const registered = [];
-entry.register({ registerChannel: ({ plugin }) => registered.push(plugin), logger: console });
+const logged = [];
+const logger = Object.fromEntries(["debug", "info", "warn", "error"].map((level) => [level, (m) => logged.push([level, m])]));
+entry.register({ registerChannel: ({ plugin }) => registered.push(plugin), logger, registrationMode: "full" });
 const weixin = registered.find((p) => p.id === "openclaw-weixin");
 
 test("the entry registers every channel the addon links", () => {
@@ -70,4 +72,23 @@ test("a Rust panic reaches JS as an error and the process lives on", async () =>
   assert.throws(() => native.debugPanicSync(), /internal error \(panic\)/);
   await assert.rejects(native.debugPanicAsync(), /internal error \(panic\)/);
   assert.ok(JSON.parse(native.descriptor()).channels.length > 0, "the addon still answers");
+});
+
+test("Rust logs reach the host's logger, not stderr", async () => {
+  const native = (() => {
+    const module = { exports: {} };
+    process.dlopen(module, process.env.IMBRIDGE_ADDON);
+    return module.exports;
+  })();
+  // An account that never logged in stops at once, and says why in the log.
+  const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
+  let event;
+  do event = JSON.parse(await native.next(handle));
+  while (event.type !== "stopped");
+  assert.equal(event.error.kind, "needsLogin");
+  native.release(handle);
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  const line = logged.find(([level, m]) => level === "warn" && m.includes("never-logged-in") && m.includes("needsLogin"));
+  assert.ok(line, `no forwarded warning in ${JSON.stringify(logged)}`);
+  assert.ok(line[1].startsWith("[imbridge] "), line[1]);
 });
