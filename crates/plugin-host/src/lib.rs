@@ -41,17 +41,22 @@ const WORKER_THREADS: usize = 2;
 
 #[napi_derive::module_init]
 fn init() {
-    logs::init();
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKER_THREADS)
-        .thread_name("imbridge")
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => create_custom_tokio_runtime(runtime),
-        // napi-rs falls back to its own default runtime.
-        Err(err) => tracing::error!(%err, "could not build the imbridge runtime"),
-    }
+    // Node may run a module's init more than once (several `dlopen`s of one file); the runtime
+    // and the logger are process-wide and must be set up once.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        logs::init();
+        match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(WORKER_THREADS)
+            .thread_name("imbridge")
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => create_custom_tokio_runtime(runtime),
+            // napi-rs falls back to its own default runtime.
+            Err(err) => tracing::error!(%err, "could not build the imbridge runtime"),
+        }
+    });
 }
 
 /// One running account.

@@ -5,12 +5,17 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "node:test";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
-process.env.IMBRIDGE_ADDON ??= path.join(root, "target/debug/libplugin_host.so");
 const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-js-"));
 process.env.OPENCLAW_STATE_DIR = state;
+// Loaded once, through require's cache, by the entry and by these tests alike.
+const addon = path.join(state, "imbridge.node");
+fs.copyFileSync(process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so"), addon);
+process.env.IMBRIDGE_ADDON = addon;
+const native = createRequire(import.meta.url)(addon);
 
 const entry = (await import("../index.js")).default;
 const registered = [];
@@ -64,22 +69,12 @@ test("sending to a peer that never wrote is refused with a reason", async () => 
 });
 
 test("a Rust panic reaches JS as an error and the process lives on", async () => {
-  const native = (() => {
-    const module = { exports: {} };
-    process.dlopen(module, process.env.IMBRIDGE_ADDON);
-    return module.exports;
-  })();
   assert.throws(() => native.debugPanicSync(), /internal error \(panic\)/);
   await assert.rejects(native.debugPanicAsync(), /internal error \(panic\)/);
   assert.ok(JSON.parse(native.descriptor()).channels.length > 0, "the addon still answers");
 });
 
 test("Rust logs reach the host's logger, not stderr", async () => {
-  const native = (() => {
-    const module = { exports: {} };
-    process.dlopen(module, process.env.IMBRIDGE_ADDON);
-    return module.exports;
-  })();
   // An account that never logged in stops at once, and says why in the log.
   const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
   let event;
