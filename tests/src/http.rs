@@ -105,6 +105,14 @@ impl<'a> Obj<'a> {
         }
     }
 
+    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>, BadRequest> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.wrong_type(key, "a boolean", other)),
+        }
+    }
+
     /// A uint64 id, accepted as a JSON number or a decimal string (the lossless form JS clients use).
     pub(crate) fn id(&self, key: &str) -> Result<Option<u64>, BadRequest> {
         match self.get(key) {

@@ -1,7 +1,7 @@
 //! Loopback simulators of the IM servers our channels talk to, plus a deterministic mock model,
 //! for unit tests, `cargo xtask e2e` and the sandbox.
 //!
-//! * [`ilink`] — a fake of Tencent's iLink bot API (WeChat), written from
+//! * [`ilink`] — a fake of Tencent's iLink bot API (WeChat: QR login, bot endpoints, media CDN), written from
 //!   `specs/weixin-ilink-protocol.md` rather than from our client's wire types, so that client and
 //!   simulator cannot share a bug.
 //! * [`model`] — an OpenAI-compatible `chat/completions` server with scripted replies.

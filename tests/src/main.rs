@@ -1,7 +1,8 @@
 //! `imsim`: runs the iLink simulator and the mock model on loopback until SIGINT/SIGTERM.
 //!
 //! Prints one JSON line to stdout once both listen:
-//! `{"ilink":"http://127.0.0.1:P/","model":"http://127.0.0.1:Q/v1","bots":[{bot_id,token,owner}]}`.
+//! `{"ilink":"http://127.0.0.1:P/","cdn":"http://127.0.0.1:C/c2c","qr_redirect":"127.0.0.1:R",
+//! "model":"http://127.0.0.1:Q/v1","bots":[{bot_id,token,owner}]}`.
 //! Logs go to stderr (`RUST_LOG` overrides the default `info`).
 
 use std::io::{IsTerminal as _, Write as _};
@@ -34,6 +35,12 @@ struct Args {
     /// Longest hold of an empty getupdates, in ms.
     #[arg(long, default_value_t = 30_000)]
     hold_ms: u64,
+    /// Port of the simulated CDN (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    cdn_port: u16,
+    /// Longest hold of a get_qrcode_status poll with nothing new to say, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    qr_hold_ms: u64,
 }
 
 #[tokio::main]
@@ -51,6 +58,8 @@ async fn main() -> std::io::Result<()> {
         port: args.ilink_port,
         hold: Duration::from_millis(args.hold_ms),
         redeliver_after: args.redeliver_after_ms.map(Duration::from_millis),
+        cdn_port: args.cdn_port,
+        qr_hold: Duration::from_millis(args.qr_hold_ms),
         ..IlinkOptions::default()
     })
     .await?;
@@ -63,7 +72,13 @@ async fn main() -> std::io::Result<()> {
         })
         .collect();
 
-    let ready = json!({ "ilink": ilink.base_url(), "model": model.base_url(), "bots": bots });
+    let ready = json!({
+        "ilink": ilink.base_url(),
+        "cdn": ilink.cdn_base_url(),
+        "qr_redirect": ilink.qr_redirect_host(),
+        "model": model.base_url(),
+        "bots": bots,
+    });
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{ready}")?;
     stdout.flush()?;

@@ -149,6 +149,233 @@ async fn admin_api_mirrors_the_rust_api() {
     assert!(err["error"].as_str().unwrap().contains("`text`"));
 }
 
+async fn qr_status(sim: &IlinkSim, qrcode: &str) -> Value {
+    let url = format!(
+        "{}ilink/bot/get_qrcode_status?qrcode={qrcode}",
+        sim.base_url()
+    );
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn new_qrcode(sim: &IlinkSim) -> String {
+    let url = format!("{}ilink/bot/get_bot_qrcode?bot_type=3", sim.base_url());
+    let resp: Value = http().get(url).send().await.unwrap().json().await.unwrap();
+    resp["qrcode"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn admin_api_drives_qr_login() {
+    let sim = IlinkSim::start(imsim::ilink::IlinkOptions {
+        qr_hold: Duration::from_millis(200),
+        ..fast()
+    })
+    .await
+    .unwrap();
+    let (status, err) = admin(&sim, "qr/scan", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+
+    // Manual (default): scan and confirm the latest qrcode.
+    let q = new_qrcode(&sim).await;
+    let (status, session) = admin(&sim, "qr/scan", Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (session["qrcode"].as_str(), session["status"].as_str()),
+        (Some(q.as_str()), Some("scaned"))
+    );
+    assert_eq!(qr_status(&sim, &q).await["status"], "scaned");
+    let owner = "o9cq80AbCdEfGhIjKlMnOpQrStUv@im.wechat";
+    let (_, set) = admin(
+        &sim,
+        "qr/script",
+        Some(json!({ "script": "manual", "owner": owner })),
+    )
+    .await;
+    assert_eq!(set["owner"], owner);
+    let (status, bot) = admin(&sim, "qr/confirm", Some(json!({ "qrcode": q }))).await;
+    assert_eq!(status, StatusCode::OK, "{bot}");
+    assert_eq!(bot["owner"], owner);
+    let confirmed = qr_status(&sim, &q).await;
+    assert_eq!(confirmed["bot_token"], bot["token"]);
+    let (status, err) = admin(&sim, "qr/expire", Some(json!({ "qrcode": q }))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    let (status, _) = admin(&sim, "qr/scan", Some(json!({ "qrcode": "nope" }))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Scripts by name.
+    let (status, err) = admin(&sim, "qr/script", Some(json!({ "script": "verify_code" }))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["error"].as_str().unwrap().contains("`code`"));
+    let (status, err) = admin(&sim, "qr/script", Some(json!({ "script": "dance" }))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["error"].as_str().unwrap().contains("`script`"));
+    admin(
+        &sim,
+        "qr/script",
+        Some(json!({ "script": "verify_code", "code": "77", "max_wrong": 1, "owner": null })),
+    )
+    .await;
+    let q2 = new_qrcode(&sim).await;
+    assert_eq!(qr_status(&sim, &q2).await["status"], "wait");
+    assert_eq!(qr_status(&sim, &q2).await["status"], "need_verifycode");
+    let url = format!(
+        "{}ilink/bot/get_qrcode_status?qrcode={q2}&verify_code=1",
+        sim.base_url()
+    );
+    let blocked: Value = http().get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(blocked["status"], "verify_code_blocked");
+
+    let q3 = new_qrcode(&sim).await;
+    let (_, expired) = admin(&sim, "qr/expire", Some(json!({}))).await;
+    assert_eq!(expired["qrcode"], q3.as_str());
+    assert_eq!(qr_status(&sim, &q3).await["status"], "expired");
+
+    let (_, sessions) = admin(&sim, "qr/sessions", None).await;
+    let statuses: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["confirmed", "verify_code_blocked", "expired"]);
+    assert_eq!(sessions[1]["script"], "verify_code");
+    let (_, state) = admin(&sim, "state", None).await;
+    assert_eq!(state["qr"]["sessions"], 3);
+    assert_eq!(state["qr"]["redirect_host"], sim.qr_redirect_host());
+}
+
+#[tokio::test]
+async fn admin_api_drives_the_cdn() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+
+    let (sim, bot) = sim_with_bot(fast()).await;
+    let content = B64.encode(b"%PDF admin file");
+    let (status, injected) = admin(
+        &sim,
+        "media",
+        Some(json!({ "kind": "file", "file_name": "a.pdf", "content_base64": content, "key": "base64_raw", "caption": "see", "full_url": false })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{injected}");
+    let media = &injected["media"];
+    assert!(
+        media["download_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&sim.cdn_base_url())
+    );
+    let resp = getupdates(&sim, &bot.token, "").await;
+    let items = resp["msgs"][0]["item_list"].as_array().unwrap();
+    assert_eq!(items[0]["text_item"]["text"], "see");
+    assert_eq!(items[1]["file_item"]["file_name"], "a.pdf");
+    assert!(items[1]["file_item"]["media"].get("full_url").is_none());
+    assert_eq!(
+        items[1]["file_item"]["media"]["encrypt_query_param"],
+        media["encrypt_query_param"]
+    );
+
+    let (status, voice) = admin(
+        &sim,
+        "media",
+        Some(
+            json!({ "kind": "voice", "content_base64": "AAAA", "text": "转写", "playtime": 2500 }),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{voice}");
+    for (body, needle) in [
+        (json!({ "kind": "file" }), "`content_base64`"),
+        (
+            json!({ "kind": "file", "content_base64": "!!" }),
+            "`content_base64`",
+        ),
+        (json!({ "kind": "gif", "content_base64": "" }), "`kind`"),
+        (
+            json!({ "kind": "file", "content_base64": "", "key": "rot13" }),
+            "`key`",
+        ),
+        (
+            json!({ "kind": "file", "content_base64": "", "key": "image_aeskey_hex" }),
+            "images only",
+        ),
+    ] {
+        let (status, err) = admin(&sim, "media", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            err["error"].as_str().unwrap().contains(needle),
+            "{body}: {err}"
+        );
+    }
+
+    // Options and faults.
+    let (_, opts) = admin(
+        &sim,
+        "cdn/options",
+        Some(json!({ "upload_full_url": false })),
+    )
+    .await;
+    assert_eq!(opts["upload_full_url"], false);
+    let (status, _) = admin(
+        &sim,
+        "cdn/fault",
+        Some(json!({ "fault": "upload_4xx", "status": 403, "message": "denied" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, err) = admin(
+        &sim,
+        "cdn/fault",
+        Some(json!({ "fault": "upload_5xx", "status": 404 })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["error"].as_str().unwrap().contains("`status`"));
+    let (status, _) = admin(&sim, "cdn/fault", Some(json!({ "fault": "flood" }))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, state) = admin(&sim, "state", None).await;
+    assert_eq!(state["cdn"]["pending_faults"].as_array().unwrap().len(), 1);
+    assert_eq!(state["cdn"]["upload_full_url"], false);
+
+    // An upload through getuploadurl; the first attempt eats the queued 403.
+    let plain = b"uploaded by a client";
+    let key = [7u8; 16];
+    let resp = call_json(
+        &sim,
+        &bot.token,
+        "getuploadurl",
+        json!({
+            "filekey": "00112233445566778899aabbccddeeff", "media_type": 1, "to_user_id": bot.owner,
+            "rawsize": plain.len(), "rawfilemd5": "ffffffffffffffffffffffffffffffff",
+            "filesize": 32, "no_need_thumb": true, "aeskey": hex::encode(key), "base_info": base_info(),
+        }),
+    )
+    .await;
+    assert!(resp.get("upload_full_url").is_none());
+    let param: String = resp["upload_param"]
+        .as_str()
+        .unwrap()
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    let url = format!(
+        "{}/upload?encrypted_query_param={param}&filekey=00112233445566778899aabbccddeeff",
+        sim.cdn_base_url()
+    );
+    use aes::cipher::{BlockEncryptMut as _, KeyInit as _, block_padding::Pkcs7};
+    let cipher =
+        ecb::Encryptor::<aes::Aes128>::new(&key.into()).encrypt_padded_vec_mut::<Pkcs7>(plain);
+    let denied = http().post(&url).body(cipher.clone()).send().await.unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert_eq!(denied.headers()["x-error-message"], "denied");
+    let md5_wrong = http().post(&url).body(cipher).send().await.unwrap();
+    assert_eq!(md5_wrong.status(), StatusCode::BAD_REQUEST);
+    let (_, uploads) = admin(&sim, "cdn/uploads", None).await;
+    assert_eq!(uploads.as_array().unwrap().len(), 1);
+    assert_eq!(uploads[0]["plaintext_base64"], B64.encode(plain));
+    assert_eq!(uploads[0]["md5_ok"], false);
+    assert_eq!(uploads[0]["accepted"], false);
+}
+
 #[cfg(unix)]
 #[test]
 fn binary_prints_endpoints_and_stops_on_sigterm() {
@@ -169,6 +396,20 @@ fn binary_prints_endpoints_and_stops_on_sigterm() {
         let ilink = ready["ilink"].as_str().unwrap();
         assert!(ilink.starts_with("http://127.0.0.1:") && ilink.ends_with('/'));
         assert!(ready["model"].as_str().unwrap().ends_with("/v1"));
+        let cdn = ready["cdn"].as_str().unwrap();
+        assert!(cdn.starts_with("http://127.0.0.1:") && cdn.ends_with("/c2c"));
+        assert!(
+            ready["qr_redirect"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+        let download = http()
+            .get(format!("{cdn}/download?encrypted_query_param=x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(download.status(), StatusCode::NOT_FOUND);
         assert_eq!(ready["bots"].as_array().unwrap().len(), 2);
         let token = ready["bots"][1]["token"].as_str().unwrap();
         let resp = official(http().post(format!("{ilink}ilink/bot/getupdates")), token)

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dm::DmConfig;
 use crate::error::ChannelError;
 use crate::host::StatusPatch;
+use crate::login::{LoginResult, LoginUi};
 use crate::message::{ChatKind, Inbound, Outbound, Receipt, Target};
 use crate::pipeline::{Accepted, Pipeline};
 
@@ -59,6 +60,8 @@ pub struct Descriptor {
     pub id_label: String,
     /// Lines for the agent's message tool.
     pub tool_hints: Vec<String>,
+    /// Accounts log in interactively (`openclaw channels login`, a QR code).
+    pub interactive_login: bool,
 }
 
 /// A secret-free summary of one account.
@@ -135,6 +138,43 @@ pub trait Channel: Send + Sync + 'static {
     ) -> Result<Receipt, ChannelError>;
 
     async fn probe(&self, account: &Self::Account) -> Result<Probe, ChannelError>;
+
+    /// Shows (`active`) or clears "typing…" in the chat while the agent works. Channels without
+    /// typing indicators keep the default.
+    async fn typing(
+        &self,
+        _account: &Self::Account,
+        _target: &Target,
+        _active: bool,
+    ) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
+    /// Logs an account in interactively (a QR scan); `account` is `None` for a new one.
+    async fn login(
+        &self,
+        _section: &serde_json::Value,
+        _account: Option<&str>,
+        _ui: Arc<dyn LoginUi>,
+        _cancel: CancellationToken,
+    ) -> Result<LoginResult, ChannelError> {
+        Err(ChannelError::bad_input(format!(
+            "{}: interactive login is not supported",
+            self.descriptor().id
+        )))
+    }
+
+    /// Forgets an account's credentials and state. Returns whether there was anything to forget.
+    async fn logout(
+        &self,
+        _section: &serde_json::Value,
+        account: &str,
+    ) -> Result<bool, ChannelError> {
+        Err(ChannelError::bad_input(format!(
+            "{}: cannot log out {account}: not supported",
+            self.descriptor().id
+        )))
+    }
 
     /// Parses a user-typed target (`user:<id>`, `<channel>:<id>`, a bare id).
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError>;

@@ -27,6 +27,7 @@ pub mod dedup;
 pub mod dm;
 pub mod error;
 pub mod host;
+pub mod login;
 pub mod message;
 pub mod pipeline;
 pub mod registry;
@@ -42,6 +43,7 @@ pub use channel::{
 pub use dm::{DmConfig, DmPolicy, PairingStore};
 pub use error::{ChannelError, ErrorKind};
 pub use host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
+pub use login::{LoginResult, LoginUi};
 pub use message::{Chat, ChatKind, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target};
 pub use pipeline::{Accepted, Outlet, Pipeline};
 pub use registry::AnyChannel;

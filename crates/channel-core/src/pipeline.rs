@@ -25,7 +25,14 @@ use crate::session::RouteQuery;
 #[async_trait::async_trait]
 pub trait Outlet: Send + Sync {
     async fn send(&self, target: &Target, message: &Outbound) -> Result<Receipt, ChannelError>;
+
+    async fn typing(&self, _target: &Target, _active: bool) -> Result<(), ChannelError> {
+        Ok(())
+    }
 }
+
+/// How often "typing…" is renewed while a turn runs; indicators expire after a few seconds.
+const TYPING_EVERY: Duration = Duration::from_secs(5);
 
 /// What [`Pipeline::accept`] did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,16 +308,19 @@ impl Pipeline {
         };
         let route = self.host.resolve_route(&query).await?;
         let context = msg_context(&inbound, &route, true);
+        let target = Target {
+            kind: inbound.chat.kind,
+            id: inbound.chat.id.clone(),
+        };
         let replier = Arc::new(TurnReplier {
             outlet: Arc::clone(&self.outlet),
-            target: Target {
-                kind: inbound.chat.kind,
-                id: inbound.chat.id.clone(),
-            },
+            target: target.clone(),
             inbound_id: inbound.server_id.clone(),
             sent: Mutex::new(0),
         });
-        self.host
+        let typing = self.show_typing(target);
+        let outcome = self
+            .host
             .run_turn(
                 Turn {
                     inbound,
@@ -319,7 +329,32 @@ impl Pipeline {
                 },
                 replier,
             )
-            .await
+            .await;
+        typing.cancel();
+        outcome
+    }
+
+    /// Keeps "typing…" up until the returned token is cancelled, then clears it. Failures only
+    /// cost the indicator, never the turn.
+    fn show_typing(&self, target: Target) -> CancellationToken {
+        let done = self.cancel.child_token();
+        let outlet = Arc::clone(&self.outlet);
+        let stop = done.clone();
+        self.tasks.spawn(async move {
+            loop {
+                if let Err(err) = outlet.typing(&target, true).await {
+                    tracing::debug!(%err, "typing indicator failed");
+                }
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(TYPING_EVERY) => {}
+                }
+            }
+            if let Err(err) = outlet.typing(&target, false).await {
+                tracing::debug!(%err, "clearing the typing indicator failed");
+            }
+        });
+        done
     }
 
     /// Stops taking turns and waits for running ones to notice.

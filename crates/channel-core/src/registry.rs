@@ -10,6 +10,7 @@ use crate::channel::{AccountView, Channel, Descriptor, Probe, RunContext};
 use crate::dedup::Window;
 use crate::error::ChannelError;
 use crate::host::{Host, StatusPatch};
+use crate::login::{LoginResult, LoginUi};
 use crate::message::{Outbound, Receipt, Target};
 use crate::pipeline::{Outlet, Pipeline, PipelineConfig};
 
@@ -36,6 +37,14 @@ pub trait AnyChannel: Send + Sync {
     ) -> Result<Receipt, ChannelError>;
     async fn probe(&self, section: &Value, account: &str) -> Result<Probe, ChannelError>;
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError>;
+    async fn login(
+        &self,
+        section: &Value,
+        account: Option<&str>,
+        ui: Arc<dyn LoginUi>,
+        cancel: CancellationToken,
+    ) -> Result<LoginResult, ChannelError>;
+    async fn logout(&self, section: &Value, account: &str) -> Result<bool, ChannelError>;
 }
 
 /// A channel's `send`, bound to one account.
@@ -48,6 +57,10 @@ struct AccountOutlet<C: Channel> {
 impl<C: Channel> Outlet for AccountOutlet<C> {
     async fn send(&self, target: &Target, message: &Outbound) -> Result<Receipt, ChannelError> {
         Channel::send(self.channel.as_ref(), &self.account, target, message).await
+    }
+
+    async fn typing(&self, target: &Target, active: bool) -> Result<(), ChannelError> {
+        Channel::typing(self.channel.as_ref(), &self.account, target, active).await
     }
 }
 
@@ -132,5 +145,19 @@ impl<C: Channel> AnyChannel for Arc<C> {
 
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {
         C::parse_target(self, raw)
+    }
+
+    async fn login(
+        &self,
+        section: &Value,
+        account: Option<&str>,
+        ui: Arc<dyn LoginUi>,
+        cancel: CancellationToken,
+    ) -> Result<LoginResult, ChannelError> {
+        C::login(self, section, account, ui, cancel).await
+    }
+
+    async fn logout(&self, section: &Value, account: &str) -> Result<bool, ChannelError> {
+        C::logout(self, section, account).await
     }
 }

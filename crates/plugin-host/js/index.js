@@ -2,6 +2,7 @@
 // descriptor the Rust addon exports, every decision is made in Rust, and this file only
 // forwards host calls to Rust and Rust's service requests to the host.
 import { createRequire } from "node:module";
+import readline from "node:readline/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -49,6 +50,58 @@ function sectionOf(cfg, id) {
   return JSON.stringify(cfg?.channels?.[id] ?? null);
 }
 
+// Pulls a login's events until it ends; `onEvent` handles qr/message/prompt.
+async function driveLogin(handle, onEvent) {
+  try {
+    for (;;) {
+      const text = await native.next(handle);
+      if (text == null) throw new Error("login ended without a result");
+      const event = JSON.parse(text);
+      if (event.type === "loginDone") return event.result;
+      if (event.type === "stopped") throw new Error(event.error ? `${event.error.kind}: ${event.error.message}` : "login stopped");
+      if (event.type === "request") {
+        try {
+          const answer = await onEvent(event);
+          native.respond(handle, event.id, true, JSON.stringify(answer ?? ""));
+        } catch (err) {
+          native.respond(handle, event.id, false, String(err?.message ?? err));
+        }
+      } else {
+        await onEvent(event);
+      }
+    }
+  } finally {
+    native.release(handle);
+  }
+}
+
+async function askLine(question) {
+  if (!process.stdin.isTTY && process.stdin.readableEnded) return "";
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await rl.question(`${question} `);
+  } finally {
+    rl.close();
+  }
+}
+
+// A login in another process (the CLI) saved new credentials: touching the channel's config
+// makes a running gateway reload the channel and start the account, as Tencent's plugin does.
+async function touchChannelConfig(api, id) {
+  const mutate = (draft) => {
+    draft.channels ??= {};
+    draft.channels[id] ??= {};
+    draft.channels[id].channelConfigUpdatedAt = new Date().toISOString();
+  };
+  const params = { afterWrite: { mode: "auto" }, mutate };
+  if (typeof api?.runtime?.config?.mutateConfigFile === "function") {
+    await api.runtime.config.mutateConfigFile(params);
+    return;
+  }
+  const sdk = await import("openclaw/plugin-sdk/config-runtime");
+  await sdk.mutateConfigFile(params);
+}
+
 function buildChannel(d, api) {
   const id = d.id;
   const log = api?.logger ?? console;
@@ -74,8 +127,12 @@ function buildChannel(d, api) {
     const account = defaultAccount(cfg, accountId);
     const message = JSON.stringify({ text: text ?? "", media: media ?? [] });
     const receipt = JSON.parse(await native.send(id, account, sectionOf(cfg, id), String(to), message));
-    // A queued message is not a sent one: the status says so instead of pretending.
-    return { channel: id, messageId: receipt.messageId ?? receipt.queueId, meta: { ...receipt } };
+    if (receipt.status === "queued") {
+      // Not sent (yet): tell the host so instead of pretending; the reason says when it goes.
+      log.info?.(`[${id}] message to ${to} queued (${receipt.queueId}): ${receipt.reason}`);
+      return { channel: id, messageId: receipt.queueId, outcome: "not_sent", meta: { ...receipt } };
+    }
+    return { channel: id, messageId: receipt.messageId, meta: { ...receipt } };
   }
 
   // Host services Rust asks for while an account runs.
@@ -139,6 +196,47 @@ function buildChannel(d, api) {
     const next = { ...(ctx.getStatus?.() ?? {}), accountId: ctx.accountId };
     for (const [key, value] of Object.entries(patch)) next[key] = value;
     ctx.setStatus?.(next);
+  }
+
+  // Logins started from the Control UI, by session key.
+  const qrLogins = (globalThis[Symbol.for(`imbridge.qrLogins.${id}`)] ??= new Map());
+
+  async function startQrLogin({ accountId, timeoutMs }) {
+    const cfg = currentConfig(undefined);
+    const handle = await native.startLogin(id, sectionOf(cfg, id), accountId ?? null);
+    const state = { qrDataUrl: undefined, message: "Starting…", done: false, connected: false, waiters: [] };
+    const wake = () => state.waiters.splice(0).forEach((w) => w());
+    qrLogins.set(String(handle), state);
+    driveLogin(handle, async (event) => {
+      if (event.type === "qr") state.qrDataUrl = event.dataUrl;
+      if (event.type === "message") state.message = event.text;
+      if (event.type === "request") {
+        throw new Error(`${event.args?.question ?? "input needed"}: answer it with \`openclaw channels login --channel ${id}\` in a terminal`);
+      }
+      wake();
+    })
+      .then(async (result) => {
+        state.connected = Boolean(result.accountId);
+        state.message = result.message;
+        if (result.changed) await touchChannelConfig(api, id).catch((err) => log.warn?.(`[${id}] reload after login failed: ${err.message}`));
+      })
+      .catch((err) => {
+        state.message = err.message;
+      })
+      .finally(() => {
+        state.done = true;
+        wake();
+      });
+    await waitFor(state, (s) => s.qrDataUrl || s.done, timeoutMs ?? 30000);
+    return { qrDataUrl: state.qrDataUrl, message: state.message, connected: state.connected, sessionKey: String(handle) };
+  }
+
+  async function waitQrLogin({ sessionKey, timeoutMs, currentQrDataUrl }) {
+    const state = qrLogins.get(String(sessionKey));
+    if (!state) return { connected: false, message: `no login in progress for ${sessionKey}` };
+    await waitFor(state, (s) => s.done || (s.qrDataUrl && s.qrDataUrl !== currentQrDataUrl), timeoutMs ?? 480000);
+    if (state.done) qrLogins.delete(String(sessionKey));
+    return { connected: state.connected, message: state.message, qrDataUrl: state.qrDataUrl !== currentQrDataUrl ? state.qrDataUrl : undefined };
   }
 
   return {
@@ -229,6 +327,29 @@ function buildChannel(d, api) {
       sendText: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, []),
       sendMedia: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, [ctx.mediaUrl].filter(Boolean)),
     },
+    ...(d.interactiveLogin
+      ? {
+          auth: {
+            // `openclaw channels login --channel <id>`: runs in the CLI process, in a terminal.
+            login: async ({ cfg, accountId, runtime }) => {
+              const say = (text) => (runtime?.log ?? console.log)(text);
+              const handle = await native.startLogin(id, sectionOf(cfg, id), accountId ?? null);
+              const result = await driveLogin(handle, async (event) => {
+                if (event.type === "qr") {
+                  say(event.terminal);
+                  say(`If the QR code does not scan, open this link on the phone: ${event.url}`);
+                } else if (event.type === "message") {
+                  say(event.text);
+                } else if (event.type === "request") {
+                  return askLine(event.args?.question ?? "?");
+                }
+              });
+              say(result.message);
+              if (result.changed) await touchChannelConfig(api, id);
+            },
+          },
+        }
+      : {}),
     status: {
       probeAccount: async ({ account, cfg }) => {
         const accountId = account?.accountId ?? defaultAccount(cfg);
@@ -293,8 +414,32 @@ function buildChannel(d, api) {
         }
       },
       stopAccount: async () => {},
+      ...(d.interactiveLogin
+        ? {
+            loginWithQrStart: (params) => startQrLogin(params ?? {}),
+            loginWithQrWait: (params) => waitQrLogin(params ?? {}),
+            logoutAccount: async ({ cfg, accountId }) => {
+              const cleared = await native.logout(id, sectionOf(cfg, id), accountId);
+              if (cleared) await touchChannelConfig(api, id).catch(() => {});
+              return { cleared, loggedOut: cleared };
+            },
+          }
+        : {}),
     },
   };
+}
+
+function waitFor(state, done, timeoutMs) {
+  if (done(state)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(finish, timeoutMs);
+    function finish() {
+      clearTimeout(timer);
+      resolve();
+    }
+    const check = () => (done(state) ? finish() : state.waiters.push(check));
+    state.waiters.push(check);
+  });
 }
 
 // Rust's logs go to OpenClaw's logger (and so its log file), pulled by an unref'd timer that

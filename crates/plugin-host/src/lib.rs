@@ -156,6 +156,59 @@ pub async fn start_account(channel: String, account: String, section: String) ->
     .await
 }
 
+/// Starts an interactive login (QR scan) for `account` (`null`: a new one); returns a handle
+/// whose events (`qr`, `message`, `request` op `prompt`, then `loginDone` or `stopped`) are
+/// pulled with `next`.
+#[napi]
+pub async fn start_login(
+    channel: String,
+    section: String,
+    account: Option<String>,
+) -> napi::Result<u32> {
+    guard_async(async move {
+        let handler = registry::channel(&channel)?;
+        let section = parse_json("section", &section)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let host = Arc::new(JsHost::new(tx));
+        let cancel = CancellationToken::new();
+        let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        let session = Arc::new(Session {
+            host: Arc::clone(&host),
+            events: tokio::sync::Mutex::new(rx),
+            cancel: cancel.clone(),
+        });
+        SESSIONS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(handle, session);
+        tokio::spawn(async move {
+            let ui = Arc::new(session::JsLoginUi(Arc::clone(&host)));
+            let login =
+                guard::catch_panic(handler.login(&section, account.as_deref(), ui, cancel)).await;
+            match login {
+                Ok(result) => host.emit(Event::LoginDone { result }),
+                Err(err) => host.emit(Event::Stopped {
+                    error: Some((&err).into()),
+                }),
+            }
+        });
+        Ok(handle)
+    })
+    .await
+}
+
+/// Forgets an account's credentials and state; whether there was anything to forget.
+#[napi]
+pub async fn logout(channel: String, section: String, account: String) -> napi::Result<bool> {
+    guard_async(async move {
+        let handler = registry::channel(&channel)?;
+        handler
+            .logout(&parse_json("section", &section)?, &account)
+            .await
+    })
+    .await
+}
+
 /// The next event of a running account (JSON), or `null` once it is gone.
 #[napi]
 pub async fn next(handle: u32) -> napi::Result<Option<String>> {

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use channel_core::dm::{PairingCode, PairingStore};
 use channel_core::{
-    ChannelError, ErrorKind, Host, Replier, ReplyPayload, Route, RouteQuery, SessionKeyResolver,
-    StatusPatch, Turn, TurnOutcome,
+    ChannelError, ErrorKind, Host, LoginResult, LoginUi, Replier, ReplyPayload, Route, RouteQuery,
+    SessionKeyResolver, StatusPatch, Turn, TurnOutcome,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -30,8 +30,19 @@ pub enum Event {
     },
     /// Merge into the account status.
     Status { patch: StatusPatch },
-    /// The account's receive loop ended.
+    /// The account's receive loop (or a login) ended with an error, or without one.
     Stopped { error: Option<ErrorJson> },
+    /// A QR code to show: its URL, a terminal drawing and a PNG `data:` URL.
+    #[serde(rename_all = "camelCase")]
+    Qr {
+        url: String,
+        terminal: String,
+        data_url: String,
+    },
+    /// A progress line of a login.
+    Message { text: String },
+    /// A login finished.
+    LoginDone { result: LoginResult },
 }
 
 #[derive(Debug, Serialize)]
@@ -257,6 +268,42 @@ impl Host for JsHost {
 
     fn report_status(&self, _channel: &str, _account: &str, patch: StatusPatch) {
         self.emit(Event::Status { patch });
+    }
+}
+
+/// A login's UI, shown by the JS entry: a terminal in the CLI, the Control UI in the gateway.
+pub struct JsLoginUi(pub Arc<JsHost>);
+
+#[async_trait::async_trait]
+impl LoginUi for JsLoginUi {
+    async fn show_qr(&self, url: &str) {
+        let rendered = channel_core::login::render_terminal(url)
+            .and_then(|terminal| Ok((terminal, channel_core::login::render_png_data_url(url)?)));
+        match rendered {
+            Ok((terminal, data_url)) => self.0.emit(Event::Qr {
+                url: url.to_owned(),
+                terminal,
+                data_url,
+            }),
+            Err(err) => self.0.emit(Event::Message {
+                text: format!("could not draw the QR code ({err}); open {url}"),
+            }),
+        }
+    }
+
+    async fn status(&self, text: &str) {
+        self.0.emit(Event::Message {
+            text: text.to_owned(),
+        });
+    }
+
+    async fn prompt(&self, question: &str) -> Result<String, ChannelError> {
+        // A person types the answer: no deadline.
+        let answer = self
+            .0
+            .request("prompt", json!({ "question": question }), None)
+            .await?;
+        Ok(answer.as_str().unwrap_or_default().to_owned())
     }
 }
 

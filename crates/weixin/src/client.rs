@@ -82,6 +82,18 @@ fn install_crypto_provider() {
     });
 }
 
+/// What the server did with one `sendmessage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Accepted {
+        message_id: Option<String>,
+    },
+    /// `ret=-2`: context token expired or consumed, or the peer's 10-message window is used up.
+    WindowClosed {
+        errmsg: String,
+    },
+}
+
 /// One bot's API client.
 #[derive(Debug, Clone)]
 pub struct IlinkClient {
@@ -243,11 +255,9 @@ impl IlinkClient {
         Ok(response)
     }
 
-    /// Sends one message (one item per request, as the official client does).
-    pub async fn send_message(
-        &self,
-        msg: wire::OutboundMessage<'_>,
-    ) -> Result<Option<String>, ChannelError> {
+    /// Sends one message (one item per request, as the official client does). A `ret=-2` is
+    /// not an error here: it is the server saying the peer's window is closed.
+    pub async fn send_message(&self, msg: wire::OutboundMessage<'_>) -> Result<Sent, ChannelError> {
         let body = wire::SendMessageRequest {
             msg,
             base_info: &self.base_info,
@@ -255,11 +265,18 @@ impl IlinkClient {
         let response: wire::SendMessageResponse = self
             .post("ilink/bot/sendmessage", &body, timeouts::SEND)
             .await?;
+        if response.status.code() == Some(wire::WINDOW_CLOSED) {
+            return Ok(Sent::WindowClosed {
+                errmsg: response.status.errmsg.unwrap_or_default(),
+            });
+        }
         check("sendmessage", &response.status, |code| match code {
             -3 => ErrorKind::BadInput,
             _ => ErrorKind::Permanent,
         })?;
-        Ok(response.message_id)
+        Ok(Sent::Accepted {
+            message_id: response.message_id,
+        })
     }
 
     pub async fn get_config(
@@ -277,6 +294,87 @@ impl IlinkClient {
             .await?;
         check("getconfig", &response.status, |_| ErrorKind::Transient)?;
         Ok(response)
+    }
+
+    pub async fn send_typing(
+        &self,
+        user: &str,
+        ticket: &str,
+        active: bool,
+    ) -> Result<(), ChannelError> {
+        let body = wire::SendTypingRequest {
+            ilink_user_id: user,
+            typing_ticket: ticket,
+            status: if active { 1 } else { 2 },
+            base_info: &self.base_info,
+        };
+        let status: ApiStatus = self
+            .post("ilink/bot/sendtyping", &body, timeouts::CONFIG)
+            .await?;
+        check("sendtyping", &status, |_| ErrorKind::Transient)
+    }
+
+    /// Starts a QR login (no credentials needed).
+    pub async fn get_bot_qrcode(
+        &self,
+        local_tokens: &[String],
+    ) -> Result<(String, String), ChannelError> {
+        let body = wire::QrCodeRequest {
+            local_token_list: local_tokens,
+        };
+        let response: wire::QrCodeResponse = self
+            .post(
+                "ilink/bot/get_bot_qrcode?bot_type=3",
+                &body,
+                timeouts::LONG_POLL,
+            )
+            .await?;
+        check("get_bot_qrcode", &response.status, |_| ErrorKind::Transient)?;
+        match (response.qrcode, response.qrcode_img_content) {
+            (Some(code), Some(url)) if !code.is_empty() && !url.is_empty() => Ok((code, url)),
+            _ => Err(ChannelError::transient(
+                "get_bot_qrcode: answer lacks `qrcode` or `qrcode_img_content`",
+            )),
+        }
+    }
+
+    /// Long-polls a QR code's state at `base` (the login host, or where the server redirected
+    /// us). Only the common headers go with it, as with the official client. Any failure reads
+    /// as "still waiting": the next poll tries again.
+    pub async fn get_qrcode_status(
+        &self,
+        base: &Url,
+        qrcode: &str,
+        verify_code: Option<&str>,
+    ) -> wire::QrStatusResponse {
+        let mut url = match base.join("ilink/bot/get_qrcode_status") {
+            Ok(url) => url,
+            Err(_) => return wire::QrStatusResponse::default(),
+        };
+        url.query_pairs_mut().append_pair("qrcode", qrcode);
+        if let Some(code) = verify_code {
+            url.query_pairs_mut().append_pair("verify_code", code);
+        }
+        let mut request = self
+            .http
+            .get(url)
+            .header("iLink-App-Id", APP_ID)
+            .header(
+                "iLink-App-ClientVersion",
+                client_version(PROTOCOL_VERSION).to_string(),
+            )
+            .timeout(timeouts::LONG_POLL);
+        if let Some(tag) = &self.endpoint.route_tag {
+            request = request.header("SKRouteTag", tag.as_str());
+        }
+        let answer = async {
+            let response = request.send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            serde_json::from_slice(&response.bytes().await.ok()?).ok()
+        };
+        answer.await.unwrap_or_default()
     }
 
     pub async fn notify_start(&self) -> Result<(), ChannelError> {

@@ -36,6 +36,8 @@ pub struct WeixinConfig {
     pub base_url: Option<String>,
     /// CDN base URL for media.
     pub cdn_base_url: Option<String>,
+    /// Where QR logins start. Default `https://ilinkai.weixin.qq.com`.
+    pub login_base_url: Option<String>,
     /// `SKRouteTag` header value, if your deployment routes on it.
     pub route_tag: Option<StringOrNumber>,
     /// `base_info.bot_agent`: space-separated `name/version` tokens. Default `OpenClaw`.
@@ -48,6 +50,13 @@ pub struct WeixinConfig {
     /// Per-account overrides, keyed by normalized account id (e.g. `b0f5860fdecb-im-bot`).
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
+    /// Longest text of one WeChat message, in characters; longer replies are split on
+    /// paragraph and line boundaries. Default 2000.
+    pub text_chunk_limit: Option<usize>,
+    /// Bot messages allowed per message of the peer before sends are queued. Default 10.
+    pub context_token_max_sends: Option<u32>,
+    /// Hours after the peer's last message during which the bot may still write. Default 23.
+    pub context_token_max_age_hours: Option<u32>,
     /// Send tool-progress messages (accepted for compatibility).
     pub reply_progress_messages: Option<bool>,
     /// Quote-cache settings (accepted for compatibility).

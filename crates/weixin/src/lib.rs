@@ -21,18 +21,24 @@
 
 pub mod client;
 pub mod config;
+pub mod login;
 pub mod normalize;
 mod receive;
-mod send;
+pub(crate) mod send;
 pub mod store;
+pub mod text;
+pub mod window;
 pub mod wire;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use channel_core::{
-    AccountView, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor, DmConfig,
-    Meta, Outbound, Probe, Receipt, RunContext, StateDir, Target, parse_config,
+    AccountView, CancellationToken, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode,
+    Descriptor, DmConfig, LoginResult, LoginUi, Meta, Outbound, Probe, Receipt, RunContext,
+    StateDir, Target, parse_config,
 };
 
 use crate::client::{Endpoint, IlinkClient};
@@ -56,14 +62,23 @@ pub struct Account {
     /// The WeChat user who bound the bot.
     pub owner: Option<String>,
     pub dm: DmConfig,
+    /// Longest text of one wire message.
+    pub chunk_limit: usize,
+    pub limits: window::Limits,
     endpoint: Result<Endpoint, ChannelError>,
     store: Store,
+    /// Typing tickets by peer, fetched with `getconfig` once per account run.
+    tickets: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Account {
     /// Where and as whom to talk, or why this account cannot.
     pub fn endpoint(&self) -> Result<Endpoint, ChannelError> {
         self.endpoint.clone()
+    }
+
+    pub fn windows(&self) -> window::WindowStore {
+        window::WindowStore::new(self.store.accounts_dir(), &self.id)
     }
 }
 
@@ -109,11 +124,13 @@ impl Channel for WeixinChannel {
                 order: 75,
             },
             capabilities: Capabilities { chat_types: vec![ChatKind::Direct], media: false, block_streaming: true },
-            delivery_mode: DeliveryMode::Direct,
+            // Sends run next to the receive loop, so one process owns each peer's window.
+            delivery_mode: DeliveryMode::Gateway,
             text_chunk_limit: 4000,
             config_schema: config::schema(),
             target_hint: "<user id>@im.wechat".into(),
             id_label: "Your WeChat user id".into(),
+            interactive_login: true,
             tool_hints: vec![
                 "WeChat targets are user ids ending in @im.wechat; a bot can only write to users who messaged it first."
                     .into(),
@@ -202,7 +219,24 @@ impl Channel for WeixinChannel {
                 .unwrap_or_default(),
             implicit_allow: owner.iter().cloned().collect(),
         };
+        let defaults = window::Limits::DEFAULT;
+        let limits = window::Limits {
+            max_sends: config
+                .context_token_max_sends
+                .unwrap_or(defaults.max_sends)
+                .max(1),
+            max_age: config
+                .context_token_max_age_hours
+                .map(|h| std::time::Duration::from_secs(u64::from(h.max(1)) * 3600))
+                .unwrap_or(defaults.max_age),
+        };
         Ok(Account {
+            tickets: Arc::default(),
+            chunk_limit: config
+                .text_chunk_limit
+                .unwrap_or(text::DEFAULT_CHUNK_CHARS)
+                .clamp(64, 4000),
+            limits,
             enabled: overrides.enabled.unwrap_or(true) && config.enabled.unwrap_or(true),
             name: overrides.name.or(config.name),
             owner,
@@ -256,6 +290,86 @@ impl Channel for WeixinChannel {
                 elapsed_ms,
             },
         })
+    }
+
+    async fn login(
+        &self,
+        section: &serde_json::Value,
+        _account: Option<&str>,
+        ui: Arc<dyn LoginUi>,
+        cancel: CancellationToken,
+    ) -> Result<LoginResult, ChannelError> {
+        let config = Self::config(section)?;
+        let base = config
+            .login_base_url
+            .as_deref()
+            .unwrap_or(client::DEFAULT_BASE_URL);
+        let options = login::LoginOptions {
+            base_url: client::parse_base_url("channels.openclaw-weixin.loginBaseUrl", base)?,
+            route_tag: config.route_tag.map(config::StringOrNumber::into_string),
+            deadline: login::DEADLINE,
+            poll_pause: login::POLL_PAUSE,
+        };
+        login::login_and_save(&self.store, &options, ui, cancel).await
+    }
+
+    async fn logout(
+        &self,
+        _section: &serde_json::Value,
+        account: &str,
+    ) -> Result<bool, ChannelError> {
+        let id = store::normalize_account_id(account);
+        self.store
+            .remove_account(&id)
+            .map_err(|e| ChannelError::from(e).context(format!("removing account {id}")))
+    }
+
+    async fn typing(
+        &self,
+        account: &Account,
+        target: &Target,
+        active: bool,
+    ) -> Result<(), ChannelError> {
+        let Some((peer, token)) = account
+            .store
+            .context_token(&account.id, &target.id)
+            .ok()
+            .flatten()
+        else {
+            return Ok(());
+        };
+        let client = IlinkClient::new(account.endpoint()?)?;
+        let cached = account
+            .tickets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&peer)
+            .cloned();
+        let ticket = match cached {
+            Some(ticket) => ticket,
+            None => {
+                let config = client.get_config(&peer, Some(&token)).await?;
+                let Some(ticket) = config.typing_ticket.filter(|t| !t.is_empty()) else {
+                    return Ok(());
+                };
+                account
+                    .tickets
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(peer.clone(), ticket.clone());
+                ticket
+            }
+        };
+        let result = client.send_typing(&peer, &ticket, active).await;
+        if result.is_err() {
+            // A refused ticket is fetched anew next time.
+            account
+                .tickets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&peer);
+        }
+        result
     }
 
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {

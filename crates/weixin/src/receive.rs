@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use channel_core::{Backoff, ChannelError, ErrorKind, RunContext, StatusPatch};
 
-use crate::Account;
 use crate::client::{IlinkClient, timeouts};
 use crate::normalize::normalize;
 use crate::wire::{GetUpdatesResponse, WeixinMessage};
+use crate::{Account, send};
 
 /// The server's hold hint is trusted up to this much.
 const MAX_HOLD: Duration = Duration::from_secs(120);
@@ -110,6 +110,13 @@ pub(crate) async fn run(account: &Account, ctx: RunContext) -> Result<(), Channe
     Ok(())
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Returns true when cancelled during the sleep.
 async fn sleep_or_cancel(ctx: &RunContext, delay: Duration) -> bool {
     tokio::select! {
@@ -142,6 +149,20 @@ async fn deliver(
                 .store
                 .record_context_token(&account.id, from, token)
                 .map_err(|e| ChannelError::from(e).context("saving the context token"))?;
+            account
+                .windows()
+                .opened(from, now_ms())
+                .map_err(|e| ChannelError::from(e).context("opening the peer's window"))?;
+            // What waited for this peer goes out before the answer to this message.
+            match send::flush(account, from).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(account = %account.id, flushed = n, "sent messages that waited for the peer")
+                }
+                Err(err) => {
+                    tracing::warn!(account = %account.id, %err, "could not flush queued messages; they stay queued")
+                }
+            }
         }
         let inbound = match normalize(&account.id, &msg, raw.clone()) {
             Ok(inbound) => inbound,

@@ -109,7 +109,11 @@ impl Store {
     }
 
     fn account_path(&self, id: &str, suffix: &str) -> PathBuf {
-        self.dir.join("accounts").join(format!("{id}{suffix}"))
+        self.accounts_dir().join(format!("{id}{suffix}"))
+    }
+
+    pub fn accounts_dir(&self) -> PathBuf {
+        self.dir.join("accounts")
     }
 
     /// Ids from `accounts.json`, normalized, in registration order, without repeats.
@@ -160,6 +164,39 @@ impl Store {
             state::write_json(&self.dir.join("accounts.json"), &ids, true)?;
         }
         Ok(())
+    }
+
+    /// Forgets an account: its credentials, cursor, tokens, windows, outbox, dedup journal and
+    /// its entry in `accounts.json`. Returns whether it existed.
+    pub fn remove_account(&self, id: &str) -> io::Result<bool> {
+        let mut existed = false;
+        let mut names = vec![id.to_owned()];
+        names.extend(raw_id_candidates(id));
+        for name in &names {
+            for suffix in [
+                ".json",
+                ".sync.json",
+                ".context-tokens.json",
+                ".windows.json",
+                ".outbox.json",
+            ] {
+                let path = self.account_path(name, suffix);
+                existed |= path.exists();
+                state::remove_file(&path)?;
+            }
+        }
+        state::remove_file(&self.dir.join("dedup").join(format!("{id}.jsonl")))?;
+        let ids: Vec<String> =
+            state::read_json(&self.dir.join("accounts.json"))?.unwrap_or_default();
+        let kept: Vec<&String> = ids
+            .iter()
+            .filter(|raw| normalize_account_id(raw) != id)
+            .collect();
+        if kept.len() != ids.len() {
+            existed = true;
+            state::write_json(&self.dir.join("accounts.json"), &kept, true)?;
+        }
+        Ok(existed)
     }
 
     /// The long-poll cursor; `""` when there is none yet.
@@ -306,6 +343,37 @@ mod tests {
             "same shape as Tencent's file"
         );
         assert_eq!(store.context_token("a", "stranger").expect("lookup"), None);
+    }
+
+    #[test]
+    fn remove_forgets_everything_of_one_account_only() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path());
+        for id in ["a-im-bot", "b-im-bot"] {
+            store
+                .save_account(
+                    id,
+                    &AccountFile {
+                        token: id.into(),
+                        ..AccountFile::default()
+                    },
+                )
+                .expect("save");
+            store.save_cursor(id, "c").expect("cursor");
+            store.record_context_token(id, "u", "t").expect("token");
+        }
+        std::fs::create_dir_all(tmp.path().join("dedup")).expect("mkdir");
+        std::fs::write(tmp.path().join("dedup/a-im-bot.jsonl"), "").expect("journal");
+        assert!(store.remove_account("a-im-bot").expect("remove"));
+        assert_eq!(store.account_ids().expect("ids"), vec!["b-im-bot"]);
+        assert!(store.load_account("a-im-bot").expect("load").is_none());
+        assert_eq!(store.load_cursor("a-im-bot").expect("cursor"), "");
+        assert!(!tmp.path().join("dedup/a-im-bot.jsonl").exists());
+        assert_eq!(store.load_cursor("b-im-bot").expect("cursor"), "c");
+        assert!(
+            !store.remove_account("a-im-bot").expect("again"),
+            "nothing left to remove"
+        );
     }
 
     #[test]

@@ -33,6 +33,8 @@ impl ApiStatus {
 
 /// iLink's "session timeout": the bot token is stale or the bot was bound elsewhere.
 pub const SESSION_EXPIRED: i64 = -14;
+/// `sendmessage` refused because the peer's context window is closed (or the text too long).
+pub const WINDOW_CLOSED: i64 = -2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GetUpdatesRequest<'a> {
@@ -170,6 +172,48 @@ pub struct GetConfigResponse {
     pub status: ApiStatus,
     #[serde(default)]
     pub typing_ticket: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SendTypingRequest<'a> {
+    pub ilink_user_id: &'a str,
+    pub typing_ticket: &'a str,
+    /// 1 = typing, 2 = cancel.
+    pub status: u8,
+    pub base_info: &'a BaseInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QrCodeRequest<'a> {
+    /// Bot tokens stored locally, newest first, so the server can tell we are already bound.
+    pub local_token_list: &'a [String],
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QrCodeResponse {
+    #[serde(flatten)]
+    pub status: ApiStatus,
+    #[serde(default)]
+    pub qrcode: Option<String>,
+    /// The URL the QR code must encode (not an image).
+    #[serde(default)]
+    pub qrcode_img_content: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct QrStatusResponse {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub bot_token: Option<String>,
+    #[serde(default)]
+    pub ilink_bot_id: Option<String>,
+    #[serde(default)]
+    pub baseurl: Option<String>,
+    #[serde(default)]
+    pub ilink_user_id: Option<String>,
+    #[serde(default)]
+    pub redirect_host: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

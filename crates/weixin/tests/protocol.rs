@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use channel_core::conformance::Running;
 use channel_core::testing::StandaloneHost;
-use channel_core::{AnyChannel, CancellationToken, DmPolicy, ErrorKind, Outbound};
+use channel_core::{AnyChannel, CancellationToken, DmPolicy, ErrorKind, Outbound, Receipt};
 use common::{Wx, fast_options};
-use imsim::ilink::{ExpiryVariant, Fault};
+use imsim::ilink::{ExpiryVariant, Fault, IlinkOptions};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -63,6 +63,24 @@ async fn replies_carry_the_inbound_context_token_and_exact_headers() {
         .expect("a getupdates body");
     insta::assert_json_snapshot!("getupdates_frame", poll, { ".get_updates_buf" => "[cursor]" });
     assert!(wx.sim.online(&wx.bot.bot_id), "notifystart was sent");
+    // "typing…" went up while the agent worked and came down after.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !wx.sim.typing(&wx.bot.bot_id).iter().any(|(_, s)| *s == 2)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let typing = wx.sim.typing(&wx.bot.bot_id);
+    assert_eq!(
+        typing.first(),
+        Some(&(wx.bot.owner.clone(), 1)),
+        "{typing:?}"
+    );
+    assert_eq!(
+        typing.last(),
+        Some(&(wx.bot.owner.clone(), 2)),
+        "{typing:?}"
+    );
     running.stop().await;
     assert!(
         !wx.sim.online(&wx.bot.bot_id),
@@ -251,37 +269,153 @@ async fn targets_match_case_insensitively_and_unknown_ones_are_refused() {
 }
 
 #[tokio::test]
-async fn refused_sends_tell_the_truth() {
+async fn sends_beyond_the_window_are_queued_then_delivered_when_the_peer_writes() {
     let state = tempfile::tempdir().expect("tempdir");
     let wx = Wx::with(state.path(), fast_options()).await;
     let running = owner_session(&wx).await;
     wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
     wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
     let section = wx.section_with(DmPolicy::Pairing, &[]);
-    // The reply used one of ten sends in the window; nine more go through, the next is refused.
+    let send = |text: String| {
+        let (channel, section, account, owner) = (
+            Arc::clone(&wx.channel),
+            section.clone(),
+            wx.account(),
+            wx.bot.owner.clone(),
+        );
+        async move {
+            channel
+                .send(&section, &account, &owner, &Outbound::text(text))
+                .await
+        }
+    };
+    // The reply used one of ten sends in the window; nine more go out.
     for n in 0..9 {
-        wx.channel
-            .send(
-                &section,
-                &wx.account(),
-                &wx.bot.owner,
-                &Outbound::text(format!("n{n}")),
-            )
-            .await
-            .expect("send");
+        let receipt = send(format!("n{n}")).await.expect("send");
+        assert!(matches!(receipt, Receipt::Sent { .. }), "{receipt:?}");
     }
-    let err = wx
+    let receipt = send("eleventh".into()).await.expect("queued, not failed");
+    let Receipt::Queued { reason, .. } = receipt else {
+        panic!("not queued: {receipt:?}")
+    };
+    assert!(reason.contains("10 messages"), "{reason}");
+    assert!(
+        wx.sim
+            .sent(&wx.bot.bot_id)
+            .iter()
+            .all(|s| s.text.as_deref() != Some("eleventh")),
+        "nothing was attempted"
+    );
+
+    // The peer writes: the queued message goes out first, then the reply.
+    wx.sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "I'm back");
+    let sent = wx.sim.wait_sent(&wx.bot.bot_id, 12, WAIT).await;
+    let texts: Vec<_> = sent
+        .iter()
+        .skip(10)
+        .filter_map(|s| s.text.clone())
+        .collect();
+    assert_eq!(texts, ["eleventh", "echo: I'm back"]);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_refusal_queues_instead_of_failing() {
+    let state = tempfile::tempdir().expect("tempdir");
+    // The server's window is smaller than ours: it refuses first.
+    let options = IlinkOptions {
+        window_max_sends: 2,
+        ..fast_options()
+    };
+    let wx = Wx::with(state.path(), options).await;
+    let running = owner_session(&wx).await;
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
+    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    let section = wx.section_with(DmPolicy::Pairing, &[]);
+    let ok = wx
         .channel
         .send(
             &section,
             &wx.account(),
             &wx.bot.owner,
-            &Outbound::text("one too many"),
+            &Outbound::text("second"),
         )
         .await
-        .expect_err("window exhausted");
-    assert_eq!(err.kind, ErrorKind::Permanent);
-    assert!(err.message.contains("code -2"), "{err}");
+        .expect("send");
+    assert!(matches!(ok, Receipt::Sent { .. }));
+    let refused = wx
+        .channel
+        .send(
+            &section,
+            &wx.account(),
+            &wx.bot.owner,
+            &Outbound::text("third"),
+        )
+        .await
+        .expect("send");
+    let Receipt::Queued { reason, .. } = refused else {
+        panic!("not queued: {refused:?}")
+    };
+    assert!(reason.contains("ret -2"), "{reason}");
+    // Known closed now: the next one is queued without asking the server.
+    let before = wx.sim.sent(&wx.bot.bot_id).len();
+    let again = wx
+        .channel
+        .send(
+            &section,
+            &wx.account(),
+            &wx.bot.owner,
+            &Outbound::text("fourth"),
+        )
+        .await
+        .expect("send");
+    assert!(matches!(again, Receipt::Queued { .. }));
+    assert_eq!(wx.sim.sent(&wx.bot.bot_id).len(), before);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn long_replies_arrive_whole_in_order_in_chunks() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let long: String = (0..100)
+        .map(|n| format!("P{n:04} {}\n\n", "x".repeat(94)))
+        .collect();
+    let reply = long.clone();
+    let host = Arc::new(StandaloneHost::new(move |_| vec![reply.clone()]));
+    let running = Running::start(&wx, host, wx.section_with(DmPolicy::Pairing, &[])).await;
+    wx.sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "write me a lot");
+    let pieces = weixin::text::chunk(&long, weixin::text::DEFAULT_CHUNK_CHARS).len();
+    assert!(pieces > 1);
+    let sent = wx.sim.wait_sent(&wx.bot.bot_id, pieces, WAIT).await;
+    assert_eq!(
+        sent.len(),
+        pieces,
+        "10,000 characters in 2,000-character pieces"
+    );
+    assert!(
+        sent.iter()
+            .all(|s| s.text.as_ref().is_some_and(|t| t.chars().count() <= 2000))
+    );
+    let joined = sent
+        .iter()
+        .filter_map(|s| s.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let whole = joined.split_whitespace().eq(long.split_whitespace());
+    assert!(
+        whole,
+        "the pieces, in order, are the whole reply ({} vs {} chars)",
+        joined.len(),
+        long.len()
+    );
+    let ids: Vec<&str> = sent.iter().map(|s| s.client_id.as_str()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] != w[1]),
+        "each piece has its own wire id"
+    );
     running.stop().await;
 }
 

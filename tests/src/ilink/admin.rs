@@ -1,5 +1,9 @@
 //! `/_admin/*`: the Rust API over HTTP, so a person (curl) or another process (the e2e driver)
 //! can drive a running simulator. JSON in, JSON out; `bot_id` defaults to the first bot added.
+//! QR login and CDN calls live in the `qr` and `cdn` submodules.
+
+mod cdn;
+mod qr;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,14 +33,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_admin/sent", get(sent))
         .route("/_admin/requests", get(requests))
         .route("/_admin/state", get(state))
+        .merge(qr::routes())
+        .merge(cdn::routes())
         .with_state(shared)
 }
 
-/// Admin failures: 400 for bad input, 404 for unknown bots or messages.
+/// Admin failures: 400 for bad input, 404 for unknown bots, messages or QR codes, 409 for an action
+/// the object's state does not allow (scanning a used-up QR code).
 #[derive(Debug)]
 enum AdminError {
     Bad(BadRequest),
     NotFound(String),
+    Conflict(String),
 }
 
 impl From<BadRequest> for AdminError {
@@ -49,6 +57,7 @@ impl From<SimError> for AdminError {
     fn from(e: SimError) -> Self {
         match e {
             SimError::BadMessage(msg) => Self::Bad(BadRequest(msg)),
+            SimError::Conflict(msg) => Self::Conflict(msg),
             other => Self::NotFound(other.to_string()),
         }
     }
@@ -60,6 +69,9 @@ impl IntoResponse for AdminError {
             Self::Bad(e) => e.into_response(),
             Self::NotFound(msg) => {
                 (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response()
+            }
+            Self::Conflict(msg) => {
+                (StatusCode::CONFLICT, Json(json!({ "error": msg }))).into_response()
             }
         }
     }
@@ -202,5 +214,18 @@ async fn requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
 }
 
 async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    Json(shared.snapshot())
+    let mut snapshot = shared.snapshot();
+    snapshot["qr"] = json!({
+        "sessions": shared.qr.sessions().len(),
+        "script": shared.qr.script_name(),
+        "owner": shared.qr.owner(),
+        "redirect_host": shared.addrs.qr_redirect.to_string(),
+    });
+    snapshot["cdn"] = json!({
+        "base_url": format!("http://{}/c2c", shared.addrs.cdn),
+        "uploads": shared.cdn.uploads().len(),
+        "upload_full_url": shared.cdn.upload_full_url(),
+        "pending_faults": shared.cdn.pending_faults(),
+    });
+    Json(snapshot)
 }

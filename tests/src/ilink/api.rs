@@ -1,9 +1,8 @@
-//! The bot endpoints of spec §3 (everything a logged-in bot calls), plus request recording.
-//!
-//! QR login and the CDN are meant to live in their own modules (`qr.rs`, `cdn.rs`) whose routers get
-//! merged next to this one; they share the recording layer and `Shared`.
+//! The bot endpoints of spec §3 (everything a logged-in bot calls), plus the request recording
+//! and authentication shared with the QR (`qr.rs`) and CDN (`cdn.rs`) routes.
 
 use std::cmp::min;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +22,11 @@ use super::types::{ExpiryVariant, Fault, RequestRecord};
 use super::wire;
 use crate::http::{BadRequest, Obj, header_map, now_ms, parse_object};
 
-/// Far above anything the official client sends (it never sends media inline).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Far above anything the official client sends to the API (it never sends media inline).
+pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// The bot endpoints, still without state, fallback and recording (see [`finish`]).
+pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/ilink/bot/getupdates", post(getupdates))
         .route("/ilink/bot/sendmessage", post(sendmessage))
@@ -34,29 +34,61 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/ilink/bot/sendtyping", post(sendtyping))
         .route("/ilink/bot/msg/notifystart", post(notifystart))
         .route("/ilink/bot/msg/notifystop", post(notifystop))
+}
+
+/// Turns the routes of one listener into a service: 404 fallback, every request recorded with
+/// the listener's address (bodies up to `max_body`, parsed as JSON when `json_bodies`).
+pub(crate) fn finish(
+    routes: Router<Arc<Shared>>,
+    shared: &Arc<Shared>,
+    host: SocketAddr,
+    max_body: usize,
+    json_bodies: bool,
+) -> Router {
+    let recorder = Recorder {
+        shared: shared.clone(),
+        host: host.to_string(),
+        max_body,
+        json_bodies,
+    };
+    routes
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(shared.clone(), record))
-        .with_state(shared)
+        .layer(middleware::from_fn_with_state(recorder, record))
+        .with_state(shared.clone())
 }
 
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found")
 }
 
-/// Records every API request before it is handled, so rejected requests show up too.
-async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+/// What the recording middleware knows about its listener.
+#[derive(Debug, Clone)]
+struct Recorder {
+    shared: Arc<Shared>,
+    host: String,
+    max_body: usize,
+    json_bodies: bool,
+}
+
+/// Records every request before it is handled, so rejected requests show up too.
+async fn record(State(rec): State<Recorder>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, MAX_BODY).await {
+    let bytes = match to_bytes(body, rec.max_body).await {
         Ok(bytes) => bytes,
         Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response(),
     };
-    tracing::debug!(method = %parts.method, path = parts.uri.path(), len = bytes.len(), "ilink request");
-    shared.record_request(RequestRecord {
+    tracing::debug!(method = %parts.method, host = rec.host, path = parts.uri.path(), len = bytes.len(), "ilink request");
+    rec.shared.record_request(RequestRecord {
         method: parts.method.to_string(),
+        host: rec.host.clone(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: header_map(&parts.headers),
-        body: serde_json::from_slice(&bytes).ok(),
+        body: if rec.json_bodies {
+            serde_json::from_slice(&bytes).ok()
+        } else {
+            None
+        },
         body_len: bytes.len(),
         at_ms: now_ms(),
     });
@@ -65,10 +97,10 @@ async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> 
 }
 
 /// An authenticated bot request: headers checked, token resolved, body parsed as a JSON object.
-struct Call {
-    bot_id: String,
-    body: Map<String, Value>,
-    headers: HeaderMap,
+pub(crate) struct Call {
+    pub(crate) bot_id: String,
+    pub(crate) body: Map<String, Value>,
+    pub(crate) headers: HeaderMap,
 }
 
 impl FromRequest<Arc<Shared>> for Call {
@@ -107,7 +139,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The POST headers every official request carries (spec §2.2).
-fn check_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
+pub(crate) fn check_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if get("authorizationtype") != Some("ilink_bot_token") {
         return Err(BadRequest::new(

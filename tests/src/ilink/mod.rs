@@ -1,8 +1,12 @@
 //! A loopback fake of Tencent's iLink bot API (spec `weixin-ilink-protocol.md` §3, §14).
 //!
-//! Scope today: the logged-in bot endpoints (`getupdates`, `sendmessage`, `getconfig`,
-//! `sendtyping`, `msg/notifystart`, `msg/notifystop`). QR login and the CDN are not simulated yet;
-//! they are meant to become sibling modules whose routers are merged in [`IlinkSim::start`].
+//! Three listeners on 127.0.0.1, all started by [`IlinkSim::start`]:
+//! * the API ([`IlinkSim::base_url`]): QR login (`get_bot_qrcode`, `get_qrcode_status`, see
+//!   [below](#qr-login)), the logged-in bot endpoints (`getupdates`, `sendmessage`,
+//!   `getconfig`, `sendtyping`, `msg/notifystart`, `msg/notifystop`, `getuploadurl`) and `/_admin/`;
+//! * a second "IDC" host that only serves `get_qrcode_status`, which `scaned_but_redirect` sends
+//!   clients to ([`IlinkSim::qr_redirect_host`]);
+//! * the CDN ([`IlinkSim::cdn_base_url`], `…/c2c/upload`, `…/c2c/download`).
 //!
 //! Semantics worth knowing when writing tests:
 //! * The `getupdates` cursor is opaque base64. `""`, or a cursor that does not decode or belongs to
@@ -17,10 +21,31 @@
 //!   `ret=-2 "prepare failed"`.
 //! * Unknown, missing or revoked tokens get HTTP 200 `{"errcode":-14,"errmsg":"session timeout"}`.
 //!
+//! # QR login
+//! `get_bot_qrcode` (POST, or the legacy GET) issues a session whose `get_qrcode_status` answers
+//! follow the [`QrScript`] in force when it was issued (set with [`IlinkSim::qr_script`]; the
+//! default, [`QrScript::Manual`], waits for [`IlinkSim::qr_scan`] / [`IlinkSim::qr_confirm`]).
+//! A poll answers at once when the session has something new to say (the next scripted step, or a
+//! change made by the test), and otherwise is held up to [`IlinkOptions::qr_hold`] and then
+//! repeats the current status. `confirmed` binds a new bot (new id and token, owner from
+//! [`IlinkSim::set_qr_owner`] or random) and revokes the owner's other bots (-14), as the real server
+//! does: one bot per WeChat user. A POST whose `local_token_list` holds a live token gets
+//! `binded_redirect` on its first poll. Unknown qrcodes poll as `expired`. `qrcode_img_content`
+//! points at `/q/x` on the API host, which answers a short text telling a person how to scan.
+//!
+//! # CDN
+//! `getuploadurl` validates the request and registers an upload ticket (`upload_param`);
+//! `POST …/c2c/upload` accepts only a body that is the AES-128-ECB/PKCS#7 ciphertext of a file with
+//! the announced size and MD5, under the announced key, and answers `x-encrypted-param`; the file
+//! is then downloadable with `GET …/c2c/download`. Every parameter is standard base64 with `+`,
+//! `/` and `=`, so clients that forget to URL-encode get 4xx/404. [`IlinkSim::uploaded`] returns
+//! the decrypted uploads, [`IlinkSim::inject_media`] puts an encrypted file on the CDN and
+//! delivers a message pointing at it, [`IlinkSim::cdn_fault`] queues one-shot failures.
+//!
 //! # Admin API
 //! Served on the same listener (not recorded in [`IlinkSim::requests`]); `bot_id` defaults to the
-//! first bot added, `from` to that bot's owner. Errors: 400 (bad input) or 404 (unknown bot/message),
-//! both as `{"error": "..."}`.
+//! first bot added, `from` to that bot's owner. Errors: 400 (bad input), 404 (unknown bot,
+//! message or qrcode) or 409 (acting on a used-up qrcode), all as `{"error": "..."}`.
 //!
 //! | Call | Body / query | Answer |
 //! |---|---|---|
@@ -33,6 +58,15 @@
 //! | `GET /_admin/sent[?bot_id=]` | | `[Sent]` |
 //! | `GET /_admin/requests` | | `[RequestRecord]` |
 //! | `GET /_admin/state` | | bots with token validity, online flag, typing, users and their windows |
+//! | `POST /_admin/qr/script` | `{script: manual\|confirm\|expire_then_confirm\|always_expire\|verify_code\|redirect\|already_bound, code?, max_wrong? (3), owner?}` (`owner` present: as [`IlinkSim::set_qr_owner`], `null` = random) | `{script, owner}` |
+//! | `POST /_admin/qr/scan` | `{qrcode?}` (default: the latest) | `QrSession` |
+//! | `POST /_admin/qr/confirm` | `{qrcode?}` | the bound `Bot` |
+//! | `POST /_admin/qr/expire` | `{qrcode?}` | `QrSession` |
+//! | `GET /_admin/qr/sessions` | | `[QrSession]` |
+//! | `POST /_admin/media` | `{bot_id?, from?, kind: image\|file\|video\|voice, content_base64, key?: image_aeskey_hex\|base64_raw\|base64_hex\|none\|wrong, full_url? (true), caption?, file_name?, text?, encode_type?, playtime?}` | `Injected` (with `media`) |
+//! | `POST /_admin/cdn/fault` | `{fault: upload_4xx\|upload_5xx\|upload_no_param\|uploadurl_refused\|download_error, status?, message?}` | `{queued}` |
+//! | `POST /_admin/cdn/options` | `{upload_full_url: bool}` | `{upload_full_url}` |
+//! | `GET /_admin/cdn/uploads` | | `[Upload]`, plaintext as `plaintext_base64` |
 //!
 //! ```text
 //! curl -s -XPOST http://127.0.0.1:PORT/_admin/inbound -d '{"text":"[[ECHO:hi]]"}'
@@ -41,6 +75,8 @@
 
 mod admin;
 mod api;
+mod cdn;
+mod qr;
 mod state;
 mod types;
 mod wire;
@@ -51,9 +87,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+pub use cdn::{CdnFault, KeyEncoding, MediaKind, MediaRef, MediaSpec, Upload};
+pub use qr::{QrPoll, QrScript, QrSession, QrStatus};
 use state::{Shared, SimError};
 pub use types::{Bot, ExpiryVariant, Fault, Injected, RequestRecord, Sent};
 
@@ -76,8 +115,18 @@ pub struct IlinkOptions {
     /// How long after a user message the bot may still send.
     pub window: Duration,
     /// Reject (HTTP 400) requests without `AuthorizationType: ilink_bot_token` or without a valid
-    /// `X-WECHAT-UIN`. When off, those headers are only recorded.
+    /// `X-WECHAT-UIN` (bot endpoints and the `get_bot_qrcode` POST). When off, those headers are
+    /// only recorded.
     pub strict_headers: bool,
+    /// Longest hold of a `get_qrcode_status` poll that has nothing new to say (clients give up
+    /// after 35 s).
+    pub qr_hold: Duration,
+    /// Port of the CDN listener on 127.0.0.1; 0 picks a free one.
+    pub cdn_port: u16,
+    /// `getuploadurl` answers `upload_full_url` besides `upload_param`. When off, clients must build
+    /// `<cdnBase>/upload?encrypted_query_param=…&filekey=…` themselves. Also settable at run time
+    /// ([`IlinkSim::set_upload_full_url`]).
+    pub upload_full_url: bool,
 }
 
 impl Default for IlinkOptions {
@@ -91,8 +140,20 @@ impl Default for IlinkOptions {
             window_max_sends: 10,
             window: Duration::from_secs(24 * 60 * 60),
             strict_headers: true,
+            qr_hold: Duration::from_secs(30),
+            cdn_port: 0,
+            upload_full_url: true,
         }
     }
+}
+
+/// Where the listeners of one simulator are bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Addrs {
+    pub api: SocketAddr,
+    /// The second host `scaned_but_redirect` points at; serves only `get_qrcode_status`.
+    pub qr_redirect: SocketAddr,
+    pub cdn: SocketAddr,
 }
 
 /// A running iLink simulator. Dropping it stops the server (held polls return at once).
@@ -122,28 +183,42 @@ pub fn new_bot() -> Bot {
 }
 
 impl IlinkSim {
-    /// Binds 127.0.0.1:`opts.port` and serves the bot API and `/_admin/` in a background task.
+    /// Binds 127.0.0.1:`opts.port` (API and `/_admin/`), a free port (QR redirect host) and
+    /// 127.0.0.1:`opts.cdn_port` (CDN), and serves them in background tasks.
     pub async fn start(opts: IlinkOptions) -> io::Result<IlinkSim> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port)).await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(opts));
-        let app = api::router(shared.clone()).merge(admin::router(shared.clone()));
-        let mut stop = shared.shutdown.subscribe();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "ilink simulator stopped");
-            }
-        });
-        tracing::info!(%addr, "ilink simulator listening");
-        Ok(IlinkSim { shared, addr })
+        let api_listener = bind(opts.port).await?;
+        let redirect_listener = bind(0).await?;
+        let cdn_listener = bind(opts.cdn_port).await?;
+        let addrs = Addrs {
+            api: api_listener.local_addr()?,
+            qr_redirect: redirect_listener.local_addr()?,
+            cdn: cdn_listener.local_addr()?,
+        };
+        let shared = Arc::new(Shared::new(opts, addrs));
+
+        let api_routes = api::routes().merge(qr::routes()).merge(cdn::api_routes());
+        let api_app = api::finish(api_routes, &shared, addrs.api, api::MAX_BODY, true)
+            .merge(admin::router(shared.clone()));
+        let redirect_app = api::finish(
+            qr::redirect_routes(),
+            &shared,
+            addrs.qr_redirect,
+            api::MAX_BODY,
+            true,
+        );
+        let cdn_app = api::finish(cdn::routes(), &shared, addrs.cdn, cdn::MAX_FILE, false);
+        serve(&shared, api_listener, api_app);
+        serve(&shared, redirect_listener, redirect_app);
+        serve(&shared, cdn_listener, cdn_app);
+        tracing::info!(api = %addrs.api, qr_redirect = %addrs.qr_redirect, cdn = %addrs.cdn, "ilink simulator listening");
+        Ok(IlinkSim {
+            shared,
+            addr: addrs.api,
+        })
     }
 
-    /// `http://127.0.0.1:PORT/` — the `baseurl` a QR login would hand out (trailing slash included).
+    /// `http://127.0.0.1:PORT/` — the API base (trailing slash included). QR logins hand out the
+    /// same URL without the slash as `baseurl`, the way the real server does.
     pub fn base_url(&self) -> String {
         format!("http://{}/", self.addr)
     }
@@ -249,6 +324,25 @@ impl IlinkSim {
     pub fn typing(&self, bot_id: &str) -> Vec<(String, u8)> {
         self.shared.typing(bot_id)
     }
+}
+
+async fn bind(port: u16) -> io::Result<TcpListener> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await
+}
+
+/// Serves `app` until the simulator is dropped.
+fn serve(shared: &Shared, listener: TcpListener, app: Router) {
+    let mut stop = shared.shutdown.subscribe();
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "ilink simulator listener stopped");
+        }
+    });
 }
 
 fn expect<T>(result: Result<T, SimError>) -> T {

@@ -11,9 +11,11 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use super::IlinkOptions;
+use super::cdn::CdnStore;
+use super::qr::QrBook;
 use super::types::{Bot, Fault, Injected, RequestRecord, Sent};
 use super::wire::{self, IdGen};
+use super::{Addrs, IlinkOptions};
 use crate::http::now_ms;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -24,12 +26,25 @@ pub(crate) enum SimError {
     NoBots,
     #[error("{0}")]
     BadMessage(String),
+    #[error("unknown qrcode `{0}`")]
+    UnknownQrcode(String),
+    #[error("no QR code has been issued yet")]
+    NoQrcodes,
+    /// The request is well-formed but the object is in the wrong state for it.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// State shared by the HTTP handlers and the `IlinkSim` handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) opts: IlinkOptions,
+    /// Where each listener of this simulator is bound.
+    pub(crate) addrs: Addrs,
+    /// QR login sessions (own lock; never held while taking `state`'s, except to register a bot).
+    pub(crate) qr: QrBook,
+    /// CDN tickets, files and uploads (own lock, never nested with the others).
+    pub(crate) cdn: CdnStore,
     state: Mutex<State>,
     /// Bumped on every recorded `sendmessage`, for `wait_sent`.
     sent_tx: watch::Sender<u64>,
@@ -118,9 +133,12 @@ pub(crate) struct SendRequest {
 }
 
 impl Shared {
-    pub(crate) fn new(opts: IlinkOptions) -> Self {
+    pub(crate) fn new(opts: IlinkOptions, addrs: Addrs) -> Self {
         Self {
+            qr: QrBook::default(),
+            cdn: CdnStore::new(opts.upload_full_url),
             opts,
+            addrs,
             state: Mutex::new(State {
                 bots: Vec::new(),
                 requests: Vec::new(),
@@ -167,6 +185,29 @@ impl Shared {
         });
     }
 
+    /// A QR login bound `bot`: register it, and revoke every other bot of the same WeChat user,
+    /// because a user can be bound to one bot at a time (spec §1, #69). Returns the revoked ids.
+    pub(crate) fn bind_bot(&self, bot: Bot) -> Vec<String> {
+        let owner = bot.owner.clone();
+        let bot_id = bot.bot_id.clone();
+        self.add_bot(bot);
+        let mut st = self.lock();
+        let mut revoked = Vec::new();
+        for other in st.bots.iter_mut() {
+            if other.bot.owner == owner && other.bot.bot_id != bot_id && !other.revoked {
+                other.revoked = true;
+                other.wake.send_modify(|_| {});
+                revoked.push(other.bot.bot_id.clone());
+            }
+        }
+        revoked
+    }
+
+    /// A fresh server id (for item `msg_id`s of messages built outside this module).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.lock().ids.next_id()
+    }
+
     pub(crate) fn bots(&self) -> Vec<Bot> {
         self.lock().bots.iter().map(|b| b.bot.clone()).collect()
     }
@@ -182,6 +223,15 @@ impl Shared {
                 .map(|b| b.bot.clone())
                 .ok_or(SimError::NoBots),
         }
+    }
+
+    /// The WeChat user a bot is bound to.
+    pub(crate) fn bot_owner(&self, bot_id: &str) -> Option<String> {
+        let st = self.lock();
+        st.bots
+            .iter()
+            .find(|b| b.bot.bot_id == bot_id)
+            .map(|b| b.bot.owner.clone())
     }
 
     pub(crate) fn authenticate(&self, token: Option<&str>) -> Auth {
@@ -222,6 +272,7 @@ impl Shared {
             seq,
             message_id,
             context_token,
+            media: None,
         })
     }
 
@@ -261,6 +312,7 @@ impl Shared {
             seq,
             message_id,
             context_token,
+            media: None,
         })
     }
 

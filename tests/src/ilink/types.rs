@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::cdn::MediaRef;
 use super::wire;
 
 /// One iLink bot account (what a QR login would have produced).
@@ -38,6 +39,9 @@ pub struct Injected {
     /// Server id; always above 2^53 so that clients which parse it as f64 lose precision visibly.
     pub message_id: u64,
     pub context_token: String,
+    /// For [`IlinkSim::inject_media`](super::IlinkSim::inject_media): where the file lies on the CDN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaRef>,
 }
 
 /// One `sendmessage` call that passed authentication and body parsing, accepted or not.
@@ -63,15 +67,19 @@ pub struct Sent {
     pub at_ms: u64,
 }
 
-/// One request to the iLink API (the admin API is not recorded).
+/// One request to any listener of the simulator: the bot API, the QR redirect host or the CDN
+/// (the admin API is not recorded).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestRecord {
     pub method: String,
+    /// `127.0.0.1:PORT` of the listener that received the request; tells the API, the QR
+    /// redirect host and the CDN apart.
+    pub host: String,
     pub path: String,
     pub query: Option<String>,
     /// Names lower-cased.
     pub headers: BTreeMap<String, String>,
-    /// The body if it was JSON.
+    /// The body if it was JSON (never parsed for CDN requests).
     pub body: Option<Value>,
     pub body_len: usize,
     pub at_ms: u64,

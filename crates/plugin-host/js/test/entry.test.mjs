@@ -28,7 +28,7 @@ test("the entry registers every channel the addon links", () => {
   assert.equal(entry.id, "imbridge");
   assert.ok(weixin, `channels: ${registered.map((p) => p.id)}`);
   assert.deepEqual(weixin.capabilities.chatTypes, ["direct"]);
-  assert.equal(weixin.outbound.deliveryMode, "direct");
+  assert.equal(weixin.outbound.deliveryMode, "gateway");
   assert.equal(typeof weixin.gateway.startAccount, "function");
 });
 

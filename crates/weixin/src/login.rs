@@ -1,0 +1,341 @@
+//! QR login (spec §5): the full status machine, and saving the result where Tencent's plugin
+//! keeps it so either plugin can use the account.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use channel_core::{CancellationToken, ChannelError, LoginResult, LoginUi};
+use url::Url;
+
+use crate::client::{self, Endpoint, IlinkClient};
+use crate::store::{AccountFile, Store, normalize_account_id};
+
+/// How long a login may take, all QR codes together.
+pub const DEADLINE: Duration = Duration::from_secs(8 * 60);
+/// QR codes per login before giving up.
+pub const MAX_QR_CODES: u32 = 3;
+/// Pause between status polls that came back without news.
+pub const POLL_PAUSE: Duration = Duration::from_secs(1);
+
+/// Where to log in.
+#[derive(Debug, Clone)]
+pub struct LoginOptions {
+    pub base_url: Url,
+    pub route_tag: Option<String>,
+    pub deadline: Duration,
+    pub poll_pause: Duration,
+}
+
+/// What a successful scan produced.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub bot_id: String,
+    pub token: String,
+    pub base_url: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("bot_id", &self.bot_id)
+            .field("base_url", &self.base_url)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Confirmed(Credentials),
+    /// The server says this OpenClaw is already bound to the scanning user: nothing to save.
+    AlreadyBound,
+}
+
+/// Runs one login to its end: confirmed, already bound, or an error that says why not.
+pub async fn run(
+    options: &LoginOptions,
+    local_tokens: &[String],
+    ui: &dyn LoginUi,
+    cancel: &CancellationToken,
+) -> Result<Outcome, ChannelError> {
+    let client = IlinkClient::new(Endpoint {
+        base_url: options.base_url.clone(),
+        token: String::new(),
+        route_tag: options.route_tag.clone(),
+        bot_agent: String::new(),
+    })?;
+    let deadline = tokio::time::Instant::now() + options.deadline;
+    let mut codes = 0;
+    loop {
+        if codes == MAX_QR_CODES {
+            return Err(ChannelError::permanent(format!(
+                "login failed: {MAX_QR_CODES} QR codes expired without a confirmed scan; run the login again"
+            )));
+        }
+        let (qrcode, url) = tokio::select! {
+            () = cancel.cancelled() => return Err(ChannelError::permanent("login cancelled")),
+            qr = client.get_bot_qrcode(local_tokens) => qr?,
+        };
+        codes += 1;
+        ui.show_qr(&url).await;
+        ui.status("Scan the QR code with WeChat on your phone, then confirm the login there.")
+            .await;
+        match poll(&client, options, &qrcode, ui, cancel, deadline).await? {
+            Poll::Done(outcome) => return Ok(outcome),
+            Poll::NewCode(why) => ui.status(&why).await,
+        }
+    }
+}
+
+enum Poll {
+    Done(Outcome),
+    /// This QR code is used up; show a fresh one.
+    NewCode(String),
+}
+
+async fn poll(
+    client: &IlinkClient,
+    options: &LoginOptions,
+    qrcode: &str,
+    ui: &dyn LoginUi,
+    cancel: &CancellationToken,
+    deadline: tokio::time::Instant,
+) -> Result<Poll, ChannelError> {
+    let mut base = options.base_url.clone();
+    let mut verify_code: Option<String> = None;
+    let mut told_scanned = false;
+    loop {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ChannelError::permanent(format!(
+                "login timed out after {} minutes; run the login again",
+                options.deadline.as_secs() / 60
+            )));
+        }
+        let answer = tokio::select! {
+            () = cancel.cancelled() => return Err(ChannelError::permanent("login cancelled")),
+            answer = client.get_qrcode_status(&base, qrcode, verify_code.as_deref()) => answer,
+        };
+        match answer.status.as_deref().unwrap_or("wait") {
+            "scaned" => {
+                // A pending verify code was accepted, if there was one.
+                verify_code = None;
+                if !told_scanned {
+                    told_scanned = true;
+                    ui.status("Scanned. Confirm the login on your phone.").await;
+                }
+            }
+            "need_verifycode" => {
+                let question = if verify_code.is_some() {
+                    "That code did not match. Enter the number WeChat shows on your phone:"
+                } else {
+                    "Enter the number WeChat shows on your phone:"
+                };
+                let code = ui.prompt(question).await?;
+                let code = code.trim();
+                if code.is_empty() {
+                    return Err(ChannelError::bad_input(
+                        "login cancelled: no verify code entered",
+                    ));
+                }
+                verify_code = Some(code.to_owned());
+                // Answered at once, without the usual pause.
+                continue;
+            }
+            "verify_code_blocked" => {
+                return Ok(Poll::NewCode(
+                    "Too many wrong verify codes; here is a new QR code.".into(),
+                ));
+            }
+            "expired" => {
+                return Ok(Poll::NewCode(
+                    "The QR code expired; here is a new one.".into(),
+                ));
+            }
+            "scaned_but_redirect" => {
+                if let Some(host) = answer
+                    .redirect_host
+                    .as_deref()
+                    .filter(|h| !h.trim().is_empty())
+                {
+                    base = redirected(&options.base_url, host)?;
+                }
+            }
+            "binded_redirect" => return Ok(Poll::Done(Outcome::AlreadyBound)),
+            "confirmed" => {
+                let bot_id = answer
+                    .ilink_bot_id
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| {
+                        ChannelError::permanent(
+                            "login failed: the server confirmed without `ilink_bot_id`",
+                        )
+                    })?;
+                let token = answer.bot_token.filter(|t| !t.is_empty()).ok_or_else(|| {
+                    ChannelError::permanent(
+                        "login failed: the server confirmed without `bot_token`",
+                    )
+                })?;
+                return Ok(Poll::Done(Outcome::Confirmed(Credentials {
+                    bot_id,
+                    token,
+                    base_url: answer.baseurl.filter(|b| !b.is_empty()),
+                    user_id: answer.ilink_user_id.filter(|u| !u.is_empty()),
+                })));
+            }
+            // `wait` and anything unknown: keep polling.
+            _ => {}
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return Err(ChannelError::permanent("login cancelled")),
+            () = tokio::time::sleep(options.poll_pause) => {}
+        }
+    }
+}
+
+/// The poll host after a `scaned_but_redirect`: the bare host the server named, with the login
+/// URL's scheme (https in production; the official client always uses https).
+fn redirected(login: &Url, host: &str) -> Result<Url, ChannelError> {
+    let host = host.trim().trim_end_matches('/');
+    let text = if host.contains("://") {
+        host.to_owned()
+    } else {
+        format!("{}://{host}", login.scheme())
+    };
+    client::parse_base_url("redirect_host", &text)
+}
+
+/// Saves a confirmed login in Tencent's layout, and removes other bots of the same WeChat user
+/// (one bot per user: the server has already unbound them). Returns the account id.
+pub fn save(store: &Store, creds: &Credentials) -> Result<String, ChannelError> {
+    let id = normalize_account_id(&creds.bot_id);
+    if id.is_empty() {
+        return Err(ChannelError::permanent(format!(
+            "login failed: unusable bot id {:?}",
+            creds.bot_id
+        )));
+    }
+    let saved_at = iso_now();
+    let file = AccountFile {
+        token: creds.token.clone(),
+        saved_at: Some(saved_at),
+        base_url: creds.base_url.clone(),
+        user_id: creds.user_id.clone(),
+    };
+    let io = |what: &'static str| move |e: std::io::Error| ChannelError::from(e).context(what);
+    store
+        .save_account(&id, &file)
+        .map_err(io("saving the account"))?;
+    if let Some(user) = &creds.user_id {
+        for other in store.account_ids().map_err(io("reading accounts.json"))? {
+            if other == id {
+                continue;
+            }
+            let owner = store
+                .load_account(&other)
+                .map_err(io("reading an account"))?
+                .and_then(|f| f.user_id);
+            if owner.as_deref() == Some(user.as_str()) {
+                tracing::info!(account = %other, replaced_by = %id, "removing the previous bot of the same WeChat user");
+                store
+                    .remove_account(&other)
+                    .map_err(io("removing the replaced account"))?;
+            }
+        }
+    }
+    Ok(id)
+}
+
+/// ISO 8601 UTC with milliseconds, as JavaScript's `toISOString` writes it.
+fn iso_now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+/// Logs in and saves; what the channel's `login` does.
+pub async fn login_and_save(
+    store: &Store,
+    options: &LoginOptions,
+    ui: Arc<dyn LoginUi>,
+    cancel: CancellationToken,
+) -> Result<LoginResult, ChannelError> {
+    // Newest first, at most ten, as the official client sends them.
+    let mut tokens = Vec::new();
+    for id in store.account_ids().unwrap_or_default().iter().rev() {
+        if let Ok(Some(file)) = store.load_account(id)
+            && !file.token.is_empty()
+        {
+            tokens.push(file.token);
+        }
+        if tokens.len() == 10 {
+            break;
+        }
+    }
+    match run(options, &tokens, ui.as_ref(), &cancel).await? {
+        Outcome::AlreadyBound => Ok(LoginResult {
+            account_id: None,
+            message: "This OpenClaw is already connected to that WeChat user; nothing to do."
+                .into(),
+            changed: false,
+        }),
+        Outcome::Confirmed(creds) => {
+            let id = save(store, &creds)?;
+            Ok(LoginResult {
+                message: format!("Logged in: WeChat account {id} is ready."),
+                account_id: Some(id),
+                changed: true,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_time_looks_like_javascripts() {
+        let now = iso_now();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(
+            now.starts_with("20") && now.ends_with('Z') && now.as_bytes()[10] == b'T',
+            "{now}"
+        );
+    }
+
+    #[test]
+    fn redirects_keep_the_login_scheme() {
+        let https = Url::parse("https://ilinkai.weixin.qq.com/").expect("url");
+        assert_eq!(
+            redirected(&https, "sh.ilinkai.weixin.qq.com")
+                .expect("ok")
+                .as_str(),
+            "https://sh.ilinkai.weixin.qq.com/"
+        );
+        let http = Url::parse("http://127.0.0.1:1/").expect("url");
+        assert_eq!(
+            redirected(&http, "127.0.0.1:2").expect("ok").as_str(),
+            "http://127.0.0.1:2/"
+        );
+    }
+}
