@@ -10,7 +10,7 @@ use crate::dm::DmConfig;
 use crate::error::ChannelError;
 use crate::host::StatusPatch;
 use crate::login::{LoginResult, LoginUi};
-use crate::message::{ChatKind, Inbound, Outbound, Receipt, Target};
+use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::pipeline::{Accepted, Pipeline};
 
 /// How `openclaw message send` reaches the channel.
@@ -138,6 +138,12 @@ pub trait Channel: Send + Sync + 'static {
     ) -> Result<Receipt, ChannelError>;
 
     async fn probe(&self, account: &Self::Account) -> Result<Probe, ChannelError>;
+
+    /// Downloads an inbound attachment (its `locator`) into a temporary file. Called after dedup
+    /// and the DM gate, so nothing is fetched for messages that are dropped.
+    async fn fetch_media(&self, _account: &Self::Account, media: &Media) -> Result<Fetched, ChannelError> {
+        Err(ChannelError::permanent(format!("{}: cannot fetch {} attachments", self.descriptor().id, media.kind)))
+    }
 
     /// Shows (`active`) or clears "typing…" in the chat while the agent works. Channels without
     /// typing indicators keep the default.

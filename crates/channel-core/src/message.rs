@@ -53,6 +53,20 @@ pub struct Media {
     pub mime: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
+    /// Where the channel can fetch it from (channel-specific), until it is in the media store.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub locator: serde_json::Value,
+    /// Why the file could not be fetched, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A downloaded attachment in a temporary file, before the host's media store takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub temp_path: std::path::PathBuf,
+    pub mime: String,
+    pub file_name: Option<String>,
 }
 
 /// One inbound message, normalized. Everything after decode works on this type only.
@@ -129,6 +143,10 @@ pub struct Outbound {
     /// The inbound message this answers, when it is a reply (lets a channel reuse its context).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_inbound: Option<String>,
+    /// Directories local media may be read from (the host's media roots); other local paths are
+    /// refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media_roots: Vec<String>,
 }
 
 impl Outbound {

@@ -18,7 +18,7 @@ use crate::dedup::{Admit, Journal, Window};
 use crate::dm::{self, DmConfig, DropReason, Verdict};
 use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
-use crate::message::{ChatKind, Inbound, Outbound, Receipt, Target};
+use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::session::RouteQuery;
 
 /// Sends on behalf of one account (the channel's `send`, bound to the account).
@@ -28,6 +28,10 @@ pub trait Outlet: Send + Sync {
 
     async fn typing(&self, _target: &Target, _active: bool) -> Result<(), ChannelError> {
         Ok(())
+    }
+
+    async fn fetch_media(&self, media: &Media) -> Result<Fetched, ChannelError> {
+        Err(ChannelError::permanent(format!("cannot fetch {} attachments", media.kind)))
     }
 }
 
@@ -299,7 +303,40 @@ impl Pipeline {
         }
     }
 
-    async fn turn(&self, inbound: Inbound) -> Result<TurnOutcome, ChannelError> {
+    /// Downloads each attachment and hands it to the host's media store. A file that cannot be
+    /// fetched stays listed with its error, so the agent knows it was sent but is missing.
+    async fn materialize_media(&self, inbound: &mut Inbound) {
+        for media in inbound.media.iter_mut().filter(|m| m.path.is_none() && !m.locator.is_null()) {
+            let stored = match self.outlet.fetch_media(media).await {
+                Ok(fetched) => {
+                    let saved = self.host.save_media(&fetched.temp_path, &fetched.mime, fetched.file_name.as_deref()).await;
+                    // The store keeps its own copy; the temporary file is ours to remove.
+                    let _ = std::fs::remove_file(&fetched.temp_path);
+                    saved.map(|path| (path, fetched))
+                }
+                Err(err) => Err(err),
+            };
+            match stored {
+                Ok((path, fetched)) => {
+                    media.path = Some(path);
+                    media.mime = Some(fetched.mime);
+                    media.file_name = fetched.file_name.or(media.file_name.take());
+                }
+                Err(err) => {
+                    tracing::warn!(channel = %self.config.channel, account = %self.config.account, kind = %media.kind, %err, "attachment not fetched");
+                    media.error = Some(err.to_string());
+                }
+            }
+        }
+        let missing: Vec<String> =
+            inbound.media.iter().filter_map(|m| m.error.as_ref().map(|e| format!("[{} could not be downloaded: {e}]", m.kind))).collect();
+        if !missing.is_empty() {
+            inbound.text = [inbound.text.clone(), missing.join("\n")].join("\n").trim().to_owned();
+        }
+    }
+
+    async fn turn(&self, mut inbound: Inbound) -> Result<TurnOutcome, ChannelError> {
+        self.materialize_media(&mut inbound).await;
         let query = RouteQuery {
             channel: self.config.channel.clone(),
             account: self.config.account.clone(),
@@ -394,6 +431,8 @@ impl Replier for TurnReplier {
             // Stable per reply, so a retried delivery of the same reply is recognisable.
             client_id: Some(format!("{}:reply:{index}", self.inbound_id)),
             in_reply_to_inbound: Some(self.inbound_id.clone()),
+            // The channel's own allowed roots apply.
+            media_roots: Vec::new(),
         };
         self.outlet.send(&self.target, &message).await
     }

@@ -11,7 +11,7 @@ use crate::dedup::Window;
 use crate::error::ChannelError;
 use crate::host::{Host, StatusPatch};
 use crate::login::{LoginResult, LoginUi};
-use crate::message::{Outbound, Receipt, Target};
+use crate::message::{Fetched, Media, Outbound, Receipt, Target};
 use crate::pipeline::{Outlet, Pipeline, PipelineConfig};
 
 /// A channel behind a vtable.
@@ -61,6 +61,10 @@ impl<C: Channel> Outlet for AccountOutlet<C> {
 
     async fn typing(&self, target: &Target, active: bool) -> Result<(), ChannelError> {
         Channel::typing(self.channel.as_ref(), &self.account, target, active).await
+    }
+
+    async fn fetch_media(&self, media: &Media) -> Result<Fetched, ChannelError> {
+        Channel::fetch_media(self.channel.as_ref(), &self.account, media).await
     }
 }
 

@@ -2,6 +2,7 @@
 // descriptor the Rust addon exports, every decision is made in Rust, and this file only
 // forwards host calls to Rust and Rust's service requests to the host.
 import { createRequire } from "node:module";
+import fs from "node:fs/promises";
 import readline from "node:readline/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +35,9 @@ function loadNative() {
   }
   throw new Error(`imbridge: no native addon for ${process.platform}-${arch} in ${here}\n${failures.join("\n")}`);
 }
+
+// Rust enforces its own download caps; this one matches the largest the channels accept.
+const MAX_INBOUND_MEDIA_BYTES = 100 * 1024 * 1024;
 
 // The gateway may evaluate this module more than once (registration modes); Node caches the
 // addon itself, so all evaluations share one native state.
@@ -123,9 +127,9 @@ function buildChannel(d, api) {
   };
   const defaultAccount = (cfg, accountId) => accountId ?? listAccountIds(cfg)[0] ?? "default";
 
-  async function send(cfg, accountId, to, text, media) {
+  async function send(cfg, accountId, to, text, media, mediaRoots) {
     const account = defaultAccount(cfg, accountId);
-    const message = JSON.stringify({ text: text ?? "", media: media ?? [] });
+    const message = JSON.stringify({ text: text ?? "", media: media ?? [], mediaRoots: mediaRoots ?? [] });
     const receipt = JSON.parse(await native.send(id, account, sectionOf(cfg, id), String(to), message));
     if (receipt.status === "queued") {
       // Not sent (yet): tell the host so instead of pretending; the reason says when it goes.
@@ -148,6 +152,12 @@ function buildChannel(d, api) {
     },
     "pairing.replyText"(rt, _cfg, args) {
       return rt.pairing.buildPairingReply({ channel: args.channel, idLine: args.idLine, code: args.code });
+    },
+    // Rust downloaded an attachment into a temporary file; the host's media store keeps it.
+    async "media.save"(rt, _cfg, args) {
+      const buffer = await fs.readFile(args.path);
+      const saved = await rt.media.saveMediaBuffer(buffer, args.contentType, "inbound", MAX_INBOUND_MEDIA_BYTES, args.fileName ?? undefined);
+      return { path: saved.path, contentType: saved.contentType ?? args.contentType };
     },
     // finalize → record → dispatch, with every reply delivered through Rust.
     async turn(rt, cfg, args, handle, requestId, statusCtx) {
@@ -325,7 +335,7 @@ function buildChannel(d, api) {
         }
       },
       sendText: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, []),
-      sendMedia: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, [ctx.mediaUrl].filter(Boolean)),
+      sendMedia: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, [ctx.mediaUrl].filter(Boolean), ctx.mediaLocalRoots),
     },
     ...(d.interactiveLogin
       ? {

@@ -62,6 +62,8 @@ pub fn normalize(
                 path: None,
                 mime: None,
                 file_name: it.file_item.as_ref().and_then(|f| f.file_name.clone()),
+                locator: serde_json::Value::Null,
+                error: None,
             });
             if text_parts.is_empty() {
                 text_parts.push(label.to_owned());
