@@ -56,6 +56,7 @@ use tokio::net::TcpListener;
 
 use state::{Shared, SimError};
 pub use types::{Bot, ExpiryVariant, Fault, Injected, RequestRecord, Sent};
+pub use wire::valid_uin;
 
 /// Knobs of the simulated server.
 #[derive(Debug, Clone)]
