@@ -2,7 +2,7 @@
 
 use xshell::{Shell, cmd};
 
-use crate::{Result, e2e, root};
+use crate::{Result, e2e, fidelity, root};
 
 pub fn run() -> Result {
     let sh = Shell::new()?;
@@ -17,5 +17,7 @@ pub fn run() -> Result {
     // The JS entry against the debug addon: loading, descriptor, panics surfacing as errors.
     cmd!(sh, "cargo build -p plugin-host --all-features").run()?;
     cmd!(sh, "node --test crates/plugin-host/js/test/").run()?;
-    e2e::run(false)
+    e2e::run(false)?;
+    // The simulator itself, checked against Tencent's official client.
+    fidelity::run(false)
 }

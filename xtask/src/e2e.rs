@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use imsim::ilink::{Bot, Fault, IlinkOptions, IlinkSim, Sent};
 use imsim::model::MockModel;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::gateway::{Gateway, tail};
 use crate::{Result, package, root, toolchain};
 
 const CHANNEL: &str = "openclaw-weixin";
 /// The first turn warms the agent runtime up; later ones take about a second.
-const TURN: Duration = Duration::from_secs(150);
+pub const TURN: Duration = Duration::from_secs(150);
 
 /// Simulators, mock model and a gateway with the plugin installed and one WeChat account.
 pub struct Stack {
@@ -28,10 +28,27 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Builds everything under `dir` and starts the gateway. `allow_from` seeds the config.
+    /// Builds everything under `dir` with our packaged plugin and starts the gateway.
+    /// `allow_from` seeds the config.
     pub fn start(dir: &Path, allow_from: &[String]) -> Result<Self> {
-        let toolchain = toolchain::ensure()?;
         let plugin = package::run(None, true)?;
+        let mut stack = Self::new(dir)?;
+        // The channel section is valid only once the plugin that owns it is installed.
+        stack.install_plugin(&plugin.to_string_lossy())?;
+        stack.configure_channel(json!({
+            "dmPolicy": "pairing",
+            "allowFrom": allow_from,
+            "accounts": { &stack.account: { "baseUrl": stack.sim.base_url() } },
+        }))?;
+        stack.log_in()?;
+        stack.launch()?;
+        Ok(stack)
+    }
+
+    /// A fresh `dir` with the simulator (one bot), the mock model and a configured gateway that is
+    /// not started and has no channel plugin yet.
+    pub fn new(dir: &Path) -> Result<Self> {
+        let toolchain = toolchain::ensure()?;
         let _ = fs::remove_dir_all(dir);
         fs::create_dir_all(dir)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -43,47 +60,68 @@ impl Stack {
         let bot = IlinkSim::new_bot();
         sim.add_bot(bot.clone());
         let account = weixin_account_id(&bot.bot_id);
-
-        let mut gateway = Gateway::new(dir, toolchain)?;
+        let gateway = Gateway::new(dir, toolchain)?;
         gateway.write_config(&gateway.base_config(&model.base_url()))?;
-        // The channel section is valid only once the plugin that owns it is installed.
-        gateway.cli(&[
-            "plugins",
-            "install",
-            &plugin.to_string_lossy(),
-            "--force",
-            "--accept-capabilities",
-        ])?;
-        let mut config = gateway.read_config()?;
-        config["channels"][CHANNEL] = json!({
-            "dmPolicy": "pairing",
-            "allowFrom": allow_from,
-            "accounts": { &account: { "baseUrl": sim.base_url() } },
-        });
-        gateway.write_config(&config)?;
-        // Logged in the way Tencent's plugin leaves an account after a QR scan.
-        let channel_dir = gateway.state.join(CHANNEL);
-        fs::create_dir_all(channel_dir.join("accounts"))?;
-        fs::write(
-            channel_dir.join("accounts.json"),
-            serde_json::to_string_pretty(&[&account])?,
-        )?;
-        let file = json!({"token": bot.token, "savedAt": "2026-11-22T00:00:00.000Z", "baseUrl": sim.base_url(), "userId": bot.owner});
-        fs::write(
-            channel_dir.join(format!("accounts/{account}.json")),
-            file.to_string(),
-        )?;
-        gateway.start()?;
-        let stack = Self {
+        Ok(Self {
             sim,
             model,
             bot,
             account,
             gateway,
             _runtime: rt,
-        };
-        stack.wait_online()?;
-        Ok(stack)
+        })
+    }
+
+    /// `openclaw plugins install <spec> --force --accept-capabilities`; `spec` is a directory or
+    /// `npm-pack:<tarball>`.
+    pub fn install_plugin(&self, spec: &str) -> Result {
+        self.gateway.cli(&[
+            "plugins",
+            "install",
+            spec,
+            "--force",
+            "--accept-capabilities",
+        ])?;
+        Ok(())
+    }
+
+    /// Replaces `channels.openclaw-weixin` in the config.
+    pub fn configure_channel(&self, section: Value) -> Result {
+        let mut config = self.gateway.read_config()?;
+        config["channels"][CHANNEL] = section;
+        self.gateway.write_config(&config)
+    }
+
+    /// Logs the bot in the way Tencent's plugin leaves an account after a QR scan (spec §5 step 4,
+    /// §11): the account index and `accounts/<id>.json` with token, save time, the `baseurl` the
+    /// server handed out, and the scanning user.
+    pub fn log_in(&self) -> Result {
+        let channel_dir = self.gateway.state.join(CHANNEL);
+        fs::create_dir_all(channel_dir.join("accounts"))?;
+        fs::write(
+            channel_dir.join("accounts.json"),
+            serde_json::to_string_pretty(&[&self.account])?,
+        )?;
+        // A real `confirmed` answer carries `baseurl` without a trailing slash
+        // (`https://ilinkai.weixin.qq.com`); clients add one before resolving endpoints.
+        let base_url = self.sim.base_url().trim_end_matches('/').to_owned();
+        let file = json!({
+            "token": self.bot.token,
+            "savedAt": "2026-11-22T00:00:00.000Z",
+            "baseUrl": base_url,
+            "userId": self.bot.owner,
+        });
+        fs::write(
+            channel_dir.join(format!("accounts/{}.json", self.account)),
+            serde_json::to_string_pretty(&file)?,
+        )?;
+        Ok(())
+    }
+
+    /// Starts the gateway and waits until the account is online at the simulator.
+    pub fn launch(&mut self) -> Result {
+        self.gateway.start()?;
+        self.wait_online()
     }
 
     /// The account announced itself (`notifystart`) to the simulator.
@@ -148,7 +186,7 @@ impl Stack {
 }
 
 /// OpenClaw's account-id normalization of a bot id (`abc@im.bot` → `abc-im-bot`).
-fn weixin_account_id(bot_id: &str) -> String {
+pub fn weixin_account_id(bot_id: &str) -> String {
     bot_id.to_lowercase().replace(['@', '.'], "-")
 }
 

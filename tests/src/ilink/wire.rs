@@ -154,8 +154,9 @@ pub(crate) fn ret(code: i64, errmsg: &str) -> Value {
     json!({ "ret": code, "errmsg": errmsg })
 }
 
-/// `X-WECHAT-UIN` must be base64 of the decimal ASCII form of a uint32 (spec §2.2).
-pub(crate) fn valid_uin(header: &str) -> bool {
+/// Whether an `X-WECHAT-UIN` value is what spec §2.2 says it is: base64 of the decimal ASCII form
+/// of a uint32.
+pub fn valid_uin(header: &str) -> bool {
     let Ok(raw) = B64.decode(header.trim()) else {
         return false;
     };
