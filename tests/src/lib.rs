@@ -34,3 +34,4 @@
 mod http;
 pub mod ilink;
 pub mod model;
+pub mod screen;

@@ -38,6 +38,7 @@ impl Stack {
         stack.configure_channel(json!({
             "dmPolicy": "pairing",
             "allowFrom": allow_from,
+            "loginBaseUrl": stack.sim.base_url(),
             "accounts": { &stack.account: { "baseUrl": stack.sim.base_url() } },
         }))?;
         stack.log_in()?;
@@ -332,6 +333,224 @@ fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
             format!("{marker:?} was sent {count} times: {texts:?}"),
         )?;
     }
+
+    long_reply(stack, allowed)?;
+    context_window(stack, allowed)?;
+    session_expiry_and_qr_login(stack)
+}
+
+/// Texts the peer received after the first `skip` ones.
+fn texts_since(stack: &Stack, peer: &str, skip: usize) -> Vec<String> {
+    stack.texts_to(peer).into_iter().skip(skip).collect()
+}
+
+fn long_reply(stack: &Stack, allowed: &str) -> Result {
+    step("a 10,000-character reply arrives whole, in order, in chunks");
+    let before = stack.texts_to(allowed).len();
+    let expected = imsim::model::long_text(10_000);
+    stack
+        .sim
+        .inject_text(&stack.bot.bot_id, allowed, "[[LONG:10000]]");
+    let deadline = Instant::now() + TURN;
+    loop {
+        let pieces = texts_since(stack, allowed, before);
+        let joined = pieces.join("\n\n");
+        if joined.split_whitespace().eq(expected.split_whitespace()) {
+            check(pieces.len() > 1, "one piece for 10,000 characters")?;
+            let longest = pieces.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+            check(longest <= 2000, format!("a piece of {longest} characters"))?;
+            eprintln!(
+                "10,000 characters in {} pieces, the longest {longest}",
+                pieces.len()
+            );
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let lens: Vec<usize> = pieces.iter().map(|p| p.chars().count()).collect();
+            return Err(format!("long reply incomplete: pieces of {lens:?} characters").into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn message_send(stack: &Stack, to: &str, text: &str) -> Result<String> {
+    stack.gateway.cli(&[
+        "message",
+        "send",
+        "--channel",
+        CHANNEL,
+        "--target",
+        to,
+        "--message",
+        text,
+        "--json",
+    ])
+}
+
+fn context_window(stack: &Stack, allowed: &str) -> Result {
+    step(
+        "an 11th send in the context window is reported as queued, and delivered after the peer's next message",
+    );
+    let bot = stack.bot.bot_id.clone();
+    stack.sim.inject_text(&bot, allowed, "[[ECHO:WINDOW-OPEN]]");
+    stack.wait_sent("reply opening the window", TURN, |s| {
+        s.text.as_deref() == Some("ECHO: WINDOW-OPEN")
+    })?;
+    // The reply was send 1 of 10; nine proactive sends fill the window.
+    let sends: Vec<String> = (1..=9).map(|n| format!("proactive {n}")).collect();
+    std::thread::scope(|scope| -> Result {
+        let handles: Vec<_> = sends
+            .chunks(3)
+            .map(|batch| {
+                scope.spawn(move || {
+                    batch.iter().try_for_each(|text| {
+                        message_send(stack, allowed, text)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    })
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().map_err(|_| "a sending thread panicked")??;
+        }
+        Ok(())
+    })?;
+    for text in &sends {
+        stack.wait_sent("proactive send", Duration::from_secs(30), |s| {
+            s.text.as_deref() == Some(text.as_str())
+        })?;
+    }
+    // Not delivered: the CLI must say so, and say it is queued.
+    let out = match message_send(stack, allowed, "proactive 10") {
+        Ok(out) => return Err(format!("the 11th send was reported as sent: {out}").into()),
+        Err(err) => err.to_string(),
+    };
+    eprintln!("{}", tail(&out, 12));
+    check(
+        out.contains("queued, not sent yet"),
+        format!("the 11th send was not reported as queued: {out}"),
+    )?;
+    std::thread::sleep(Duration::from_secs(2));
+    check(
+        !stack.texts_to(allowed).iter().any(|t| t == "proactive 10"),
+        "the 11th send went out anyway",
+    )?;
+
+    stack
+        .sim
+        .inject_text(&bot, allowed, "[[ECHO:WINDOW-REOPENED]]");
+    stack.wait_sent("reply after the window reopened", TURN, |s| {
+        s.text.as_deref() == Some("ECHO: WINDOW-REOPENED")
+    })?;
+    let texts = stack.texts_to(allowed);
+    let queued = texts.iter().position(|t| t == "proactive 10");
+    let reply = texts.iter().position(|t| t == "ECHO: WINDOW-REOPENED");
+    check(
+        matches!((queued, reply), (Some(q), Some(r)) if q < r),
+        format!(
+            "the queued send did not go out before the reply: {:?}",
+            &texts[texts.len().saturating_sub(4)..]
+        ),
+    )
+}
+
+/// The status line of one account in `openclaw channels status`.
+fn status_line(stack: &Stack, account: &str) -> Result<String> {
+    let status = stack.gateway.cli(&["channels", "status"])?;
+    Ok(status
+        .lines()
+        .find(|l| l.contains(account))
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn session_expiry_and_qr_login(stack: &mut Stack) -> Result {
+    step("-14 shows as needs-login in channels status");
+    let old_bot = stack.bot.clone();
+    stack.sim.expire_token(&old_bot.bot_id);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let line = status_line(stack, &stack.account)?;
+        if line.contains("needsLogin") && line.contains("openclaw channels login") {
+            eprintln!("{line}");
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("status never showed needs-login: {line:?}").into());
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+
+    step("a QR login in the terminal (decoded back from the printed code) recovers the account");
+    stack.sim.qr_script(imsim::ilink::QrScript::Confirm);
+    stack.sim.set_qr_owner(Some(&old_bot.owner));
+    let out = stack
+        .gateway
+        .cli(&["channels", "login", "--channel", CHANNEL])?;
+    let session = stack
+        .sim
+        .qr_sessions()
+        .pop()
+        .ok_or("no QR code was requested")?;
+    let url = imsim::screen::decode_terminal_qr(&out)
+        .ok_or_else(|| format!("no readable QR code in the login output:\n{out}"))?;
+    check(
+        url.contains(&session.qrcode),
+        format!(
+            "the QR code reads {url:?}, not the login's {}",
+            session.qrcode
+        ),
+    )?;
+    let new_bot = session.bot.ok_or("the login did not bind a bot")?;
+    let new_account = weixin_account_id(&new_bot.bot_id);
+    // The CLI touched the config; the running gateway starts the new account by itself.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !stack.sim.online(&new_bot.bot_id) {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the new account never came online:\n{}",
+                tail(&stack.gateway.log(), 60)
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stack
+        .sim
+        .inject_text(&new_bot.bot_id, &new_bot.owner, "[[ECHO:RELOGGED-IN]]");
+    let deadline = Instant::now() + TURN;
+    loop {
+        let answered = stack
+            .sim
+            .sent(&new_bot.bot_id)
+            .iter()
+            .any(|s| s.accepted && s.text.as_deref() == Some("ECHO: RELOGGED-IN"));
+        if answered {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no reply through the new login:\n{}",
+                tail(&stack.gateway.log(), 60)
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let line = status_line(stack, &new_account)?;
+    eprintln!("{line}");
+    check(
+        line.contains("connected") && !line.contains("disconnected"),
+        format!("new account status {line:?}"),
+    )?;
+    let old_line = status_line(stack, &stack.account)?;
+    check(
+        old_line.is_empty(),
+        format!("the replaced account is still listed: {old_line:?}"),
+    )?;
+    stack.bot = new_bot;
+    stack.account = new_account;
     Ok(())
 }
 

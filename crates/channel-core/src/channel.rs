@@ -141,8 +141,16 @@ pub trait Channel: Send + Sync + 'static {
 
     /// Downloads an inbound attachment (its `locator`) into a temporary file. Called after dedup
     /// and the DM gate, so nothing is fetched for messages that are dropped.
-    async fn fetch_media(&self, _account: &Self::Account, media: &Media) -> Result<Fetched, ChannelError> {
-        Err(ChannelError::permanent(format!("{}: cannot fetch {} attachments", self.descriptor().id, media.kind)))
+    async fn fetch_media(
+        &self,
+        _account: &Self::Account,
+        media: &Media,
+    ) -> Result<Fetched, ChannelError> {
+        Err(ChannelError::permanent(format!(
+            "{}: cannot fetch {} attachments",
+            self.descriptor().id,
+            media.kind
+        )))
     }
 
     /// Shows (`active`) or clears "typing…" in the chat while the agent works. Channels without

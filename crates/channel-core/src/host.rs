@@ -116,8 +116,12 @@ pub trait Host: PairingStore + SessionKeyResolver {
     ) -> Result<TurnOutcome, ChannelError>;
 
     /// Moves a downloaded attachment into the host's media store; returns its stored path.
-    async fn save_media(&self, file: &std::path::Path, mime: &str, file_name: Option<&str>)
-    -> Result<String, ChannelError>;
+    async fn save_media(
+        &self,
+        file: &std::path::Path,
+        mime: &str,
+        file_name: Option<&str>,
+    ) -> Result<String, ChannelError>;
 
     /// Reports a status change of `account`.
     fn report_status(&self, channel: &str, account: &str, patch: StatusPatch);

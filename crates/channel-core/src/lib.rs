@@ -44,7 +44,9 @@ pub use dm::{DmConfig, DmPolicy, PairingStore};
 pub use error::{ChannelError, ErrorKind};
 pub use host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
 pub use login::{LoginResult, LoginUi};
-pub use message::{Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target};
+pub use message::{
+    Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target,
+};
 pub use pipeline::{Accepted, Outlet, Pipeline};
 pub use registry::AnyChannel;
 pub use session::{DmScope, Route, RouteQuery, ScopeResolver, SessionKeyResolver};

@@ -70,50 +70,13 @@ mod tests {
     const URL: &str =
         "https://liteapp.weixin.qq.com/q/7GiQu1?qrcode=0123456789abcdef0123456789abcdef&bot_type=3";
 
-    /// Reads a terminal rendering back into pixels, as a phone camera would see a dark screen
-    /// with light glyphs.
-    fn decode_terminal(text: &str) -> String {
-        let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
-        let width = rows.iter().map(Vec::len).max().unwrap_or(0);
-        let scale = 4;
-        let mut img = image::GrayImage::from_pixel(
-            (width * scale) as u32,
-            (rows.len() * 2 * scale) as u32,
-            image::Luma([0]),
-        );
-        for (y, row) in rows.iter().enumerate() {
-            for (x, c) in row.iter().enumerate() {
-                let (top, bottom) = match c {
-                    '█' => (true, true),
-                    '▀' => (true, false),
-                    '▄' => (false, true),
-                    _ => (false, false),
-                };
-                for (half, lit) in [(0, top), (1, bottom)] {
-                    if lit {
-                        for dy in 0..scale {
-                            for dx in 0..scale {
-                                img.put_pixel(
-                                    (x * scale + dx) as u32,
-                                    ((y * 2 + half) * scale + dy) as u32,
-                                    image::Luma([255]),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let mut prepared = rqrr::PreparedImage::prepare(img);
-        let grids = prepared.detect_grids();
-        assert_eq!(grids.len(), 1, "one QR code in the picture");
-        grids[0].decode().expect("decodes").1
-    }
-
     #[test]
     fn terminal_qr_decodes_back_to_the_url() {
         let text = render_terminal(URL).expect("render");
-        assert_eq!(decode_terminal(&text), URL);
+        assert_eq!(
+            imsim::screen::decode_terminal_qr(&text).as_deref(),
+            Some(URL)
+        );
     }
 
     #[test]

@@ -31,7 +31,10 @@ pub trait Outlet: Send + Sync {
     }
 
     async fn fetch_media(&self, media: &Media) -> Result<Fetched, ChannelError> {
-        Err(ChannelError::permanent(format!("cannot fetch {} attachments", media.kind)))
+        Err(ChannelError::permanent(format!(
+            "cannot fetch {} attachments",
+            media.kind
+        )))
     }
 }
 
@@ -306,10 +309,21 @@ impl Pipeline {
     /// Downloads each attachment and hands it to the host's media store. A file that cannot be
     /// fetched stays listed with its error, so the agent knows it was sent but is missing.
     async fn materialize_media(&self, inbound: &mut Inbound) {
-        for media in inbound.media.iter_mut().filter(|m| m.path.is_none() && !m.locator.is_null()) {
+        for media in inbound
+            .media
+            .iter_mut()
+            .filter(|m| m.path.is_none() && !m.locator.is_null())
+        {
             let stored = match self.outlet.fetch_media(media).await {
                 Ok(fetched) => {
-                    let saved = self.host.save_media(&fetched.temp_path, &fetched.mime, fetched.file_name.as_deref()).await;
+                    let saved = self
+                        .host
+                        .save_media(
+                            &fetched.temp_path,
+                            &fetched.mime,
+                            fetched.file_name.as_deref(),
+                        )
+                        .await;
                     // The store keeps its own copy; the temporary file is ours to remove.
                     let _ = std::fs::remove_file(&fetched.temp_path);
                     saved.map(|path| (path, fetched))
@@ -328,10 +342,20 @@ impl Pipeline {
                 }
             }
         }
-        let missing: Vec<String> =
-            inbound.media.iter().filter_map(|m| m.error.as_ref().map(|e| format!("[{} could not be downloaded: {e}]", m.kind))).collect();
+        let missing: Vec<String> = inbound
+            .media
+            .iter()
+            .filter_map(|m| {
+                m.error
+                    .as_ref()
+                    .map(|e| format!("[{} could not be downloaded: {e}]", m.kind))
+            })
+            .collect();
         if !missing.is_empty() {
-            inbound.text = [inbound.text.clone(), missing.join("\n")].join("\n").trim().to_owned();
+            inbound.text = [inbound.text.clone(), missing.join("\n")]
+                .join("\n")
+                .trim()
+                .to_owned();
         }
     }
 

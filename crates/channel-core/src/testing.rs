@@ -163,8 +163,15 @@ impl Host for StandaloneHost {
         outcome
     }
 
-    async fn save_media(&self, file: &std::path::Path, _mime: &str, file_name: Option<&str>) -> Result<String, ChannelError> {
-        let name = file_name.map(str::to_owned).unwrap_or_else(|| format!("media-{:08x}", rand::random::<u32>()));
+    async fn save_media(
+        &self,
+        file: &std::path::Path,
+        _mime: &str,
+        file_name: Option<&str>,
+    ) -> Result<String, ChannelError> {
+        let name = file_name
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("media-{:08x}", rand::random::<u32>()));
         let dir = std::env::temp_dir().join("imbridge-standalone-media");
         std::fs::create_dir_all(&dir)?;
         let dest = dir.join(format!("{:08x}-{name}", rand::random::<u32>()));

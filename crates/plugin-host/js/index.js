@@ -132,9 +132,12 @@ function buildChannel(d, api) {
     const message = JSON.stringify({ text: text ?? "", media: media ?? [], mediaRoots: mediaRoots ?? [] });
     const receipt = JSON.parse(await native.send(id, account, sectionOf(cfg, id), String(to), message));
     if (receipt.status === "queued") {
-      // Not sent (yet): tell the host so instead of pretending; the reason says when it goes.
+      // Not delivered (yet): the caller hears exactly that, with the reason and when it goes.
       log.info?.(`[${id}] message to ${to} queued (${receipt.queueId}): ${receipt.reason}`);
-      return { channel: id, messageId: receipt.queueId, outcome: "not_sent", meta: { ...receipt } };
+      const err = new Error(`queued, not sent yet: ${receipt.reason} (queue id ${receipt.queueId})`);
+      err.code = "IMBRIDGE_QUEUED";
+      err.receipt = receipt;
+      throw err;
     }
     return { channel: id, messageId: receipt.messageId, meta: { ...receipt } };
   }

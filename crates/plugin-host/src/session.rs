@@ -266,9 +266,16 @@ impl Host for JsHost {
         })
     }
 
-    async fn save_media(&self, file: &std::path::Path, mime: &str, file_name: Option<&str>) -> Result<String, ChannelError> {
+    async fn save_media(
+        &self,
+        file: &std::path::Path,
+        mime: &str,
+        file_name: Option<&str>,
+    ) -> Result<String, ChannelError> {
         let args = json!({"path": file, "contentType": mime, "fileName": file_name});
-        let v = self.request("media.save", args, Some(SERVICE_TIMEOUT)).await?;
+        let v = self
+            .request("media.save", args, Some(SERVICE_TIMEOUT))
+            .await?;
         Ok(field("media.save", &v, "path")?.to_owned())
     }
 

@@ -74,7 +74,7 @@ pub fn parse_base_url(field: &str, raw: &str) -> Result<Url, ChannelError> {
     Ok(url)
 }
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Fails only if another provider is already installed, which is just as good.
@@ -279,6 +279,53 @@ impl IlinkClient {
         })
     }
 
+    /// Asks for a pre-signed CDN upload URL (spec §3.5). Returns the complete URL when the server
+    /// gave one, else the `upload_param` the caller builds it from.
+    pub async fn get_upload_url(
+        &self,
+        request: &UploadUrlRequest<'_>,
+    ) -> Result<UploadTarget, ChannelError> {
+        let body = wire::GetUploadUrlRequest {
+            filekey: request.filekey,
+            media_type: request.media_type,
+            to_user_id: request.to_user_id,
+            rawsize: request.rawsize,
+            rawfilemd5: request.rawfilemd5,
+            filesize: request.filesize,
+            no_need_thumb: true,
+            aeskey: request.aeskey,
+            base_info: &self.base_info,
+        };
+        let response: wire::GetUploadUrlResponse = self
+            .post("ilink/bot/getuploadurl", &body, timeouts::SEND)
+            .await?;
+        let present = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        if let Some(url) = present(response.upload_full_url) {
+            return Ok(UploadTarget::FullUrl(url));
+        }
+        if let Some(param) = present(response.upload_param) {
+            return Ok(UploadTarget::Param(param));
+        }
+        // `ret` is not checked when a URL came back (spec §3.5); -14 still means a new login.
+        if response.status.code() == Some(wire::SESSION_EXPIRED) {
+            check("getuploadurl", &response.status, |_| ErrorKind::Permanent)?;
+        }
+        let detail = match response.status.code() {
+            Some(code) => {
+                let errmsg = response.status.errmsg.as_deref().unwrap_or("").trim();
+                if errmsg.is_empty() {
+                    format!(" (code {code})")
+                } else {
+                    format!(" (code {code} {errmsg:?})")
+                }
+            }
+            None => String::new(),
+        };
+        Err(ChannelError::permanent(format!(
+            "getuploadurl returned no upload URL{detail}: neither `upload_full_url` nor `upload_param`"
+        )))
+    }
+
     pub async fn get_config(
         &self,
         user: &str,
@@ -398,6 +445,37 @@ impl IlinkClient {
     }
 }
 
+/// What `getuploadurl` is asked for; the client adds `no_need_thumb` and `base_info`.
+#[derive(Clone)]
+pub struct UploadUrlRequest<'a> {
+    pub filekey: &'a str,
+    pub media_type: u8,
+    pub to_user_id: &'a str,
+    pub rawsize: u64,
+    pub rawfilemd5: &'a str,
+    pub filesize: u64,
+    pub aeskey: &'a str,
+}
+
+impl std::fmt::Debug for UploadUrlRequest<'_> {
+    // The key encrypts the file: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadUrlRequest")
+            .field("filekey", &self.filekey)
+            .field("media_type", &self.media_type)
+            .field("rawsize", &self.rawsize)
+            .field("filesize", &self.filesize)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where to upload: the server's complete URL, or only the parameter to build it from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadTarget {
+    FullUrl(String),
+    Param(String),
+}
+
 /// A failed call: timeouts are told apart because a long poll expects them.
 enum Failure {
     TimedOut(String),
@@ -419,7 +497,7 @@ fn classify_transport(label: &str, err: &reqwest::Error) -> Failure {
     )))
 }
 
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = err;
     while let Some(next) = cause.source() {
         cause = next;
@@ -428,7 +506,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The first bytes of a body, for error messages.
-fn snippet(bytes: &[u8]) -> String {
+pub(crate) fn snippet(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
     if text.is_empty() {

@@ -34,8 +34,17 @@ pub struct WeixinConfig {
     /// iLink API base URL for every account, overriding the one saved at login (private
     /// deployments and tests).
     pub base_url: Option<String>,
-    /// CDN base URL for media.
+    /// CDN base URL for media. Default `https://novac2c.cdn.weixin.qq.com/c2c`.
     pub cdn_base_url: Option<String>,
+    /// Directories (absolute) that local files sent as media may come from, besides
+    /// `<state>/media`, `<state>/workspace` and the host's own media roots. Other local paths,
+    /// and symlinks leading out of these directories, are refused.
+    pub media_local_roots: Option<Vec<String>>,
+    /// Largest media file downloaded or sent, in MiB (fractions allowed). Default 100.
+    pub media_max_mb: Option<f64>,
+    /// Let media URLs resolve to loopback, private, link-local or unspecified addresses
+    /// (otherwise refused, against server-side request forgery). Default false.
+    pub media_allow_private_network: Option<bool>,
     /// Where QR logins start. Default `https://ilinkai.weixin.qq.com`.
     pub login_base_url: Option<String>,
     /// `SKRouteTag` header value, if your deployment routes on it.
@@ -73,7 +82,14 @@ pub struct AccountConfig {
     pub enabled: Option<bool>,
     /// iLink API base URL of this account, overriding the channel's and the saved one.
     pub base_url: Option<String>,
+    /// CDN base URL of this account's media, overriding the channel's.
     pub cdn_base_url: Option<String>,
+    /// Local media roots of this account, replacing the channel's `mediaLocalRoots`.
+    pub media_local_roots: Option<Vec<String>>,
+    /// Media size cap of this account in MiB, overriding the channel's `mediaMaxMb`.
+    pub media_max_mb: Option<f64>,
+    /// Overrides the channel's `mediaAllowPrivateNetwork` for this account.
+    pub media_allow_private_network: Option<bool>,
     pub route_tag: Option<StringOrNumber>,
     pub bot_agent: Option<String>,
     pub dm_policy: Option<DmPolicy>,
@@ -100,13 +116,16 @@ mod tests {
             "enabled": true, "routeTag": 1001, "botAgent": "OpenClaw", "cdnBaseUrl": "https://cdn",
             "replyProgressMessages": false, "quoteCache": {"enabled": true},
             "channelConfigUpdatedAt": "2026-11-01T00:00:00Z", "dmPolicy": "allowlist",
-            "allowFrom": ["a@im.wechat", 42],
+            "allowFrom": ["a@im.wechat", 42], "mediaMaxMb": 2.5, "mediaLocalRoots": ["/srv/files"],
+            "mediaAllowPrivateNetwork": true,
             "accounts": {"b0-im-bot": {"baseUrl": "http://127.0.0.1:1", "routeTag": "x", "enabled": false}}
         });
         let config: WeixinConfig =
             channel_core::parse_config("channels.openclaw-weixin", &raw).expect("parse");
         assert_eq!(config.dm_policy, Some(DmPolicy::Allowlist));
         assert_eq!(config.accounts["b0-im-bot"].enabled, Some(false));
+        assert_eq!(config.media_max_mb, Some(2.5));
+        assert_eq!(config.media_allow_private_network, Some(true));
     }
 
     #[test]

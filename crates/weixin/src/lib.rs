@@ -22,6 +22,7 @@
 pub mod client;
 pub mod config;
 pub mod login;
+pub mod media;
 pub mod normalize;
 mod receive;
 pub(crate) mod send;
@@ -37,8 +38,8 @@ use std::time::Instant;
 
 use channel_core::{
     AccountView, CancellationToken, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode,
-    Descriptor, DmConfig, LoginResult, LoginUi, Meta, Outbound, Probe, Receipt, RunContext,
-    StateDir, Target, parse_config,
+    Descriptor, DmConfig, Fetched, LoginResult, LoginUi, Media, Meta, Outbound, Probe, Receipt,
+    RunContext, StateDir, Target, parse_config,
 };
 
 use crate::client::{Endpoint, IlinkClient};
@@ -65,6 +66,8 @@ pub struct Account {
     /// Longest text of one wire message.
     pub chunk_limit: usize,
     pub limits: window::Limits,
+    /// CDN, size cap, local roots and network policy for attachments.
+    pub media: media::MediaSettings,
     endpoint: Result<Endpoint, ChannelError>,
     store: Store,
     /// Typing tickets by peer, fetched with `getconfig` once per account run.
@@ -91,6 +94,55 @@ impl WeixinChannel {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The media settings of one account: its overrides, then the channel's keys, then defaults.
+    fn media_settings(
+        &self,
+        config: &WeixinConfig,
+        key: &str,
+        overrides: &config::AccountConfig,
+    ) -> Result<media::MediaSettings, ChannelError> {
+        let mut settings = media::MediaSettings::defaults(self.store.dir());
+        let channel_field = |name: &str| format!("channels.openclaw-weixin.{name}");
+        let account_field = |name: &str| format!("channels.openclaw-weixin.accounts.{key}.{name}");
+        match (&overrides.cdn_base_url, &config.cdn_base_url) {
+            (Some(url), _) => {
+                settings.cdn_base_url = client::parse_base_url(&account_field("cdnBaseUrl"), url)
+            }
+            (None, Some(url)) => {
+                settings.cdn_base_url = client::parse_base_url(&channel_field("cdnBaseUrl"), url)
+            }
+            (None, None) => {}
+        }
+        match (overrides.media_max_mb, config.media_max_mb) {
+            (Some(mb), _) => {
+                settings.max_bytes = media::parse_max_mb(&account_field("mediaMaxMb"), mb)?
+            }
+            (None, Some(mb)) => {
+                settings.max_bytes = media::parse_max_mb(&channel_field("mediaMaxMb"), mb)?
+            }
+            (None, None) => {}
+        }
+        let (field, roots) = match (&overrides.media_local_roots, &config.media_local_roots) {
+            (Some(roots), _) => (account_field("mediaLocalRoots"), roots.clone()),
+            (None, Some(roots)) => (channel_field("mediaLocalRoots"), roots.clone()),
+            (None, None) => (String::new(), Vec::new()),
+        };
+        for root in roots {
+            let path = PathBuf::from(root.trim());
+            if !path.is_absolute() {
+                return Err(ChannelError::bad_input(format!(
+                    "{field}: media roots must be absolute paths, got {root:?}"
+                )));
+            }
+            settings.local_roots.push(path);
+        }
+        settings.allow_private_network = overrides
+            .media_allow_private_network
+            .or(config.media_allow_private_network)
+            .unwrap_or(false);
+        Ok(settings)
     }
 
     fn config(section: &serde_json::Value) -> Result<WeixinConfig, ChannelError> {
@@ -123,7 +175,7 @@ impl Channel for WeixinChannel {
                 blurb: "Personal WeChat through Tencent's iLink bot API; log in by scanning a QR code.".into(),
                 order: 75,
             },
-            capabilities: Capabilities { chat_types: vec![ChatKind::Direct], media: false, block_streaming: true },
+            capabilities: Capabilities { chat_types: vec![ChatKind::Direct], media: true, block_streaming: true },
             // Sends run next to the receive loop, so one process owns each peer's window.
             delivery_mode: DeliveryMode::Gateway,
             text_chunk_limit: 4000,
@@ -135,6 +187,7 @@ impl Channel for WeixinChannel {
                 "WeChat targets are user ids ending in @im.wechat; a bot can only write to users who messaged it first."
                     .into(),
                 "Cron deliveries to WeChat must set both delivery.to (the @im.wechat id) and delivery.accountId.".into(),
+                "WeChat sends images, videos and files (audio goes as a file); local files must lie under the state dir's media/ or workspace/ or channels.openclaw-weixin.mediaLocalRoots.".into(),
             ],
         }
     }
@@ -143,22 +196,15 @@ impl Channel for WeixinChannel {
         self.store.dir().to_path_buf()
     }
 
+    /// Accounts are the logged-in ones (`accounts.json`), as with Tencent's plugin; entries
+    /// under `accounts` in config only adjust them, so a bot replaced by a new login does not
+    /// linger as a dead account.
     fn account_ids(&self, section: &serde_json::Value) -> Result<Vec<String>, ChannelError> {
-        let config = Self::config(section)?;
-        let mut ids = self
-            .store
+        // Parsed anyway, so a bad section is reported here and not first at start.
+        Self::config(section)?;
+        self.store
             .account_ids()
-            .map_err(|e| ChannelError::from(e).context("reading openclaw-weixin/accounts.json"))?;
-        for id in config
-            .accounts
-            .keys()
-            .map(|k| store::normalize_account_id(k))
-        {
-            if !id.is_empty() && !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        Ok(ids)
+            .map_err(|e| ChannelError::from(e).context("reading openclaw-weixin/accounts.json"))
     }
 
     fn account(&self, section: &serde_json::Value, id: &str) -> Result<Account, ChannelError> {
@@ -212,6 +258,7 @@ impl Channel for WeixinChannel {
                 })
             }
         };
+        let media = self.media_settings(&config, &key, &overrides)?;
         let dm = DmConfig {
             policy: overrides.dm_policy.or(config.dm_policy).unwrap_or_default(),
             allow_from: strings(overrides.allow_from)
@@ -231,6 +278,7 @@ impl Channel for WeixinChannel {
                 .unwrap_or(defaults.max_age),
         };
         Ok(Account {
+            media,
             tickets: Arc::default(),
             chunk_limit: config
                 .text_chunk_limit
@@ -269,6 +317,10 @@ impl Channel for WeixinChannel {
         message: &Outbound,
     ) -> Result<Receipt, ChannelError> {
         send::send(account, target, message).await
+    }
+
+    async fn fetch_media(&self, account: &Account, media: &Media) -> Result<Fetched, ChannelError> {
+        media::inbound::fetch(&account.media, media).await
     }
 
     async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {

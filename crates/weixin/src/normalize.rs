@@ -1,17 +1,18 @@
 //! WeixinMessage → [`Inbound`].
 
-use channel_core::{ChannelError, Chat, ChatKind, Inbound, Media, ReplyTo, Sender};
+use channel_core::{ChannelError, Chat, ChatKind, Inbound, ReplyTo, Sender};
 
 use crate::CHANNEL_ID;
-use crate::wire::{WeixinMessage, item};
+use crate::media::inbound::media_of;
+use crate::wire::WeixinMessage;
 
 /// Placeholder bodies the official plugin uses for media without text.
-fn media_label(kind: i64) -> Option<(&'static str, &'static str)> {
+fn media_label(kind: &str) -> Option<&'static str> {
     match kind {
-        item::IMAGE => Some(("image", "[图片]")),
-        item::VOICE => Some(("voice", "[语音]")),
-        item::FILE => Some(("file", "[文件]")),
-        item::VIDEO => Some(("video", "[视频]")),
+        "image" => Some("[图片]"),
+        "voice" => Some("[语音]"),
+        "file" => Some("[文件]"),
+        "video" => Some("[视频]"),
         _ => None,
     }
 }
@@ -46,27 +47,25 @@ pub fn normalize(
     let mut media = Vec::new();
     let mut reply_to = None;
     for it in &msg.item_list {
-        let kind = it.kind.unwrap_or(0);
         if let Some(text) = it.text_item.as_ref().and_then(|t| t.text.as_deref()) {
             text_parts.push(text.to_owned());
-        } else if let Some(transcript) = it
-            .voice_item
-            .as_ref()
-            .and_then(|v| v.text.as_deref())
-            .filter(|t| !t.is_empty())
-        {
-            text_parts.push(transcript.to_owned());
-        } else if let Some((name, label)) = media_label(kind) {
-            media.push(Media {
-                kind: name.into(),
-                path: None,
-                mime: None,
-                file_name: it.file_item.as_ref().and_then(|f| f.file_name.clone()),
-                locator: serde_json::Value::Null,
-                error: None,
-            });
-            if text_parts.is_empty() {
-                text_parts.push(label.to_owned());
+        } else {
+            // A voice note's transcript is its text; the audio is still attached.
+            let transcript = it
+                .voice_item
+                .as_ref()
+                .and_then(|v| v.text.as_deref())
+                .filter(|t| !t.trim().is_empty());
+            if let Some(transcript) = transcript {
+                text_parts.push(transcript.to_owned());
+            }
+            if let Some(attachment) = media_of(it) {
+                if text_parts.is_empty()
+                    && let Some(label) = media_label(&attachment.kind)
+                {
+                    text_parts.push(label.to_owned());
+                }
+                media.push(attachment);
             }
         }
         if reply_to.is_none()
@@ -100,14 +99,42 @@ pub fn normalize(
     })
 }
 
-/// The context token is a per-conversation credential: kept out of the debugging copy.
+/// The context token is a per-conversation credential, and media keys decrypt the user's files:
+/// both are kept out of the debugging copy (the keys travel in `Media.locator` instead).
 fn redact(mut raw: serde_json::Value) -> serde_json::Value {
     if let Some(obj) = raw.as_object_mut()
         && obj.contains_key("context_token")
     {
         obj.insert("context_token".into(), "<redacted>".into());
     }
+    if let Some(items) = raw.get_mut("item_list") {
+        redact_keys(items, 0);
+    }
     raw
+}
+
+fn redact_keys(value: &mut serde_json::Value, depth: usize) {
+    // Items nest a few levels (item → payload → media, quotes); deeper is not worth walking.
+    if depth > 8 {
+        return;
+    }
+    match value {
+        serde_json::Value::Object(obj) => {
+            for (name, inner) in obj.iter_mut() {
+                if matches!(name.as_str(), "aeskey" | "aes_key") && inner.is_string() {
+                    *inner = "<redacted>".into();
+                } else {
+                    redact_keys(inner, depth + 1);
+                }
+            }
+        }
+        serde_json::Value::Array(list) => {
+            for inner in list {
+                redact_keys(inner, depth + 1);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +173,37 @@ mod tests {
         let inbound = normalize("a", &msg, raw).expect("normalize");
         assert_eq!(inbound.text, "[图片]\ntranscribed");
         assert_eq!(inbound.media.len(), 1);
+    }
+
+    #[test]
+    fn media_carry_locators_and_keys_stay_out_of_raw() {
+        let (msg, raw) = parse(serde_json::json!({"message_id": 2, "from_user_id": "u",
+        "item_list": [
+            {"type": 1, "text_item": {"text": "caption"}},
+            {"type": 2, "image_item": {"aeskey": "84ff44e81724166d95903573ab980b86",
+                "media": {"encrypt_query_param": "p", "aes_key": "QUJD"}}},
+            {"type": 3, "voice_item": {"text": "spoken words", "encode_type": 6,
+                "media": {"encrypt_query_param": "v", "aes_key": "QUJD"}}},
+            {"type": 4, "file_item": {"file_name": "a.pdf", "media": {"full_url": "http://cdn/f", "aes_key": "QUJD"}}}
+        ]}));
+        let inbound = normalize("a", &msg, raw).expect("normalize");
+        assert_eq!(inbound.text, "caption\nspoken words");
+        let kinds: Vec<&str> = inbound.media.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(kinds, ["image", "voice", "file"]);
+        assert!(inbound.media.iter().all(|m| !m.locator.is_null()));
+        assert_eq!(
+            inbound.media[0].locator["imageAeskey"],
+            "84ff44e81724166d95903573ab980b86"
+        );
+        assert_eq!(inbound.media[2].locator["fullUrl"], "http://cdn/f");
+        let raw = inbound.raw.to_string();
+        assert!(!raw.contains("84ff44e8") && !raw.contains("QUJD"), "{raw}");
+        // Voice without transcript gets the placeholder body.
+        let (msg, raw) = parse(serde_json::json!({"message_id": 3, "from_user_id": "u",
+            "item_list": [{"type": 3, "voice_item": {"media": {"encrypt_query_param": "v", "aes_key": "QUJD"}}}]}));
+        let inbound = normalize("a", &msg, raw).expect("normalize");
+        assert_eq!(inbound.text, "[语音]");
+        assert_eq!(inbound.media[0].mime.as_deref(), Some("audio/silk"));
     }
 
     #[test]

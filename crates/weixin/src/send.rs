@@ -1,5 +1,7 @@
-//! Outbound text (spec §3.4, §8, §9): Markdown filtered once, chunked, each piece checked
-//! against the peer's window; what does not fit waits in the outbox and the caller is told so.
+//! Outbound messages (spec §3.4, §8, §9): text is Markdown-filtered once and chunked; media are
+//! uploaded first (spec §8.3) and follow the caption as their own messages. Every wire message
+//! is checked against the peer's window; what does not fit waits in the outbox (media as their
+//! uploaded items) and the caller is told so.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,8 +12,9 @@ use channel_core::{Backoff, ChannelError, Outbound, Receipt, Target};
 
 use crate::Account;
 use crate::client::{IlinkClient, Sent};
+use crate::media::outbound as media_out;
 use crate::text;
-use crate::window::Queued;
+use crate::window::{Queued, QueuedMedia};
 use crate::wire::{OutboundMessage, item};
 
 /// Attempts per wire message on transient failures (timeouts, 5xx).
@@ -81,49 +84,60 @@ pub(crate) async fn send(
     target: &Target,
     message: &Outbound,
 ) -> Result<Receipt, ChannelError> {
-    if !message.media.is_empty() {
-        return Err(ChannelError::bad_input(
-            "openclaw-weixin: sending media is not supported by this build yet; send text only",
-        ));
-    }
     let filtered = text::filter_markdown(&message.text);
-    if filtered.trim().is_empty() {
+    let has_text = !filtered.trim().is_empty();
+    if !has_text && message.media.is_empty() {
         return Err(ChannelError::bad_input(
             "openclaw-weixin: refusing to send an empty message",
         ));
     }
     let (to, _) = peer(account, &target.id)?;
     let client = IlinkClient::new(account.endpoint()?)?;
-    let pieces = text::chunk(&filtered, account.chunk_limit);
+    let mut parts: Vec<Part> = if has_text {
+        text::chunk(&filtered, account.chunk_limit)
+            .into_iter()
+            .map(Part::Text)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // Every attachment is uploaded before anything is sent, so a bad one sends nothing.
+    for entry in &message.media {
+        parts.push(Part::Media(
+            upload_media(account, &client, &to, entry, &message.media_roots).await?,
+        ));
+    }
     let client_id = client_id_for(message);
     let _turn = account_lock(account).await;
     let plan = Plan {
         to: &to,
         client_id: &client_id,
-        pieces: &pieces,
+        parts: &parts,
         first_piece: 0,
     };
     match deliver(account, &client, &plan).await? {
         Delivered::All { last_id } => Ok(Receipt::Sent {
             message_id: last_id,
-            parts: pieces.len(),
+            parts: parts.len(),
         }),
         Delivered::Stopped { sent, reason } => {
             let queue_id = format!("{client_id}:queued");
             let reason = if sent > 0 {
                 format!(
                     "{sent} of {} parts sent; the rest waits: {reason}",
-                    pieces.len()
+                    parts.len()
                 )
             } else {
                 format!("queued until {to} writes again: {reason}")
             };
+            let (pieces, media) = split_parts(&parts[sent..]);
             account
                 .windows()
                 .enqueue(Queued {
                     queue_id: queue_id.clone(),
                     peer: to.clone(),
-                    pieces: pieces[sent..].to_vec(),
+                    pieces,
+                    media,
                     client_id,
                     first_piece: sent,
                     queued_at: now_ms(),
@@ -134,6 +148,68 @@ pub(crate) async fn send(
             Ok(Receipt::Queued { queue_id, reason })
         }
     }
+}
+
+/// Reads, encrypts and uploads one attachment; errors say which one.
+async fn upload_media(
+    account: &Account,
+    client: &IlinkClient,
+    to: &str,
+    entry: &str,
+    host_roots: &[String],
+) -> Result<QueuedMedia, ChannelError> {
+    let source = media_out::load(&account.media, entry, host_roots).await?;
+    let name = source.file_name.clone();
+    let (kind, item) = media_out::upload(client, &account.media, to, source)
+        .await
+        .map_err(|e| e.context(format!("openclaw-weixin: sending {name}")))?;
+    tracing::debug!(account = %account.id, kind = kind.as_str(), "media uploaded");
+    Ok(QueuedMedia {
+        kind: kind.as_str().into(),
+        item,
+    })
+}
+
+/// One wire message of a logical message: a text piece or an uploaded attachment.
+#[derive(Debug, Clone)]
+enum Part {
+    Text(String),
+    Media(QueuedMedia),
+}
+
+impl Part {
+    fn item(&self) -> serde_json::Value {
+        match self {
+            Self::Text(text) => {
+                serde_json::json!({"type": item::TEXT, "text_item": {"text": text}})
+            }
+            Self::Media(media) => media.item.clone(),
+        }
+    }
+}
+
+/// A queued message's parts: text pieces first, then media.
+fn queued_parts(queued: &Queued) -> Vec<Part> {
+    queued
+        .pieces
+        .iter()
+        .cloned()
+        .map(Part::Text)
+        .chain(queued.media.iter().cloned().map(Part::Media))
+        .collect()
+}
+
+/// Parts back into the outbox's shape (text is always ahead of media in a message).
+fn split_parts(parts: &[Part]) -> (Vec<String>, Vec<QueuedMedia>) {
+    let mut pieces = Vec::new();
+    let mut media = Vec::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => pieces.push(text.clone()),
+            Part::Media(m) => media.push(m.clone()),
+        }
+    }
+    (pieces, media)
 }
 
 /// Sends what waited for `peer`, right after the peer wrote (a fresh window).
@@ -158,10 +234,11 @@ pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, Channe
     let mut flushed = 0;
     while !waiting.is_empty() {
         let item = waiting.remove(0);
+        let parts = queued_parts(&item);
         let plan = Plan {
             to: &item.peer,
             client_id: &item.client_id,
-            pieces: &item.pieces,
+            parts: &parts,
             first_piece: item.first_piece,
         };
         let outcome = deliver(account, &client, &plan).await;
@@ -176,8 +253,10 @@ pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, Channe
         };
         // Whatever is left goes back, in order, ahead of anything queued meanwhile.
         if let Some((sent, result)) = stopped_at {
+            let (pieces, media) = split_parts(&parts[sent..]);
             let mut rest = vec![Queued {
-                pieces: item.pieces[sent..].to_vec(),
+                pieces,
+                media,
                 first_piece: item.first_piece + sent,
                 ..item
             }];
@@ -195,8 +274,8 @@ pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, Channe
 struct Plan<'a> {
     to: &'a str,
     client_id: &'a str,
-    pieces: &'a [String],
-    /// Index of `pieces[0]` within the logical message, for stable wire ids.
+    parts: &'a [Part],
+    /// Index of `parts[0]` within the logical message, for stable wire ids.
     first_piece: usize,
 }
 
@@ -218,7 +297,7 @@ async fn deliver(
 ) -> Result<Delivered, ChannelError> {
     let windows = account.windows();
     let mut last_id = String::new();
-    for (n, piece) in plan.pieces.iter().enumerate() {
+    for (n, part) in plan.parts.iter().enumerate() {
         let window = windows
             .window(plan.to)
             .map_err(io("reading the peer's window"))?;
@@ -227,12 +306,12 @@ async fn deliver(
         }
         // The token may have been refreshed by an inbound message since the caller looked.
         let (_, token) = peer(account, plan.to)?;
-        let wire_id = if plan.pieces.len() == 1 && plan.first_piece == 0 {
+        let wire_id = if plan.parts.len() == 1 && plan.first_piece == 0 {
             plan.client_id.to_owned()
         } else {
             format!("{}:{}", plan.client_id, plan.first_piece + n)
         };
-        match send_piece(account, client, plan.to, &token, &wire_id, piece).await {
+        match send_part(account, client, plan.to, &token, &wire_id, part.item()).await {
             Ok(Sent::Accepted { .. }) => {
                 windows
                     .record_send(plan.to)
@@ -254,10 +333,9 @@ async fn deliver(
                 });
             }
             Err(err) if n > 0 => {
-                return Err(err.context(format!(
-                    "after {n} of {} parts were sent",
-                    plan.pieces.len()
-                )));
+                return Err(
+                    err.context(format!("after {n} of {} parts were sent", plan.parts.len()))
+                );
             }
             Err(err) => return Err(err),
         }
@@ -265,13 +343,13 @@ async fn deliver(
     Ok(Delivered::All { last_id })
 }
 
-async fn send_piece(
+async fn send_part(
     account: &Account,
     client: &IlinkClient,
     to: &str,
     token: &str,
     client_id: &str,
-    text: &str,
+    item: serde_json::Value,
 ) -> Result<Sent, ChannelError> {
     let wire = OutboundMessage {
         from_user_id: "",
@@ -279,7 +357,7 @@ async fn send_piece(
         client_id,
         message_type: 2,
         message_state: 2,
-        item_list: vec![serde_json::json!({"type": item::TEXT, "text_item": {"text": text}})],
+        item_list: vec![item],
         context_token: Some(token),
     };
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(2));

@@ -76,6 +76,25 @@ impl PeerWindow {
     }
 }
 
+/// A media message that is uploaded and waits to be sent: its ready `sendmessage` item.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedMedia {
+    /// `image`, `video` or `file`.
+    pub kind: String,
+    /// The item (`{"type":2,"image_item":{…}}` …), pointing at the uploaded file.
+    pub item: serde_json::Value,
+}
+
+impl std::fmt::Debug for QueuedMedia {
+    // The item holds the file's key: only its kind is printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedMedia")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A message waiting for a peer's window to open again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,8 +102,12 @@ pub struct Queued {
     pub queue_id: String,
     /// Byte-exact wire id of the peer.
     pub peer: String,
-    /// Pieces not sent yet, in order.
+    /// Text pieces not sent yet, in order.
     pub pieces: Vec<String>,
+    /// Media messages not sent yet, in order; they go after the text pieces. Absent in outboxes
+    /// written before media existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<QueuedMedia>,
     /// Wire id prefix of the logical message; piece n goes out as `<client_id>:<n>`.
     pub client_id: String,
     /// Index of the first piece in `pieces` within the logical message.
@@ -215,6 +238,31 @@ mod tests {
     }
 
     #[test]
+    fn outboxes_without_media_still_read_and_media_round_trips() {
+        let old = r#"[{"queueId":"q","peer":"p","pieces":["hi"],"clientId":"c","firstPiece":0,"queuedAt":1,"reason":"r"}]"#;
+        let items: Vec<Queued> = serde_json::from_str(old).expect("old outbox");
+        assert!(items[0].media.is_empty());
+        assert_eq!(
+            serde_json::to_string(&items).expect("write"),
+            old,
+            "text-only entries are written as before"
+        );
+        let with_media = Queued {
+            media: vec![QueuedMedia {
+                kind: "image".into(),
+                item: serde_json::json!({"type": 2, "image_item": {"media": {"aes_key": "secret"}}}),
+            }],
+            ..items[0].clone()
+        };
+        let text = serde_json::to_string(&with_media).expect("write");
+        assert_eq!(
+            serde_json::from_str::<Queued>(&text).expect("read"),
+            with_media
+        );
+        assert!(!format!("{with_media:?}").contains("secret"));
+    }
+
+    #[test]
     fn outbox_is_per_peer_and_ordered() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = WindowStore::new(tmp.path().to_path_buf(), "a");
@@ -222,6 +270,7 @@ mod tests {
             queue_id: id.into(),
             peer: peer.into(),
             pieces: vec![format!("text {id}")],
+            media: vec![],
             client_id: id.into(),
             first_piece: 0,
             queued_at: 0,

@@ -86,12 +86,56 @@ pub struct MessageItem {
     pub msg_id: Option<String>,
     #[serde(default)]
     pub text_item: Option<TextItem>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub image_item: Option<ImageItem>,
     #[serde(default)]
     pub voice_item: Option<VoiceItem>,
     #[serde(default)]
     pub file_item: Option<FileItem>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub video_item: Option<VideoItem>,
     #[serde(default)]
     pub ref_msg: Option<RefMessage>,
+}
+
+/// `CDNMedia` (spec §4.3): where a file lies on the CDN and how it is keyed. Every field is
+/// optional and read leniently: a surprising value makes the file unfetchable, not the message
+/// undecodable.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CdnMedia {
+    #[serde(default, deserialize_with = "lenient")]
+    pub encrypt_query_param: Option<String>,
+    /// Base64 of the 16 raw key bytes, or of their 32-char hex spelling (spec §10.2).
+    #[serde(default, deserialize_with = "lenient")]
+    pub aes_key: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub encrypt_type: Option<i64>,
+    /// A complete download URL, when the server gives one.
+    #[serde(default, deserialize_with = "lenient")]
+    pub full_url: Option<String>,
+}
+
+impl CdnMedia {
+    /// Whether there is anything to download from (spec §7.2).
+    pub fn downloadable(&self) -> bool {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        set(&self.encrypt_query_param) || set(&self.full_url)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ImageItem {
+    #[serde(default, deserialize_with = "lenient")]
+    pub media: Option<CdnMedia>,
+    /// The raw key as 32 hex digits; preferred over `media.aes_key` (spec §10.2).
+    #[serde(default, deserialize_with = "lenient")]
+    pub aeskey: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VideoItem {
+    #[serde(default, deserialize_with = "lenient")]
+    pub media: Option<CdnMedia>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -105,12 +149,19 @@ pub struct VoiceItem {
     /// WeChat's own transcript, when it made one.
     #[serde(default)]
     pub text: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub media: Option<CdnMedia>,
+    /// 6 = SILK, 5 = AMR, 7 = MP3, 8 = Ogg Speex, … (spec §4.1).
+    #[serde(default, deserialize_with = "lenient")]
+    pub encode_type: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FileItem {
     #[serde(default)]
     pub file_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub media: Option<CdnMedia>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -156,6 +207,36 @@ pub struct SendMessageResponse {
     pub status: ApiStatus,
     #[serde(default, deserialize_with = "opt_u64_or_string")]
     pub message_id: Option<String>,
+}
+
+/// `getuploadurl` (spec §3.5). Thumbnails are never requested.
+#[derive(Debug, Clone, Serialize)]
+pub struct GetUploadUrlRequest<'a> {
+    /// 16 random bytes as 32 lowercase hex digits.
+    pub filekey: &'a str,
+    /// 1 image, 2 video, 3 file.
+    pub media_type: u8,
+    pub to_user_id: &'a str,
+    /// Plaintext size.
+    pub rawsize: u64,
+    /// MD5 of the plaintext, lowercase hex.
+    pub rawfilemd5: &'a str,
+    /// Ciphertext size: `ceil((rawsize+1)/16)*16`.
+    pub filesize: u64,
+    pub no_need_thumb: bool,
+    /// The AES key as 32 lowercase hex digits.
+    pub aeskey: &'a str,
+    pub base_info: &'a BaseInfo,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GetUploadUrlResponse {
+    #[serde(flatten)]
+    pub status: ApiStatus,
+    #[serde(default, deserialize_with = "lenient")]
+    pub upload_param: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub upload_full_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,6 +310,16 @@ where
     Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
 }
 
+/// Reads a value if it has the expected shape, else `None`, never failing the enclosing object.
+fn lenient<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Option::<serde_json::Value>::deserialize(de)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+}
+
 /// uint64 ids exceed JavaScript's safe integers, so some senders quote them.
 fn opt_u64_or_string<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
@@ -289,6 +380,35 @@ mod tests {
         }
         let ok: ApiStatus = serde_json::from_str("{}").expect("decode");
         assert_eq!(ok.code(), None);
+    }
+
+    #[test]
+    fn media_fields_decode_and_odd_values_do_not_sink_the_message() {
+        let msg: WeixinMessage = serde_json::from_value(serde_json::json!({
+            "from_user_id": "u", "item_list": [
+                {"type": 2, "image_item": {"aeskey": "84ff44e81724166d95903573ab980b86", "mid_size": 1088,
+                    "media": {"encrypt_query_param": "p", "aes_key": "k", "encrypt_type": 1, "full_url": "http://c/d"}}},
+                {"type": 5, "video_item": "not an object"},
+                {"type": 4, "file_item": {"file_name": "a.pdf", "len": "12", "media": {"aes_key": 42, "encrypt_query_param": "q"}}},
+                {"type": 3, "voice_item": {"encode_type": "six", "media": null}}
+            ]}))
+        .expect("decode");
+        let image = msg.item_list[0].image_item.as_ref().expect("image");
+        let media = image.media.as_ref().expect("media");
+        assert_eq!(media.full_url.as_deref(), Some("http://c/d"));
+        assert_eq!(media.encrypt_type, Some(1));
+        assert!(media.downloadable());
+        assert!(msg.item_list[1].video_item.is_none());
+        let file = msg.item_list[2].file_item.as_ref().expect("file");
+        let media = file.media.as_ref().expect("media");
+        assert_eq!(
+            (media.aes_key.as_deref(), media.downloadable()),
+            (None, true)
+        );
+        let voice = msg.item_list[3].voice_item.as_ref().expect("voice");
+        assert_eq!(voice.encode_type, None);
+        assert!(voice.media.is_none());
+        assert!(!CdnMedia::default().downloadable());
     }
 
     #[test]

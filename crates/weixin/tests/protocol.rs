@@ -442,3 +442,80 @@ async fn config_errors_name_the_field() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn accounts_run_side_by_side_and_a_new_login_leaves_the_others_alone() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    // A second bot of another WeChat user, logged in next to the first.
+    let second = imsim::ilink::IlinkSim::new_bot();
+    wx.sim.add_bot(second.clone());
+    let store = weixin::store::Store::new(state.path().join(weixin::CHANNEL_ID));
+    let second_id = weixin::store::normalize_account_id(&second.bot_id);
+    let file = weixin::store::AccountFile {
+        token: second.token.clone(),
+        saved_at: None,
+        base_url: Some(wx.sim.base_url()),
+        user_id: Some(second.owner.clone()),
+    };
+    store
+        .save_account(&second_id, &file)
+        .expect("second account");
+    assert_eq!(
+        wx.channel.account_ids(&serde_json::json!({})).expect("ids"),
+        vec![wx.account(), second_id.clone()]
+    );
+
+    let host = Arc::new(StandaloneHost::default());
+    let section = serde_json::json!({ "dmPolicy": "pairing" });
+    let cancel = CancellationToken::new();
+    let run = |account: String| {
+        let (channel, host, cancel, section) = (
+            Arc::clone(&wx.channel),
+            Arc::clone(&host),
+            cancel.clone(),
+            section.clone(),
+        );
+        tokio::spawn(async move { channel.run(&section, &account, host, cancel).await })
+    };
+    let first_task = run(wx.account());
+    let second_task = run(second_id.clone());
+    wx.sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "to the first");
+    wx.sim
+        .inject_text(&second.bot_id, &second.owner, "to the second");
+    assert_eq!(
+        wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await[0]
+            .text
+            .as_deref(),
+        Some("echo: to the first")
+    );
+    assert_eq!(
+        wx.sim.wait_sent(&second.bot_id, 1, WAIT).await[0]
+            .text
+            .as_deref(),
+        Some("echo: to the second")
+    );
+
+    // The second account's session dies; the first one keeps answering.
+    wx.sim.expire_token(&second.bot_id);
+    let stopped = tokio::time::timeout(WAIT, second_task)
+        .await
+        .expect("second stops")
+        .expect("join");
+    assert_eq!(
+        stopped.expect_err("needs login").kind,
+        ErrorKind::NeedsLogin
+    );
+    wx.sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "still here?");
+    assert_eq!(
+        wx.sim.wait_sent(&wx.bot.bot_id, 2, WAIT).await[1]
+            .text
+            .as_deref(),
+        Some("echo: still here?")
+    );
+    assert!(!first_task.is_finished());
+    cancel.cancel();
+    first_task.await.expect("join").expect("clean stop");
+}

@@ -3,6 +3,8 @@
 
 mod reply;
 
+pub use reply::long_text;
+
 use std::convert::Infallible;
 use std::fmt;
 use std::io;
@@ -30,7 +32,8 @@ const STREAM_PIECE_CHARS: usize = 48;
 /// A running mock model. Dropping it stops the server.
 ///
 /// Reply rule (deterministic, tools are never called): the newest user message containing
-/// `[[ECHO:x]]` gets `ECHO: x`; `[[LONG:n]]` gets exactly `n` characters of numbered paragraphs;
+/// `[[ECHO:x]]` gets `ECHO: x`; `[[SAY:x]]` gets exactly `x` (a literal `\n` becomes a newline);
+/// `[[LONG:n]]` gets exactly `n` characters of numbered paragraphs;
 /// anything else gets `MOCK: ` + the first line of the newest user message, minus its `[timestamp] `.
 pub struct MockModel {
     shared: Arc<ModelShared>,

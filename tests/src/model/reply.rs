@@ -14,6 +14,8 @@ const MAX_MOCK_CHARS: usize = 200;
 
 /// The reply to a `messages` array:
 /// * the newest user message containing `[[ECHO:x]]` ⇒ `ECHO: x`;
+/// * or `[[SAY:x]]` ⇒ exactly `x`, with each two-character `\n` turned into a newline (so a test
+///   can make the agent answer e.g. `MEDIA:/abs/path.png`);
 /// * or `[[LONG:n]]` ⇒ exactly `n` characters of numbered paragraphs;
 /// * otherwise `MOCK: ` + the first line of the newest non-empty user message, leading `[...] `
 ///   groups stripped, at most 200 characters.
@@ -67,7 +69,7 @@ fn strip_internal(text: &str) -> String {
     out
 }
 
-/// The earliest `[[ECHO:..]]` or valid `[[LONG:n]]` marker in `text`, as a reply.
+/// The earliest `[[ECHO:..]]`, `[[SAY:..]]` or valid `[[LONG:n]]` marker in `text`, as a reply.
 fn marker_reply(text: &str) -> Option<String> {
     let mut search = 0;
     while let Some(offset) = text[search..].find("[[") {
@@ -77,6 +79,9 @@ fn marker_reply(text: &str) -> Option<String> {
             let inner = &tail[..end];
             if let Some(echo) = inner.strip_prefix("ECHO:") {
                 return Some(format!("ECHO: {echo}"));
+            }
+            if let Some(say) = inner.strip_prefix("SAY:") {
+                return Some(say.replace("\\n", "\n"));
             }
             if let Some(n) = inner
                 .strip_prefix("LONG:")
@@ -92,7 +97,8 @@ fn marker_reply(text: &str) -> Option<String> {
 
 /// Exactly `n` ASCII characters of numbered paragraphs (`P0001 …\n\n`), so chunkers can be checked
 /// for losses, reordering and paragraph-boundary splits.
-pub(crate) fn long_text(n: usize) -> String {
+/// The reply to `[[LONG:n]]`: exactly `n` characters of numbered paragraphs.
+pub fn long_text(n: usize) -> String {
     const FILLER: &str = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod \
                           tempor incididunt ut labore et dolore magna aliqua";
     let mut out = String::with_capacity(n + 256);
@@ -149,6 +155,24 @@ mod tests {
             ),
         ];
         assert_eq!(reply_for(&messages), "ECHO: new");
+    }
+
+    #[test]
+    fn say_replies_exactly_with_escaped_newlines() {
+        let messages = [user(json!(
+            "[Mon 2026-11-03 10:00 GMT+8] [[SAY:Here it is\\nMEDIA:/tmp/a b.png]]\n\nRuntime: x"
+        ))];
+        assert_eq!(reply_for(&messages), "Here it is\nMEDIA:/tmp/a b.png");
+        assert_eq!(reply_for(&[user(json!("[[SAY:]]"))]), "");
+        assert_eq!(
+            reply_for(&[user(json!("[[SAY:  spaced  ]]"))]),
+            "  spaced  "
+        );
+        // The earliest marker of the newest message wins.
+        assert_eq!(
+            reply_for(&[user(json!("[[SAY:first]] [[ECHO:second]]"))]),
+            "first"
+        );
     }
 
     #[test]

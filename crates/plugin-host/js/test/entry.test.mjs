@@ -38,7 +38,7 @@ test("accounts come from the Tencent-layout state and config", () => {
   fs.writeFileSync(path.join(dir, "accounts.json"), JSON.stringify(["b0f5860fdecb-im-bot"]));
   fs.writeFileSync(path.join(dir, "accounts/b0f5860fdecb-im-bot.json"), JSON.stringify({ token: "t0k3n", userId: "Owner@im.wechat" }));
   const cfg = { channels: { "openclaw-weixin": { dmPolicy: "allowlist", allowFrom: ["a@im.wechat"], accounts: { other: {} } } } };
-  assert.deepEqual(weixin.config.listAccountIds(cfg), ["b0f5860fdecb-im-bot", "other"]);
+  assert.deepEqual(weixin.config.listAccountIds(cfg), ["b0f5860fdecb-im-bot"], "config entries only adjust logged-in accounts");
   const account = weixin.config.resolveAccount(cfg, "b0f5860fdecb-im-bot");
   assert.equal(account.configured, true);
   assert.ok(!JSON.stringify(account).includes("t0k3n"), "no token in the resolved account");
