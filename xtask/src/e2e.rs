@@ -336,7 +336,91 @@ fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
 
     long_reply(stack, allowed)?;
     context_window(stack, allowed)?;
+    media_both_ways(stack, allowed)?;
     session_expiry_and_qr_login(stack)
+}
+
+/// A small real PNG (hosts sniff media types), different for each `seed`.
+fn png(seed: u8) -> Result<Vec<u8>> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, seed]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
+    Ok(out)
+}
+
+/// Files under `dir` (recursively) whose bytes are exactly `bytes`.
+fn files_with(dir: &Path, bytes: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if fs::read(&path).is_ok_and(|b| b == bytes) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+fn media_both_ways(stack: &Stack, allowed: &str) -> Result {
+    step("an image sent to the bot arrives in the host's media store, decrypted byte-exact");
+    let bot = stack.bot.bot_id.clone();
+    let inbound = png(1)?;
+    stack.sim.inject_media(
+        &bot,
+        allowed,
+        imsim::ilink::MediaSpec::image(inbound.clone()).with_caption("[[ECHO:GOT-IMAGE]]"),
+    );
+    stack.wait_sent("reply to the image", TURN, |s| {
+        s.text.as_deref() == Some("ECHO: GOT-IMAGE")
+    })?;
+    let stored = files_with(&stack.gateway.state.join("media"), &inbound);
+    check(
+        !stored.is_empty(),
+        "no file in the host's media store has the image's bytes",
+    )?;
+    eprintln!("stored as {}", stored[0].display());
+
+    step("an agent reply with an image reaches the simulator's CDN and decrypts byte-exact");
+    let outbound = png(2)?;
+    let workspace = stack.gateway.state.join("workspace");
+    fs::create_dir_all(&workspace)?;
+    let file = workspace.join("e2e-reply.png");
+    fs::write(&file, &outbound)?;
+    let say = format!("[[SAY:here is the picture\\nMEDIA:{}]]", file.display());
+    stack.sim.inject_text(&bot, allowed, &say);
+    let deadline = Instant::now() + TURN;
+    loop {
+        let uploads = stack.sim.uploaded();
+        if let Some(upload) = uploads
+            .iter()
+            .find(|u| u.accepted && u.plaintext == outbound)
+        {
+            check(upload.md5_ok, "the upload's MD5 does not match")?;
+            break;
+        }
+        if Instant::now() >= deadline {
+            let seen: Vec<_> = uploads
+                .iter()
+                .map(|u| (u.plaintext.len(), u.accepted, u.error.clone()))
+                .collect();
+            return Err(format!(
+                "no upload of the reply image; uploads: {seen:?}\n{}",
+                tail(&stack.gateway.log(), 60)
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stack.wait_sent("the image message", Duration::from_secs(30), |s| {
+        s.items
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i["type"] == 2))
+    })?;
+    Ok(())
 }
 
 /// Texts the peer received after the first `skip` ones.
@@ -472,7 +556,7 @@ fn session_expiry_and_qr_login(stack: &mut Stack) -> Result {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let line = status_line(stack, &stack.account)?;
-        if line.contains("needsLogin") && line.contains("openclaw channels login") {
+        if line.contains("needsLogin") && line.contains("channels login") {
             eprintln!("{line}");
             break;
         }

@@ -50,6 +50,13 @@ function errorKind(err) {
   return match ? match[1] : "unknown";
 }
 
+// The host's identity of one delivery (part), when it has one.
+function deliveryId(ctx) {
+  const base = ctx.deliveryQueueId ?? ctx.preparedMessageId;
+  if (!base) return undefined;
+  return ctx.deliveryPartCount > 1 ? `${base}#${ctx.deliveryPartIndex ?? 0}` : String(base);
+}
+
 function sectionOf(cfg, id) {
   return JSON.stringify(cfg?.channels?.[id] ?? null);
 }
@@ -127,9 +134,11 @@ function buildChannel(d, api) {
   };
   const defaultAccount = (cfg, accountId) => accountId ?? listAccountIds(cfg)[0] ?? "default";
 
-  async function send(cfg, accountId, to, text, media, mediaRoots) {
+  // `clientId`: the host's id of this delivery, stable across its retries, so Rust can make a
+  // retry return the first outcome instead of sending twice.
+  async function send(cfg, accountId, to, text, media, mediaRoots, clientId) {
     const account = defaultAccount(cfg, accountId);
-    const message = JSON.stringify({ text: text ?? "", media: media ?? [], mediaRoots: mediaRoots ?? [] });
+    const message = JSON.stringify({ text: text ?? "", media: media ?? [], mediaRoots: mediaRoots ?? [], clientId: clientId ?? undefined });
     const receipt = JSON.parse(await native.send(id, account, sectionOf(cfg, id), String(to), message));
     if (receipt.status === "queued") {
       // Not delivered (yet): the caller hears exactly that, with the reason and when it goes.
@@ -337,8 +346,8 @@ function buildChannel(d, api) {
           return { ok: false, error: err };
         }
       },
-      sendText: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, []),
-      sendMedia: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, [ctx.mediaUrl].filter(Boolean), ctx.mediaLocalRoots),
+      sendText: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, [], [], deliveryId(ctx)),
+      sendMedia: (ctx) => send(ctx.cfg, ctx.accountId, ctx.to, ctx.text, [ctx.mediaUrl].filter(Boolean), ctx.mediaLocalRoots, deliveryId(ctx)),
     },
     ...(d.interactiveLogin
       ? {
@@ -364,6 +373,20 @@ function buildChannel(d, api) {
         }
       : {}),
     status: {
+      // Our own snapshot, because the host's default leaves `lastError` out (it cannot know
+      // whether a plugin's messages carry secrets; ours never do). Without it, "needs login"
+      // would be invisible in `openclaw channels status`.
+      buildAccountSnapshot: ({ account, runtime, probe, audit }) => ({
+        ...(runtime ?? {}),
+        accountId: account?.accountId ?? runtime?.accountId,
+        name: account?.name ?? account?.accountId,
+        enabled: account?.enabled,
+        configured: account?.configured,
+        dmPolicy: account?.dm?.policy,
+        allowFrom: account?.dm?.allowFrom ?? [],
+        ...(probe !== undefined ? { probe } : {}),
+        ...(audit !== undefined ? { audit } : {}),
+      }),
       probeAccount: async ({ account, cfg }) => {
         const accountId = account?.accountId ?? defaultAccount(cfg);
         try {
@@ -403,12 +426,14 @@ function buildChannel(d, api) {
               if (event.error) {
                 const kind = event.error.kind;
                 log.error?.(`[${id}/${accountId}] stopped: ${kind}: ${event.error.message}`);
+                const needsLogin = kind === "needsLogin" || kind === "kicked";
                 applyStatus(ctx, {
                   running: false,
                   connected: false,
                   lifecycle: "blocked",
                   lastError: `${kind}: ${event.error.message}`,
-                  needsLogin: kind === "needsLogin" || kind === "kicked",
+                  needsLogin,
+                  ...(needsLogin ? { stateReason: "needs login" } : {}),
                 });
                 // A person must act (log in again): stay down until the host restarts us,
                 // instead of letting the gateway restart us into the same wall.

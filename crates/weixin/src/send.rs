@@ -92,6 +92,31 @@ pub(crate) async fn send(
         ));
     }
     let (to, _) = peer(account, &target.id)?;
+    let client_id = client_id_for(message);
+    // A caller that names its message (a host retry, a redelivered reply) gets the first
+    // outcome again instead of a second copy.
+    if message.client_id.is_some() {
+        let windows = account.windows();
+        let _turn = account_lock(account).await;
+        if windows
+            .was_delivered(&client_id)
+            .map_err(io("reading delivered ids"))?
+        {
+            return Ok(Receipt::Sent {
+                message_id: client_id,
+                parts: 0,
+            });
+        }
+        if let Some(queued) = windows
+            .queued(&client_id)
+            .map_err(io("reading the outbox"))?
+        {
+            return Ok(Receipt::Queued {
+                queue_id: queued.queue_id,
+                reason: queued.reason,
+            });
+        }
+    }
     let client = IlinkClient::new(account.endpoint()?)?;
     let mut parts: Vec<Part> = if has_text {
         text::chunk(&filtered, account.chunk_limit)
@@ -107,7 +132,6 @@ pub(crate) async fn send(
             upload_media(account, &client, &to, entry, &message.media_roots).await?,
         ));
     }
-    let client_id = client_id_for(message);
     let _turn = account_lock(account).await;
     let plan = Plan {
         to: &to,
@@ -116,10 +140,16 @@ pub(crate) async fn send(
         first_piece: 0,
     };
     match deliver(account, &client, &plan).await? {
-        Delivered::All { last_id } => Ok(Receipt::Sent {
-            message_id: last_id,
-            parts: parts.len(),
-        }),
+        Delivered::All { last_id } => {
+            account
+                .windows()
+                .record_delivered(&client_id)
+                .map_err(io("recording the delivery"))?;
+            Ok(Receipt::Sent {
+                message_id: last_id,
+                parts: parts.len(),
+            })
+        }
         Delivered::Stopped { sent, reason } => {
             let queue_id = format!("{client_id}:queued");
             let reason = if sent > 0 {
@@ -244,6 +274,9 @@ pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, Channe
         let outcome = deliver(account, &client, &plan).await;
         let stopped_at = match outcome {
             Ok(Delivered::All { .. }) => {
+                windows
+                    .record_delivered(&item.client_id)
+                    .map_err(io("recording the delivery"))?;
                 flushed += 1;
                 tracing::info!(account = %account.id, queue_id = %item.queue_id, "queued message delivered");
                 continue;

@@ -519,3 +519,88 @@ async fn accounts_run_side_by_side_and_a_new_login_leaves_the_others_alone() {
     cancel.cancel();
     first_task.await.expect("join").expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_retried_send_with_the_same_id_is_not_sent_or_queued_twice() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let options = IlinkOptions {
+        window_max_sends: 2,
+        ..fast_options()
+    };
+    let wx = Wx::with(state.path(), options).await;
+    let running = owner_session(&wx).await;
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
+    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    let section = wx.section_with(DmPolicy::Pairing, &[]);
+    let named = |id: &str, text: &str| Outbound {
+        client_id: Some(id.into()),
+        ..Outbound::text(text)
+    };
+    let send = |message: Outbound| {
+        let (channel, section, account, owner) = (
+            Arc::clone(&wx.channel),
+            section.clone(),
+            wx.account(),
+            wx.bot.owner.clone(),
+        );
+        async move {
+            channel
+                .send(&section, &account, &owner, &message)
+                .await
+                .expect("send")
+        }
+    };
+    assert!(matches!(
+        send(named("host-1", "once")).await,
+        Receipt::Sent { .. }
+    ));
+    assert!(
+        matches!(send(named("host-1", "once")).await, Receipt::Sent { .. }),
+        "a retry reports the first outcome"
+    );
+    let copies = wx
+        .sim
+        .sent(&wx.bot.bot_id)
+        .iter()
+        .filter(|s| s.text.as_deref() == Some("once"))
+        .count();
+    assert_eq!(copies, 1, "sent once");
+
+    // The server's window (2) is now used up: queued, and a retry does not queue a second copy.
+    let first = send(named("host-2", "later")).await;
+    let again = send(named("host-2", "later")).await;
+    assert!(
+        matches!(
+            (&first, &again),
+            (Receipt::Queued { .. }, Receipt::Queued { .. })
+        ),
+        "{first:?} {again:?}"
+    );
+    assert_eq!(first.message_id(), again.message_id());
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "back");
+    wx.sim.wait_sent(&wx.bot.bot_id, 4, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = wx
+        .sim
+        .sent(&wx.bot.bot_id)
+        .iter()
+        .filter(|s| s.accepted && s.text.as_deref() == Some("later"))
+        .count();
+    assert_eq!(later, 1, "the queued message went out once");
+    // And once delivered, a late retry is not sent again.
+    assert!(matches!(
+        send(named("host-2", "later")).await,
+        Receipt::Sent { .. }
+    ));
+    let later = wx
+        .sim
+        .sent(&wx.bot.bot_id)
+        .iter()
+        .filter(|s| s.text.as_deref() == Some("later"))
+        .count();
+    assert_eq!(
+        later, 2,
+        "the one refusal that closed the window, and the one delivery"
+    );
+    running.stop().await;
+}
