@@ -127,19 +127,20 @@ impl Stack {
 
     /// The account announced itself (`notifystart`) to the simulator.
     pub fn wait_online(&self) -> Result {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if self.sim.online(&self.bot.bot_id) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Err(format!(
-            "account {} never came online:\n{}",
-            self.account,
-            tail(&self.gateway.log(), 80)
-        )
-        .into())
+        self.wait_bot_online(&self.bot.bot_id, &self.account)
+    }
+
+    pub fn wait_bot_online(&self, bot_id: &str, account: &str) -> Result {
+        let online = poll(Duration::from_secs(120), TICK, || {
+            Ok(self.sim.online(bot_id).then_some(()))
+        })?;
+        online.ok_or_else(|| {
+            format!(
+                "account {account} never came online:\n{}",
+                tail(&self.gateway.log(), 80)
+            )
+            .into()
+        })
     }
 
     /// Waits for an accepted send that matches.
@@ -149,31 +150,37 @@ impl Stack {
         limit: Duration,
         pred: impl Fn(&Sent) -> bool,
     ) -> Result<Sent> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(sent) = self
+        self.wait_sent_by(&self.bot.bot_id, what, limit, pred)
+    }
+
+    /// Waits for an accepted send of bot `bot_id` that matches.
+    pub fn wait_sent_by(
+        &self,
+        bot_id: &str,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&Sent) -> bool,
+    ) -> Result<Sent> {
+        let found = poll(limit, TICK, || {
+            Ok(self
                 .sim
-                .sent(&self.bot.bot_id)
+                .sent(bot_id)
                 .into_iter()
-                .find(|s| s.accepted && pred(s))
-            {
-                return Ok(sent);
-            }
-            if Instant::now() >= deadline {
-                let sent: Vec<_> = self
-                    .sim
-                    .sent(&self.bot.bot_id)
-                    .into_iter()
-                    .map(|s| (s.to_user_id, s.text, s.result))
-                    .collect();
-                return Err(format!(
-                    "{what}: nothing after {limit:?}; sent so far: {sent:?}\n{}",
-                    tail(&self.gateway.log(), 80)
-                )
-                .into());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+                .find(|s| s.accepted && pred(s)))
+        })?;
+        found.ok_or_else(|| {
+            let sent: Vec<_> = self
+                .sim
+                .sent(bot_id)
+                .into_iter()
+                .map(|s| (s.to_user_id, s.text, s.result))
+                .collect();
+            format!(
+                "{what}: nothing after {limit:?}; sent so far: {sent:?}\n{}",
+                tail(&self.gateway.log(), 80)
+            )
+            .into()
+        })
     }
 
     pub fn texts_to(&self, peer: &str) -> Vec<String> {
@@ -185,6 +192,26 @@ impl Stack {
             .collect()
     }
 }
+
+/// Polls `probe` every `every` until it yields a value; `None` once `limit` has passed.
+pub fn poll<T>(
+    limit: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe()? {
+            return Ok(Some(value));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(every);
+    }
+}
+
+const TICK: Duration = Duration::from_millis(250);
 
 /// OpenClaw's account-id normalization of a bot id (`abc@im.bot` → `abc-im-bot`).
 pub fn weixin_account_id(bot_id: &str) -> String {
@@ -392,29 +419,27 @@ fn media_both_ways(stack: &Stack, allowed: &str) -> Result {
     fs::write(&file, &outbound)?;
     let say = format!("[[SAY:here is the picture\\nMEDIA:{}]]", file.display());
     stack.sim.inject_text(&bot, allowed, &say);
-    let deadline = Instant::now() + TURN;
-    loop {
-        let uploads = stack.sim.uploaded();
-        if let Some(upload) = uploads
+    let upload = poll(TURN, TICK, || {
+        Ok(stack
+            .sim
+            .uploaded()
+            .into_iter()
+            .find(|u| u.accepted && u.plaintext == outbound))
+    })?;
+    let Some(upload) = upload else {
+        let seen: Vec<_> = stack
+            .sim
+            .uploaded()
             .iter()
-            .find(|u| u.accepted && u.plaintext == outbound)
-        {
-            check(upload.md5_ok, "the upload's MD5 does not match")?;
-            break;
-        }
-        if Instant::now() >= deadline {
-            let seen: Vec<_> = uploads
-                .iter()
-                .map(|u| (u.plaintext.len(), u.accepted, u.error.clone()))
-                .collect();
-            return Err(format!(
-                "no upload of the reply image; uploads: {seen:?}\n{}",
-                tail(&stack.gateway.log(), 60)
-            )
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+            .map(|u| (u.plaintext.len(), u.accepted, u.error.clone()))
+            .collect();
+        return Err(format!(
+            "no upload of the reply image; uploads: {seen:?}\n{}",
+            tail(&stack.gateway.log(), 60)
+        )
+        .into());
+    };
+    check(upload.md5_ok, "the upload's MD5 does not match")?;
     stack.wait_sent("the image message", Duration::from_secs(30), |s| {
         s.items
             .as_array()
@@ -435,26 +460,29 @@ fn long_reply(stack: &Stack, allowed: &str) -> Result {
     stack
         .sim
         .inject_text(&stack.bot.bot_id, allowed, "[[LONG:10000]]");
-    let deadline = Instant::now() + TURN;
-    loop {
+    let whole = poll(TURN, TICK, || {
         let pieces = texts_since(stack, allowed, before);
-        let joined = pieces.join("\n\n");
-        if joined.split_whitespace().eq(expected.split_whitespace()) {
-            check(pieces.len() > 1, "one piece for 10,000 characters")?;
-            let longest = pieces.iter().map(|p| p.chars().count()).max().unwrap_or(0);
-            check(longest <= 2000, format!("a piece of {longest} characters"))?;
-            eprintln!(
-                "10,000 characters in {} pieces, the longest {longest}",
-                pieces.len()
-            );
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            let lens: Vec<usize> = pieces.iter().map(|p| p.chars().count()).collect();
-            return Err(format!("long reply incomplete: pieces of {lens:?} characters").into());
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+        Ok(pieces
+            .join("\n\n")
+            .split_whitespace()
+            .eq(expected.split_whitespace())
+            .then_some(pieces))
+    })?;
+    let Some(pieces) = whole else {
+        let lens: Vec<usize> = texts_since(stack, allowed, before)
+            .iter()
+            .map(|p| p.chars().count())
+            .collect();
+        return Err(format!("long reply incomplete: pieces of {lens:?} characters").into());
+    };
+    check(pieces.len() > 1, "one piece for 10,000 characters")?;
+    let longest = pieces.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+    check(longest <= 2000, format!("a piece of {longest} characters"))?;
+    eprintln!(
+        "10,000 characters in {} pieces, the longest {longest}",
+        pieces.len()
+    );
+    Ok(())
 }
 
 fn message_send(stack: &Stack, to: &str, text: &str) -> Result<String> {
@@ -553,18 +581,13 @@ fn session_expiry_and_qr_login(stack: &mut Stack) -> Result {
     step("-14 shows as needs-login in channels status");
     let old_bot = stack.bot.clone();
     stack.sim.expire_token(&old_bot.bot_id);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let line = status_line(stack, &stack.account)?;
-        if line.contains("needsLogin") && line.contains("channels login") {
-            eprintln!("{line}");
-            break;
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("status never showed needs-login: {line:?}").into());
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    let mut last = String::new();
+    let shown = poll(Duration::from_secs(120), Duration::from_secs(2), || {
+        last = status_line(stack, &stack.account)?;
+        Ok((last.contains("needsLogin") && last.contains("channels login")).then_some(()))
+    })?;
+    shown.ok_or_else(|| format!("status never showed needs-login: {last:?}"))?;
+    eprintln!("{last}");
 
     step("a QR login in the terminal (decoded back from the printed code) recovers the account");
     stack.sim.qr_script(imsim::ilink::QrScript::Confirm);
@@ -589,39 +612,13 @@ fn session_expiry_and_qr_login(stack: &mut Stack) -> Result {
     let new_bot = session.bot.ok_or("the login did not bind a bot")?;
     let new_account = weixin_account_id(&new_bot.bot_id);
     // The CLI touched the config; the running gateway starts the new account by itself.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !stack.sim.online(&new_bot.bot_id) {
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "the new account never came online:\n{}",
-                tail(&stack.gateway.log(), 60)
-            )
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    stack.wait_bot_online(&new_bot.bot_id, &new_account)?;
     stack
         .sim
         .inject_text(&new_bot.bot_id, &new_bot.owner, "[[ECHO:RELOGGED-IN]]");
-    let deadline = Instant::now() + TURN;
-    loop {
-        let answered = stack
-            .sim
-            .sent(&new_bot.bot_id)
-            .iter()
-            .any(|s| s.accepted && s.text.as_deref() == Some("ECHO: RELOGGED-IN"));
-        if answered {
-            break;
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "no reply through the new login:\n{}",
-                tail(&stack.gateway.log(), 60)
-            )
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    stack.wait_sent_by(&new_bot.bot_id, "reply through the new login", TURN, |s| {
+        s.text.as_deref() == Some("ECHO: RELOGGED-IN")
+    })?;
     let line = status_line(stack, &new_account)?;
     eprintln!("{line}");
     check(

@@ -15,7 +15,7 @@ use imsim::ilink::{RequestRecord, valid_uin};
 use serde_json::{Value, json};
 use xshell::Shell;
 
-use crate::e2e::{Stack, TURN};
+use crate::e2e::{Stack, TURN, poll};
 use crate::gateway::tail;
 use crate::{Result, root, toolchain};
 
@@ -189,12 +189,16 @@ fn find_dirs(dir: &Path, suffix: &str, depth: usize, found: &mut Vec<PathBuf>) {
 }
 
 fn wait_for_request(stack: &Stack, path: &str, limit: Duration) -> Result {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if stack.sim.requests().iter().any(|r| r.path == path) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
+    let seen = poll(limit, Duration::from_millis(200), || {
+        Ok(stack
+            .sim
+            .requests()
+            .iter()
+            .any(|r| r.path == path)
+            .then_some(()))
+    })?;
+    if seen.is_some() {
+        return Ok(());
     }
     Err(format!(
         "no {path} after {limit:?}; requests: {:?}\n{}",
