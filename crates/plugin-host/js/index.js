@@ -44,12 +44,6 @@ const MAX_INBOUND_MEDIA_BYTES = 100 * 1024 * 1024;
 const native = loadNative();
 const plugin = JSON.parse(native.descriptor());
 
-// Errors from Rust read "<kind>: <message>".
-function errorKind(err) {
-  const match = /^([a-zA-Z]+): /.exec(String(err?.message ?? ""));
-  return match ? match[1] : "unknown";
-}
-
 // The host's identity of one delivery (part), when it has one.
 function deliveryId(ctx) {
   const base = ctx.deliveryQueueId ?? ctx.preparedMessageId;
@@ -120,10 +114,11 @@ function buildChannel(d, api) {
   const currentConfig = (fallback) => api?.runtime?.config?.current?.() ?? fallback;
 
   const listAccountIds = (cfg) => native.listAccountIds(id, sectionOf(cfg, id));
-  const resolveAccount = (cfg, accountId) => {
-    const account = accountId ?? listAccountIds(cfg)[0] ?? "default";
-    return JSON.parse(native.describeAccount(id, sectionOf(cfg, id), account));
-  };
+  // The host leaves the account out for "the default one" (e.g. `message send` without
+  // `--account`): that is the first logged-in account.
+  const defaultAccount = (cfg, accountId) => accountId ?? listAccountIds(cfg)[0] ?? "default";
+  const resolveAccount = (cfg, accountId) =>
+    JSON.parse(native.describeAccount(id, sectionOf(cfg, id), defaultAccount(cfg, accountId)));
   const parseTarget = (raw) => JSON.parse(native.parseTarget(id, String(raw ?? "")));
   const tryTarget = (raw) => {
     try {
@@ -132,8 +127,6 @@ function buildChannel(d, api) {
       return null;
     }
   };
-  const defaultAccount = (cfg, accountId) => accountId ?? listAccountIds(cfg)[0] ?? "default";
-
   // `clientId`: the host's id of this delivery, stable across its retries, so Rust can make a
   // retry return the first outcome instead of sending twice.
   async function send(cfg, accountId, to, text, media, mediaRoots, clientId) {
@@ -269,7 +262,7 @@ function buildChannel(d, api) {
     config: {
       listAccountIds,
       resolveAccount,
-      defaultAccountId: (cfg) => listAccountIds(cfg)[0] ?? "default",
+      defaultAccountId: (cfg) => defaultAccount(cfg),
       isEnabled: (account) => account?.enabled !== false,
       isConfigured: (account) => account?.configured === true,
       unconfiguredReason: (account) => account?.unconfiguredReason ?? "not configured",
@@ -506,5 +499,3 @@ export default {
     }
   },
 };
-
-export { errorKind };

@@ -71,9 +71,19 @@ pub fn normalize(
         if reply_to.is_none()
             && let Some(quote) = &it.ref_msg
         {
+            // The quoted text itself when the sender included it, else its summary line.
+            let quoted = quote.message_item.as_ref();
+            let text = quoted
+                .and_then(|q| q.text_item.as_ref())
+                .and_then(|t| t.text.clone());
             reply_to = Some(ReplyTo {
-                id: quote.svr_id.clone(),
-                body: quote.title.clone().filter(|t| !t.is_empty()),
+                id: quote
+                    .svr_id
+                    .clone()
+                    .or_else(|| quoted.and_then(|q| q.msg_id.clone())),
+                body: text
+                    .or_else(|| quote.title.clone())
+                    .filter(|t| !t.is_empty()),
             });
         }
     }
@@ -164,6 +174,21 @@ mod tests {
             })
         );
         assert_eq!(inbound.raw["context_token"], "<redacted>");
+    }
+
+    #[test]
+    fn quotes_carry_the_quoted_text_when_it_came_along() {
+        let (msg, raw) = parse(serde_json::json!({"message_id": 1, "from_user_id": "u",
+            "item_list": [{"type": 1, "text_item": {"text": "我同意"},
+              "ref_msg": {"title": "summary", "message_item": {"type": 1, "msg_id": 77, "text_item": {"text": "the original"}}}}]}));
+        let inbound = normalize("a", &msg, raw).expect("normalize");
+        assert_eq!(
+            inbound.reply_to,
+            Some(ReplyTo {
+                id: Some("77".into()),
+                body: Some("the original".into())
+            })
+        );
     }
 
     #[test]

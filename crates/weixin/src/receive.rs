@@ -117,6 +117,19 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A quote that came as a bare id gets the quoted text back, when we saw that message.
+fn resolve_quote(account: &Account, inbound: &mut channel_core::Inbound) {
+    let Some(reply) = inbound.reply_to.as_mut() else {
+        return;
+    };
+    if reply.body.is_some() {
+        return;
+    }
+    if let Some(id) = &reply.id {
+        reply.body = account.store.recall_text(&account.id, id).ok().flatten();
+    }
+}
+
 /// Returns true when cancelled during the sleep.
 async fn sleep_or_cancel(ctx: &RunContext, delay: Duration) -> bool {
     tokio::select! {
@@ -164,13 +177,21 @@ async fn deliver(
                 }
             }
         }
-        let inbound = match normalize(&account.id, &msg, raw.clone()) {
+        let mut inbound = match normalize(&account.id, &msg, raw.clone()) {
             Ok(inbound) => inbound,
             Err(err) => {
                 tracing::error!(account = %account.id, %err, "skipping unusable getupdates message");
                 continue;
             }
         };
+        resolve_quote(account, &mut inbound);
+        if let Err(err) =
+            account
+                .store
+                .remember_text(&account.id, &inbound.server_id, &inbound.text)
+        {
+            tracing::debug!(account = %account.id, %err, "could not remember the message for quotes");
+        }
         let outcome = ctx.accept(inbound).await?;
         tracing::debug!(account = %account.id, ?outcome, "inbound handled");
     }

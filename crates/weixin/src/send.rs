@@ -345,10 +345,14 @@ async fn deliver(
             format!("{}:{}", plan.client_id, plan.first_piece + n)
         };
         match send_part(account, client, plan.to, &token, &wire_id, part.item()).await {
-            Ok(Sent::Accepted { .. }) => {
+            Ok(Sent::Accepted { message_id }) => {
                 windows
                     .record_send(plan.to)
                     .map_err(io("counting the send"))?;
+                // The peer may quote the bot's words later, by server id.
+                if let (Some(server_id), Part::Text(text)) = (message_id, part) {
+                    let _ = account.store.remember_text(&account.id, &server_id, text);
+                }
                 last_id = wire_id;
             }
             Ok(Sent::WindowClosed { errmsg }) => {

@@ -96,6 +96,10 @@ pub struct Store {
     dir: PathBuf,
 }
 
+/// Messages whose text is kept for resolving quotes, per account.
+pub const RECENT_KEPT: usize = 500;
+const RECENT_TEXT_CHARS: usize = 2000;
+
 /// Serializes read-modify-write cycles on context-token files inside one process.
 static TOKENS_LOCK: Mutex<()> = Mutex::new(());
 
@@ -179,6 +183,8 @@ impl Store {
                 ".context-tokens.json",
                 ".windows.json",
                 ".outbox.json",
+                ".delivered.json",
+                ".recent.json",
             ] {
                 let path = self.account_path(name, suffix);
                 existed |= path.exists();
@@ -220,6 +226,41 @@ impl Store {
             get_updates_buf: cursor.to_owned(),
         };
         state::write_json(&self.account_path(id, ".sync.json"), &file, false)
+    }
+
+    fn recent_path(&self, id: &str) -> PathBuf {
+        self.account_path(id, ".recent.json")
+    }
+
+    /// Remembers the text of a message by its server id, so a later quote of it can be
+    /// resolved when the quoting client sends only the id. Keeps the latest [`RECENT_KEPT`].
+    pub fn remember_text(&self, id: &str, server_id: &str, text: &str) -> io::Result<()> {
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let _guard = TOKENS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recent: std::collections::VecDeque<(String, String)> =
+            state::read_json(&self.recent_path(id))?.unwrap_or_default();
+        recent.retain(|(known, _)| known != server_id);
+        recent.push_back((
+            server_id.to_owned(),
+            text.chars().take(RECENT_TEXT_CHARS).collect(),
+        ));
+        while recent.len() > RECENT_KEPT {
+            recent.pop_front();
+        }
+        state::write_json(&self.recent_path(id), &recent, false)
+    }
+
+    /// The remembered text of a message, if it is still among the recent ones.
+    pub fn recall_text(&self, id: &str, server_id: &str) -> io::Result<Option<String>> {
+        let recent: Vec<(String, String)> =
+            state::read_json(&self.recent_path(id))?.unwrap_or_default();
+        Ok(recent
+            .into_iter()
+            .rev()
+            .find(|(known, _)| known == server_id)
+            .map(|(_, text)| text))
     }
 
     fn tokens_path(&self, id: &str) -> PathBuf {

@@ -170,6 +170,9 @@ pub struct RefMessage {
     pub title: Option<String>,
     #[serde(default, deserialize_with = "opt_u64_or_string")]
     pub svr_id: Option<String>,
+    /// The quoted item itself; newer clients leave it out and send only `svr_id`.
+    #[serde(default, deserialize_with = "lenient")]
+    pub message_item: Option<Box<MessageItem>>,
 }
 
 /// Item types (spec §4.1).

@@ -604,3 +604,32 @@ async fn a_retried_send_with_the_same_id_is_not_sent_or_queued_twice() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_quote_by_bare_id_gets_the_quoted_text_back() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let running = owner_session(&wx).await;
+    let first = wx
+        .sim
+        .inject_text(&wx.bot.bot_id, &wx.bot.owner, "what is the plan?");
+    let reply = wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await.remove(0);
+    let quote = |svr_id: u64, text: &str| {
+        serde_json::json!({"from_user_id": wx.bot.owner, "message_type": 1, "item_list": [
+            {"type": 1, "text_item": {"text": text}, "ref_msg": {"svr_id": svr_id}}]})
+    };
+    // Quoting the bot's reply, then the user's own earlier message, each by id only.
+    wx.sim.inject_message(
+        &wx.bot.bot_id,
+        quote(reply.message_id.expect("server id"), "about this"),
+    );
+    wx.sim
+        .inject_message(&wx.bot.bot_id, quote(first.message_id, "and this"));
+    assert!(running.host.wait_for(WAIT, |h| h.turns().len() == 3).await);
+    let turns = running.host.turns();
+    let body = |n: usize| turns[n].inbound.reply_to.clone().and_then(|r| r.body);
+    assert_eq!(body(1).as_deref(), Some("echo: what is the plan?"));
+    assert_eq!(body(2).as_deref(), Some("what is the plan?"));
+    assert_eq!(turns[1].context["ReplyToBody"], "echo: what is the plan?");
+    running.stop().await;
+}
