@@ -14,8 +14,9 @@ pub fn run() -> Result {
     )
     .run()?;
     cmd!(sh, "cargo test --workspace --all-features").run()?;
-    // The JS entry against the debug addon: loading, descriptor, panics surfacing as errors.
-    cmd!(sh, "cargo build -p plugin-host --all-features").run()?;
+    // The JS entry against the debug addon and the simulator binary: loading, descriptor,
+    // panics surfacing as errors, log forwarding, the Control UI login path.
+    cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
     cmd!(sh, "node --test crates/plugin-host/js/test/").run()?;
     e2e::run(false)?;
     // The simulator itself, checked against Tencent's official client.

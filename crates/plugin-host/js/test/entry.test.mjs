@@ -87,3 +87,52 @@ test("Rust logs reach the host's logger, not stderr", async () => {
   assert.ok(line, `no forwarded warning in ${JSON.stringify(logged)}`);
   assert.ok(line[1].startsWith("[imbridge] "), line[1]);
 });
+
+// The Control UI's login path (gateway.loginWithQrStart/Wait) against the iLink simulator.
+test("a Control UI login shows a PNG QR code, connects, and reloads the channel", async (t) => {
+  const { spawn } = await import("node:child_process");
+  const imsim = path.join(root, "target/debug/imsim");
+  assert.ok(fs.existsSync(imsim), "build the simulator first: cargo build -p imsim");
+  const sim = spawn(imsim, ["--qr-hold-ms", "200", "--hold-ms", "500"], { stdio: ["ignore", "pipe", "ignore"] });
+  t.after(() => sim.kill("SIGTERM"));
+  const ready = await new Promise((resolve, reject) => {
+    sim.stdout.once("data", (chunk) => resolve(JSON.parse(String(chunk).split("\n")[0])));
+    sim.once("exit", (code) => reject(new Error(`imsim exited with ${code}`)));
+  });
+  await fetch(`${ready.ilink}_admin/qr/script`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script: "confirm" }) });
+
+  const mutations = [];
+  const cfg = { channels: { "openclaw-weixin": { loginBaseUrl: ready.ilink } } };
+  const api = {
+    registerChannel: ({ plugin }) => uiRegistered.push(plugin),
+    logger,
+    registrationMode: "full",
+    runtime: {
+      config: {
+        current: () => cfg,
+        mutateConfigFile: async ({ mutate }) => {
+          const draft = structuredClone(cfg);
+          mutate(draft);
+          mutations.push(draft);
+        },
+      },
+    },
+  };
+  const uiRegistered = [];
+  (await import(`../index.js?ui=${Date.now()}`)).default.register(api);
+  const channel = uiRegistered.find((p) => p.id === "openclaw-weixin");
+
+  const before = channel.config.listAccountIds(cfg);
+  const started = await channel.gateway.loginWithQrStart({ timeoutMs: 10000 });
+  assert.match(started.qrDataUrl ?? "", /^data:image\/png;base64,/);
+  assert.ok(started.sessionKey);
+  const done = await channel.gateway.loginWithQrWait({ sessionKey: started.sessionKey, timeoutMs: 20000, currentQrDataUrl: started.qrDataUrl });
+  assert.equal(done.connected, true, done.message);
+  assert.match(done.message, /Logged in/);
+  assert.ok(mutations.some((m) => m.channels["openclaw-weixin"].channelConfigUpdatedAt), "the channel config was touched");
+  const added = channel.config.listAccountIds(cfg).filter((a) => !before.includes(a));
+  assert.equal(added.length, 1, "one new account");
+  const logout = await channel.gateway.logoutAccount({ cfg, accountId: added[0] });
+  assert.deepEqual(logout, { cleared: true, loggedOut: true });
+  assert.deepEqual(channel.config.listAccountIds(cfg), before);
+});
