@@ -24,7 +24,7 @@ pub struct Stack {
     pub account: String,
     pub gateway: Gateway,
     /// Runs the simulators' servers; declared last so they stop before it does.
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Stack {
@@ -69,8 +69,13 @@ impl Stack {
             bot,
             account,
             gateway,
-            _runtime: rt,
+            runtime: rt,
         })
+    }
+
+    /// The runtime the simulators live on, for work that must run beside them.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
     }
 
     /// `openclaw plugins install <spec> --force --accept-capabilities`; `spec` is a directory or

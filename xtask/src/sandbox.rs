@@ -1,5 +1,7 @@
 //! `cargo xtask sandbox`: the e2e stack, left running for a person to try.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::e2e::Stack;
@@ -7,7 +9,7 @@ use crate::{Result, root};
 
 pub fn run() -> Result {
     let dir = root().join("target/sandbox");
-    let stack = Stack::start(&dir, &[])?;
+    let mut stack = Stack::start(&dir, &[])?;
     let admin = stack.sim.base_url();
     println!(
         "\nimbridge sandbox is up (everything on 127.0.0.1, offline).\n\
@@ -24,8 +26,26 @@ pub fn run() -> Result {
         owner = stack.bot.owner,
     );
     std::fs::write(dir.join("env.sh"), stack.gateway.env_script())?;
+    // Ctrl-C or SIGTERM ends the loop, so the gateway and simulators are stopped on the way
+    // out instead of being left behind.
+    let stop = Arc::new(AtomicBool::new(false));
+    stack.runtime().spawn({
+        let stop = Arc::clone(&stop);
+        async move {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            stop.store(true, Ordering::Relaxed);
+        }
+    });
     let mut shown = 0;
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let sent = stack.sim.sent(&stack.bot.bot_id);
         for s in &sent[shown..] {
             let verdict = if s.accepted { "sent" } else { "refused" };
@@ -38,4 +58,6 @@ pub fn run() -> Result {
         shown = sent.len();
         std::thread::sleep(Duration::from_millis(500));
     }
+    println!("\nstopping the sandbox…");
+    stack.gateway.stop()
 }
