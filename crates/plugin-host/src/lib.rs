@@ -69,6 +69,24 @@ struct Session {
 static SESSIONS: LazyLock<Mutex<HashMap<u32, Arc<Session>>>> = LazyLock::new(Mutex::default);
 static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
 
+/// Registers a new session and returns its handle, its host and its stop switch.
+fn open_session() -> (u32, Arc<JsHost>, CancellationToken) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let host = Arc::new(JsHost::new(tx));
+    let cancel = CancellationToken::new();
+    let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+    let session = Session {
+        host: Arc::clone(&host),
+        events: tokio::sync::Mutex::new(rx),
+        cancel: cancel.clone(),
+    };
+    SESSIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(handle, Arc::new(session));
+    (handle, host, cancel)
+}
+
 fn session(handle: u32) -> napi::Result<Arc<Session>> {
     SESSIONS
         .lock()
@@ -134,12 +152,7 @@ pub async fn start_account(channel: String, account: String, section: String) ->
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let host = Arc::new(JsHost::new(tx));
-        let cancel = CancellationToken::new();
-        let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-        let session = Arc::new(Session { host: Arc::clone(&host), events: tokio::sync::Mutex::new(rx), cancel: cancel.clone() });
-        SESSIONS.lock().unwrap_or_else(|e| e.into_inner()).insert(handle, session);
+        let (handle, host, cancel) = open_session();
         tokio::spawn(async move {
             let run = guard::catch_panic(handler.run(&section, &account, Arc::clone(&host) as _, cancel)).await;
             let error = match run {
@@ -168,19 +181,7 @@ pub async fn start_login(
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let host = Arc::new(JsHost::new(tx));
-        let cancel = CancellationToken::new();
-        let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-        let session = Arc::new(Session {
-            host: Arc::clone(&host),
-            events: tokio::sync::Mutex::new(rx),
-            cancel: cancel.clone(),
-        });
-        SESSIONS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(handle, session);
+        let (handle, host, cancel) = open_session();
         tokio::spawn(async move {
             let ui = Arc::new(session::JsLoginUi(Arc::clone(&host)));
             let login =
