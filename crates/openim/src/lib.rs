@@ -1,0 +1,3 @@
+//! OpenIM channel (work in progress).
+
+pub const CHANNEL_ID: &str = "multi-openim";
