@@ -197,10 +197,7 @@ mod tests {
     #[test]
     fn req_identifiers_roundtrip() {
         for req in ReqIdentifier::ALL {
-            assert_eq!(
-                ReqIdentifier::from_code(i64::from(req.code())),
-                Some(req)
-            );
+            assert_eq!(ReqIdentifier::from_code(i64::from(req.code())), Some(req));
         }
         assert_eq!(ReqIdentifier::from_code(2100), None);
         assert_eq!(ReqIdentifier::from_code(-1), None);

@@ -3,8 +3,8 @@
 //! Field numbers and types are those of `openimsdk/protocol` (`sdkws`, `msg`, `push`); the Rust
 //! names are snake_case, the tags are what matter on the wire. Maps are `BTreeMap` so that
 //! encoding is deterministic (snapshots, logs) and conversations are walked in a stable order.
-//! Messages prost would otherwise decode silently from foreign bytes are only ever decoded
-//! through [`super::Response::decode`], which checks that the reply is the expected one first.
+//! Protobuf has no type tag, so any bytes may decode as the wrong message: replies go through
+//! [`super::Response::decode`], which first checks that the frame answers the expected request.
 
 use std::collections::BTreeMap;
 

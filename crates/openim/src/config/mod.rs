@@ -1,0 +1,704 @@
+//! `channels.multi-openim`: the keys of the `multi-openim-channel` plugin.
+//!
+//! Accounts are named (`accounts.<id>`), each with its own server and token; the plugin's old
+//! single-account keys at the top level are refused with a message saying where they go,
+//! rather than silently becoming a `default` account. `userID` and `platformID` may be left
+//! out: they are read from the token's claims, which the gateway requires them to match.
+
+mod refresh;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use channel_core::{ChannelError, DmConfig, DmPolicy, parse_config};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use url::Url;
+
+use crate::jwt::{self, Claims};
+use crate::wire::platform;
+
+pub use refresh::{
+    BackoffConfig, DEFAULT_MARKER_PATH, DEFAULT_TIMEOUT, DEFAULT_TOKEN_PATH, HttpRefresh,
+    HttpRefreshConfig, OneOrMany, RefreshBackoff, RefreshMode, TokenRefresh, TokenRefreshConfig,
+};
+
+const SECTION: &str = "channels.multi-openim";
+
+/// `healthCheckIntervalMinutes` when not set.
+pub const DEFAULT_HEALTH_CHECK_MINUTES: u32 = 30;
+
+/// The error code the seed plugin's friend guard throws; ours refuses friend operations with
+/// the same grep-able text while `disableFriendSdk` is on.
+pub const FRIEND_API_DISABLED: &str = "MULTI_OPENIM_FRIEND_API_DISABLED";
+
+/// A config value users write either as a string or as a number (OpenIM user ids are often
+/// numeric).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StringOrNumber {
+    String(String),
+    Number(i64),
+}
+
+impl StringOrNumber {
+    pub fn into_string(self) -> String {
+        match self {
+            Self::String(s) => s,
+            Self::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// A credential from config: printed as `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Settings of the OpenIM channel (`channels.multi-openim`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenimConfig {
+    /// Turns the whole channel off when false.
+    pub enabled: Option<bool>,
+    /// Minutes between health checks of each account's connection. Default 30.
+    #[schemars(range(min = 1))]
+    pub health_check_interval_minutes: Option<u32>,
+    /// Refuse friend operations (add, accept, delete, black list, friend lists) with
+    /// `MULTI_OPENIM_FRIEND_API_DISABLED`, for deployments where another system owns friend
+    /// relationships. Default true; accounts may override it.
+    pub disable_friend_sdk: Option<bool>,
+    /// Who may DM the bot: `pairing` (default), `allowlist`, `open` (needs `"*"` in
+    /// `allowFrom`) or `disabled`. Accounts may override it.
+    pub dm_policy: Option<DmPolicy>,
+    /// OpenIM user ids allowed to DM the bot; `"*"` for everyone. Accounts may override it.
+    pub allow_from: Option<Vec<StringOrNumber>>,
+    /// What to do when a token expires, is refused or is kicked.
+    pub token_refresh: Option<TokenRefreshConfig>,
+    /// The accounts, by name (e.g. `primary`). There is no implicit default account.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountConfig>,
+    // The seed plugin's removed single-account keys, caught to explain where they go.
+    #[serde(default)]
+    #[schemars(skip)]
+    token: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schemars(skip)]
+    ws_addr: Option<IgnoredAny>,
+    #[serde(default)]
+    #[schemars(skip)]
+    api_addr: Option<IgnoredAny>,
+}
+
+/// Settings of one account (`channels.multi-openim.accounts.<id>`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountConfig {
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// The account's OpenIM user token (a JWT issued by `/auth/get_user_token`). Replaced in
+    /// place when a token refresh succeeds.
+    pub token: Option<Secret>,
+    /// Message gateway WebSocket URL, e.g. `ws://im.example.com:10001`.
+    pub ws_addr: Option<String>,
+    /// REST API base URL, e.g. `http://im.example.com:10002`.
+    pub api_addr: Option<String>,
+    /// The OpenIM user id. Default: the token's `UserID` claim.
+    #[serde(rename = "userID")]
+    pub user_id: Option<StringOrNumber>,
+    /// The platform id (1–11). Default: the token's `PlatformID` claim.
+    #[serde(rename = "platformID")]
+    #[schemars(range(min = 1, max = 11))]
+    pub platform_id: Option<i64>,
+    /// In groups, answer only messages that mention the bot (or @everyone). Default false.
+    pub require_mention: Option<bool>,
+    /// User or group ids whose messages are handled; others are ignored before the DM policy.
+    /// Empty or absent: no restriction.
+    pub inbound_whitelist: Option<Vec<StringOrNumber>>,
+    /// Overrides the channel's `disableFriendSdk` for this account.
+    pub disable_friend_sdk: Option<bool>,
+    /// Overrides the channel's `dmPolicy` for this account.
+    pub dm_policy: Option<DmPolicy>,
+    /// Overrides the channel's `allowFrom` for this account.
+    pub allow_from: Option<Vec<StringOrNumber>>,
+}
+
+/// The JSON Schema of [`OpenimConfig`], as the manifest carries it.
+///
+/// The refused top-level `token`/`wsAddr`/`apiAddr` are not in it: the schema allows unknown
+/// keys, so [`OpenimConfig::parse`] gets to explain them instead of a generic validator error.
+pub fn schema() -> serde_json::Value {
+    channel_core::schema::for_type::<OpenimConfig>()
+}
+
+/// One account's effective settings: its keys, then the channel's, then defaults.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    pub id: String,
+    /// Both the channel and the account are enabled.
+    pub enabled: bool,
+    /// Where and as whom to connect, or why this account cannot (the other accounts still
+    /// run).
+    pub credentials: Result<Credentials, ChannelError>,
+    pub require_mention: bool,
+    pub inbound_whitelist: Vec<String>,
+    pub disable_friend_sdk: bool,
+    pub health_check_interval: Duration,
+    pub dm: DmConfig,
+    pub token_refresh: TokenRefresh,
+}
+
+/// Where and as whom one account connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: Secret,
+    pub ws_addr: Url,
+    pub api_addr: Url,
+    /// The `sendID`: configured, or the token's `UserID`.
+    pub user_id: String,
+    /// The `platformID`: configured, or the token's `PlatformID`.
+    pub platform_id: i32,
+    /// The token's claims, when it could be decoded (it need not be when `userID` and
+    /// `platformID` are both configured: the server is the judge of the token).
+    pub claims: Option<Claims>,
+}
+
+impl OpenimConfig {
+    /// Parses and checks the section. Errors name the offending key.
+    pub fn parse(section: &serde_json::Value) -> Result<Self, ChannelError> {
+        if section.is_null() {
+            return Ok(Self::default());
+        }
+        let config: Self = parse_config(SECTION, section)?;
+        let legacy: Vec<&str> = [
+            ("token", config.token.is_some()),
+            ("wsAddr", config.ws_addr.is_some()),
+            ("apiAddr", config.api_addr.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, present)| present.then_some(key))
+        .collect();
+        if let Some(first) = legacy.first() {
+            let keys = legacy
+                .iter()
+                .map(|k| format!("{SECTION}.{k}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ChannelError::bad_input(format!(
+                "{keys}: top-level {first} is not supported: multi-openim has no implicit \
+                 default account, so token, wsAddr and apiAddr must be set per named account; \
+                 move them under {SECTION}.accounts.<id> (for example accounts.primary.{first})"
+            )));
+        }
+        config.health_check_interval()?;
+        config.token_refresh()?;
+        Ok(config)
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    /// Configured account ids, sorted, byte-exact.
+    pub fn account_ids(&self) -> Vec<String> {
+        self.accounts.keys().cloned().collect()
+    }
+
+    pub fn health_check_interval(&self) -> Result<Duration, ChannelError> {
+        let minutes = self
+            .health_check_interval_minutes
+            .unwrap_or(DEFAULT_HEALTH_CHECK_MINUTES);
+        if minutes == 0 {
+            return Err(ChannelError::bad_input(format!(
+                "{SECTION}.healthCheckIntervalMinutes: must be at least 1"
+            )));
+        }
+        Ok(Duration::from_secs(u64::from(minutes) * 60))
+    }
+
+    /// The effective `tokenRefresh` settings (shared by all accounts).
+    pub fn token_refresh(&self) -> Result<TokenRefresh, ChannelError> {
+        TokenRefresh::resolve(
+            &format!("{SECTION}.tokenRefresh"),
+            self.token_refresh.as_ref(),
+        )
+    }
+
+    /// One account's effective settings. Problems with its credentials do not fail this call:
+    /// they are in [`AccountSettings::credentials`].
+    pub fn account(&self, id: &str) -> Result<AccountSettings, ChannelError> {
+        let Some(account) = self.accounts.get(id) else {
+            let known = if self.accounts.is_empty() {
+                "none are configured".to_owned()
+            } else {
+                format!("configured: {}", self.account_ids().join(", "))
+            };
+            return Err(ChannelError::bad_input(format!(
+                "{SECTION}.accounts.{id}: no such account ({known})"
+            )));
+        };
+        let strings = |list: &Option<Vec<StringOrNumber>>| {
+            list.clone()
+                .map(|l| l.into_iter().map(StringOrNumber::into_string).collect())
+        };
+        Ok(AccountSettings {
+            id: id.to_owned(),
+            enabled: self.enabled() && account.enabled.unwrap_or(true),
+            credentials: credentials(id, account),
+            require_mention: account.require_mention.unwrap_or(false),
+            inbound_whitelist: strings(&account.inbound_whitelist).unwrap_or_default(),
+            disable_friend_sdk: account
+                .disable_friend_sdk
+                .or(self.disable_friend_sdk)
+                .unwrap_or(true),
+            health_check_interval: self.health_check_interval()?,
+            dm: DmConfig {
+                policy: account.dm_policy.or(self.dm_policy).unwrap_or_default(),
+                allow_from: strings(&account.allow_from)
+                    .or_else(|| strings(&self.allow_from))
+                    .unwrap_or_default(),
+                implicit_allow: Vec::new(),
+            },
+            token_refresh: self.token_refresh()?,
+        })
+    }
+}
+
+fn credentials(id: &str, account: &AccountConfig) -> Result<Credentials, ChannelError> {
+    let field = |name: &str| format!("{SECTION}.accounts.{id}.{name}");
+    let Some(token) = account
+        .token
+        .as_ref()
+        .map(|t| t.expose().trim())
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(ChannelError::needs_login(format!(
+            "{}: missing: set the account's OpenIM user token",
+            field("token")
+        )));
+    };
+    let ws_addr = parse_addr(&field("wsAddr"), account.ws_addr.as_deref(), &["ws", "wss"])?;
+    let api_addr = parse_addr(
+        &field("apiAddr"),
+        account.api_addr.as_deref(),
+        &["http", "https"],
+    )?;
+    // Kept without the `token:` prefix, to be reported under the field's own path.
+    let claims = jwt::decode(token).map_err(|e| e.message.trim_start_matches("token: ").to_owned());
+    let unreadable = |why: &String, key: &str| {
+        ChannelError::bad_input(format!(
+            "{}: {why} ({key} is not configured, so it must come from the token's claims)",
+            field("token")
+        ))
+    };
+    let user_id = match (
+        account.user_id.clone().map(StringOrNumber::into_string),
+        &claims,
+    ) {
+        (Some(configured), Ok(claims)) if configured != claims.user_id => {
+            return Err(ChannelError::bad_input(format!(
+                "{}: {configured:?} does not match the token's UserID claim {:?}; the gateway \
+                 refuses such a connection (1502): remove userID or use a token for this user",
+                field("userID"),
+                claims.user_id
+            )));
+        }
+        (Some(configured), _) if configured.is_empty() => {
+            return Err(ChannelError::bad_input(format!(
+                "{}: empty; remove it to use the token's UserID claim",
+                field("userID")
+            )));
+        }
+        (Some(configured), _) => configured,
+        (None, Ok(claims)) => claims.user_id.clone(),
+        (None, Err(why)) => return Err(unreadable(why, "userID")),
+    };
+    let platform_id = match (account.platform_id, &claims) {
+        (Some(configured), _) if !platform::is_known(configured) => {
+            return Err(ChannelError::bad_input(format!(
+                "{}: {configured} is not an OpenIM platform id (1–11)",
+                field("platformID")
+            )));
+        }
+        (Some(configured), Ok(claims)) if configured != i64::from(claims.platform_id) => {
+            return Err(ChannelError::bad_input(format!(
+                "{}: {configured} does not match the token's PlatformID claim {}; the gateway \
+                 refuses such a connection (1502): remove platformID or use a token for this \
+                 platform",
+                field("platformID"),
+                claims.platform_id
+            )));
+        }
+        // In range, so it fits.
+        (Some(configured), _) => configured as i32,
+        (None, Ok(claims)) if !platform::is_known(i64::from(claims.platform_id)) => {
+            return Err(ChannelError::bad_input(format!(
+                "{}: the token's PlatformID claim {} is not an OpenIM platform id (1–11)",
+                field("token"),
+                claims.platform_id
+            )));
+        }
+        (None, Ok(claims)) => claims.platform_id,
+        (None, Err(why)) => return Err(unreadable(why, "platformID")),
+    };
+    Ok(Credentials {
+        token: Secret::new(token),
+        ws_addr,
+        api_addr,
+        user_id,
+        platform_id,
+        claims: claims.ok(),
+    })
+}
+
+fn parse_addr(field: &str, raw: Option<&str>, schemes: &[&str]) -> Result<Url, ChannelError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Err(ChannelError::bad_input(format!("{field}: missing")));
+    };
+    let url = Url::parse(raw)
+        .map_err(|e| ChannelError::bad_input(format!("{field}: not a URL ({e}): {raw:?}")))?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(ChannelError::bad_input(format!(
+            "{field}: must start with {}, got {raw:?}",
+            schemes
+                .iter()
+                .map(|s| format!("{s}://"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ChannelError::bad_input(format!(
+            "{field}: no host in {raw:?}"
+        )));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use channel_core::ErrorKind;
+    use serde_json::json;
+
+    use super::*;
+    use crate::jwt::tests::{token_with, user_token};
+
+    fn parse(value: serde_json::Value) -> Result<OpenimConfig, ChannelError> {
+        OpenimConfig::parse(&value)
+    }
+
+    fn account(extra: serde_json::Value) -> serde_json::Value {
+        let mut base = json!({
+            "token": user_token("bot1", 7),
+            "wsAddr": "ws://im-a.example.com:10001",
+            "apiAddr": "http://im-a.example.com:10002"
+        });
+        if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        base
+    }
+
+    #[test]
+    fn schema_snapshot() {
+        insta::assert_json_snapshot!(schema());
+    }
+
+    #[test]
+    fn the_seed_example_parses() {
+        let config = parse(json!({
+            "enabled": true,
+            "healthCheckIntervalMinutes": 30,
+            "disableFriendSdk": true,
+            "tokenRefresh": {
+                "mode": "http",
+                "http": {
+                    "stateFile": "/abs/path/to/tokens.json",
+                    "endpoint": "https://auth.example.com/refresh",
+                    "headers": { "content-type": "application/json" },
+                    "body": { "refreshToken": "{state.refresh_token}" },
+                    "responseTokenPath": "token"
+                }
+            },
+            "accounts": {
+                "primary": {
+                    "enabled": true,
+                    "token": user_token("bot1", 7),
+                    "wsAddr": "ws://im-a.example.com:10001",
+                    "apiAddr": "http://im-a.example.com:10002"
+                },
+                "team-b": {
+                    "enabled": true,
+                    "token": user_token("bot2", 5),
+                    "wsAddr": "ws://im-b.example.com:10001",
+                    "apiAddr": "http://im-b.example.com:10002",
+                    "requireMention": true,
+                    "inboundWhitelist": []
+                }
+            }
+        }))
+        .expect("parse");
+        assert_eq!(config.account_ids(), ["primary", "team-b"]);
+        let primary = config.account("primary").expect("primary");
+        assert!(primary.enabled && !primary.require_mention && primary.disable_friend_sdk);
+        assert_eq!(primary.health_check_interval, Duration::from_secs(1800));
+        let team_b = config.account("team-b").expect("team-b");
+        assert!(team_b.require_mention);
+        assert!(team_b.inbound_whitelist.is_empty());
+        let creds = team_b.credentials.expect("credentials");
+        assert_eq!(creds.ws_addr.as_str(), "ws://im-b.example.com:10001/");
+        assert_eq!((creds.user_id.as_str(), creds.platform_id), ("bot2", 5));
+        assert_eq!(team_b.token_refresh.mode, RefreshMode::Http);
+    }
+
+    #[test]
+    fn top_level_single_account_keys_are_refused() {
+        for key in ["token", "wsAddr", "apiAddr"] {
+            let err = parse(json!({ key: "x", "accounts": {} })).expect_err(key);
+            assert_eq!(err.kind, ErrorKind::BadInput);
+            assert!(
+                err.message
+                    .starts_with(&format!("channels.multi-openim.{key}: top-level {key}")),
+                "{err}"
+            );
+            assert!(err.message.contains("accounts.<id>"), "{err}");
+            assert!(err.message.contains("no implicit default account"), "{err}");
+        }
+        let err = parse(json!({"token": "t", "wsAddr": "ws://a", "apiAddr": "http://a"}))
+            .expect_err("all three");
+        assert!(
+            err.message.starts_with(
+                "channels.multi-openim.token, channels.multi-openim.wsAddr, \
+                 channels.multi-openim.apiAddr: "
+            ),
+            "{err}"
+        );
+        // The refused token is not echoed.
+        let err = parse(json!({"token": "eyJsecret.x.y"})).expect_err("token");
+        assert!(!err.message.contains("eyJsecret"), "{err}");
+    }
+
+    #[test]
+    fn user_and_platform_come_from_the_token_when_omitted() {
+        let config = parse(json!({"accounts": {"a": account(json!({}))}})).expect("parse");
+        let creds = config.account("a").expect("a").credentials.expect("creds");
+        assert_eq!(creds.user_id, "bot1");
+        assert_eq!(creds.platform_id, 7);
+        assert_eq!(
+            creds.claims.as_ref().and_then(|c| c.expires_at),
+            Some(4_102_444_800)
+        );
+        assert!(!format!("{creds:?}").contains(creds.token.expose()));
+    }
+
+    #[test]
+    fn configured_ids_must_match_the_token() {
+        let config = parse(json!({"accounts": {
+            "same": account(json!({"userID": "bot1", "platformID": 7})),
+            "numeric": account(json!({"token": user_token("10086", 3), "userID": 10086})),
+            "other-user": account(json!({"userID": "bot9"})),
+            "other-platform": account(json!({"platformID": 5})),
+            "bad-platform": account(json!({"platformID": 12})),
+        }}))
+        .expect("parse");
+        let creds = |id: &str| config.account(id).expect(id).credentials;
+        assert_eq!(creds("same").expect("same").user_id, "bot1");
+        assert_eq!(creds("numeric").expect("numeric").user_id, "10086");
+        let err = creds("other-user").expect_err("mismatch");
+        assert!(
+            err.message
+                .starts_with("channels.multi-openim.accounts.other-user.userID: \"bot9\""),
+            "{err}"
+        );
+        assert!(err.message.contains("1502"), "{err}");
+        let err = creds("other-platform").expect_err("mismatch");
+        assert!(
+            err.message
+                .starts_with("channels.multi-openim.accounts.other-platform.platformID: 5"),
+            "{err}"
+        );
+        let err = creds("bad-platform").expect_err("range");
+        assert!(err.message.contains("not an OpenIM platform id"), "{err}");
+    }
+
+    #[test]
+    fn an_opaque_token_needs_both_ids() {
+        let config = parse(json!({"accounts": {
+            "explicit": account(json!({"token": "opaque", "userID": "bot1", "platformID": 7})),
+            "implicit": account(json!({"token": "opaque"})),
+            "half": account(json!({"token": "opaque", "userID": "bot1"})),
+        }}))
+        .expect("parse");
+        let explicit = config
+            .account("explicit")
+            .expect("explicit")
+            .credentials
+            .expect("the server judges the token");
+        assert_eq!(explicit.claims, None);
+        for (id, missing) in [("implicit", "userID"), ("half", "platformID")] {
+            let err = config.account(id).expect(id).credentials.expect_err(id);
+            assert_eq!(err.kind, ErrorKind::BadInput);
+            assert!(
+                err.message.starts_with(&format!(
+                    "channels.multi-openim.accounts.{id}.token: not a JWT"
+                )),
+                "{err}"
+            );
+            assert!(
+                err.message
+                    .contains(&format!("({missing} is not configured")),
+                "{err}"
+            );
+            assert!(!err.message.contains("opaque"), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_or_bad_credentials_are_per_account() {
+        let config = parse(json!({"accounts": {
+            "ok": account(json!({})),
+            "no-token": {"wsAddr": "ws://a", "apiAddr": "http://a"},
+            "no-ws": account(json!({"wsAddr": null})),
+            "http-ws": account(json!({"wsAddr": "http://a:10001"})),
+            "bad-api": account(json!({"apiAddr": "im.example.com:10002"})),
+            "ws-api": account(json!({"apiAddr": "ws://a"})),
+            "bad-claims": account(json!({"token": token_with(&json!({"UserID": "u", "PlatformID": 42}))})),
+        }}))
+        .expect("one bad account does not sink the channel");
+        assert!(config.account("ok").expect("ok").credentials.is_ok());
+        let cases = [
+            (
+                "no-token",
+                ErrorKind::NeedsLogin,
+                "accounts.no-token.token: missing",
+            ),
+            (
+                "no-ws",
+                ErrorKind::BadInput,
+                "accounts.no-ws.wsAddr: missing",
+            ),
+            (
+                "http-ws",
+                ErrorKind::BadInput,
+                "accounts.http-ws.wsAddr: must start with ws:// or wss://",
+            ),
+            (
+                "bad-api",
+                ErrorKind::BadInput,
+                "accounts.bad-api.apiAddr: must start with http:// or https://",
+            ),
+            (
+                "ws-api",
+                ErrorKind::BadInput,
+                "accounts.ws-api.apiAddr: must start with http://",
+            ),
+            (
+                "bad-claims",
+                ErrorKind::BadInput,
+                "accounts.bad-claims.token: the token's PlatformID claim 42",
+            ),
+        ];
+        for (id, kind, expected) in cases {
+            let err = config.account(id).expect(id).credentials.expect_err(id);
+            assert_eq!(err.kind, kind, "{err}");
+            assert!(err.message.contains(expected), "{expected:?} not in {err}");
+        }
+        let err = config.account("nobody").expect_err("unknown");
+        assert!(
+            err.message
+                .contains("accounts.nobody: no such account (configured: bad-api, bad-claims"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn account_keys_override_channel_keys() {
+        let config = parse(json!({
+            "enabled": true, "disableFriendSdk": false, "dmPolicy": "allowlist",
+            "allowFrom": ["alice", 42], "healthCheckIntervalMinutes": 5,
+            "accounts": {
+                "a": account(json!({})),
+                "b": account(json!({"enabled": false, "disableFriendSdk": true, "dmPolicy": "open",
+                    "allowFrom": ["*"], "inboundWhitelist": ["alice", 7]}))
+            }
+        }))
+        .expect("parse");
+        let a = config.account("a").expect("a");
+        assert!(!a.disable_friend_sdk);
+        assert_eq!(a.dm.policy, DmPolicy::Allowlist);
+        assert_eq!(a.dm.allow_from, ["alice", "42"]);
+        assert_eq!(a.health_check_interval, Duration::from_secs(300));
+        let b = config.account("b").expect("b");
+        assert!(!b.enabled && b.disable_friend_sdk);
+        assert_eq!(b.dm.policy, DmPolicy::Open);
+        assert_eq!(b.dm.allow_from, ["*"]);
+        assert_eq!(b.inbound_whitelist, ["alice", "7"]);
+        let off =
+            parse(json!({"enabled": false, "accounts": {"a": account(json!({}))}})).expect("parse");
+        assert!(!off.account("a").expect("a").enabled);
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(serde_json::Value::Null).expect("null section");
+        assert!(config.enabled() && config.account_ids().is_empty());
+        let config = parse(json!({"accounts": {"a": account(json!({}))}})).expect("parse");
+        let a = config.account("a").expect("a");
+        assert_eq!(a.health_check_interval, Duration::from_secs(30 * 60));
+        assert!(a.disable_friend_sdk && !a.require_mention && a.enabled);
+        assert_eq!(a.dm.policy, DmPolicy::Pairing);
+        assert_eq!(a.token_refresh.mode, RefreshMode::Hook);
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let cases = [
+            (
+                json!({"healthCheckIntervalMinutes": 0}),
+                "channels.multi-openim.healthCheckIntervalMinutes: must be at least 1",
+            ),
+            (
+                json!({"healthCheckIntervalMinutes": "30"}),
+                "channels.multi-openim.healthCheckIntervalMinutes: invalid type",
+            ),
+            (
+                json!({"accounts": {"a": {"dmPolicy": "sometimes"}}}),
+                "channels.multi-openim.accounts.a.dmPolicy: unknown variant",
+            ),
+            (
+                json!({"accounts": {"a": {"platformID": "seven"}}}),
+                "channels.multi-openim.accounts.a.platformID: invalid type",
+            ),
+            (
+                json!({"accounts": {"a": {"requireMention": "yes"}}}),
+                "channels.multi-openim.accounts.a.requireMention: invalid type",
+            ),
+            (
+                json!({"accounts": []}),
+                "channels.multi-openim.accounts: invalid type",
+            ),
+        ];
+        for (section, expected) in cases {
+            let err = parse(section).expect_err(expected);
+            assert_eq!(err.kind, ErrorKind::BadInput);
+            assert!(err.message.contains(expected), "{expected:?} not in {err}");
+        }
+    }
+}
