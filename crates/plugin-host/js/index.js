@@ -195,15 +195,22 @@ function buildChannel(d, api) {
     },
   };
 
+  // Never throws: it runs detached, and an unhandled rejection would take the gateway down.
   async function answer(ctx, handle, event) {
     const service = services[event.op];
+    let reply;
     try {
       if (!service) throw new Error(`unknown host service ${event.op}`);
       if (!ctx.channelRuntime) throw new Error("the host gave this account no channelRuntime");
       const result = await service(ctx.channelRuntime, ctx.cfg, event.args, handle, event.id, ctx);
-      native.respond(handle, event.id, true, JSON.stringify(result ?? null));
+      reply = [true, JSON.stringify(result ?? null)];
     } catch (err) {
-      native.respond(handle, event.id, false, String(err?.stack ?? err?.message ?? err));
+      reply = [false, String(err?.stack ?? err?.message ?? err)];
+    }
+    try {
+      native.respond(handle, event.id, ...reply);
+    } catch (err) {
+      log.warn?.(`[${id}] could not answer ${event.op}: ${err?.message ?? err}`);
     }
   }
 

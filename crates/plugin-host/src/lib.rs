@@ -33,7 +33,7 @@ use napi::bindgen_prelude::create_custom_tokio_runtime;
 use napi_derive::napi;
 use tokio::sync::mpsc;
 
-use crate::guard::{guard, guard_async, to_napi};
+use crate::guard::{guard, guard_async};
 use crate::session::{Event, JsHost};
 
 /// Worker threads of the addon's runtime: the gateway shares the machine.
@@ -87,17 +87,12 @@ fn open_session() -> (u32, Arc<JsHost>, CancellationToken) {
     (handle, host, cancel)
 }
 
-fn session(handle: u32) -> napi::Result<Arc<Session>> {
+fn find_session(handle: u32) -> Option<Arc<Session>> {
     SESSIONS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(&handle)
         .cloned()
-        .ok_or_else(|| {
-            to_napi(&ChannelError::bad_input(format!(
-                "no running account with handle {handle}"
-            )))
-        })
 }
 
 fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, ChannelError> {
@@ -214,7 +209,7 @@ pub async fn logout(channel: String, section: String, account: String) -> napi::
 #[napi]
 pub async fn next(handle: u32) -> napi::Result<Option<String>> {
     guard_async(async move {
-        let Ok(session) = session(handle) else {
+        let Some(session) = find_session(handle) else {
             return Ok(None);
         };
         let mut events = session.events.lock().await;
@@ -230,7 +225,11 @@ pub async fn next(handle: u32) -> napi::Result<Option<String>> {
 #[napi]
 pub fn respond(handle: u32, id: u32, ok: bool, payload: String) -> napi::Result<bool> {
     guard(|| {
-        let session = session(handle).map_err(|e| ChannelError::bad_input(e.reason.clone()))?;
+        // The account stopped (a restart, a reload) while JS was working on the request: the
+        // answer is moot, and the unfinished turn is replayed by the account's next run.
+        let Some(session) = find_session(handle) else {
+            return Ok(false);
+        };
         let answer = if ok {
             Ok(parse_json("respond payload", &payload)?)
         } else {
@@ -244,11 +243,13 @@ pub fn respond(handle: u32, id: u32, ok: bool, payload: String) -> napi::Result<
 #[napi]
 pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> napi::Result<String> {
     guard_async(async move {
-        let session = session(handle).map_err(|e| ChannelError::bad_input(e.reason.clone()))?;
-        let replier = session
-            .host
-            .replier(turn_id)
-            .ok_or_else(|| ChannelError::bad_input(format!("turn {turn_id} is not open")))?;
+        let gone = || {
+            ChannelError::transient(format!(
+                "the account restarted during turn {turn_id}; this reply is dropped and the turn runs again"
+            ))
+        };
+        let session = find_session(handle).ok_or_else(gone)?;
+        let replier = session.host.replier(turn_id).ok_or_else(gone)?;
         let payload = session::reply_payload(&parse_json("reply payload", &payload)?);
         let receipt = replier.reply(payload).await?;
         Ok(serde_json::to_value(receipt)
@@ -262,7 +263,7 @@ pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> napi::Result
 #[napi]
 pub fn stop_account(handle: u32) -> napi::Result<()> {
     guard(|| {
-        if let Ok(session) = session(handle) {
+        if let Some(session) = find_session(handle) {
             session.cancel.cancel();
         }
         Ok(())

@@ -136,3 +136,14 @@ test("a Control UI login shows a PNG QR code, connects, and reloads the channel"
   assert.deepEqual(logout, { cleared: true, loggedOut: true });
   assert.deepEqual(channel.config.listAccountIds(cfg), before);
 });
+
+test("answers for an account that already stopped are dropped quietly, replies are refused with a reason", async () => {
+  const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
+  let event;
+  do event = JSON.parse(await native.next(handle));
+  while (event.type !== "stopped");
+  native.release(handle);
+  // A host call that finishes after a restart must not throw (it would be an unhandled rejection).
+  assert.equal(native.respond(handle, 1, true, "null"), false);
+  await assert.rejects(native.deliver(handle, 1, JSON.stringify({ text: "late" })), /restarted during turn 1.*runs again/);
+});
