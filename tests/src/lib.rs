@@ -34,4 +34,5 @@
 mod http;
 pub mod ilink;
 pub mod model;
+pub mod openim;
 pub mod screen;

@@ -2,7 +2,8 @@
 //!
 //! Prints one JSON line to stdout once both listen:
 //! `{"ilink":"http://127.0.0.1:P/","cdn":"http://127.0.0.1:C/c2c","qr_redirect":"127.0.0.1:R",
-//! "model":"http://127.0.0.1:Q/v1","bots":[{bot_id,token,owner}]}`.
+//! "model":"http://127.0.0.1:Q/v1","bots":[{bot_id,token,owner}]}`; with `--openim` /
+//! `--openim-servers N` also `"openim":[{ws,api,admin,secret,admin_token,users:[{userID,platformID,token}]}]`.
 //! Logs go to stderr (`RUST_LOG` overrides the default `info`).
 
 use std::io::{IsTerminal as _, Write as _};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use clap::Parser;
 use imsim::ilink::{IlinkOptions, IlinkSim};
 use imsim::model::MockModel;
+use imsim::openim::{OpenImOptions, OpenImSim};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
 
@@ -41,6 +43,18 @@ struct Args {
     /// Longest hold of a get_qrcode_status poll with nothing new to say, in ms.
     #[arg(long, default_value_t = 30_000)]
     qr_hold_ms: u64,
+    /// Also start an OpenIM simulator (same as `--openim-servers 1` when that is 0).
+    #[arg(long)]
+    openim: bool,
+    /// Number of OpenIM simulators to start (each: a WS gateway and a REST listener).
+    #[arg(long, default_value_t = 0)]
+    openim_servers: usize,
+    /// Users created on every OpenIM simulator, each with a token for `--openim-platform`.
+    #[arg(long, value_delimiter = ',', default_value = "bot1,alice")]
+    openim_users: Vec<String>,
+    /// Platform id of the tokens handed out in the ready line (7 = Linux).
+    #[arg(long, default_value_t = 7)]
+    openim_platform: i32,
 }
 
 #[tokio::main]
@@ -72,19 +86,56 @@ async fn main() -> std::io::Result<()> {
         })
         .collect();
 
-    let ready = json!({
+    let openim_count = if args.openim {
+        args.openim_servers.max(1)
+    } else {
+        args.openim_servers
+    };
+    let mut openim_sims = Vec::new();
+    let mut openim_ready = Vec::new();
+    for _ in 0..openim_count {
+        let sim = OpenImSim::start(OpenImOptions::default()).await?;
+        let users: Vec<_> = args
+            .openim_users
+            .iter()
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                sim.add_user(u);
+                json!({
+                    "userID": u,
+                    "platformID": args.openim_platform,
+                    "token": sim.issue_token(u, args.openim_platform),
+                })
+            })
+            .collect();
+        openim_ready.push(json!({
+            "ws": sim.ws_url(),
+            "api": sim.api_url(),
+            "admin": format!("{}/_admin/", sim.api_url()),
+            "secret": sim.secret(),
+            "admin_token": sim.admin_token(),
+            "users": users,
+        }));
+        openim_sims.push(sim);
+    }
+
+    let mut ready = json!({
         "ilink": ilink.base_url(),
         "cdn": ilink.cdn_base_url(),
         "qr_redirect": ilink.qr_redirect_host(),
         "model": model.base_url(),
         "bots": bots,
     });
+    if openim_count > 0 {
+        ready["openim"] = json!(openim_ready);
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{ready}")?;
     stdout.flush()?;
     drop(stdout);
 
     shutdown_signal().await;
+    drop(openim_sims);
     tracing::info!("shutting down");
     Ok(())
 }

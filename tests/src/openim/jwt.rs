@@ -99,8 +99,20 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<Claims, CodeError>
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     if !matches!(
         alg,
-        "HS256" | "HS384" | "HS512" | "RS256" | "RS384" | "RS512" | "ES256" | "ES384" | "ES512"
-            | "PS256" | "PS384" | "PS512" | "EdDSA" | "none"
+        "HS256"
+            | "HS384"
+            | "HS512"
+            | "RS256"
+            | "RS384"
+            | "RS512"
+            | "ES256"
+            | "ES384"
+            | "ES512"
+            | "PS256"
+            | "PS384"
+            | "PS512"
+            | "EdDSA"
+            | "none"
     ) {
         return Err(CodeError::new(
             code::TOKEN_UNKNOWN,
@@ -137,10 +149,7 @@ pub fn verify(secret: &[u8], token: &str, now: i64) -> Result<Claims, CodeError>
         ));
     }
     if !sig_ok {
-        return Err(CodeError::new(
-            code::TOKEN_UNKNOWN,
-            "signature is invalid",
-        ));
+        return Err(CodeError::new(code::TOKEN_UNKNOWN, "signature is invalid"));
     }
     Ok(Claims {
         user_id,
