@@ -22,6 +22,7 @@
 
 pub mod backoff;
 pub mod channel;
+pub mod config;
 pub mod conformance;
 pub mod dedup;
 pub mod dm;
@@ -40,6 +41,7 @@ pub use backoff::Backoff;
 pub use channel::{
     AccountView, Capabilities, Channel, DeliveryMode, Descriptor, Meta, Probe, RunContext,
 };
+pub use config::{StringOrNumber, parse_config};
 pub use dm::{DmConfig, DmPolicy, PairingStore};
 pub use error::{ChannelError, ErrorKind};
 pub use host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
@@ -54,19 +56,3 @@ pub use state::StateDir;
 
 /// Re-exported so channel crates and the conformance macro use the same version.
 pub use tokio_util::sync::CancellationToken;
-
-/// Parses a config section with errors that name the offending field path.
-pub fn parse_config<T: serde::de::DeserializeOwned>(
-    what: &str,
-    value: &serde_json::Value,
-) -> Result<T, ChannelError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let at = if path == "." {
-            what.to_owned()
-        } else {
-            format!("{what}.{path}")
-        };
-        ChannelError::bad_input(format!("{at}: {}", err.into_inner()))
-    })
-}

@@ -6,22 +6,7 @@ use channel_core::DmPolicy;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// A config value users write either as a string or as a number.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum StringOrNumber {
-    String(String),
-    Number(i64),
-}
-
-impl StringOrNumber {
-    pub fn into_string(self) -> String {
-        match self {
-            Self::String(s) => s,
-            Self::Number(n) => n.to_string(),
-        }
-    }
-}
+pub use channel_core::StringOrNumber;
 
 /// Settings of the WeChat channel (`channels.openclaw-weixin`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -33,23 +33,7 @@ pub const DEFAULT_HEALTH_CHECK_MINUTES: u32 = 30;
 /// the same grep-able text while `disableFriendSdk` is on.
 pub const FRIEND_API_DISABLED: &str = "MULTI_OPENIM_FRIEND_API_DISABLED";
 
-/// A config value users write either as a string or as a number (OpenIM user ids are often
-/// numeric).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum StringOrNumber {
-    String(String),
-    Number(i64),
-}
-
-impl StringOrNumber {
-    pub fn into_string(self) -> String {
-        match self {
-            Self::String(s) => s,
-            Self::Number(n) => n.to_string(),
-        }
-    }
-}
+pub use channel_core::StringOrNumber;
 
 /// A credential from config: printed as `<redacted>`.
 #[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
