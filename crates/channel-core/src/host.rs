@@ -148,6 +148,7 @@ pub fn msg_context(
         "OriginatingChannel": inbound.channel,
         "OriginatingTo": peer,
         "MessageSid": inbound.server_id,
+        "MessageSidFull": inbound.server_id,
         "Timestamp": inbound.timestamp_ms,
         "SenderId": inbound.sender.id,
         "CommandAuthorized": command_authorized,

@@ -66,6 +66,13 @@ pub struct PipelineConfig {
     pub window: Window,
 }
 
+/// A message for a peer's worker; `replay` when an earlier run accepted it but never finished.
+#[derive(Debug)]
+struct Work {
+    inbound: Inbound,
+    replay: bool,
+}
+
 /// How long a peer's worker waits for another message before it exits.
 const PEER_IDLE: Duration = Duration::from_secs(30);
 
@@ -75,7 +82,7 @@ pub struct Pipeline {
     journal: Mutex<Journal>,
     host: Arc<dyn Host>,
     outlet: Arc<dyn Outlet>,
-    peers: Mutex<HashMap<String, mpsc::UnboundedSender<Inbound>>>,
+    peers: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
     tasks: TaskTracker,
     cancel: CancellationToken,
 }
@@ -131,7 +138,10 @@ impl Pipeline {
             );
         }
         for inbound in pending {
-            pipeline.enqueue(inbound);
+            pipeline.enqueue(Work {
+                inbound,
+                replay: true,
+            });
         }
         Ok(pipeline)
     }
@@ -179,7 +189,10 @@ impl Pipeline {
                 if self.admit(|j| j.admit_pending(&inbound))? == Admit::Duplicate {
                     return Ok(Accepted::Duplicate);
                 }
-                self.enqueue(inbound);
+                self.enqueue(Work {
+                    inbound,
+                    replay: false,
+                });
                 Ok(Accepted::Dispatched)
             }
             Verdict::Pair => {
@@ -246,30 +259,30 @@ impl Pipeline {
     }
 
     /// Hands a message to its peer's worker, starting one if needed.
-    fn enqueue(self: &Arc<Self>, inbound: Inbound) {
-        let peer = inbound.chat.id.to_lowercase();
+    fn enqueue(self: &Arc<Self>, work: Work) {
+        let peer = work.inbound.chat.id.to_lowercase();
         let mut peers = lock(&self.peers);
-        let inbound = match peers.get(&peer) {
-            Some(queue) => match queue.send(inbound) {
+        let work = match peers.get(&peer) {
+            Some(queue) => match queue.send(work) {
                 Ok(()) => return,
-                Err(mpsc::error::SendError(inbound)) => inbound,
+                Err(mpsc::error::SendError(work)) => work,
             },
-            None => inbound,
+            None => work,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(inbound);
+        let _ = tx.send(work);
         peers.insert(peer.clone(), tx);
         self.tasks.spawn(Arc::clone(self).peer_worker(peer, rx));
     }
 
-    async fn peer_worker(self: Arc<Self>, peer: String, mut rx: mpsc::UnboundedReceiver<Inbound>) {
+    async fn peer_worker(self: Arc<Self>, peer: String, mut rx: mpsc::UnboundedReceiver<Work>) {
         loop {
             let next = tokio::select! {
                 () = self.cancel.cancelled() => return,
                 next = tokio::time::timeout(PEER_IDLE, rx.recv()) => next,
             };
             match next {
-                Ok(Some(inbound)) => self.finish_turn(inbound).await,
+                Ok(Some(work)) => self.finish_turn(work).await,
                 Ok(None) => return,
                 Err(_idle) => {
                     // Senders push under the same lock, so nothing can slip in between the
@@ -284,12 +297,12 @@ impl Pipeline {
         }
     }
 
-    async fn finish_turn(&self, inbound: Inbound) {
-        let id = inbound.server_id.clone();
+    async fn finish_turn(&self, work: Work) {
+        let id = work.inbound.server_id.clone();
         let outcome = tokio::select! {
             // Left pending in the journal: the next run replays it.
             () = self.cancel.cancelled() => return,
-            outcome = self.turn(inbound) => outcome,
+            outcome = self.turn(work.inbound, work.replay) => outcome,
         };
         match outcome {
             Ok(outcome) => {
@@ -359,7 +372,7 @@ impl Pipeline {
         }
     }
 
-    async fn turn(&self, mut inbound: Inbound) -> Result<TurnOutcome, ChannelError> {
+    async fn turn(&self, mut inbound: Inbound, replay: bool) -> Result<TurnOutcome, ChannelError> {
         self.materialize_media(&mut inbound).await;
         let query = RouteQuery {
             channel: self.config.channel.clone(),
@@ -368,7 +381,13 @@ impl Pipeline {
             peer_id: inbound.chat.id.clone(),
         };
         let route = self.host.resolve_route(&query).await?;
-        let context = msg_context(&inbound, &route, true);
+        let mut context = msg_context(&inbound, &route, true);
+        if replay {
+            // The host drops a MessageSid it has seen (or still runs) as a duplicate; a turn
+            // cut short by a restart must run again, so its replay gets an id of its own.
+            // Replies keep their stable ids, so nothing that already went out goes out twice.
+            context["MessageSid"] = format!("{}:replay", inbound.server_id).into();
+        }
         let target = Target {
             kind: inbound.chat.kind,
             id: inbound.chat.id.clone(),
@@ -549,6 +568,12 @@ mod tests {
                 .await
         );
         assert_eq!(host.turns()[0].inbound.server_id, "crashed");
+        assert_eq!(
+            host.turns()[0].context["MessageSid"],
+            "crashed:replay",
+            "the host must not take the replay for a duplicate"
+        );
+        assert_eq!(host.turns()[0].context["MessageSidFull"], "crashed");
         assert_eq!(
             pipeline
                 .accept(inbound("crashed", "p"))
