@@ -217,6 +217,8 @@ pub fn poll<T>(
 }
 
 const TICK: Duration = Duration::from_millis(250);
+/// What the gateway logs when it restarts our channel.
+const CHANNEL_RESTART: &str = "restarting openclaw-weixin channel";
 
 /// OpenClaw's account-id normalization of a bot id (`abc@im.bot` → `abc-im-bot`).
 pub fn weixin_account_id(bot_id: &str) -> String {
@@ -292,8 +294,16 @@ fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
     let pairing = stack.wait_sent("pairing reply", TURN, |s| s.to_user_id == stranger)?;
     let text = pairing.text.unwrap_or_default();
     let code = pairing_code(&text).ok_or_else(|| format!("no pairing code in {text:?}"))?;
+    let restarts = stack.gateway.log().matches(CHANNEL_RESTART).count();
     let approved = stack.gateway.cli(&["pairing", "approve", CHANNEL, &code])?;
     eprintln!("{}", approved.trim());
+    // The first approval writes `commands.ownerAllowFrom`, and OpenClaw restarts the channel at
+    // once, cutting any turn in flight (see the issue note). Talk again once it is back.
+    poll(Duration::from_secs(30), TICK, || {
+        Ok((stack.gateway.log().matches(CHANNEL_RESTART).count() > restarts).then_some(()))
+    })?;
+    std::thread::sleep(Duration::from_secs(3));
+    stack.wait_online()?;
     stack.sim.inject_text(&bot, stranger, "[[ECHO:PAIRED]]");
     stack.wait_sent("reply after approval", TURN, |s| {
         s.to_user_id == stranger && s.text.as_deref() == Some("ECHO: PAIRED")

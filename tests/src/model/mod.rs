@@ -130,6 +130,14 @@ fn tokens(chars: usize) -> u64 {
 }
 
 async fn chat_completions(State(shared): State<Arc<ModelShared>>, body: Bytes) -> Response {
+    let delay = parse_object(&body).ok().and_then(|map| {
+        map.get("messages")
+            .and_then(Value::as_array)
+            .and_then(|m| reply::delay_for(m))
+    });
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     match complete(&shared, &body) {
         Ok(response) => response,
         Err(e) => openai_error(e),

@@ -12,6 +12,22 @@ const INTERNAL_END: &str = "<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
 const MAX_LONG: usize = 1_000_000;
 const MAX_MOCK_CHARS: usize = 200;
 
+/// `[[SLOW:ms]]` in the newest user message with visible text holds the answer back that long
+/// (at most a minute), so a test can act while a turn is in flight. Older turns in the history
+/// do not count.
+pub(crate) fn delay_for(messages: &[Value]) -> Option<std::time::Duration> {
+    let text = messages
+        .iter()
+        .rev()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .map(|m| visible_text(m.get("content").unwrap_or(&Value::Null)))
+        .find(|t| !t.trim().is_empty())?;
+    let start = text.find("[[SLOW:")? + "[[SLOW:".len();
+    let end = text[start..].find("]]")? + start;
+    let ms: u64 = text[start..end].trim().parse().ok()?;
+    Some(std::time::Duration::from_millis(ms.min(60_000)))
+}
+
 /// The reply to a `messages` array:
 /// * the newest user message containing `[[ECHO:x]]` ⇒ `ECHO: x`;
 /// * or `[[SAY:x]]` ⇒ exactly `x`, with each two-character `\n` turned into a newline (so a test
@@ -129,6 +145,21 @@ mod tests {
 
     fn user(content: Value) -> Value {
         json!({ "role": "user", "content": content })
+    }
+
+    #[test]
+    fn slow_marker_delays_and_does_not_change_the_reply() {
+        let msgs = [user(json!("[[SLOW:1500]] [[ECHO:late]]"))];
+        assert_eq!(
+            delay_for(&msgs),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(reply_for(&msgs), "ECHO: late");
+        assert_eq!(delay_for(&[user(json!("[[SLOW:x]]"))]), None);
+        assert_eq!(
+            delay_for(&[user(json!("[[SLOW:999999]]"))]),
+            Some(std::time::Duration::from_secs(60))
+        );
     }
 
     #[test]
