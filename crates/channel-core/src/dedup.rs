@@ -15,12 +15,17 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::message::Inbound;
 use crate::state;
+
+/// The journal stores unsigned times.
+fn now_ms() -> u64 {
+    crate::now_ms().max(0) as u64
+}
 
 /// How much history the journal keeps.
 #[derive(Debug, Clone, Copy)]
@@ -77,13 +82,6 @@ pub struct Journal {
     order: VecDeque<String>,
     file: File,
     lines: usize,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl Journal {

@@ -56,3 +56,12 @@ pub use state::StateDir;
 
 /// Re-exported so channel crates and the conformance macro use the same version.
 pub use tokio_util::sync::CancellationToken;
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it): the timestamps in state
+/// files and status reports.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -19,6 +19,7 @@ use crate::dm::{self, DmConfig, DropReason, Verdict};
 use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
+use crate::now_ms;
 use crate::session::RouteQuery;
 
 /// Sends on behalf of one account (the channel's `send`, bound to the account).
@@ -100,13 +101,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Pipeline {

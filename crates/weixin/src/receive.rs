@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use channel_core::{Backoff, ChannelError, ErrorKind, RunContext, StatusPatch};
+use channel_core::{Backoff, ChannelError, ErrorKind, RunContext, StatusPatch, now_ms};
 
 use crate::client::{IlinkClient, timeouts};
 use crate::normalize::normalize;
@@ -108,13 +108,6 @@ pub(crate) async fn run(account: &Account, ctx: RunContext) -> Result<(), Channe
         ..StatusPatch::default()
     });
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A quote that came as a bare id gets the quoted text back, when we saw that message.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use channel_core::{Backoff, ChannelError, Outbound, Receipt, Target};
+use channel_core::{Backoff, ChannelError, Outbound, Receipt, Target, now_ms};
 
 use crate::Account;
 use crate::client::{IlinkClient, Sent};
@@ -19,13 +19,6 @@ use crate::wire::{OutboundMessage, item};
 
 /// Attempts per wire message on transient failures (timeouts, 5xx).
 const ATTEMPTS: u32 = 3;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// One send at a time per account: window counters and the outbox are read, checked and
 /// written as a unit.
