@@ -41,6 +41,8 @@
 pub mod config;
 pub mod errors;
 pub mod jwt;
+pub mod recovery;
+pub mod rest;
 pub mod wire;
 
 pub const CHANNEL_ID: &str = "multi-openim";

@@ -1,0 +1,1 @@
+//! Token recovery (work in progress by a helper).

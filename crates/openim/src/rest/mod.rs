@@ -1,0 +1,1 @@
+//! REST API client (work in progress by a helper).
