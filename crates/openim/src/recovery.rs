@@ -1,1 +1,0 @@
-//! Token recovery (work in progress by a helper).
