@@ -19,6 +19,7 @@ pub fn run() -> Result {
     cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
     cmd!(sh, "node --test crates/plugin-host/js/test/").run()?;
     e2e::run(false)?;
-    // The simulator itself, checked against Tencent's official client.
-    fidelity::run(false)
+    // The simulators themselves, checked against official clients: Tencent's weixin plugin
+    // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).
+    fidelity::run(false, None)
 }

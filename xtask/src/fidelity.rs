@@ -1,10 +1,19 @@
-//! `cargo xtask fidelity`: Tencent's own WeChat plugin, `@tencent-weixin/openclaw-weixin`, inside
-//! the real OpenClaw gateway, talking to our iLink simulator.
+//! `cargo xtask fidelity`: official clients against our simulators, to prove the simulators right.
 //!
-//! The simulator was written from the protocol spec, not from Tencent's code. If the official
-//! client cannot complete a text round trip against it, or the simulator refuses one of its
-//! requests, the simulator is wrong, not the client. Tencent's package is only installed into the
-//! scratch gateway to test against; none of its code is part of this project.
+//! * `weixin`: Tencent's own WeChat plugin, `@tencent-weixin/openclaw-weixin`, inside the real
+//!   OpenClaw gateway, talking to our iLink simulator.
+//! * `openim`: the official pure-JS `@openim/client-sdk` under Node against the `imsim --openim`
+//!   binary (see [`openim`]).
+//!
+//! Both run by default (`--only weixin|openim` picks one); each counts as one check in the closing
+//! `fidelity: N passed, M failed` line, and a failure of one does not stop the other.
+//!
+//! The simulators were written from the protocol specs, not from the vendors' code. If the official
+//! client cannot complete a text round trip against one, or the simulator refuses one of its
+//! requests, the simulator is wrong, not the client. The vendors' packages are only installed (into
+//! the scratch gateway, or `target/`) to test against; none of their code is part of this project.
+
+mod openim;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -38,7 +47,53 @@ fn check(ok: bool, what: impl Into<String>) -> Result {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
-pub fn run(keep: bool) -> Result {
+/// One official client against its simulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Client {
+    /// Tencent's WeChat plugin in the real gateway against the iLink simulator.
+    Weixin,
+    /// `@openim/client-sdk` under Node against the OpenIM simulator.
+    Openim,
+}
+
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::Weixin => "weixin",
+            Client::Openim => "openim",
+        }
+    }
+}
+
+/// Runs every check (or the one of `only`), then prints `fidelity: N passed, M failed`.
+pub fn run(keep: bool, only: Option<Client>) -> Result {
+    let mut passed = 0;
+    let mut failed = Vec::new();
+    for client in [Client::Openim, Client::Weixin] {
+        if only.is_some_and(|o| o != client) {
+            continue;
+        }
+        let result = match client {
+            Client::Weixin => weixin(keep),
+            Client::Openim => openim::run(keep),
+        };
+        match result {
+            Ok(()) => passed += 1,
+            Err(err) => {
+                eprintln!("\nfidelity: {}: {err}", client.name());
+                failed.push(client.name());
+            }
+        }
+    }
+    println!("fidelity: {passed} passed, {} failed", failed.len());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("fidelity failed: {}", failed.join(", ")).into())
+    }
+}
+
+fn weixin(keep: bool) -> Result {
     let dir = root().join("target/fidelity/run");
     let started = Instant::now();
     let mut stack = Stack::new(&dir)?;
@@ -50,13 +105,11 @@ pub fn run(keep: bool) -> Result {
                 "\nfidelity: {PACKAGE}@{VERSION} completed the round trip in {:.0}s",
                 started.elapsed().as_secs_f64()
             );
-            println!("fidelity: 1 passed, 0 failed");
             if !keep {
                 let _ = fs::remove_dir_all(&dir);
             }
         }
         Err(_) => {
-            println!("fidelity: 0 passed, 1 failed");
             eprintln!(
                 "\nfidelity: failed; gateway logs and state are in {} (Tencent's plugin also \
                  logs to /tmp/openclaw/openclaw-<date>.log)",

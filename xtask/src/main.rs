@@ -4,8 +4,10 @@
 //!   generated `openclaw.plugin.json`, the JS entry and the `.node` file).
 //! * `e2e`: install Node 24 and openclaw (cached under `target/`), package, and drive the real
 //!   gateway through the simulators.
-//! * `fidelity`: Tencent's own weixin plugin in the real gateway against our iLink simulator, to
-//!   prove the simulator right (a text round trip must work).
+//! * `fidelity`: official clients against our simulators, to prove the simulators right:
+//!   Tencent's own weixin plugin in the real gateway against the iLink simulator (a text round trip
+//!   must work), and `@openim/client-sdk` under Node against the OpenIM simulator (login, receive,
+//!   send, catch-up after a drop, kick). `--only weixin|openim` runs one.
 //! * `sandbox`: the same stack, left running for a person to try.
 //! * `ci`: fmt, clippy, every test, the addon's JS checks, e2e and fidelity.
 
@@ -46,11 +48,15 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Check the iLink simulator against Tencent's own plugin in the real gateway.
+    /// Check the simulators against official clients (Tencent's weixin plugin in the real
+    /// gateway, `@openim/client-sdk` under Node).
     Fidelity {
         /// Keep the scratch state directory for inspection.
         #[arg(long)]
         keep: bool,
+        /// Run only this client's check.
+        #[arg(long, value_enum)]
+        only: Option<fidelity::Client>,
     },
     /// Run the whole stack offline and leave it running.
     Sandbox,
@@ -75,7 +81,7 @@ fn main() -> ExitCode {
             println!("packaged {}", dir.display());
         }),
         Command::E2e { keep } => e2e::run(keep),
-        Command::Fidelity { keep } => fidelity::run(keep),
+        Command::Fidelity { keep, only } => fidelity::run(keep, only),
         Command::Sandbox => sandbox::run(),
         Command::Ci => ci::run(),
     };

@@ -56,11 +56,13 @@ pub fn npm_pack(sh: &Shell, spec: &str, dir: &Path) -> Result<PathBuf> {
     Ok(tarball)
 }
 
-/// Installs what is missing and returns where everything is.
-pub fn ensure() -> Result<Toolchain> {
-    let cache = root().join("target/e2e-cache");
+/// Installs Node 24 if missing and returns the directory holding its `node` binary (no npm:
+/// use the machine's npm with this directory first on `PATH`).
+pub fn ensure_node() -> Result<PathBuf> {
     let sh = Shell::new()?;
-    let node_dir = cache.join(format!("node-{NODE_VERSION}"));
+    let node_dir = root()
+        .join("target/e2e-cache")
+        .join(format!("node-{NODE_VERSION}"));
     let node_bin = node_dir.join("package/bin");
     if !node_bin.join("node").exists() {
         eprintln!(
@@ -76,6 +78,14 @@ pub fn ensure() -> Result<Toolchain> {
         cmd!(sh, "tar xzf {tarball}").run()?;
         fs::remove_file(&tarball)?;
     }
+    Ok(node_bin)
+}
+
+/// Installs what is missing and returns where everything is.
+pub fn ensure() -> Result<Toolchain> {
+    let cache = root().join("target/e2e-cache");
+    let sh = Shell::new()?;
+    let node_bin = ensure_node()?;
     let prefix = cache.join(format!("openclaw-{OPENCLAW_VERSION}"));
     let stamp = prefix.join(".installed");
     let toolchain = Toolchain {
