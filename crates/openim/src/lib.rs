@@ -40,7 +40,9 @@
 
 pub mod config;
 pub mod errors;
+pub mod gateway;
 pub mod jwt;
+pub mod normalize;
 pub mod recovery;
 pub mod rest;
 pub mod wire;

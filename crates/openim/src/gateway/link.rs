@@ -1,0 +1,206 @@
+//! The account's connection as senders see it, and sends that survive a reconnect.
+//!
+//! The server does not dedupe by `clientMsgID` (spec §1.8): resending after a lost reply can
+//! store a second copy. So a send whose reply never came waits for the next connection and its
+//! catch-up, which pulls our own stored messages back; only if its `clientMsgID` is still not
+//! among them is it sent again, with the same id.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use channel_core::{ChannelError, ErrorKind};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::conn::Connection;
+use crate::wire::proto::{MsgData, SendMsgResp};
+
+/// How many of our own stored `clientMsgID`s are remembered for reconciling.
+const REMEMBERED: usize = 4096;
+/// After a reconnect, how long a push echo of an unanswered send may still take to arrive
+/// (the server assigns seqs and pushes asynchronously after storing).
+const ECHO_GRACE: Duration = Duration::from_millis(1500);
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    /// Present while connected and caught up.
+    conn: Option<Connection>,
+    /// Counts connections that reached "caught up".
+    generation: u64,
+}
+
+/// Our own messages known to be stored, by `clientMsgID`.
+#[derive(Debug, Default)]
+struct Confirmed {
+    by_client_id: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+impl Confirmed {
+    fn insert(&mut self, client_msg_id: &str, server_msg_id: &str) {
+        if self
+            .by_client_id
+            .insert(client_msg_id.to_owned(), server_msg_id.to_owned())
+            .is_none()
+        {
+            self.order.push_back(client_msg_id.to_owned());
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.by_client_id.remove(&old);
+            }
+        }
+    }
+}
+
+/// Shared between the account's connection loop and its senders.
+#[derive(Debug)]
+pub struct Link {
+    state: watch::Sender<State>,
+    confirmed: Mutex<Confirmed>,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Self {
+            state: watch::Sender::new(State::default()),
+            confirmed: Mutex::default(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a send ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub server_msg_id: String,
+    /// Resends that were needed because a reply was lost.
+    pub resent: u32,
+}
+
+impl Link {
+    /// The connection is logged in and caught up: sends may go.
+    pub fn up(&self, conn: Connection) {
+        self.state.send_modify(|s| {
+            s.conn = Some(conn);
+            s.generation += 1;
+        });
+    }
+
+    pub fn down(&self) {
+        self.state.send_modify(|s| s.conn = None);
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.state.borrow().conn.is_some()
+    }
+
+    /// Records one of our messages as stored (its reply, a push echo or a pulled copy).
+    pub fn confirm(&self, client_msg_id: &str, server_msg_id: &str) {
+        if !client_msg_id.is_empty() {
+            lock(&self.confirmed).insert(client_msg_id, server_msg_id);
+        }
+    }
+
+    fn stored(&self, client_msg_id: &str) -> Option<String> {
+        lock(&self.confirmed)
+            .by_client_id
+            .get(client_msg_id)
+            .cloned()
+    }
+
+    /// Waits for a caught-up connection newer than `after`.
+    async fn connection(
+        &self,
+        after: u64,
+        deadline: Instant,
+    ) -> Result<(Connection, u64), ChannelError> {
+        let mut rx = self.state.subscribe();
+        let waited = tokio::time::timeout_at(
+            deadline,
+            rx.wait_for(|s| s.generation > after && s.conn.is_some()),
+        )
+        .await;
+        match waited {
+            Ok(Ok(state)) => Ok((
+                state.conn.clone().expect("checked by wait_for"),
+                state.generation,
+            )),
+            Ok(Err(_)) => Err(ChannelError::transient(
+                "not sent: the account stopped before it was connected",
+            )),
+            Err(_) => Err(ChannelError::transient(
+                "not sent: the account has not been connected to the OpenIM gateway in time; \
+                 nothing was stored",
+            )),
+        }
+    }
+
+    /// Sends one message (1003) and returns once the server stored it, resending with the same
+    /// `clientMsgID` only when a reconnect proved the first try was lost.
+    pub async fn send(&self, msg: &MsgData, within: Duration) -> Result<Stored, ChannelError> {
+        let deadline = Instant::now() + within;
+        let id = &msg.client_msg_id;
+        let mut after = 0;
+        let mut resent = 0;
+        loop {
+            // A host retry of a message that went out already, or a reconciled lost reply.
+            if let Some(server_msg_id) = self.stored(id) {
+                return Ok(Stored {
+                    server_msg_id,
+                    resent,
+                });
+            }
+            let (conn, generation) = self.connection(after, deadline).await?;
+            if after > 0 {
+                resent += 1;
+                tracing::info!(client_msg_id = %id, "resending a message whose reply was lost; the server has no copy of it");
+            }
+            match conn.exchange(msg).await {
+                Ok(response) => {
+                    // The server answered: stored, or refused for good (no copy exists).
+                    let reply: SendMsgResp = response.decode()?;
+                    self.confirm(id, &reply.server_msg_id);
+                    return Ok(Stored {
+                        server_msg_id: reply.server_msg_id,
+                        resent,
+                    });
+                }
+                // Refused before it left (too large for one frame).
+                Err(err) if err.kind == ErrorKind::BadInput => return Err(err),
+                // The reply is lost but the message may be stored: find out on the next
+                // connection before sending again.
+                Err(err) => {
+                    tracing::warn!(client_msg_id = %id, %err, "no reply to a send; reconciling after the reconnect");
+                    // A silent but open socket would never be replaced otherwise.
+                    conn.close();
+                    self.down_if(generation);
+                    after = generation;
+                    let (_, newer) = self.connection(after, deadline).await?;
+                    if self.stored(id).is_none() {
+                        tokio::time::sleep(
+                            ECHO_GRACE.min(deadline.saturating_duration_since(Instant::now())),
+                        )
+                        .await;
+                    }
+                    after = newer - 1;
+                }
+            }
+        }
+    }
+
+    fn down_if(&self, generation: u64) {
+        self.state.send_if_modified(|s| {
+            if s.generation == generation && s.conn.is_some() {
+                s.conn = None;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}

@@ -1,0 +1,575 @@
+//! The gateway client against the OpenIM simulator over loopback: login, catch-up, pushes,
+//! reconnects, kicks, sends whose reply is lost, and bad frames from the server.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use channel_core::{Backoff, ChannelError, ErrorKind, StatusPatch};
+use imsim::openim::{Fault, OpenImOptions, OpenImSim};
+use openim::gateway::{Connection, Link, Login, Recover, Runner, Seqs, Sequencer, Sink, Timing};
+use openim::wire::proto::{GetMaxSeqReq, GetMaxSeqResp, MsgData};
+use openim::wire::{Content, content_type, conversation, session_type};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+const BOT: &str = "bot1";
+const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Default)]
+struct Recorder {
+    /// (conversation id, seq, text) in delivery order.
+    got: Mutex<Vec<(String, i64, String)>>,
+    own: Mutex<Vec<String>>,
+    link: Mutex<Option<Arc<Link>>>,
+    changed: Notify,
+}
+
+impl Recorder {
+    fn got(&self) -> Vec<(String, i64, String)> {
+        self.got.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, count: usize) -> Vec<(String, i64, String)> {
+        let waited = tokio::time::timeout(WAIT, async {
+            loop {
+                let notified = self.changed.notified();
+                if self.got.lock().unwrap().len() >= count {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+        let got = self.got();
+        assert!(
+            waited.is_ok(),
+            "waited for {count} messages, got {}",
+            got.len()
+        );
+        got
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for Recorder {
+    async fn deliver(&self, conversation_id: &str, msg: MsgData) -> Result<(), ChannelError> {
+        let text = Content::decode(msg.content_type, &msg.content)?
+            .plain_text()
+            .unwrap_or_default()
+            .to_owned();
+        self.got
+            .lock()
+            .unwrap()
+            .push((conversation_id.to_owned(), msg.seq, text));
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    fn own(&self, msg: &MsgData) {
+        self.own.lock().unwrap().push(msg.client_msg_id.clone());
+        if let Some(link) = self.link.lock().unwrap().as_ref() {
+            link.confirm(&msg.client_msg_id, &msg.server_msg_id);
+        }
+    }
+}
+
+/// Never renews: a refused token stops the account.
+struct NoRecovery;
+
+#[async_trait::async_trait]
+impl Recover for NoRecovery {
+    async fn recover(&self, error: &ChannelError) -> Result<String, ChannelError> {
+        Err(error.clone())
+    }
+}
+
+/// Hands out one prepared token, once.
+struct Renew(Mutex<Option<String>>);
+
+#[async_trait::async_trait]
+impl Recover for Renew {
+    async fn recover(&self, error: &ChannelError) -> Result<String, ChannelError> {
+        self.0.lock().unwrap().take().ok_or_else(|| error.clone())
+    }
+}
+
+fn login(sim: &OpenImSim, token: String) -> Login {
+    Login {
+        ws_addr: sim.ws_url().parse().unwrap(),
+        user_id: BOT.into(),
+        token,
+        platform_id: 7,
+    }
+}
+
+fn fast() -> Timing {
+    Timing {
+        handshake: Duration::from_secs(5),
+        ping_every: Duration::from_secs(5),
+        dead_after: Duration::from_secs(20),
+        request: Duration::from_secs(5),
+    }
+}
+
+struct Running {
+    link: Arc<Link>,
+    sink: Arc<Recorder>,
+    cancel: CancellationToken,
+    done: tokio::task::JoinHandle<Result<(), ChannelError>>,
+    statuses: Arc<Mutex<Vec<StatusPatch>>>,
+}
+
+impl Running {
+    fn recoveries(&self) -> usize {
+        self.statuses
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.lifecycle.as_deref() == Some("recovering"))
+            .count()
+    }
+
+    /// A recovery ran and the account is connected again after it.
+    fn renewed(&self) -> bool {
+        let statuses = self.statuses.lock().unwrap();
+        let recovering = statuses
+            .iter()
+            .position(|s| s.lifecycle.as_deref() == Some("recovering"));
+        recovering.is_some_and(|at| {
+            statuses[at..]
+                .iter()
+                .any(|s| s.lifecycle.as_deref() == Some("ready"))
+        })
+    }
+
+    async fn stop(self) -> Result<(), ChannelError> {
+        self.cancel.cancel();
+        self.done.await.unwrap()
+    }
+}
+
+fn start(
+    sim: &OpenImSim,
+    token: String,
+    seqs: &std::path::Path,
+    sink: Arc<Recorder>,
+    recover: Arc<dyn Recover>,
+) -> Running {
+    let link = Arc::new(Link::default());
+    *sink.link.lock().unwrap() = Some(Arc::clone(&link));
+    let statuses = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&statuses);
+    let runner = Runner {
+        login: login(sim, token),
+        timing: fast(),
+        health_every: Duration::from_secs(3600),
+        link: Arc::clone(&link),
+        sync: Sequencer::new(Seqs::open(seqs).unwrap(), BOT),
+        sink: sink.clone(),
+        recover,
+        status: Arc::new(move |patch| recorded.lock().unwrap().push(patch)),
+        backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(200)),
+    };
+    let cancel = CancellationToken::new();
+    let done = tokio::spawn(runner.run(cancel.clone()));
+    Running {
+        link,
+        sink,
+        cancel,
+        done,
+        statuses,
+    }
+}
+
+async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn sim() -> OpenImSim {
+    let sim = OpenImSim::start(OpenImOptions::default()).await.unwrap();
+    sim.add_user(BOT);
+    sim
+}
+
+#[tokio::test]
+async fn logs_in_and_answers_requests() {
+    let sim = sim().await;
+    let token = sim.issue_token(BOT, 7);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let conn = Connection::open(&login(&sim, token), fast(), tx)
+        .await
+        .unwrap();
+    sim.inject_text("alice", BOT, "hi");
+    let seqs: GetMaxSeqResp = conn
+        .request(&GetMaxSeqReq {
+            user_id: BOT.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(seqs.max_seqs.get("si_alice_bot1"), Some(&1));
+    assert!(sim.online(BOT));
+}
+
+#[tokio::test]
+async fn a_refused_token_is_classified_and_names_no_secret() {
+    let sim = sim().await;
+    let token = sim.issue_token(BOT, 7);
+    sim.expire_token(&token);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let err = Connection::open(&login(&sim, token.clone()), fast(), tx.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AuthExpired, "{err}");
+    assert!(err.message.contains("1501"), "{err}");
+    assert!(!err.message.contains(&token));
+
+    let other = sim.issue_token(BOT, 7);
+    sim.revoke(&other);
+    let err = Connection::open(&login(&sim, other), fast(), tx)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AuthExpired, "{err}");
+    assert!(err.message.contains("1507"), "{err}");
+}
+
+#[tokio::test]
+async fn the_first_sync_starts_from_now_and_pushes_arrive_in_order() {
+    let sim = sim().await;
+    sim.inject_text("alice", BOT, "old history");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let run = start(
+        &sim,
+        sim.issue_token(BOT, 7),
+        &seqs,
+        Arc::default(),
+        Arc::new(NoRecovery),
+    );
+    until("connected", || run.link.is_up()).await;
+    for n in 1..=5 {
+        sim.inject_text("alice", BOT, &format!("new {n}"));
+    }
+    let got = run.sink.wait_for(5).await;
+    let texts: Vec<_> = got.iter().map(|g| g.2.as_str()).collect();
+    assert_eq!(texts, ["new 1", "new 2", "new 3", "new 4", "new 5"]);
+    assert_eq!(got[0].1, 2, "seq 1 was history before the first sync");
+    run.stop().await.unwrap();
+    let marks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seqs).unwrap()).unwrap();
+    assert_eq!(marks["conversations"]["si_alice_bot1"], 6);
+}
+
+/// The acceptance scenario: 500 messages over 20 conversations while the client is away, then
+/// again while its connection keeps dropping. Each arrives exactly once, in order.
+#[tokio::test]
+async fn five_hundred_messages_over_twenty_conversations_arrive_once_in_order() {
+    let sim = sim().await;
+    let peers: Vec<String> = (1..=20).map(|n| format!("peer{n:02}")).collect();
+    for p in &peers {
+        sim.add_user(p);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+
+    // A first run makes the account known, so later conversations are read from their start.
+    let run = start(
+        &sim,
+        token.clone(),
+        &seqs,
+        Arc::default(),
+        Arc::new(NoRecovery),
+    );
+    until("connected", || run.link.is_up()).await;
+    run.stop().await.unwrap();
+
+    // Away (like a gateway restart): 25 messages from each peer.
+    for n in 1..=25 {
+        for p in &peers {
+            sim.inject_text(p, BOT, &format!("{p} {n}"));
+        }
+    }
+    let run = start(
+        &sim,
+        token.clone(),
+        &seqs,
+        Arc::default(),
+        Arc::new(NoRecovery),
+    );
+    let got = run.sink.wait_for(500).await;
+    check_exactly_once(&got, &peers, 25);
+
+    // Connected, but the connection is cut again and again while messages are stored.
+    let before = got.len();
+    for n in 26..=50 {
+        for p in &peers {
+            sim.inject_text(p, BOT, &format!("{p} {n}"));
+        }
+        if n % 5 == 0 {
+            sim.drop_connections(BOT);
+        }
+    }
+    let got = run.sink.wait_for(before + 500).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_after = run.sink.got();
+    assert_eq!(got.len(), got_after.len(), "late duplicates arrived");
+    check_exactly_once(&got_after, &peers, 50);
+    run.stop().await.unwrap();
+}
+
+fn check_exactly_once(got: &[(String, i64, String)], peers: &[String], per_peer: usize) {
+    let mut by_conversation: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (conversation, _, text) in got {
+        by_conversation
+            .entry(conversation.as_str())
+            .or_default()
+            .push(text.as_str());
+    }
+    assert_eq!(by_conversation.len(), peers.len());
+    for p in peers {
+        let id = conversation::single(p, BOT);
+        let expected: Vec<String> = (1..=per_peer).map(|n| format!("{p} {n}")).collect();
+        assert_eq!(by_conversation[id.as_str()], expected, "conversation {id}");
+    }
+    let unique: HashSet<_> = got.iter().map(|g| (&g.0, g.1)).collect();
+    assert_eq!(unique.len(), got.len(), "a seq was delivered twice");
+}
+
+#[tokio::test]
+async fn own_messages_are_not_delivered_and_a_lost_reply_is_not_resent() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &sim,
+        sim.issue_token(BOT, 7),
+        &dir.path().join("seqs.json"),
+        Arc::default(),
+        Arc::new(NoRecovery),
+    );
+    until("connected", || run.link.is_up()).await;
+
+    let msg = |id: &str, text: &str| MsgData {
+        send_id: BOT.into(),
+        recv_id: "alice".into(),
+        client_msg_id: id.into(),
+        session_type: session_type::SINGLE,
+        msg_from: 100,
+        content_type: content_type::TEXT,
+        content: Content::text(text).encode().unwrap(),
+        status: 1,
+        ..MsgData::default()
+    };
+    let stored = run.link.send(&msg("c-first", "hello"), WAIT).await.unwrap();
+    assert!(!stored.server_msg_id.is_empty());
+    until("echo seen", || {
+        run.sink.own.lock().unwrap().contains(&"c-first".to_owned())
+    })
+    .await;
+
+    // The server stores the next send but the connection drops instead of the reply.
+    sim.fault(BOT, Fault::Drop);
+    let stored = run
+        .link
+        .send(&msg("c-second", "are you there"), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.resent, 0,
+        "the stored copy was found after the reconnect"
+    );
+    let copies = sim
+        .messages(&conversation::single("alice", BOT))
+        .into_iter()
+        .filter(|m| m.client_msg_id == "c-second")
+        .count();
+    assert_eq!(copies, 1);
+
+    // A retry of a send that went out is answered from memory, not sent again.
+    let again = run
+        .link
+        .send(&msg("c-second", "are you there"), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(again.server_msg_id, stored.server_msg_id);
+    assert_eq!(sim.messages(&conversation::single("alice", BOT)).len(), 2);
+    assert!(run.sink.got().is_empty(), "own messages were delivered");
+    run.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_send_while_disconnected_goes_out_after_the_reconnect() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &sim,
+        sim.issue_token(BOT, 7),
+        &dir.path().join("seqs.json"),
+        Arc::default(),
+        Arc::new(NoRecovery),
+    );
+    until("connected", || run.link.is_up()).await;
+    // Delay the reply, then cut the line under the pending request.
+    sim.fault(BOT, Fault::delay(Duration::from_millis(300)));
+    let link = Arc::clone(&run.link);
+    let send = tokio::spawn(async move {
+        let msg = MsgData {
+            send_id: BOT.into(),
+            recv_id: "alice".into(),
+            client_msg_id: "c-cut".into(),
+            session_type: session_type::SINGLE,
+            msg_from: 100,
+            content_type: content_type::TEXT,
+            content: Content::text("cut").encode().unwrap(),
+            status: 1,
+            ..MsgData::default()
+        };
+        link.send(&msg, WAIT).await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    sim.drop_connections(BOT);
+    let stored = send.await.unwrap().unwrap();
+    assert!(!stored.server_msg_id.is_empty());
+    let copies = sim
+        .messages(&conversation::single("alice", BOT))
+        .into_iter()
+        .filter(|m| m.client_msg_id == "c-cut")
+        .count();
+    assert_eq!(copies, 1, "exactly one stored copy");
+    run.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_frames_are_skipped_and_the_lost_push_is_pulled_as_a_gap() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &sim,
+        sim.issue_token(BOT, 7),
+        &dir.path().join("seqs.json"),
+        Arc::default(),
+        Arc::new(NoRecovery),
+    );
+    until("connected", || run.link.is_up()).await;
+    for fault in [
+        Fault::MalformedFrame,
+        Fault::UnknownReqIdentifier,
+        Fault::Oversized { bytes: 2 << 20 },
+    ] {
+        sim.fault(BOT, fault);
+    }
+    sim.inject_text("alice", BOT, "after the noise");
+    let got = run.sink.wait_for(1).await;
+    assert_eq!(got[0].2, "after the noise");
+
+    // A push whose data is not base64 or not protobuf is lost as a push, then found by the gap
+    // pull of the next one (or the next catch-up).
+    sim.fault(BOT, Fault::BadBase64);
+    sim.inject_text("alice", BOT, "bad base64");
+    sim.fault(BOT, Fault::BadProtobuf);
+    sim.inject_text("alice", BOT, "bad protobuf");
+    sim.inject_text("alice", BOT, "clean");
+    let got = run.sink.wait_for(4).await;
+    let texts: Vec<_> = got.iter().map(|g| g.2.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["after the noise", "bad base64", "bad protobuf", "clean"]
+    );
+    run.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_kick_is_recovered_with_a_new_token_and_stops_the_account_without_one() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = sim.issue_token(BOT, 7);
+    let renew = Arc::new(Renew(Mutex::new(None)));
+    let run = start(
+        &sim,
+        first,
+        &dir.path().join("seqs.json"),
+        Arc::default(),
+        renew.clone(),
+    );
+    until("connected", || run.link.is_up()).await;
+    // Another client logs in with a new token on the same platform: the server kicks us. Our
+    // recovery comes back with that newer token (as a refresh endpoint would).
+    let newer = sim.issue_token(BOT, 7);
+    *renew.0.lock().unwrap() = Some(newer.clone());
+    let (tx, _other_events) = mpsc::unbounded_channel();
+    let _other = Connection::open(&login(&sim, newer), fast(), tx)
+        .await
+        .unwrap();
+    until("kicked and reconnected", || run.renewed()).await;
+    until("up again", || run.link.is_up()).await;
+    sim.inject_text("alice", BOT, "still here");
+    run.sink.wait_for(1).await;
+
+    // No new token this time: the account stops as blocked, it does not loop.
+    sim.kick(BOT);
+    let statuses = Arc::clone(&run.statuses);
+    let result = match tokio::time::timeout(WAIT, run.done).await {
+        Ok(joined) => joined.unwrap(),
+        Err(_) => panic!("the account did not stop: {:#?}", statuses.lock().unwrap()),
+    };
+    let err = result.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Kicked, "{err}");
+    let last = run.statuses.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.lifecycle.as_deref(), Some("blocked"));
+}
+
+/// Always "refreshes" by issuing a token of its own, as a misconfigured second deployment would.
+struct Issue(Arc<OpenImSim>);
+
+#[async_trait::async_trait]
+impl Recover for Issue {
+    async fn recover(&self, _error: &ChannelError) -> Result<String, ChannelError> {
+        Ok(self.0.issue_token(BOT, 7))
+    }
+}
+
+#[tokio::test]
+async fn two_clients_kicking_each_other_stop_instead_of_looping() {
+    let sim = Arc::new(sim().await);
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(
+        &sim,
+        sim.issue_token(BOT, 7),
+        &dir.path().join("seqs.json"),
+        Arc::default(),
+        Arc::new(Issue(Arc::clone(&sim))),
+    );
+    let mut others = Vec::new();
+    for round in 0..10 {
+        until("connected", || run.link.is_up() || run.done.is_finished()).await;
+        if run.done.is_finished() {
+            assert!(round > 3, "stopped after only {round} kicks");
+            break;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let other = Connection::open(&login(&sim, sim.issue_token(BOT, 7)), fast(), tx)
+            .await
+            .unwrap();
+        others.push((other, rx));
+        until("kicked", || {
+            run.recoveries() > round || run.done.is_finished()
+        })
+        .await;
+    }
+    let err = tokio::time::timeout(WAIT, run.done)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Kicked, "{err}");
+    assert!(
+        err.message.contains("another client keeps logging in"),
+        "{err}"
+    );
+}
