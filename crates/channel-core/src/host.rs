@@ -125,6 +125,30 @@ pub trait Host: PairingStore + SessionKeyResolver {
 
     /// Reports a status change of `account`.
     fn report_status(&self, channel: &str, account: &str, patch: StatusPatch);
+
+    /// Calls a function the operator installed on the host's global object (e.g. a token
+    /// refresher hook). `Ok(None)` when there is no such function.
+    async fn call_global(
+        &self,
+        name: &str,
+        _args: Vec<serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, ChannelError> {
+        let _ = name;
+        Ok(None)
+    }
+
+    /// Sets one value in the host's config file (`path` from the root, e.g. `["channels",
+    /// "multi-openim", "accounts", "primary", "token"]`), leaving everything else untouched.
+    async fn set_config(
+        &self,
+        path: &[String],
+        _value: serde_json::Value,
+    ) -> Result<(), ChannelError> {
+        Err(ChannelError::permanent(format!(
+            "this host cannot write its config ({})",
+            path.join(".")
+        )))
+    }
 }
 
 /// Builds OpenClaw's `MsgContext` for an inbound message.

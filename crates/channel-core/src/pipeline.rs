@@ -148,6 +148,11 @@ impl Pipeline {
         &self.config.account
     }
 
+    /// The host, for services beyond the inbound flow (hooks, config writes).
+    pub fn host(&self) -> Arc<dyn Host> {
+        Arc::clone(&self.host)
+    }
+
     pub fn report_status(&self, patch: StatusPatch) {
         self.host
             .report_status(&self.config.channel, &self.config.account, patch);

@@ -397,3 +397,29 @@ mod tests {
         }
     }
 }
+
+/// The OpenIM code a classified error carries (`errCode N`, or 2002 for the kick frame), so a
+/// caller can tell 1501 from 1507 after the error has travelled as a [`ChannelError`].
+pub fn code_of(error: &ChannelError) -> Option<i64> {
+    if error.message.starts_with("2002 kick") {
+        return Some(2002);
+    }
+    let at = error.message.find("errCode ")? + "errCode ".len();
+    let digits: String = error.message[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod code_of_tests {
+    use super::*;
+
+    #[test]
+    fn codes_survive_classification() {
+        assert_eq!(code_of(&classify("handshake", 1507, "", "")), Some(1507));
+        assert_eq!(code_of(&kicked()), Some(2002));
+        assert_eq!(code_of(&ChannelError::transient("eof")), None);
+    }
+}

@@ -5,14 +5,19 @@
 //! `platformID` read from the token, config-driven token refresh), speaking the gateway's
 //! `sdkType=js` protocol directly instead of through `@openim/client-sdk`.
 //!
-//! **Status: first slice.** This crate has the pieces every later part builds on, complete and
-//! tested, but no network client and no [`channel_core::Channel`] implementation yet:
+//! Modules, in the order of the inbound flow:
 //!
 //! - [`wire`]: gateway frames (JSON envelope around base64 protobuf), the protobuf messages,
 //!   message content JSON, conversation ids, the connect URL;
-//! - [`errors`]: OpenIM error codes classified into [`channel_core::ErrorKind`];
-//! - [`jwt`]: the claims of a user token, decoded without verification;
-//! - [`config`]: `channels.multi-openim`, its schema, and the per-account settings.
+//! - [`gateway`]: the WebSocket session, gap-free catch-up with persisted seqs, sends that
+//!   survive a reconnect, the account's connection loop;
+//! - [`normalize`]: stored message → `Inbound`, and the group gate (`requireMention`,
+//!   `inboundWhitelist`);
+//! - [`channel`]: [`OpenimChannel`], the [`channel_core::Channel`] implementation;
+//! - [`outbound`]: targets, text pieces, media uploads and stable `clientMsgID`s;
+//! - [`rest`]: the REST API (users, groups, objects, guarded friend operations);
+//! - [`recovery`]: token refresh (`http`, `hook`, `off`) and manual-login markers;
+//! - [`errors`], [`jwt`], [`config`]: error codes, token claims, `channels.multi-openim`.
 //!
 //! ```
 //! use openim::wire::{self, proto::GetMaxSeqReq, RequestHeader};
@@ -38,13 +43,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod channel;
 pub mod config;
 pub mod errors;
 pub mod gateway;
 pub mod jwt;
 pub mod normalize;
+pub mod outbound;
 pub mod recovery;
 pub mod rest;
 pub mod wire;
+
+pub use channel::{Account, OpenimChannel};
 
 pub const CHANNEL_ID: &str = "multi-openim";

@@ -17,6 +17,11 @@ static CHANNELS: LazyLock<BTreeMap<String, Arc<dyn AnyChannel>>> = LazyLock::new
         let channel: Arc<dyn AnyChannel> = Arc::new(Arc::new(weixin::WeixinChannel::new(&state)));
         channels.insert(channel.descriptor().id, channel);
     }
+    #[cfg(feature = "openim")]
+    {
+        let channel: Arc<dyn AnyChannel> = Arc::new(Arc::new(openim::OpenimChannel::new(&state)));
+        channels.insert(channel.descriptor().id, channel);
+    }
     let _ = &state;
     channels
 });

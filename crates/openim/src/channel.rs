@@ -1,0 +1,427 @@
+//! [`OpenimChannel`]: the `multi-openim` channel on top of the gateway client, the REST client
+//! and token recovery.
+//!
+//! Each running account registers its [`Link`] here, so sends made by the host (replies,
+//! `openclaw message send`, agent tools) go over that account's live connection.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use channel_core::{
+    AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
+    Fetched, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir, Target,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{AccountSettings, OpenimConfig, Secret};
+use crate::gateway::{Link, Login, Recover, Runner, Seqs, Sequencer, Sink, Timing};
+use crate::normalize::{Gate, normalize};
+use crate::outbound;
+use crate::recovery::{Recovery, RecoveryHost, Trigger};
+use crate::rest::{RestClient, RestConfig};
+use crate::wire::proto::MsgData;
+use crate::{CHANNEL_ID, errors};
+
+/// Longest inbound attachment we download.
+const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
+/// How long a send waits for its account to be connected.
+const SEND_WITHIN: Duration = Duration::from_secs(60);
+
+/// What a running account shares with senders.
+#[derive(Debug, Clone)]
+struct Live {
+    link: Arc<Link>,
+    rest: RestClient,
+    me: String,
+    platform_id: i32,
+    nickname: String,
+}
+
+/// The OpenIM channel. Accounts are named entries of `channels.multi-openim.accounts`.
+#[derive(Debug, Clone)]
+pub struct OpenimChannel {
+    dir: PathBuf,
+    live: Arc<Mutex<HashMap<String, Live>>>,
+}
+
+/// One account, resolved from config.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub settings: AccountSettings,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl OpenimChannel {
+    pub fn new(state: &StateDir) -> Self {
+        Self {
+            dir: state.channel(CHANNEL_ID),
+            live: Arc::default(),
+        }
+    }
+
+    /// Where one account's seq marks live. Ids become file names, so path separators go.
+    pub fn seqs_path(&self, account: &str) -> PathBuf {
+        let safe: String = account
+            .chars()
+            .map(|c| {
+                if matches!(c, '/' | '\\' | '\0') {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        self.dir.join("accounts").join(format!("{safe}.seqs.json"))
+    }
+
+    fn live(&self, account: &str) -> Result<Live, ChannelError> {
+        lock(&self.live).get(account).cloned().ok_or_else(|| {
+            ChannelError::transient(format!(
+                "multi-openim account {account} is not running in this gateway: start the \
+                 gateway (sends use the account's live connection)"
+            ))
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Hands in-order messages to the pipeline, through the group gate.
+struct ChannelSink {
+    account: String,
+    gate: Gate,
+    ctx: RunContext,
+    link: Arc<Link>,
+}
+
+#[async_trait::async_trait]
+impl Sink for ChannelSink {
+    async fn deliver(&self, conversation_id: &str, msg: MsgData) -> Result<(), ChannelError> {
+        if let Err(skip) = self.gate.check(&msg) {
+            tracing::debug!(account = %self.account, conversation = %conversation_id, ?skip, "not for the agent");
+            return Ok(());
+        }
+        let inbound = match normalize(&self.account, conversation_id, &msg) {
+            Ok(inbound) => inbound,
+            Err(err) => {
+                // It can never be read; holding the seq for it would block the conversation.
+                tracing::error!(account = %self.account, %err, "skipping an unreadable message");
+                return Ok(());
+            }
+        };
+        let outcome = self.ctx.accept(inbound).await?;
+        tracing::debug!(account = %self.account, ?outcome, "inbound handled");
+        Ok(())
+    }
+
+    fn own(&self, msg: &MsgData) {
+        self.link.confirm(&msg.client_msg_id, &msg.server_msg_id);
+    }
+}
+
+/// Token recovery, bound to one account and to the host's services.
+struct AccountRecovery {
+    recovery: tokio::sync::Mutex<Recovery>,
+    host: Arc<dyn RecoveryHost>,
+    rest: RestClient,
+    cancel: CancellationToken,
+}
+
+#[async_trait::async_trait]
+impl Recover for AccountRecovery {
+    async fn recover(&self, error: &ChannelError) -> Result<String, ChannelError> {
+        let code = errors::code_of(error).unwrap_or(0);
+        let trigger = Trigger::from_code(code, error.message.clone());
+        let mut recovery = self.recovery.lock().await;
+        match recovery
+            .recover(&trigger, self.host.as_ref(), &self.cancel)
+            .await
+        {
+            Ok(recovered) => {
+                for warning in &recovered.warnings {
+                    tracing::warn!(account = %recovery.account_id(), %warning, "token refreshed with a problem");
+                }
+                self.rest.set_token(recovered.token.clone());
+                Ok(recovered.token.expose().to_owned())
+            }
+            Err(failed) => Err(failed.into_error()),
+        }
+    }
+}
+
+/// The host services recovery needs, over whatever the running host offers.
+struct HostServices {
+    host: Arc<dyn channel_core::Host>,
+}
+
+#[async_trait::async_trait]
+impl RecoveryHost for HostServices {
+    async fn call_hook(
+        &self,
+        account_id: &str,
+        reason: &str,
+    ) -> Result<Option<crate::recovery::HookToken>, ChannelError> {
+        let answer = self
+            .host
+            .call_global(
+                crate::recovery::HOOK_NAME.trim_start_matches("globalThis."),
+                vec![account_id.into(), reason.into()],
+            )
+            .await?;
+        match answer {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(value) => serde_json::from_value(value).map(Some).map_err(|e| {
+                ChannelError::bad_input(format!(
+                    "{}: expected {{token, userID?}} or null: {e}",
+                    crate::recovery::HOOK_NAME
+                ))
+            }),
+        }
+    }
+
+    async fn save_token(&self, account_id: &str, token: &Secret) -> Result<(), ChannelError> {
+        let path = ["channels", CHANNEL_ID, "accounts", account_id, "token"].map(str::to_owned);
+        self.host
+            .set_config(&path, token.expose().to_owned().into())
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Channel for OpenimChannel {
+    type Account = Account;
+
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            id: CHANNEL_ID.into(),
+            meta: Meta {
+                label: "OpenIM".into(),
+                selection_label: "OpenIM (multi-account, Rust)".into(),
+                docs_path: "/channels/multi-openim".into(),
+                blurb: "OpenIM servers, several accounts on several servers at once; gap-free \
+                        catch-up and config-driven token refresh."
+                    .into(),
+                order: 76,
+            },
+            capabilities: Capabilities {
+                chat_types: vec![ChatKind::Direct, ChatKind::Group],
+                media: true,
+                block_streaming: true,
+            },
+            // Sends need the account's live WebSocket, which only the gateway holds.
+            delivery_mode: DeliveryMode::Gateway,
+            text_chunk_limit: outbound::CHUNK_CHARS,
+            config_schema: crate::config::schema(),
+            target_hint: "<userID> or group:<groupID>".into(),
+            id_label: "Your OpenIM user id".into(),
+            interactive_login: false,
+            tool_hints: vec![
+                "OpenIM targets are user ids (direct) or group:<groupID>; every account is named, so set the accountId."
+                    .into(),
+            ],
+        }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    fn account_ids(&self, section: &serde_json::Value) -> Result<Vec<String>, ChannelError> {
+        Ok(OpenimConfig::parse(section)?.account_ids())
+    }
+
+    fn account(&self, section: &serde_json::Value, id: &str) -> Result<Account, ChannelError> {
+        let settings = OpenimConfig::parse(section)?.account(id)?;
+        Ok(Account { settings })
+    }
+
+    fn view(&self, account: &Account) -> AccountView {
+        let settings = &account.settings;
+        AccountView {
+            account_id: settings.id.clone(),
+            name: None,
+            enabled: settings.enabled,
+            configured: settings.credentials.is_ok(),
+            unconfigured_reason: settings
+                .credentials
+                .as_ref()
+                .err()
+                .map(|e| e.message.clone()),
+            dm: settings.dm.clone(),
+        }
+    }
+
+    async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
+        let settings = account.settings;
+        let credentials = settings.credentials.clone()?;
+        let rest = RestClient::new(RestConfig::from_account(&settings)?)?;
+        let link = Arc::new(Link::default());
+        let me = credentials.user_id.clone();
+        // The sender nickname travels in every message (the server does not fill it in).
+        let nickname = match rest.users_info(std::slice::from_ref(&me)).await {
+            Ok(users) => users
+                .into_iter()
+                .find(|u| u.user_id == me)
+                .map(|u| u.nickname)
+                .unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!(account = %settings.id, %err, "could not read the bot's own profile");
+                String::new()
+            }
+        };
+        lock(&self.live).insert(
+            settings.id.clone(),
+            Live {
+                link: Arc::clone(&link),
+                rest: rest.clone(),
+                me: me.clone(),
+                platform_id: credentials.platform_id,
+                nickname,
+            },
+        );
+        let seqs = Seqs::open(self.seqs_path(&settings.id))?;
+        let sink = Arc::new(ChannelSink {
+            account: settings.id.clone(),
+            gate: Gate {
+                me: me.clone(),
+                require_mention: settings.require_mention,
+                whitelist: settings.inbound_whitelist.clone(),
+            },
+            ctx: ctx.clone(),
+            link: Arc::clone(&link),
+        });
+        let recover = Arc::new(AccountRecovery {
+            recovery: tokio::sync::Mutex::new(Recovery::new(
+                settings.id.clone(),
+                settings.token_refresh.clone(),
+            )),
+            host: Arc::new(HostServices {
+                host: ctx.pipeline.host(),
+            }),
+            rest,
+            cancel: ctx.cancel.clone(),
+        });
+        let status_ctx = ctx.clone();
+        let runner = Runner {
+            login: Login {
+                ws_addr: credentials.ws_addr.clone(),
+                user_id: me,
+                token: credentials.token.expose().to_owned(),
+                platform_id: credentials.platform_id,
+            },
+            timing: Timing::default(),
+            health_every: settings.health_check_interval,
+            link,
+            sync: Sequencer::new(seqs, credentials.user_id.clone()),
+            sink,
+            recover,
+            status: Arc::new(move |patch| status_ctx.status(patch)),
+            backoff: Backoff::default(),
+        };
+        let result = runner.run(ctx.cancel.clone()).await;
+        lock(&self.live).remove(&settings.id);
+        result
+    }
+
+    async fn send(
+        &self,
+        account: &Account,
+        target: &Target,
+        message: &Outbound,
+    ) -> Result<Receipt, ChannelError> {
+        let live = self.live(&account.settings.id)?;
+        let sender = outbound::Sender {
+            account: &account.settings.id,
+            me: &live.me,
+            platform_id: live.platform_id,
+            nickname: &live.nickname,
+            rest: &live.rest,
+        };
+        let messages = outbound::build(&sender, target, message).await?;
+        let parts = messages.len();
+        let mut last = String::new();
+        for msg in &messages {
+            let stored = live.link.send(msg, SEND_WITHIN).await.map_err(|e| {
+                e.context(format!(
+                    "multi-openim {}: sending to {target}",
+                    account.settings.id
+                ))
+            })?;
+            last = stored.server_msg_id;
+        }
+        Ok(Receipt::Sent {
+            message_id: last,
+            parts,
+        })
+    }
+
+    async fn fetch_media(&self, account: &Account, media: &Media) -> Result<Fetched, ChannelError> {
+        let url = media.locator["url"].as_str().ok_or_else(|| {
+            ChannelError::permanent(format!("{} attachment without a URL", media.kind))
+        })?;
+        let rest = match self.live(&account.settings.id) {
+            Ok(live) => live.rest,
+            Err(_) => RestClient::new(RestConfig::from_account(&account.settings)?)?,
+        };
+        let downloaded = rest.download(url, MAX_MEDIA_BYTES).await?;
+        let temp = std::env::temp_dir().join(format!(
+            "imbridge-openim-{}",
+            crate::gateway::conn::random_id()
+        ));
+        tokio::fs::write(&temp, &downloaded.bytes)
+            .await
+            .map_err(|e| ChannelError::from(e).context("saving a downloaded attachment"))?;
+        Ok(Fetched {
+            temp_path: temp,
+            mime: media
+                .mime
+                .clone()
+                .or(downloaded.content_type)
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            file_name: media.file_name.clone(),
+        })
+    }
+
+    async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {
+        let rest = RestClient::new(RestConfig::from_account(&account.settings)?)?;
+        let started = Instant::now();
+        // Authenticated and side-effect free: proves the server is reachable and the token good.
+        let result = rest.server_time().await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let connected = self
+            .live(&account.settings.id)
+            .map(|l| l.link.is_up())
+            .unwrap_or(false);
+        Ok(match result {
+            Ok(_) => Probe {
+                ok: true,
+                detail: format!(
+                    "OpenIM API reachable at {}; gateway {}",
+                    rest.api_base(),
+                    if connected {
+                        "connected"
+                    } else {
+                        "not connected in this process"
+                    }
+                ),
+                elapsed_ms,
+            },
+            Err(err) => Probe {
+                ok: false,
+                detail: err.to_string(),
+                elapsed_ms,
+            },
+        })
+    }
+
+    fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {
+        outbound::parse_target(raw)
+    }
+}

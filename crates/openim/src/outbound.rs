@@ -1,0 +1,350 @@
+//! [`Outbound`] → the `MsgData`s to send: targets, text pieces, uploaded media, and
+//! `clientMsgID`s that stay the same when the host retries a delivery.
+
+use std::path::{Path, PathBuf};
+
+use channel_core::{ChannelError, ChatKind, Outbound, Target};
+use md5::{Digest, Md5};
+
+use crate::gateway::conn::random_id;
+use crate::rest::RestClient;
+use crate::wire::proto::MsgData;
+use crate::wire::{
+    Content, FileElem, PictureBaseInfo, PictureElem, VideoElem, msg_from, msg_status, session_type,
+};
+
+/// Characters per text message. A frame may be 51,200 bytes after base64 (spec §1.3); 4,000
+/// characters of CJK text (12 KB of UTF-8) stay far below it with any envelope.
+pub const CHUNK_CHARS: usize = 4000;
+/// Largest attachment we upload.
+const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Who sends, for building messages.
+#[derive(Debug)]
+pub struct Sender<'a> {
+    pub account: &'a str,
+    pub me: &'a str,
+    pub platform_id: i32,
+    pub nickname: &'a str,
+    pub rest: &'a RestClient,
+}
+
+/// `user:<id>`, `<id>` → direct; `group:<id>` → group. The channel prefix may come first.
+pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
+    let mut rest = raw.trim();
+    if let Some(stripped) = strip_ci(rest, "multi-openim:") {
+        rest = stripped.trim_start();
+    }
+    let (kind, id) = if let Some(id) = strip_ci(rest, "group:").or(strip_ci(rest, "g:")) {
+        (ChatKind::Group, id)
+    } else {
+        let id = ["user:", "dm:", "direct:", "u:"]
+            .into_iter()
+            .find_map(|p| strip_ci(rest, p))
+            .unwrap_or(rest);
+        (ChatKind::Direct, id)
+    };
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(ChannelError::bad_input(format!(
+            "multi-openim: empty target {raw:?} (expected <userID> or group:<groupID>)"
+        )));
+    }
+    Ok(Target {
+        kind,
+        id: id.to_owned(),
+    })
+}
+
+fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// Splits text into pieces of at most `max` characters, preferring paragraph, then line, then
+/// word breaks.
+pub fn chunks(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text.trim_end();
+    while rest.chars().count() > max {
+        let cut = rest
+            .char_indices()
+            .nth(max)
+            .map_or(rest.len(), |(at, _)| at);
+        let window = &rest[..cut];
+        let at = ["\n\n", "\n", " "]
+            .into_iter()
+            .find_map(|sep| window.rfind(sep).filter(|&i| i > 0))
+            .unwrap_or(cut);
+        out.push(rest[..at].trim_end().to_owned());
+        rest = rest[at..].trim_start();
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest.to_owned());
+    }
+    out
+}
+
+/// The `clientMsgID` of part `part` of a logical message: derived from the host's delivery id
+/// when there is one, so a retried delivery reuses it and is recognised as already stored.
+pub fn client_msg_id(account: &str, client_id: Option<&str>, part: usize) -> String {
+    match client_id {
+        Some(id) => hex::encode(Md5::digest(format!("{account}\n{id}\n{part}"))),
+        None => random_id(),
+    }
+}
+
+/// Builds every wire message of `message`: attachments first (uploaded now), then the text.
+pub async fn build(
+    sender: &Sender<'_>,
+    target: &Target,
+    message: &Outbound,
+) -> Result<Vec<MsgData>, ChannelError> {
+    let mut contents = Vec::new();
+    for item in &message.media {
+        contents.push(upload(sender, item, &message.media_roots).await?);
+    }
+    if !message.text.trim().is_empty() {
+        for piece in chunks(&message.text, CHUNK_CHARS) {
+            contents.push(Content::text(piece));
+        }
+    }
+    if contents.is_empty() {
+        return Err(ChannelError::bad_input(
+            "multi-openim: nothing to send (no text and no media)",
+        ));
+    }
+    contents
+        .into_iter()
+        .enumerate()
+        .map(|(part, content)| {
+            wire_message(
+                sender,
+                target,
+                content,
+                client_msg_id(sender.account, message.client_id.as_deref(), part),
+            )
+        })
+        .collect()
+}
+
+fn wire_message(
+    sender: &Sender<'_>,
+    target: &Target,
+    content: Content,
+    client_msg_id: String,
+) -> Result<MsgData, ChannelError> {
+    let (recv_id, group_id, session) = match target.kind {
+        ChatKind::Direct => (target.id.clone(), String::new(), session_type::SINGLE),
+        ChatKind::Group => (String::new(), target.id.clone(), session_type::GROUP),
+    };
+    Ok(MsgData {
+        send_id: sender.me.to_owned(),
+        recv_id,
+        group_id,
+        client_msg_id,
+        sender_platform_id: sender.platform_id,
+        sender_nickname: sender.nickname.to_owned(),
+        session_type: session,
+        msg_from: msg_from::USER,
+        content_type: content.content_type(),
+        content: content.encode()?,
+        create_time: channel_core::now_ms(),
+        status: msg_status::SENDING,
+        ..MsgData::default()
+    })
+}
+
+/// Reads one attachment (a local file under an allowed root, or an http(s) URL), uploads it and
+/// returns the message content that points at the uploaded object.
+async fn upload(
+    sender: &Sender<'_>,
+    item: &str,
+    roots: &[String],
+) -> Result<Content, ChannelError> {
+    let (bytes, name) = if item.starts_with("http://") || item.starts_with("https://") {
+        let downloaded = sender.rest.download(item, MAX_UPLOAD_BYTES).await?;
+        let name = item
+            .rsplit('/')
+            .next()
+            .and_then(|n| n.split(['?', '#']).next())
+            .filter(|n| !n.is_empty())
+            .unwrap_or("attachment")
+            .to_owned();
+        (downloaded.bytes.to_vec(), name)
+    } else {
+        let path = local_path(item, roots)?;
+        let bytes = tokio::fs::read(&path).await.map_err(|e| {
+            ChannelError::bad_input(format!("media {}: cannot read: {e}", path.display()))
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "attachment".into());
+        (bytes, name)
+    };
+    if bytes.len() as u64 > MAX_UPLOAD_BYTES {
+        return Err(ChannelError::bad_input(format!(
+            "media {name}: {} bytes, over the {} MiB limit",
+            bytes.len(),
+            MAX_UPLOAD_BYTES >> 20
+        )));
+    }
+    let mime = mime_of(&name);
+    let size = bytes.len() as i64;
+    let (width, height) = dimensions(&bytes);
+    let uploaded = sender.rest.upload(bytes, &name, mime).await?;
+    let uuid = uploaded.name.clone();
+    Ok(match mime.split('/').next() {
+        Some("image") => {
+            let picture = PictureBaseInfo {
+                uuid,
+                mime: mime.to_owned(),
+                size,
+                width,
+                height,
+                url: uploaded.url.clone(),
+            };
+            Content::Picture(PictureElem {
+                source_path: String::new(),
+                source_picture: picture.clone(),
+                big_picture: picture.clone(),
+                snapshot_picture: picture,
+            })
+        }
+        Some("video") => Content::Video(VideoElem {
+            video_uuid: uuid,
+            video_url: uploaded.url,
+            video_type: mime.to_owned(),
+            video_size: size,
+            ..VideoElem::default()
+        }),
+        _ => Content::File(FileElem {
+            uuid,
+            source_url: uploaded.url,
+            file_name: name,
+            file_size: size,
+            file_type: mime.to_owned(),
+            ..FileElem::default()
+        }),
+    })
+}
+
+/// A local attachment must lie under one of the host's media roots.
+fn local_path(item: &str, roots: &[String]) -> Result<PathBuf, ChannelError> {
+    let raw = item.strip_prefix("file://").unwrap_or(item);
+    let path = Path::new(raw);
+    let real = path
+        .canonicalize()
+        .map_err(|e| ChannelError::bad_input(format!("media {raw}: cannot open: {e}")))?;
+    let allowed = roots
+        .iter()
+        .filter_map(|r| Path::new(r).canonicalize().ok())
+        .any(|root| real.starts_with(root));
+    if !allowed {
+        return Err(ChannelError::bad_input(format!(
+            "media {raw}: not under an allowed media directory ({})",
+            roots.join(", ")
+        )));
+    }
+    Ok(real)
+}
+
+fn mime_of(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Width and height from the image header (PNG, GIF, JPEG); 0 when unknown.
+fn dimensions(bytes: &[u8]) -> (i64, i64) {
+    let be16 = |b: &[u8]| i64::from(u16::from_be_bytes([b[0], b[1]]));
+    let le16 = |b: &[u8]| i64::from(u16::from_le_bytes([b[0], b[1]]));
+    if bytes.len() >= 24 && bytes.starts_with(b"\x89PNG") {
+        let w = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+        let h = u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+        return (i64::from(w), i64::from(h));
+    }
+    if bytes.len() >= 10 && bytes.starts_with(b"GIF") {
+        return (le16(&bytes[6..8]), le16(&bytes[8..10]));
+    }
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        // Walk the JPEG segments to the first start-of-frame.
+        let mut at = 2;
+        while at + 9 < bytes.len() {
+            if bytes[at] != 0xFF {
+                break;
+            }
+            let marker = bytes[at + 1];
+            let len = be16(&bytes[at + 2..at + 4]) as usize;
+            if matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF) {
+                return (be16(&bytes[at + 7..at + 9]), be16(&bytes[at + 5..at + 7]));
+            }
+            at += 2 + len;
+        }
+    }
+    (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = parse_target("group:g1").unwrap();
+        assert_eq!((t.kind, t.id.as_str()), (ChatKind::Group, "g1"));
+        let t = parse_target("multi-openim:user:Alice").unwrap();
+        assert_eq!((t.kind, t.id.as_str()), (ChatKind::Direct, "Alice"));
+        let t = parse_target(" bob ").unwrap();
+        assert_eq!((t.kind, t.id.as_str()), (ChatKind::Direct, "bob"));
+        assert!(parse_target("group:").is_err());
+    }
+
+    #[test]
+    fn long_text_is_cut_at_breaks_and_keeps_every_character() {
+        let text = format!("{}\n\n{}", "a".repeat(30), "b ".repeat(40));
+        let pieces = chunks(&text, 32);
+        assert!(pieces.iter().all(|p| p.chars().count() <= 32), "{pieces:?}");
+        assert_eq!(pieces[0], "a".repeat(30));
+        let joined: String = pieces.concat().split_whitespace().collect();
+        let original: String = text.split_whitespace().collect();
+        assert_eq!(joined, original);
+        assert_eq!(chunks("短", 4000), vec!["短".to_owned()]);
+    }
+
+    #[test]
+    fn client_ids_are_stable_per_delivery_and_part() {
+        let a = client_msg_id("primary", Some("d1"), 0);
+        assert_eq!(a, client_msg_id("primary", Some("d1"), 0));
+        assert_ne!(a, client_msg_id("primary", Some("d1"), 1));
+        assert_ne!(a, client_msg_id("team-b", Some("d1"), 0));
+        assert_eq!(a.len(), 32);
+        assert_ne!(client_msg_id("p", None, 0), client_msg_id("p", None, 0));
+    }
+
+    #[test]
+    fn image_sizes_are_read_from_headers() {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend_from_slice(&640u32.to_be_bytes());
+        png.extend_from_slice(&480u32.to_be_bytes());
+        assert_eq!(dimensions(&png), (640, 480));
+        assert_eq!(dimensions(b"GIF89a\x10\x00\x20\x00"), (16, 32));
+        assert_eq!(dimensions(b"not an image"), (0, 0));
+    }
+}
