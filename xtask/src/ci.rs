@@ -18,7 +18,7 @@ pub fn run() -> Result {
     // panics surfacing as errors, log forwarding, the Control UI login path.
     cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
     cmd!(sh, "node --test crates/plugin-host/js/test/").run()?;
-    e2e::run(false)?;
+    e2e::run(false, None)?;
     // The simulators themselves, checked against official clients: Tencent's weixin plugin
     // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).
     fidelity::run(false, None)

@@ -233,13 +233,28 @@ fn check(ok: bool, what: impl Into<String>) -> Result {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
-pub fn run(keep: bool) -> Result {
+/// The parts of the suite, by channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    Weixin,
+    Openim,
+}
+
+pub fn run(keep: bool, only: Option<Part>) -> Result {
     let dir = root().join("target/e2e/run");
     let allowed = IlinkSim::new_bot().owner;
     let stranger = IlinkSim::new_bot().owner;
     let started = Instant::now();
     let mut stack = Stack::start(&dir, std::slice::from_ref(&allowed))?;
-    let result = scenario(&mut stack, &allowed, &stranger);
+    let result = (|| {
+        if only != Some(Part::Openim) {
+            scenario(&mut stack, &allowed, &stranger)?;
+        }
+        if only != Some(Part::Weixin) {
+            crate::e2e_openim::scenario(&stack)?;
+        }
+        Ok(())
+    })();
     stack.gateway.stop()?;
     match &result {
         Ok(()) => {

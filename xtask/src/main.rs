@@ -13,6 +13,7 @@
 
 mod ci;
 mod e2e;
+mod e2e_openim;
 mod fidelity;
 mod gateway;
 mod package;
@@ -47,6 +48,9 @@ enum Command {
         /// Keep the scratch state directory for inspection.
         #[arg(long)]
         keep: bool,
+        /// Run only this channel's steps (both run by default).
+        #[arg(long, value_enum)]
+        only: Option<e2e::Part>,
     },
     /// Check the simulators against official clients (Tencent's weixin plugin in the real
     /// gateway, `@openim/client-sdk` under Node).
@@ -80,7 +84,7 @@ fn main() -> ExitCode {
         Command::Package { features, debug } => package::run(features, !debug).map(|dir| {
             println!("packaged {}", dir.display());
         }),
-        Command::E2e { keep } => e2e::run(keep),
+        Command::E2e { keep, only } => e2e::run(keep, only),
         Command::Fidelity { keep, only } => fidelity::run(keep, only),
         Command::Sandbox => sandbox::run(),
         Command::Ci => ci::run(),

@@ -14,7 +14,7 @@ use xshell::{Shell, cmd};
 use crate::{Result, root};
 
 /// Every channel this workspace has.
-pub const ALL_CHANNELS: &[&str] = &["weixin"];
+pub const ALL_CHANNELS: &[&str] = &["weixin", "openim"];
 pub const PLUGIN_DIR: &str = "dist/imbridge";
 
 /// `linux-x64-gnu` and friends: the napi-rs platform naming.
