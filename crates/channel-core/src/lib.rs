@@ -57,6 +57,15 @@ pub use state::StateDir;
 /// Re-exported so channel crates and the conformance macro use the same version.
 pub use tokio_util::sync::CancellationToken;
 
+/// Locks `mutex`, going on with the data when a panicking holder poisoned it: every guarded
+/// value here stays consistent between statements, and a poisoned lock must not take the
+/// account down with it.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Milliseconds since the Unix epoch (0 if the clock is before it): the timestamps in state
 /// files and status reports.
 pub fn now_ms() -> i64 {

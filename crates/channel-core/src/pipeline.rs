@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -19,8 +19,8 @@ use crate::dm::{self, DmConfig, DropReason, Verdict};
 use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
-use crate::now_ms;
 use crate::session::RouteQuery;
+use crate::{lock, now_ms};
 
 /// Sends on behalf of one account (the channel's `send`, bound to the account).
 #[async_trait::async_trait]
@@ -95,12 +95,6 @@ impl std::fmt::Debug for Pipeline {
             .field("account", &self.config.account)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Pipeline {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use channel_core::lock;
 use channel_core::{
     AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
     Fetched, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir, Target,
@@ -50,10 +51,6 @@ pub struct OpenimChannel {
 #[derive(Debug, Clone)]
 pub struct Account {
     pub settings: AccountSettings,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl OpenimChannel {

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use channel_core::dm::strip_prefix_ci;
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
 use md5::{Digest, Md5};
 
@@ -32,18 +33,19 @@ pub struct Sender<'a> {
 /// `user:<id>`, `<id>` → direct; `group:<id>` → group. The channel prefix may come first.
 pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
     let mut rest = raw.trim();
-    if let Some(stripped) = strip_ci(rest, "multi-openim:") {
+    if let Some(stripped) = strip_prefix_ci(rest, "multi-openim:") {
         rest = stripped.trim_start();
     }
-    let (kind, id) = if let Some(id) = strip_ci(rest, "group:").or(strip_ci(rest, "g:")) {
-        (ChatKind::Group, id)
-    } else {
-        let id = ["user:", "dm:", "direct:", "u:"]
-            .into_iter()
-            .find_map(|p| strip_ci(rest, p))
-            .unwrap_or(rest);
-        (ChatKind::Direct, id)
-    };
+    let (kind, id) =
+        if let Some(id) = strip_prefix_ci(rest, "group:").or(strip_prefix_ci(rest, "g:")) {
+            (ChatKind::Group, id)
+        } else {
+            let id = ["user:", "dm:", "direct:", "u:"]
+                .into_iter()
+                .find_map(|p| strip_prefix_ci(rest, p))
+                .unwrap_or(rest);
+            (ChatKind::Direct, id)
+        };
     let id = id.trim();
     if id.is_empty() {
         return Err(ChannelError::bad_input(format!(
@@ -54,12 +56,6 @@ pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
         kind,
         id: id.to_owned(),
     })
-}
-
-fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
 }
 
 /// Splits text into pieces of at most `max` characters, preferring paragraph, then line, then

@@ -190,6 +190,21 @@ async fn until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// A text from the bot to alice, as a client sends it (status 1 "sending").
+fn text_to_alice(client_msg_id: &str, text: &str) -> MsgData {
+    MsgData {
+        send_id: BOT.into(),
+        recv_id: "alice".into(),
+        client_msg_id: client_msg_id.into(),
+        session_type: session_type::SINGLE,
+        msg_from: 100,
+        content_type: content_type::TEXT,
+        content: Content::text(text).encode().unwrap(),
+        status: 1,
+        ..MsgData::default()
+    }
+}
+
 async fn sim() -> OpenImSim {
     let sim = OpenImSim::start(OpenImOptions::default()).await.unwrap();
     sim.add_user(BOT);
@@ -354,17 +369,7 @@ async fn own_messages_are_not_delivered_and_a_lost_reply_is_not_resent() {
     );
     until("connected", || run.link.is_up()).await;
 
-    let msg = |id: &str, text: &str| MsgData {
-        send_id: BOT.into(),
-        recv_id: "alice".into(),
-        client_msg_id: id.into(),
-        session_type: session_type::SINGLE,
-        msg_from: 100,
-        content_type: content_type::TEXT,
-        content: Content::text(text).encode().unwrap(),
-        status: 1,
-        ..MsgData::default()
-    };
+    let msg = text_to_alice;
     let stored = run.link.send(&msg("c-first", "hello"), WAIT).await.unwrap();
     assert!(!stored.server_msg_id.is_empty());
     until("echo seen", || {
@@ -418,20 +423,7 @@ async fn a_send_while_disconnected_goes_out_after_the_reconnect() {
     // Delay the reply, then cut the line under the pending request.
     sim.fault(BOT, Fault::delay(Duration::from_millis(300)));
     let link = Arc::clone(&run.link);
-    let send = tokio::spawn(async move {
-        let msg = MsgData {
-            send_id: BOT.into(),
-            recv_id: "alice".into(),
-            client_msg_id: "c-cut".into(),
-            session_type: session_type::SINGLE,
-            msg_from: 100,
-            content_type: content_type::TEXT,
-            content: Content::text("cut").encode().unwrap(),
-            status: 1,
-            ..MsgData::default()
-        };
-        link.send(&msg, WAIT).await
-    });
+    let send = tokio::spawn(async move { link.send(&text_to_alice("c-cut", "cut"), WAIT).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     sim.drop_connections(BOT);
     let stored = send.await.unwrap().unwrap();

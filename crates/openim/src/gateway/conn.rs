@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use channel_core::lock;
 use channel_core::{ChannelError, ErrorKind};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -96,10 +97,6 @@ struct Inner {
     /// Distinguishes this session's `msgIncr`s from an earlier session's late replies.
     session: String,
     closed: CancellationToken,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A fresh 32-hex id, the shape the SDKs use for `operationID` and `clientMsgID`.

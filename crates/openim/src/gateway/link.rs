@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use channel_core::lock;
 use channel_core::{ChannelError, ErrorKind};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -68,10 +69,6 @@ impl Default for Link {
             confirmed: Mutex::default(),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What a send ended with.

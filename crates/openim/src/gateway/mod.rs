@@ -76,7 +76,6 @@ impl Runner {
                 Ok(End::Cancelled) => break Ok(()),
                 Ok(End::Lost(error)) | Err(error) => error,
             };
-            self.link.down();
             if cancel.is_cancelled() {
                 break Ok(());
             }
@@ -165,7 +164,6 @@ impl Runner {
 
         let mut health =
             tokio::time::interval_at(Instant::now() + self.health_every, self.health_every);
-        let mut kicked = false;
         let end = loop {
             tokio::select! {
                 () = cancel.cancelled() => break End::Cancelled,
@@ -185,10 +183,9 @@ impl Runner {
                             break End::Lost(error.context("handling a push"));
                         }
                     }
-                    Some(Event::Kicked) => kicked = true,
-                    Some(Event::Closed(error)) => {
-                        break End::Lost(if kicked { crate::errors::kicked() } else { error });
-                    }
+                    // The connection ends right after; its `Closed` carries the kick error.
+                    Some(Event::Kicked) => {}
+                    Some(Event::Closed(error)) => break End::Lost(error),
                     None => break End::Lost(ChannelError::transient("gateway session ended")),
                 },
             }
