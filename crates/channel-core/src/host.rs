@@ -125,6 +125,32 @@ pub trait Host: PairingStore + SessionKeyResolver {
 
     /// Reports a status change of `account`.
     fn report_status(&self, channel: &str, account: &str, patch: StatusPatch);
+
+    /// Calls a function the operator installed in the host (in OpenClaw: `globalThis[name]`,
+    /// awaited if it returns a promise) with `args`. `Ok(None)` when there is no such function
+    /// or it returned nothing; `Err` when it threw. The default host has no functions.
+    async fn call_global(
+        &self,
+        _name: &str,
+        _args: Vec<serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, ChannelError> {
+        Ok(None)
+    }
+
+    /// Writes one value into the host's config file at `path` (`["channels", "multi-openim",
+    /// "accounts", "primary", "token"]`), leaving everything else as it is; `null` removes the
+    /// key. Meant for values the channel already uses (a refreshed token), so it does not make
+    /// the host restart the channel. Errors never contain the value.
+    async fn set_config(
+        &self,
+        path: &[String],
+        _value: serde_json::Value,
+    ) -> Result<(), ChannelError> {
+        Err(ChannelError::permanent(format!(
+            "this host cannot write the config ({})",
+            path.join(".")
+        )))
+    }
 }
 
 /// Builds OpenClaw's `MsgContext` for an inbound message.

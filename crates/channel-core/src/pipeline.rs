@@ -148,6 +148,12 @@ impl Pipeline {
         &self.config.account
     }
 
+    /// The host this pipeline hands turns to; a running channel reaches the host's other
+    /// services (global functions, config writes) through it.
+    pub fn host(&self) -> Arc<dyn Host> {
+        Arc::clone(&self.host)
+    }
+
     pub fn report_status(&self, patch: StatusPatch) {
         self.host
             .report_status(&self.config.channel, &self.config.account, patch);
