@@ -17,8 +17,8 @@ pub fn run() -> Result {
     // The JS entry against the debug addon and the simulator binary: loading, descriptor,
     // panics surfacing as errors, log forwarding, the Control UI login path, and the generic
     // tools, gateway methods and commands through the test-only `imbridge-testkit` channel.
-    // `--all-features` links it (feature `testkit`); `cargo test` above already built this
-    // addon with the same features, so this step only links.
+    // `--all-features` links it (feature `testkit`), as in the steps above, so no extra feature
+    // set is compiled for it; it is never packaged.
     cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
     cmd!(sh, "node --test crates/plugin-host/js/test/").run()?;
     e2e::run(false)?;
