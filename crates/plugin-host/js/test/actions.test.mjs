@@ -4,6 +4,7 @@
 // process, and a CLI command answered on a piped terminal.
 //
 // Build first: cargo build -p plugin-host --features weixin,testkit   (CI: --all-features)
+// then: node --test crates/plugin-host/js/test/*.test.mjs
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";

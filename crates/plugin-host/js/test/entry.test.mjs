@@ -2,7 +2,7 @@
 // ChannelPlugin, and Rust panics surfacing as JS errors while the process lives on.
 //
 // Build first: cargo build -p plugin-host -p imsim --features weixin,testkit   (CI: --all-features)
-// then: node --test crates/plugin-host/js/test/
+// then: node --test crates/plugin-host/js/test/*.test.mjs
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
