@@ -3,7 +3,7 @@
 // forwards host calls to Rust and Rust's service requests to the host.
 import { createRequire } from "node:module";
 import fs from "node:fs/promises";
-import readline from "node:readline/promises";
+import readline from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
