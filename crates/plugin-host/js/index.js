@@ -75,7 +75,7 @@ async function drive(handle, { onRequest, onEvent }) {
       const text = await native.next(handle);
       if (text == null) throw new Error("session ended without a result");
       const event = JSON.parse(text);
-      if (event.type in FINAL_EVENTS) return event[FINAL_EVENTS[event.type]];
+      if (Object.hasOwn(FINAL_EVENTS, event.type)) return event[FINAL_EVENTS[event.type]];
       if (event.type === "stopped") throw sessionError(event.error);
       if (event.type === "request") {
         let reply;
