@@ -15,9 +15,19 @@ pub fn run() -> Result {
     .run()?;
     cmd!(sh, "cargo test --workspace --all-features").run()?;
     // The JS entry against the debug addon and the simulator binary: loading, descriptor,
-    // panics surfacing as errors, log forwarding, the Control UI login path.
+    // panics surfacing as errors, log forwarding, the Control UI login path, and the generic
+    // tools, gateway methods and commands through the test-only `imbridge-testkit` channel.
+    // `--all-features` links it (feature `testkit`), as in the steps above, so no extra feature
+    // set is compiled for it; it is never packaged.
     cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
-    cmd!(sh, "node --test crates/plugin-host/js/test/").run()?;
+    // The files by name: Node 24 takes a directory argument for a test file and fails.
+    let mut tests: Vec<String> = std::fs::read_dir(root().join("crates/plugin-host/js/test"))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .map(|name| format!("crates/plugin-host/js/test/{name}"))
+        .collect();
+    tests.sort();
+    cmd!(sh, "node --test {tests...}").run()?;
     e2e::run(false, None)?;
     // The simulators themselves, checked against official clients: Tencent's weixin plugin
     // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).

@@ -3,7 +3,9 @@
 //! OpenClaw installs plugins with `--ignore-scripts`, so the addon ships prebuilt, next to a
 //! loader of our own (napi-rs's generated one shells out to `ldd`, which the installer flags).
 //! The manifest is generated from the built addon's own descriptor, so the config schemas in
-//! `openclaw.plugin.json` can never drift from the Rust parsers.
+//! `openclaw.plugin.json` can never drift from the Rust parsers, and the agent tools
+//! (`contracts.tools`, `toolMetadata`) and root CLI commands (`cliCommands`) it declares are
+//! exactly the ones the entry registers.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,10 @@ use crate::{Result, root};
 
 /// Every channel this workspace has.
 pub const ALL_CHANNELS: &[&str] = &["weixin", "openim"];
+/// Cargo features that exist for tests only and never ship.
+const TEST_ONLY_FEATURES: &[&str] = &["testkit"];
+/// The channel the `testkit` feature links.
+const TEST_ONLY_CHANNELS: &[&str] = &["imbridge-testkit"];
 pub const PLUGIN_DIR: &str = "dist/imbridge";
 
 /// `linux-x64-gnu` and friends: the napi-rs platform naming.
@@ -43,9 +49,16 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
     let sh = Shell::new()?;
     let root = root();
     sh.change_dir(&root);
-    let features = features
-        .unwrap_or_else(|| ALL_CHANNELS.iter().map(|s| s.to_string()).collect())
-        .join(",");
+    let features = features.unwrap_or_else(|| ALL_CHANNELS.iter().map(|s| s.to_string()).collect());
+    if let Some(test_only) = features
+        .iter()
+        .find(|f| TEST_ONLY_FEATURES.contains(&f.as_str()))
+    {
+        return Err(
+            format!("feature {test_only:?} is for tests only and is never packaged").into(),
+        );
+    }
+    let features = features.join(",");
     let profile: &[&str] = if release { &["--release"] } else { &[] };
     cmd!(
         sh,
@@ -94,6 +107,15 @@ fn channels(descriptor: &Value) -> Result<&Vec<Value>> {
 
 pub fn manifest(descriptor: &Value) -> Result<Value> {
     let channels = channels(descriptor)?;
+    if let Some(test_only) = channels
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .find(|id| TEST_ONLY_CHANNELS.contains(id))
+    {
+        return Err(
+            format!("channel {test_only:?} is for tests only and is never packaged").into(),
+        );
+    }
     let ids: Vec<&Value> = channels.iter().map(|c| &c["id"]).collect();
     let configs: serde_json::Map<String, Value> = channels
         .iter()
@@ -109,7 +131,7 @@ pub fn manifest(descriptor: &Value) -> Result<Value> {
             ))
         })
         .collect();
-    Ok(json!({
+    let mut manifest = json!({
         "id": descriptor["id"],
         "name": descriptor["name"],
         "description": descriptor["description"],
@@ -119,7 +141,48 @@ pub fn manifest(descriptor: &Value) -> Result<Value> {
         "configSchema": {"type": "object", "additionalProperties": false, "properties": {}},
         "channels": ids,
         "channelConfigs": configs,
-    }))
+    });
+    // Every `api.registerTool` name must be declared, with its `optional` flag, or OpenClaw
+    // refuses the registration.
+    let tools: Vec<&Value> = channels
+        .iter()
+        .filter_map(|c| c["actions"].as_array())
+        .flatten()
+        .filter(|a| a["kind"] == "tool")
+        .collect();
+    if !tools.is_empty() {
+        let names: Vec<&Value> = tools.iter().map(|t| &t["name"]).collect();
+        let metadata: serde_json::Map<String, Value> = tools
+            .iter()
+            .filter_map(|t| {
+                let optional = t["optional"].as_bool().unwrap_or(false);
+                Some((
+                    t["name"].as_str()?.to_owned(),
+                    json!({ "optional": optional }),
+                ))
+            })
+            .collect();
+        manifest["contracts"] = json!({ "tools": names });
+        manifest["toolMetadata"] = Value::Object(metadata);
+    }
+    // Root commands, so `openclaw --help` lists them without loading the plugin.
+    let commands: Vec<Value> = channels
+        .iter()
+        .filter_map(|c| c["commands"].as_array())
+        .flatten()
+        .map(|c| {
+            let subcommands = c["subcommands"].as_array().map_or(0, Vec::len);
+            json!({
+                "name": c["command"],
+                "description": c["description"],
+                "hasSubcommands": subcommands > 0,
+            })
+        })
+        .collect();
+    if !commands.is_empty() {
+        manifest["cliCommands"] = Value::Array(commands);
+    }
+    Ok(manifest)
 }
 
 fn package_json(descriptor: &Value, addon: &str) -> Value {
@@ -162,4 +225,82 @@ fn write_json(path: &Path, value: &Value) -> Result {
     text.push('\n');
     fs::write(path, text)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(channels: Value) -> Value {
+        json!({"id": "imbridge", "name": "IM Bridge", "description": "d", "version": "0.1.0", "channels": channels})
+    }
+
+    fn channel(id: &str, actions: Value, commands: Value) -> Value {
+        json!({
+            "id": id,
+            "meta": {"label": id, "blurb": "b"},
+            "configSchema": {"type": "object"},
+            "actions": actions,
+            "commands": commands,
+        })
+    }
+
+    #[test]
+    fn tools_and_commands_are_declared_from_the_descriptor() {
+        let actions = json!([
+            {"name": "multi_openim_send_text", "kind": "tool", "description": "d", "parameters": {"type": "object"}, "optional": false},
+            {"name": "multi_openim_send_file", "kind": "tool", "description": "d", "parameters": {"type": "object"}, "optional": true},
+            {"name": "friend", "kind": "gatewayMethod", "description": "d", "parameters": {"type": "object"}, "optional": false},
+        ]);
+        let commands = json!([{"command": "multi-openim", "description": "OpenIM accounts", "subcommands": [
+            {"name": "setup", "description": "s", "options": [{"flags": "--account <id>", "description": "a"}]}
+        ]}]);
+        let manifest = manifest(&descriptor(json!([
+            channel("openclaw-weixin", json!([]), json!([])),
+            channel("multi-openim", actions, commands),
+        ])))
+        .expect("manifest");
+        assert_eq!(
+            manifest["contracts"],
+            json!({"tools": ["multi_openim_send_text", "multi_openim_send_file"]})
+        );
+        assert_eq!(
+            manifest["toolMetadata"],
+            json!({"multi_openim_send_text": {"optional": false}, "multi_openim_send_file": {"optional": true}})
+        );
+        assert_eq!(
+            manifest["cliCommands"],
+            json!([{"name": "multi-openim", "description": "OpenIM accounts", "hasSubcommands": true}])
+        );
+        assert_eq!(
+            manifest["channels"],
+            json!(["openclaw-weixin", "multi-openim"])
+        );
+    }
+
+    #[test]
+    fn a_channel_without_actions_adds_no_empty_sections() {
+        let manifest = manifest(&descriptor(json!([channel(
+            "openclaw-weixin",
+            json!([]),
+            json!([])
+        )])))
+        .expect("manifest");
+        for key in ["contracts", "toolMetadata", "cliCommands"] {
+            assert!(manifest.get(key).is_none(), "{key}: {manifest}");
+        }
+    }
+
+    #[test]
+    fn the_test_only_channel_is_never_packaged() {
+        let err = manifest(&descriptor(json!([channel(
+            "imbridge-testkit",
+            json!([]),
+            json!([])
+        )])))
+        .expect_err("refused");
+        assert!(err.to_string().contains("tests only"), "{err}");
+        let err = run(Some(vec!["weixin".into(), "testkit".into()]), false).expect_err("refused");
+        assert!(err.to_string().contains("\"testkit\""), "{err}");
+    }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::dm::DmConfig;
 use crate::error::ChannelError;
-use crate::host::StatusPatch;
+use crate::host::{Host, StatusPatch};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::pipeline::{Accepted, Pipeline};
@@ -104,6 +105,11 @@ impl RunContext {
     pub fn status(&self, patch: StatusPatch) {
         self.pipeline.report_status(patch);
     }
+
+    /// The host's services beyond inbound (global functions, config writes).
+    pub fn host(&self) -> Arc<dyn Host> {
+        self.pipeline.host()
+    }
 }
 
 /// One IM protocol. Implementations are cheap to share (`Arc`) and hold no per-account state
@@ -192,4 +198,50 @@ pub trait Channel: Send + Sync + 'static {
 
     /// Parses a user-typed target (`user:<id>`, `<channel>:<id>`, a bare id).
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError>;
+
+    /// Agent tools and gateway RPC methods this channel offers. Data only: the packager writes
+    /// the manifest from it without running the channel.
+    fn actions(&self) -> Vec<ActionSpec> {
+        Vec::new()
+    }
+
+    /// Runs action `name` (one of [`Channel::actions`]) with its JSON arguments (parse them with
+    /// [`crate::action::parse_args`]); the result goes back to the model or the RPC caller as
+    /// JSON, so it must hold no secret. It may run in any process that loaded the plugin: a
+    /// channel reaches its running accounts through its own state, never through `section`
+    /// alone. `host` offers the host's global functions and config writes.
+    async fn call_action(
+        &self,
+        _section: &serde_json::Value,
+        name: &str,
+        _args: serde_json::Value,
+        _host: Arc<dyn Host>,
+    ) -> Result<serde_json::Value, ChannelError> {
+        Err(ChannelError::bad_input(format!(
+            "{}: unknown action {name:?}",
+            self.descriptor().id
+        )))
+    }
+
+    /// Root CLI commands this channel offers (`openclaw <command> <subcommand>`).
+    fn commands(&self) -> Vec<CommandSpec> {
+        Vec::new()
+    }
+
+    /// Runs `openclaw <command> <subcommand>` in the CLI process. `options` holds the parsed
+    /// options by key (see [`crate::action::OptionSpec::key`]); `ui` asks the person at the
+    /// terminal. Config changes are returned as edits for the host to save, never written here.
+    async fn run_command(
+        &self,
+        _section: &serde_json::Value,
+        command: &str,
+        subcommand: &str,
+        _options: serde_json::Value,
+        _ui: Arc<dyn Prompter>,
+    ) -> Result<CommandOutcome, ChannelError> {
+        Err(ChannelError::bad_input(format!(
+            "{}: unknown command {command} {subcommand}",
+            self.descriptor().id
+        )))
+    }
 }

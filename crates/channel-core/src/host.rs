@@ -126,26 +126,28 @@ pub trait Host: PairingStore + SessionKeyResolver {
     /// Reports a status change of `account`.
     fn report_status(&self, channel: &str, account: &str, patch: StatusPatch);
 
-    /// Calls a function the operator installed on the host's global object (e.g. a token
-    /// refresher hook). `Ok(None)` when there is no such function.
+    /// Calls a function the operator installed in the host (in OpenClaw: `globalThis[name]`,
+    /// awaited if it returns a promise) with `args`. `Ok(None)` when there is no such function
+    /// or it returned nothing; `Err` when it threw. The default host has no functions.
     async fn call_global(
         &self,
-        name: &str,
+        _name: &str,
         _args: Vec<serde_json::Value>,
     ) -> Result<Option<serde_json::Value>, ChannelError> {
-        let _ = name;
         Ok(None)
     }
 
-    /// Sets one value in the host's config file (`path` from the root, e.g. `["channels",
-    /// "multi-openim", "accounts", "primary", "token"]`), leaving everything else untouched.
+    /// Writes one value into the host's config file at `path` (`["channels", "multi-openim",
+    /// "accounts", "primary", "token"]`), leaving everything else as it is; `null` removes the
+    /// key. Meant for values the channel already uses (a refreshed token), so it does not make
+    /// the host restart the channel. Errors never contain the value.
     async fn set_config(
         &self,
         path: &[String],
         _value: serde_json::Value,
     ) -> Result<(), ChannelError> {
         Err(ChannelError::permanent(format!(
-            "this host cannot write its config ({})",
+            "this host cannot write the config ({})",
             path.join(".")
         )))
     }

@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod action;
 pub mod backoff;
 pub mod channel;
 pub mod config;
@@ -37,6 +38,10 @@ pub mod session;
 pub mod state;
 pub mod testing;
 
+pub use action::{
+    ActionKind, ActionSpec, CommandOutcome, CommandSpec, ConfigEdit, OptionSpec, Prompter,
+    Question, SubcommandSpec,
+};
 pub use backoff::Backoff;
 pub use channel::{
     AccountView, Capabilities, Channel, DeliveryMode, Descriptor, Meta, Probe, RunContext,

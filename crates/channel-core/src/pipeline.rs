@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -19,8 +19,8 @@ use crate::dm::{self, DmConfig, DropReason, Verdict};
 use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
+use crate::now_ms;
 use crate::session::RouteQuery;
-use crate::{lock, now_ms};
 
 /// Sends on behalf of one account (the channel's `send`, bound to the account).
 #[async_trait::async_trait]
@@ -97,6 +97,12 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Pipeline {
     /// Opens the journal and re-queues turns that a previous run accepted but never finished.
     pub fn open(
@@ -142,7 +148,8 @@ impl Pipeline {
         &self.config.account
     }
 
-    /// The host, for services beyond the inbound flow (hooks, config writes).
+    /// The host this pipeline hands turns to; a running channel reaches the host's other
+    /// services (global functions, config writes) through it.
     pub fn host(&self) -> Arc<dyn Host> {
         Arc::clone(&self.host)
     }

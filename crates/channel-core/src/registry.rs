@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::action::{self, ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::channel::{AccountView, Channel, Descriptor, Probe, RunContext};
 use crate::dedup::Window;
 use crate::error::ChannelError;
@@ -45,6 +46,45 @@ pub trait AnyChannel: Send + Sync {
         cancel: CancellationToken,
     ) -> Result<LoginResult, ChannelError>;
     async fn logout(&self, section: &Value, account: &str) -> Result<bool, ChannelError>;
+
+    /// See [`Channel::actions`].
+    fn actions(&self) -> Vec<ActionSpec> {
+        Vec::new()
+    }
+
+    /// Runs one of [`AnyChannel::actions`]; an unknown name is a `BadInput` error naming it.
+    async fn call_action(
+        &self,
+        _section: &Value,
+        name: &str,
+        _args: Value,
+        _host: Arc<dyn Host>,
+    ) -> Result<Value, ChannelError> {
+        Err(ChannelError::bad_input(format!(
+            "{}: unknown action {name:?}",
+            self.descriptor().id
+        )))
+    }
+
+    /// See [`Channel::commands`].
+    fn commands(&self) -> Vec<CommandSpec> {
+        Vec::new()
+    }
+
+    /// Runs one of [`AnyChannel::commands`]; an unknown one is a `BadInput` error naming it.
+    async fn run_command(
+        &self,
+        _section: &Value,
+        command: &str,
+        subcommand: &str,
+        _options: Value,
+        _ui: Arc<dyn Prompter>,
+    ) -> Result<CommandOutcome, ChannelError> {
+        Err(ChannelError::bad_input(format!(
+            "{}: unknown command {command} {subcommand}",
+            self.descriptor().id
+        )))
+    }
 }
 
 /// A channel's `send`, bound to one account.
@@ -163,5 +203,253 @@ impl<C: Channel> AnyChannel for Arc<C> {
 
     async fn logout(&self, section: &Value, account: &str) -> Result<bool, ChannelError> {
         C::logout(self, section, account).await
+    }
+
+    fn actions(&self) -> Vec<ActionSpec> {
+        C::actions(self)
+    }
+
+    async fn call_action(
+        &self,
+        section: &Value,
+        name: &str,
+        args: Value,
+        host: Arc<dyn Host>,
+    ) -> Result<Value, ChannelError> {
+        action::find(&C::descriptor(self).id, &C::actions(self), name)?;
+        C::call_action(self, section, name, args, host).await
+    }
+
+    fn commands(&self) -> Vec<CommandSpec> {
+        C::commands(self)
+    }
+
+    async fn run_command(
+        &self,
+        section: &Value,
+        command: &str,
+        subcommand: &str,
+        options: Value,
+        ui: Arc<dyn Prompter>,
+    ) -> Result<CommandOutcome, ChannelError> {
+        let known = C::commands(self)
+            .iter()
+            .any(|c| c.command == command && c.subcommands.iter().any(|s| s.name == subcommand));
+        if !known {
+            return Err(ChannelError::bad_input(format!(
+                "{}: unknown command {command} {subcommand}",
+                C::descriptor(self).id
+            )));
+        }
+        C::run_command(self, section, command, subcommand, options, ui).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::action::{ConfigEdit, OptionSpec, Question, SubcommandSpec};
+    use crate::channel::{Capabilities, DeliveryMode, Meta};
+    use crate::dm::DmConfig;
+    use crate::message::ChatKind;
+    use crate::testing::{ScriptedPrompter, StandaloneHost};
+
+    /// Only actions and commands; the rest is the least a channel must have.
+    struct Tools;
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    struct Refresh {
+        account_id: String,
+    }
+
+    #[async_trait::async_trait]
+    impl Channel for Tools {
+        type Account = String;
+
+        fn descriptor(&self) -> Descriptor {
+            Descriptor {
+                id: "tools".into(),
+                meta: Meta {
+                    label: "T".into(),
+                    selection_label: "T".into(),
+                    docs_path: "/".into(),
+                    blurb: "t".into(),
+                    order: 0,
+                },
+                capabilities: Capabilities {
+                    chat_types: vec![ChatKind::Direct],
+                    media: false,
+                    block_streaming: false,
+                },
+                delivery_mode: DeliveryMode::Gateway,
+                text_chunk_limit: 100,
+                config_schema: json!({"type": "object"}),
+                target_hint: "<id>".into(),
+                id_label: "id".into(),
+                tool_hints: vec![],
+                interactive_login: false,
+            }
+        }
+        fn state_dir(&self) -> PathBuf {
+            PathBuf::from("/nonexistent")
+        }
+        fn account_ids(&self, _: &Value) -> Result<Vec<String>, ChannelError> {
+            Ok(vec!["a".into()])
+        }
+        fn account(&self, _: &Value, id: &str) -> Result<String, ChannelError> {
+            Ok(id.into())
+        }
+        fn view(&self, account: &String) -> AccountView {
+            AccountView {
+                account_id: account.clone(),
+                name: None,
+                enabled: true,
+                configured: true,
+                unconfigured_reason: None,
+                dm: DmConfig::default(),
+            }
+        }
+        async fn run(&self, _: String, _: RunContext) -> Result<(), ChannelError> {
+            Ok(())
+        }
+        async fn send(
+            &self,
+            _: &String,
+            _: &Target,
+            _: &Outbound,
+        ) -> Result<Receipt, ChannelError> {
+            Err(ChannelError::permanent("no sends"))
+        }
+        async fn probe(&self, _: &String) -> Result<Probe, ChannelError> {
+            Err(ChannelError::permanent("no probe"))
+        }
+        fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {
+            Err(ChannelError::bad_input(raw.to_owned()))
+        }
+
+        fn actions(&self) -> Vec<ActionSpec> {
+            vec![ActionSpec::tool::<Refresh>(
+                "tools_refresh",
+                "Refresh a token",
+            )]
+        }
+
+        async fn call_action(
+            &self,
+            _section: &Value,
+            name: &str,
+            args: Value,
+            host: Arc<dyn Host>,
+        ) -> Result<Value, ChannelError> {
+            let args: Refresh = action::parse_args(name, &args)?;
+            let token = host
+                .call_global("__refresh", vec![json!(args.account_id)])
+                .await?
+                .ok_or_else(|| ChannelError::permanent("no refresher"))?;
+            let path =
+                ["channels", "tools", "accounts", &args.account_id, "token"].map(String::from);
+            host.set_config(&path, token).await?;
+            Ok(json!({"refreshed": true}))
+        }
+
+        fn commands(&self) -> Vec<CommandSpec> {
+            vec![CommandSpec {
+                command: "tools".into(),
+                description: "T".into(),
+                subcommands: vec![SubcommandSpec {
+                    name: "setup".into(),
+                    description: "S".into(),
+                    options: vec![OptionSpec::new("--account <id>", "which")],
+                }],
+            }]
+        }
+
+        async fn run_command(
+            &self,
+            _section: &Value,
+            _command: &str,
+            _subcommand: &str,
+            options: Value,
+            ui: Arc<dyn Prompter>,
+        ) -> Result<CommandOutcome, ChannelError> {
+            let account = options["account"].as_str().unwrap_or("default").to_owned();
+            let token = ui.ask(&Question::new("Token").secret()).await?;
+            Ok(CommandOutcome {
+                text: format!("saved {account}"),
+                config_edits: vec![ConfigEdit::merge(
+                    ["channels", "tools", "accounts", &account],
+                    json!({ "token": token }),
+                )],
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn actions_reach_the_host_and_unknown_names_are_refused() {
+        let channel: Arc<dyn AnyChannel> = Arc::new(Arc::new(Tools));
+        let host =
+            Arc::new(StandaloneHost::default().with_global("__refresh", |_| Ok(json!("t2"))));
+        let result = channel
+            .call_action(
+                &Value::Null,
+                "tools_refresh",
+                json!({"accountId": "a"}),
+                host.clone(),
+            )
+            .await
+            .expect("action");
+        assert_eq!(result, json!({"refreshed": true}));
+        assert_eq!(
+            host.global_calls(),
+            [("__refresh".to_owned(), vec![json!("a")])]
+        );
+        assert_eq!(
+            host.config().expect("config")["channels"]["tools"]["accounts"]["a"]["token"],
+            "t2"
+        );
+
+        let err = channel
+            .call_action(&Value::Null, "tools_other", json!({}), host.clone())
+            .await
+            .expect_err("unknown");
+        assert_eq!(err.kind, crate::ErrorKind::BadInput);
+        assert!(err.message.contains("\"tools_other\""), "{err}");
+        let err = channel
+            .call_action(&Value::Null, "tools_refresh", json!({"accountId": 1}), host)
+            .await
+            .expect_err("bad args");
+        assert!(err.message.starts_with("tools_refresh.accountId"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn commands_ask_and_return_edits() {
+        let channel: Arc<dyn AnyChannel> = Arc::new(Arc::new(Tools));
+        let ui = Arc::new(ScriptedPrompter::new(["s3cret"]));
+        let outcome = channel
+            .run_command(
+                &Value::Null,
+                "tools",
+                "setup",
+                json!({"account": "a"}),
+                ui.clone(),
+            )
+            .await
+            .expect("command");
+        assert_eq!(outcome.text, "saved a");
+        assert_eq!(
+            outcome.config_edits[0].dotted(),
+            "channels.tools.accounts.a"
+        );
+        assert!(ui.asked()[0].secret);
+        let err = channel
+            .run_command(&Value::Null, "tools", "teardown", json!({}), ui)
+            .await
+            .expect_err("unknown");
+        assert!(err.message.contains("tools teardown"), "{err}");
     }
 }

@@ -1,11 +1,17 @@
-//! A standalone host: the built-in session resolver, an in-memory pairing store and an agent
-//! that echoes. Tests and the conformance suite run channels against it without Node.
+//! A standalone host: the built-in session resolver, an in-memory pairing store, an agent that
+//! echoes, global functions registered by the test and a config document (in memory, or a JSON
+//! file). Tests and the conformance suite run channels against it without Node, and observe
+//! every global call and config write. [`ScriptedPrompter`] answers a command's questions.
 
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::action::{ConfigEdit, Prompter, Question};
 use crate::dm::{MemoryPairingStore, PairingCode, PairingStore};
 use crate::error::ChannelError;
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
@@ -14,6 +20,9 @@ use crate::session::{Route, RouteQuery, ScopeResolver, SessionKeyResolver};
 /// Makes the agent's reply to a turn.
 pub type Agent = dyn Fn(&Turn) -> Vec<String> + Send + Sync;
 
+/// A global function of the host (`globalThis[name]` in OpenClaw).
+pub type GlobalFn = dyn Fn(&[Value]) -> Result<Value, ChannelError> + Send + Sync;
+
 /// A host that lives in the test process.
 pub struct StandaloneHost {
     pub pairing: MemoryPairingStore,
@@ -21,7 +30,16 @@ pub struct StandaloneHost {
     agent: Box<Agent>,
     turns: Mutex<Vec<Turn>>,
     statuses: Mutex<Vec<(String, StatusPatch)>>,
+    globals: HashMap<String, Arc<GlobalFn>>,
+    global_calls: Mutex<Vec<(String, Vec<Value>)>>,
+    config: Mutex<Value>,
+    config_file: Option<PathBuf>,
+    config_writes: Mutex<Vec<ConfigEdit>>,
     changed: Notify,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for StandaloneHost {
@@ -46,7 +64,50 @@ impl StandaloneHost {
             agent: Box::new(agent),
             turns: Mutex::new(Vec::new()),
             statuses: Mutex::new(Vec::new()),
+            globals: HashMap::new(),
+            global_calls: Mutex::new(Vec::new()),
+            config: Mutex::new(Value::Object(Default::default())),
+            config_file: None,
+            config_writes: Mutex::new(Vec::new()),
             changed: Notify::new(),
+        }
+    }
+
+    /// Installs a global function `name` (what an operator puts on `globalThis`). A `null`
+    /// result reads as "returned nothing".
+    pub fn with_global(
+        mut self,
+        name: impl Into<String>,
+        f: impl Fn(&[Value]) -> Result<Value, ChannelError> + Send + Sync + 'static,
+    ) -> Self {
+        self.globals.insert(name.into(), Arc::new(f));
+        self
+    }
+
+    /// Keeps the config in a JSON file (created on the first write), like OpenClaw's
+    /// `openclaw.json`, instead of in memory.
+    pub fn with_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// Every `call_global` so far: the name and the arguments, installed or not.
+    pub fn global_calls(&self) -> Vec<(String, Vec<Value>)> {
+        lock(&self.global_calls).clone()
+    }
+
+    /// Every `set_config` so far, in order.
+    pub fn config_writes(&self) -> Vec<ConfigEdit> {
+        lock(&self.config_writes).clone()
+    }
+
+    /// The config document as written so far (the file's, with a config file).
+    pub fn config(&self) -> Result<Value, ChannelError> {
+        match &self.config_file {
+            Some(path) => Ok(crate::state::read_json(path)
+                .map_err(|e| ChannelError::from(e).context(path.display()))?
+                .unwrap_or_else(|| Value::Object(Default::default()))),
+            None => Ok(lock(&self.config).clone()),
         }
     }
 
@@ -185,5 +246,162 @@ impl Host for StandaloneHost {
             .unwrap_or_else(|e| e.into_inner())
             .push((account.to_owned(), patch));
         self.changed.notify_waiters();
+    }
+
+    async fn call_global(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Result<Option<Value>, ChannelError> {
+        lock(&self.global_calls).push((name.to_owned(), args.clone()));
+        self.changed.notify_waiters();
+        match self.globals.get(name) {
+            Some(f) => Ok(Some(f(&args)?).filter(|v| !v.is_null())),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_config(&self, path: &[String], value: Value) -> Result<(), ChannelError> {
+        let edit = ConfigEdit::set(path.iter().cloned(), value);
+        {
+            // One lock for the read-modify-write, file or not.
+            let mut memory = lock(&self.config);
+            match &self.config_file {
+                Some(file) => {
+                    let mut doc = self.config()?;
+                    edit.apply(&mut doc)?;
+                    crate::state::write_json(file, &doc, true).map_err(|e| {
+                        ChannelError::from(e).context(format!("writing {}", file.display()))
+                    })?;
+                }
+                None => edit.apply(&mut memory)?,
+            }
+        }
+        lock(&self.config_writes).push(edit);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+}
+
+/// Answers a command's questions from a script, and records what was asked and said.
+#[derive(Debug, Default)]
+pub struct ScriptedPrompter {
+    answers: Mutex<VecDeque<String>>,
+    asked: Mutex<Vec<Question>>,
+    said: Mutex<Vec<String>>,
+}
+
+impl ScriptedPrompter {
+    /// Types `answers` in order, one per question.
+    pub fn new<S: Into<String>>(answers: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            answers: Mutex::new(answers.into_iter().map(Into::into).collect()),
+            ..Self::default()
+        }
+    }
+
+    pub fn asked(&self) -> Vec<Question> {
+        lock(&self.asked).clone()
+    }
+
+    pub fn said(&self) -> Vec<String> {
+        lock(&self.said).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Prompter for ScriptedPrompter {
+    async fn say(&self, text: &str) {
+        lock(&self.said).push(text.to_owned());
+    }
+
+    async fn prompt(&self, question: &Question) -> Result<String, ChannelError> {
+        lock(&self.asked).push(question.clone());
+        lock(&self.answers).pop_front().ok_or_else(|| {
+            ChannelError::bad_input(format!(
+                "no answer to {:?}: input closed",
+                question.question
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn globals_and_config_writes_are_observable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("openclaw.json");
+        std::fs::write(
+            &file,
+            r#"{"gateway":{"port":1},"channels":{"c":{"dmPolicy":"open"}}}"#,
+        )
+        .expect("seed");
+        let host = StandaloneHost::default()
+            .with_global("__refresh", |args| {
+                Ok(json!({"token": format!("t-{}", args[0].as_str().unwrap_or_default())}))
+            })
+            .with_global("__nothing", |_| Ok(Value::Null))
+            .with_config_file(&file);
+        assert_eq!(
+            host.call_global("__refresh", vec![json!("a1")])
+                .await
+                .expect("call"),
+            Some(json!({"token": "t-a1"}))
+        );
+        assert_eq!(
+            host.call_global("__missing", vec![]).await.expect("call"),
+            None
+        );
+        assert_eq!(
+            host.call_global("__nothing", vec![]).await.expect("call"),
+            None
+        );
+        assert_eq!(host.global_calls().len(), 3);
+
+        let path: Vec<String> = ["channels", "c", "accounts", "a1", "token"]
+            .map(String::from)
+            .into();
+        host.set_config(&path, json!("t-a1")).await.expect("write");
+        let written: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
+        assert_eq!(written["channels"]["c"]["accounts"]["a1"]["token"], "t-a1");
+        assert_eq!(
+            written["channels"]["c"]["dmPolicy"], "open",
+            "the rest is untouched"
+        );
+        assert_eq!(written["gateway"]["port"], 1);
+        assert_eq!(
+            host.config_writes()[0].dotted(),
+            "channels.c.accounts.a1.token"
+        );
+
+        let memory = StandaloneHost::default();
+        memory.set_config(&path, json!("x")).await.expect("write");
+        assert_eq!(
+            memory.config().expect("config")["channels"]["c"]["accounts"]["a1"]["token"],
+            "x"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_script_answers_in_order_then_runs_dry() {
+        let ui = ScriptedPrompter::new(["", "tok"]);
+        let url = Question::new("URL").with_default("http://d");
+        assert_eq!(ui.ask(&url).await.expect("default"), "http://d");
+        assert_eq!(
+            ui.ask(&Question::new("Token").secret())
+                .await
+                .expect("typed"),
+            "tok"
+        );
+        let err = ui.ask(&url).await.expect_err("no more answers");
+        assert!(err.message.contains("URL"), "{err}");
+        ui.say("done").await;
+        assert_eq!(ui.said(), ["done"]);
+        assert_eq!(ui.asked().len(), 3);
     }
 }

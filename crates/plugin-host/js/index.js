@@ -3,7 +3,7 @@
 // forwards host calls to Rust and Rust's service requests to the host.
 import { createRequire } from "node:module";
 import fs from "node:fs/promises";
-import readline from "node:readline/promises";
+import readline from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,9 +39,11 @@ function loadNative() {
 // Rust enforces its own download caps; this one matches the largest the channels accept.
 const MAX_INBOUND_MEDIA_BYTES = 100 * 1024 * 1024;
 
-// The gateway may evaluate this module more than once (registration modes); Node caches the
-// addon itself, so all evaluations share one native state.
-const native = loadNative();
+// One addon per process. The gateway evaluates this module more than once (registration modes),
+// and may do so from a temporary copy of the package: a second copy of the `.node` file would
+// load with Rust statics of its own (channel registry, running accounts), and a tool or RPC
+// served by that evaluation would miss the live connections started by the first one.
+const native = (globalThis[Symbol.for("imbridge.native")] ??= loadNative());
 const plugin = JSON.parse(native.descriptor());
 
 // The host's identity of one delivery (part), when it has one.
@@ -55,24 +57,36 @@ function sectionOf(cfg, id) {
   return JSON.stringify(cfg?.channels?.[id] ?? null);
 }
 
-// Pulls a login's events until it ends; `onEvent` handles qr/message/prompt.
-async function driveLogin(handle, onEvent) {
+// The events that end a session, and the field holding its result.
+const FINAL_EVENTS = { loginDone: "result", actionDone: "result", commandDone: "outcome" };
+
+// An error from Rust (`stopped` event), keeping its kind (`badInput`, `transient`, …).
+function sessionError(error) {
+  const err = new Error(error ? `${error.kind}: ${error.message}` : "stopped");
+  err.kind = error?.kind;
+  return err;
+}
+
+// Pulls a session's events (a login, an action, a command) until it ends and returns its
+// result. `onRequest` answers host-service requests; `onEvent` sees qr/message events.
+async function drive(handle, { onRequest, onEvent }) {
   try {
     for (;;) {
       const text = await native.next(handle);
-      if (text == null) throw new Error("login ended without a result");
+      if (text == null) throw new Error("session ended without a result");
       const event = JSON.parse(text);
-      if (event.type === "loginDone") return event.result;
-      if (event.type === "stopped") throw new Error(event.error ? `${event.error.kind}: ${event.error.message}` : "login stopped");
+      if (Object.hasOwn(FINAL_EVENTS, event.type)) return event[FINAL_EVENTS[event.type]];
+      if (event.type === "stopped") throw sessionError(event.error);
       if (event.type === "request") {
+        let reply;
         try {
-          const answer = await onEvent(event);
-          native.respond(handle, event.id, true, JSON.stringify(answer ?? ""));
+          reply = [true, JSON.stringify((await onRequest(event)) ?? null)];
         } catch (err) {
-          native.respond(handle, event.id, false, String(err?.message ?? err));
+          reply = [false, String(err?.message ?? err)];
         }
+        native.respond(handle, event.id, ...reply);
       } else {
-        await onEvent(event);
+        await onEvent?.(event);
       }
     }
   } finally {
@@ -80,38 +94,171 @@ async function driveLogin(handle, onEvent) {
   }
 }
 
-async function askLine(question) {
-  if (!process.stdin.isTTY && process.stdin.readableEnded) return "";
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+// Questions on the terminal: one line reader for a whole login or command, so answers piped in
+// all at once are not lost between questions. Secret answers are not echoed on a terminal.
+function terminalPrompter(input = process.stdin, output = process.stdout) {
+  let rl;
+  let lines;
+  let muted = false;
+  const open = () => {
+    if (rl) return;
+    const tty = Boolean(input.isTTY);
+    rl = readline.createInterface({ input, output: tty ? output : undefined, terminal: tty });
+    if (tty) {
+      const write = rl._writeToOutput?.bind(rl);
+      if (write) rl._writeToOutput = (text) => muted || write(text);
+    }
+    lines = rl[Symbol.asyncIterator]();
+  };
+  return {
+    async ask({ question, default: fallback, secret } = {}) {
+      open();
+      const hint = fallback == null ? "" : secret ? " (Enter keeps the current one)" : ` [${fallback}]`;
+      output.write(`${question ?? "?"}${hint}: `);
+      muted = Boolean(secret);
+      try {
+        const next = await lines.next();
+        if (next.done) throw new Error(`no answer to "${question}": input closed`);
+        return next.value;
+      } finally {
+        if (muted || !input.isTTY) output.write("\n");
+        muted = false;
+      }
+    },
+    close() {
+      rl?.close();
+    },
+  };
+}
+
+// `api.runtime` throws in registration modes without a runtime (cli-metadata, setup-only).
+function runtimeOf(api) {
   try {
-    return await rl.question(`${question} `);
-  } finally {
-    rl.close();
+    return api?.runtime;
+  } catch {
+    return undefined;
+  }
+}
+
+// The newest config: edits that do not restart a channel are visible only here.
+function currentConfig(api, fallback) {
+  return runtimeOf(api)?.config?.current?.() ?? fallback ?? api?.config;
+}
+
+// Writes the OpenClaw config through the host's config API, which keeps the file's comments,
+// includes and SecretRefs. `afterWrite: auto` lets a running gateway reload what changed.
+async function mutateConfig(api, mutate, afterWrite = { mode: "auto" }) {
+  const params = { afterWrite, mutate };
+  const config = runtimeOf(api)?.config;
+  if (typeof config?.mutateConfigFile === "function") return config.mutateConfigFile(params);
+  const sdk = await import("openclaw/plugin-sdk/config-runtime");
+  return sdk.mutateConfigFile(params);
+}
+
+// One config edit from Rust (`{path, value, merge}`), as channel_core::ConfigEdit::apply does
+// it: objects are created on the way, `null` removes, `merge` merges an object member-wise.
+function applyConfigEdit(draft, { path, value, merge }) {
+  if (!Array.isArray(path) || path.length === 0 || path.some((key) => typeof key !== "string" || key === "")) {
+    throw new Error(`config edit: bad path ${JSON.stringify(path)}`);
+  }
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  let node = draft;
+  for (const key of path.slice(0, -1)) {
+    if (!isObject(node[key])) node[key] = {};
+    node = node[key];
+  }
+  const last = path.at(-1);
+  if (value === null || value === undefined) {
+    delete node[last];
+  } else if (merge && isObject(value)) {
+    if (!isObject(node[last])) node[last] = {};
+    for (const [key, member] of Object.entries(value)) {
+      if (member === null) delete node[last][key];
+      else node[last][key] = member;
+    }
+  } else {
+    node[last] = value;
   }
 }
 
 // A login in another process (the CLI) saved new credentials: touching the channel's config
 // makes a running gateway reload the channel and start the account, as Tencent's plugin does.
 async function touchChannelConfig(api, id) {
-  const mutate = (draft) => {
-    draft.channels ??= {};
-    draft.channels[id] ??= {};
-    draft.channels[id].channelConfigUpdatedAt = new Date().toISOString();
+  await mutateConfig(api, (draft) =>
+    applyConfigEdit(draft, { path: ["channels", id, "channelConfigUpdatedAt"], value: new Date().toISOString() }),
+  );
+}
+
+// Host services any Rust session may ask for, whatever it is (an account, an action).
+function hostServices(api) {
+  return {
+    // `globalThis[name](...args)`, awaited; a missing function answers null.
+    async "global.call"({ name, args }) {
+      const key = String(name).replace(/^globalThis\./, "");
+      const fn = globalThis[key];
+      if (fn == null) return null;
+      if (typeof fn !== "function") throw new Error(`globalThis.${key} is not a function`);
+      return (await fn(...(Array.isArray(args) ? args : []))) ?? null;
+    },
+    // One value the channel already uses (a refreshed token): saved without restarting it.
+    async "config.set"({ path, value }) {
+      await mutateConfig(api, (draft) => applyConfigEdit(draft, { path, value }), {
+        mode: "none",
+        reason: `imbridge: ${Array.isArray(path) ? path.join(".") : "a value"} saved by the channel that uses it`,
+      });
+      return null;
+    },
   };
-  const params = { afterWrite: { mode: "auto" }, mutate };
-  if (typeof api?.runtime?.config?.mutateConfigFile === "function") {
-    await api.runtime.config.mutateConfigFile(params);
-    return;
+}
+
+// Runs one of a channel's actions to its end; `signal` cancels it.
+async function runAction(api, id, name, args, signal) {
+  const services = hostServices(api);
+  const handle = await native.startAction(id, sectionOf(currentConfig(api), id), name, JSON.stringify(args ?? {}));
+  const cancel = () => native.stopAccount(handle);
+  signal?.addEventListener("abort", cancel, { once: true });
+  if (signal?.aborted) cancel();
+  try {
+    return await drive(handle, {
+      onRequest: (event) => {
+        const service = services[event.op];
+        if (!service) throw new Error(`${event.op} is not available to an action`);
+        return service(event.args ?? {});
+      },
+    });
+  } finally {
+    signal?.removeEventListener("abort", cancel);
   }
-  const sdk = await import("openclaw/plugin-sdk/config-runtime");
-  await sdk.mutateConfigFile(params);
+}
+
+// `openclaw <command> <subcommand>`: Rust asks on the terminal, the config edits it returns are
+// saved, then its text is printed.
+async function runCommand(api, id, command, subcommand, options, cfg) {
+  const say = (text) => process.stdout.write(`${text}\n`);
+  const terminal = terminalPrompter();
+  let outcome;
+  try {
+    const handle = await native.startCommand(id, sectionOf(currentConfig(api, cfg), id), command, subcommand, JSON.stringify(options ?? {}));
+    outcome = await drive(handle, {
+      onRequest: (event) => {
+        if (event.op !== "prompt") throw new Error(`${event.op} is not available to a command`);
+        return terminal.ask(event.args);
+      },
+      onEvent: (event) => event.type === "message" && say(event.text),
+    });
+  } finally {
+    terminal.close();
+  }
+  const edits = outcome.configEdits ?? [];
+  if (edits.length > 0) await mutateConfig(api, (draft) => edits.forEach((edit) => applyConfigEdit(draft, edit)));
+  if (outcome.text) say(outcome.text);
+  return outcome;
 }
 
 function buildChannel(d, api) {
   const id = d.id;
   const log = api?.logger ?? console;
-  // The newest config: edits that do not restart the channel are visible only here.
-  const currentConfig = (fallback) => api?.runtime?.config?.current?.() ?? fallback;
+  const common = hostServices(api);
 
   const listAccountIds = (cfg) => native.listAccountIds(id, sectionOf(cfg, id));
   // The host leaves the account out for "the default one" (e.g. `message send` without
@@ -147,7 +294,7 @@ function buildChannel(d, api) {
   // Host services Rust asks for while an account runs.
   const services = {
     route(rt, cfg, args) {
-      return rt.routing.resolveAgentRoute({ cfg: currentConfig(cfg), channel: args.channel, accountId: args.accountId, peer: args.peer });
+      return rt.routing.resolveAgentRoute({ cfg: currentConfig(api, cfg), channel: args.channel, accountId: args.accountId, peer: args.peer });
     },
     "pairing.readAllowFrom"(rt, _cfg, args) {
       return rt.pairing.readAllowFromStore({ channel: args.channel, accountId: args.accountId });
@@ -166,7 +313,7 @@ function buildChannel(d, api) {
     },
     // finalize → record → dispatch, with every reply delivered through Rust.
     async turn(rt, cfg, args, handle, requestId, statusCtx) {
-      const config = currentConfig(cfg);
+      const config = currentConfig(api, cfg);
       const ctx = rt.reply.finalizeInboundContext(args.context);
       const storePath = rt.session.resolveStorePath(config.session?.store, { agentId: args.route.agentId });
       await rt.session.recordInboundSession({
@@ -200,9 +347,14 @@ function buildChannel(d, api) {
     const service = services[event.op];
     let reply;
     try {
-      if (!service) throw new Error(`unknown host service ${event.op}`);
-      if (!ctx.channelRuntime) throw new Error("the host gave this account no channelRuntime");
-      const result = await service(ctx.channelRuntime, ctx.cfg, event.args, handle, event.id, ctx);
+      let result;
+      if (common[event.op]) {
+        result = await common[event.op](event.args ?? {});
+      } else {
+        if (!service) throw new Error(`unknown host service ${event.op}`);
+        if (!ctx.channelRuntime) throw new Error("the host gave this account no channelRuntime");
+        result = await service(ctx.channelRuntime, ctx.cfg, event.args, handle, event.id, ctx);
+      }
       reply = [true, JSON.stringify(result ?? null)];
     } catch (err) {
       reply = [false, String(err?.stack ?? err?.message ?? err)];
@@ -224,18 +376,20 @@ function buildChannel(d, api) {
   const qrLogins = (globalThis[Symbol.for(`imbridge.qrLogins.${id}`)] ??= new Map());
 
   async function startQrLogin({ accountId, timeoutMs }) {
-    const cfg = currentConfig(undefined);
+    const cfg = currentConfig(api);
     const handle = await native.startLogin(id, sectionOf(cfg, id), accountId ?? null);
     const state = { qrDataUrl: undefined, message: "Starting…", done: false, connected: false, waiters: [] };
     const wake = () => state.waiters.splice(0).forEach((w) => w());
     qrLogins.set(String(handle), state);
-    driveLogin(handle, async (event) => {
-      if (event.type === "qr") state.qrDataUrl = event.dataUrl;
-      if (event.type === "message") state.message = event.text;
-      if (event.type === "request") {
+    drive(handle, {
+      onRequest: (event) => {
         throw new Error(`${event.args?.question ?? "input needed"}: answer it with \`openclaw channels login --channel ${id}\` in a terminal`);
-      }
-      wake();
+      },
+      onEvent: (event) => {
+        if (event.type === "qr") state.qrDataUrl = event.dataUrl;
+        if (event.type === "message") state.message = event.text;
+        wake();
+      },
     })
       .then(async (result) => {
         state.connected = Boolean(result.accountId);
@@ -356,16 +510,23 @@ function buildChannel(d, api) {
             login: async ({ cfg, accountId, runtime }) => {
               const say = (text) => (runtime?.log ?? console.log)(text);
               const handle = await native.startLogin(id, sectionOf(cfg, id), accountId ?? null);
-              const result = await driveLogin(handle, async (event) => {
-                if (event.type === "qr") {
-                  say(event.terminal);
-                  say(`If the QR code does not scan, open this link on the phone: ${event.url}`);
-                } else if (event.type === "message") {
-                  say(event.text);
-                } else if (event.type === "request") {
-                  return askLine(event.args?.question ?? "?");
-                }
-              });
+              const terminal = terminalPrompter();
+              let result;
+              try {
+                result = await drive(handle, {
+                  onRequest: (event) => terminal.ask(event.args),
+                  onEvent: (event) => {
+                    if (event.type === "qr") {
+                      say(event.terminal);
+                      say(`If the QR code does not scan, open this link on the phone: ${event.url}`);
+                    } else if (event.type === "message") {
+                      say(event.text);
+                    }
+                  },
+                });
+              } finally {
+                terminal.close();
+              }
               say(result.message);
               if (result.changed) await touchChannelConfig(api, id);
             },
@@ -404,7 +565,7 @@ function buildChannel(d, api) {
         applyStatus(ctx, { running: true, lifecycle: "starting", lastStartAt: Date.now(), lastError: null });
         let handle;
         try {
-          handle = await native.startAccount(id, accountId, sectionOf(currentConfig(ctx.cfg), id));
+          handle = await native.startAccount(id, accountId, sectionOf(currentConfig(api, ctx.cfg), id));
         } catch (err) {
           applyStatus(ctx, { running: false, connected: false, lifecycle: "blocked", lastError: err.message });
           throw err;
@@ -495,14 +656,96 @@ function pumpLogs(logger) {
   setInterval(flush, 250).unref();
 }
 
+// JSON-RPC error codes of the gateway protocol.
+function rpcError(err) {
+  const kind = err?.kind;
+  return {
+    code: kind === "badInput" ? "INVALID_REQUEST" : "UNAVAILABLE",
+    message: String(err?.message ?? err),
+    ...(kind === "transient" || kind === "rateLimited" ? { retryable: true } : {}),
+  };
+}
+
+// Every Tool action as an agent tool (declared in the manifest's `contracts.tools`).
+function registerTools(api) {
+  if (typeof api.registerTool !== "function") return;
+  for (const d of plugin.channels) {
+    for (const spec of d.actions ?? []) {
+      if (spec.kind !== "tool") continue;
+      const tool = {
+        name: spec.name,
+        label: spec.name,
+        description: spec.description,
+        parameters: spec.parameters,
+        async execute(_toolCallId, params, signal) {
+          const result = await runAction(api, d.id, spec.name, params, signal);
+          return { content: [{ type: "text", text: JSON.stringify(result) }], details: result };
+        },
+      };
+      api.registerTool(tool, { optional: spec.optional === true });
+    }
+  }
+}
+
+// Every GatewayMethod action as `<channel>.<name>`: `openclaw gateway call <channel>.<name>
+// --params '{…}'`. Operator-only (the default `operator.admin` scope).
+function registerGatewayMethods(api) {
+  if (typeof api.registerGatewayMethod !== "function") return;
+  for (const d of plugin.channels) {
+    for (const spec of d.actions ?? []) {
+      if (spec.kind !== "gatewayMethod") continue;
+      api.registerGatewayMethod(`${d.id}.${spec.name}`, async ({ params, respond }) => {
+        try {
+          respond(true, await runAction(api, d.id, spec.name, params ?? {}));
+        } catch (err) {
+          respond(false, undefined, rpcError(err));
+        }
+      });
+    }
+  }
+}
+
+// Every command as a root CLI command (declared in the manifest's `cliCommands`).
+function registerCommands(api) {
+  if (typeof api.registerCli !== "function") return;
+  for (const d of plugin.channels) {
+    for (const spec of d.commands ?? []) {
+      const registrar = ({ program, config }) => {
+        const root = program.command(spec.command).description(spec.description);
+        for (const sub of spec.subcommands) {
+          const command = root.command(sub.name).description(sub.description);
+          for (const option of sub.options ?? []) command.option(option.flags, option.description);
+          // commander calls actions with (...arguments, options, command).
+          command.action(async (...args) => {
+            const self = args.at(-1);
+            const options = typeof self?.opts === "function" ? self.opts() : (args.at(-2) ?? {});
+            await runCommand(api, d.id, spec.command, sub.name, options, config);
+          });
+        }
+      };
+      const descriptor = { name: spec.command, description: spec.description, hasSubcommands: spec.subcommands.length > 0 };
+      api.registerCli(registrar, { descriptors: [descriptor] });
+    }
+  }
+}
+
 export default {
   id: plugin.id,
   name: plugin.name,
   description: plugin.description,
+  // What each registration mode gets, as OpenClaw's channel entry helper does it: commands for
+  // root help and discovery, tools wherever tools are listed or run, channels everywhere but
+  // tool discovery and root help, gateway methods and the log pump in the gateway only.
   register(api) {
-    if (api.registrationMode === undefined || api.registrationMode === "full") pumpLogs(api.logger);
+    const mode = api.registrationMode ?? "full";
+    if (mode === "full") pumpLogs(api.logger);
+    if (mode === "cli-metadata" || mode === "discovery" || mode === "full") registerCommands(api);
+    if (mode === "cli-metadata") return;
+    if (mode === "full" || mode === "tool-discovery") registerTools(api);
+    if (mode === "tool-discovery") return;
     for (const descriptor of plugin.channels) {
       api.registerChannel({ plugin: buildChannel(descriptor, api) });
     }
+    if (mode === "full") registerGatewayMethods(api);
   },
 };

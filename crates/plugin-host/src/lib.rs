@@ -14,6 +14,10 @@
 //! }
 //! ```
 //!
+//! Logins (`startLogin`), actions (`startAction`: agent tools and gateway methods) and CLI
+//! commands (`startCommand`) are sessions too: their events are pulled with `next` the same
+//! way, and host services they need (prompts, global functions, config writes) are requests.
+//!
 //! Every call that can fail rejects with an `Error` whose message starts with the error kind
 //! (`badInput: …`, `needsLogin: …`). A Rust panic becomes such an error too; it never takes the
 //! gateway down.
@@ -23,6 +27,8 @@ mod guard;
 mod logs;
 mod registry;
 mod session;
+#[cfg(feature = "testkit")]
+mod testkit;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -178,11 +184,121 @@ pub async fn start_login(
         let section = parse_json("section", &section)?;
         let (handle, host, cancel) = open_session();
         tokio::spawn(async move {
-            let ui = Arc::new(session::JsLoginUi(Arc::clone(&host)));
+            let ui = Arc::new(session::JsUi(Arc::clone(&host)));
             let login =
                 guard::catch_panic(handler.login(&section, account.as_deref(), ui, cancel)).await;
             match login {
                 Ok(result) => host.emit(Event::LoginDone { result }),
+                Err(err) => host.emit(Event::Stopped {
+                    error: Some((&err).into()),
+                }),
+            }
+        });
+        Ok(handle)
+    })
+    .await
+}
+
+/// The actions (agent tools, gateway methods) of `channel`: JSON `[ActionSpec]`. The same list
+/// is in the descriptor.
+#[napi]
+pub fn list_actions(channel: String) -> napi::Result<String> {
+    guard(|| {
+        let actions = registry::channel(&channel)?.actions();
+        Ok(serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into()))
+    })
+}
+
+/// The CLI commands of `channel`: JSON `[CommandSpec]`. The same list is in the descriptor.
+#[napi]
+pub fn list_commands(channel: String) -> napi::Result<String> {
+    guard(|| {
+        let commands = registry::channel(&channel)?.commands();
+        Ok(serde_json::to_string(&commands).unwrap_or_else(|_| "[]".into()))
+    })
+}
+
+/// Starts action `name` of `channel` with JSON `args`; returns a handle whose events (`request`
+/// ops `global.call` and `config.set`, then `actionDone {result}` or `stopped {error}`) are
+/// pulled with `next`. `stopAccount(handle)` cancels it. An unknown action rejects at once.
+#[napi]
+pub async fn start_action(
+    channel: String,
+    section: String,
+    name: String,
+    args: String,
+) -> napi::Result<u32> {
+    guard_async(async move {
+        let handler = registry::channel(&channel)?;
+        channel_core::action::find(&channel, &handler.actions(), &name)?;
+        let section = parse_json("section", &section)?;
+        let args = parse_json("args", &args)?;
+        let (handle, host, cancel) = open_session();
+        tokio::spawn(async move {
+            let call = guard::catch_panic(handler.call_action(
+                &section,
+                &name,
+                args,
+                Arc::clone(&host) as _,
+            ));
+            let outcome = tokio::select! {
+                () = cancel.cancelled() => Err(ChannelError::transient(format!("{channel} action {name}: cancelled"))),
+                outcome = call => outcome,
+            };
+            match outcome {
+                Ok(result) => host.emit(Event::ActionDone { result }),
+                Err(err) => {
+                    tracing::debug!(channel = %channel, action = %name, %err, "action failed");
+                    host.emit(Event::Stopped {
+                        error: Some((&err).into()),
+                    })
+                }
+            }
+        });
+        Ok(handle)
+    })
+    .await
+}
+
+/// Starts `openclaw <command> <subcommand>` of `channel` with its parsed options (JSON, by
+/// key); returns a handle whose events (`message`, `request` op `prompt`, then `commandDone
+/// {outcome}` or `stopped {error}`) are pulled with `next`. An unknown command rejects at once.
+#[napi]
+pub async fn start_command(
+    channel: String,
+    section: String,
+    command: String,
+    subcommand: String,
+    options: String,
+) -> napi::Result<u32> {
+    guard_async(async move {
+        let handler = registry::channel(&channel)?;
+        let known = handler.commands().iter().any(|c| {
+            c.command == command && c.subcommands.iter().any(|s| s.name == subcommand)
+        });
+        if !known {
+            return Err(ChannelError::bad_input(format!(
+                "{channel}: unknown command {command} {subcommand}"
+            )));
+        }
+        let section = parse_json("section", &section)?;
+        let options = parse_json("options", &options)?;
+        let (handle, host, cancel) = open_session();
+        tokio::spawn(async move {
+            let ui = Arc::new(session::JsUi(Arc::clone(&host)));
+            let run = guard::catch_panic(handler.run_command(
+                &section,
+                &command,
+                &subcommand,
+                options,
+                ui,
+            ));
+            let outcome = tokio::select! {
+                () = cancel.cancelled() => Err(ChannelError::transient(format!("{command} {subcommand}: cancelled"))),
+                outcome = run => outcome,
+            };
+            match outcome {
+                Ok(outcome) => host.emit(Event::CommandDone { outcome }),
                 Err(err) => host.emit(Event::Stopped {
                     error: Some((&err).into()),
                 }),
@@ -259,7 +375,8 @@ pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> napi::Result
     .await
 }
 
-/// Stops a running account; its `next()` then yields the `stopped` event.
+/// Stops a running account (or cancels a login, action or command); its `next()` then yields
+/// the `stopped` event.
 #[napi]
 pub fn stop_account(handle: u32) -> napi::Result<()> {
     guard(|| {

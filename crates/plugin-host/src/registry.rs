@@ -22,6 +22,13 @@ static CHANNELS: LazyLock<BTreeMap<String, Arc<dyn AnyChannel>>> = LazyLock::new
         let channel: Arc<dyn AnyChannel> = Arc::new(Arc::new(openim::OpenimChannel::new(&state)));
         channels.insert(channel.descriptor().id, channel);
     }
+    // Test builds only; `cargo xtask package` refuses it.
+    #[cfg(feature = "testkit")]
+    {
+        let channel: Arc<dyn AnyChannel> =
+            Arc::new(Arc::new(crate::testkit::TestkitChannel::new(&state)));
+        channels.insert(channel.descriptor().id, channel);
+    }
     let _ = &state;
     channels
 });
@@ -35,9 +42,29 @@ pub fn channel(id: &str) -> Result<Arc<dyn AnyChannel>, ChannelError> {
     })
 }
 
+/// One channel's descriptor with its actions and commands, as the JS entry and the packager read
+/// it.
+fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {
+    let mut value = serde_json::to_value(channel.descriptor()).unwrap_or_default();
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert(
+            "actions".into(),
+            serde_json::to_value(channel.actions()).unwrap_or_default(),
+        );
+        fields.insert(
+            "commands".into(),
+            serde_json::to_value(channel.commands()).unwrap_or_default(),
+        );
+    }
+    value
+}
+
 /// The plugin and every linked channel, as JSON.
 pub fn descriptor() -> serde_json::Value {
-    let channels: Vec<_> = CHANNELS.values().map(|c| c.descriptor()).collect();
+    let channels: Vec<_> = CHANNELS
+        .values()
+        .map(|c| channel_descriptor(c.as_ref()))
+        .collect();
     serde_json::json!({
         "id": PLUGIN_ID,
         "name": "IM Bridge",
@@ -45,4 +72,34 @@ pub fn descriptor() -> serde_json::Value {
         "description": "WeChat, OpenIM and NetEase Yunxin IM channels for OpenClaw, in Rust.",
         "channels": channels,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_linked_channel_declares_valid_actions_and_commands() {
+        for (id, channel) in CHANNELS.iter() {
+            channel_core::action::validate(id, &channel.actions(), &channel.commands())
+                .unwrap_or_else(|err| panic!("{err}"));
+        }
+        let tools: Vec<String> = CHANNELS
+            .values()
+            .flat_map(|c| c.actions())
+            .filter(|a| a.kind == channel_core::ActionKind::Tool)
+            .map(|a| a.name)
+            .collect();
+        let mut unique = tools.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            tools.len(),
+            unique.len(),
+            "tool names clash across channels: {tools:?}"
+        );
+        for channel in descriptor()["channels"].as_array().expect("channels") {
+            assert!(channel["actions"].is_array() && channel["commands"].is_array());
+        }
+    }
 }

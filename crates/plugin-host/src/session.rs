@@ -1,5 +1,6 @@
-//! A running account as the JS entry sees it: a queue of events to pull, and the host services
-//! (routing, turns, the pairing store) that Rust asks JS for.
+//! A session as the JS entry sees it (a running account, a login, an action or a command): a
+//! queue of events to pull, and the host services (routing, turns, the pairing store, global
+//! functions, config writes, prompts) that Rust asks JS for.
 //!
 //! Every request is an event with an id; JS answers it with `respond(id, …)`. Replies of a turn
 //! come back through `deliver(turnId, payload)` while the turn request is open.
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use channel_core::dm::{PairingCode, PairingStore};
 use channel_core::{
-    ChannelError, ErrorKind, Host, LoginResult, LoginUi, Replier, ReplyPayload, Route, RouteQuery,
-    SessionKeyResolver, StatusPatch, Turn, TurnOutcome,
+    ChannelError, CommandOutcome, ErrorKind, Host, LoginResult, LoginUi, Prompter, Question,
+    Replier, ReplyPayload, Route, RouteQuery, SessionKeyResolver, StatusPatch, Turn, TurnOutcome,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -43,6 +44,10 @@ pub enum Event {
     Message { text: String },
     /// A login finished.
     LoginDone { result: LoginResult },
+    /// An action finished; `result` goes to the model or the RPC caller.
+    ActionDone { result: Value },
+    /// A command finished: print `text` once `configEdits` are saved.
+    CommandDone { outcome: CommandOutcome },
 }
 
 #[derive(Debug, Serialize)]
@@ -282,13 +287,70 @@ impl Host for JsHost {
     fn report_status(&self, _channel: &str, _account: &str, patch: StatusPatch) {
         self.emit(Event::Status { patch });
     }
+
+    /// Request `global.call` `{name, args}`; JS answers `null` for a missing function.
+    async fn call_global(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Result<Option<Value>, ChannelError> {
+        let v = self
+            .request(
+                "global.call",
+                json!({"name": name, "args": args}),
+                Some(SERVICE_TIMEOUT),
+            )
+            .await?;
+        Ok(Some(v).filter(|v| !v.is_null()))
+    }
+
+    /// Request `config.set` `{path, value}`, saved with the host's config API.
+    async fn set_config(&self, path: &[String], value: Value) -> Result<(), ChannelError> {
+        if path.is_empty() || path.iter().any(String::is_empty) {
+            return Err(ChannelError::bad_input(format!(
+                "config path {:?} has an empty segment",
+                path.join(".")
+            )));
+        }
+        self.request(
+            "config.set",
+            json!({"path": path, "value": value}),
+            Some(SERVICE_TIMEOUT),
+        )
+        .await
+        .map_err(|e| e.context(format!("saving {}", path.join("."))))?;
+        Ok(())
+    }
 }
 
-/// A login's UI, shown by the JS entry: a terminal in the CLI, the Control UI in the gateway.
-pub struct JsLoginUi(pub Arc<JsHost>);
+/// A login's or a command's UI, shown by the JS entry: a terminal in the CLI, the Control UI in
+/// the gateway. Questions are `prompt` requests whose args are a [`Question`].
+pub struct JsUi(pub Arc<JsHost>);
+
+impl JsUi {
+    async fn ask_js(&self, question: &Question) -> Result<String, ChannelError> {
+        let args = serde_json::to_value(question).unwrap_or_default();
+        // A person types the answer: no deadline.
+        let answer = self.0.request("prompt", args, None).await?;
+        Ok(answer.as_str().unwrap_or_default().to_owned())
+    }
+}
 
 #[async_trait::async_trait]
-impl LoginUi for JsLoginUi {
+impl Prompter for JsUi {
+    async fn say(&self, text: &str) {
+        self.0.emit(Event::Message {
+            text: text.to_owned(),
+        });
+    }
+
+    async fn prompt(&self, question: &Question) -> Result<String, ChannelError> {
+        self.ask_js(question).await
+    }
+}
+
+#[async_trait::async_trait]
+impl LoginUi for JsUi {
     async fn show_qr(&self, url: &str) {
         let rendered = channel_core::login::render_terminal(url)
             .and_then(|terminal| Ok((terminal, channel_core::login::render_png_data_url(url)?)));
@@ -311,12 +373,7 @@ impl LoginUi for JsLoginUi {
     }
 
     async fn prompt(&self, question: &str) -> Result<String, ChannelError> {
-        // A person types the answer: no deadline.
-        let answer = self
-            .0
-            .request("prompt", json!({ "question": question }), None)
-            .await?;
-        Ok(answer.as_str().unwrap_or_default().to_owned())
+        self.ask_js(&Question::new(question)).await
     }
 }
 
@@ -397,6 +454,60 @@ mod tests {
             .expect("join")
             .expect_err("error passes through");
         assert!(err.message.contains("store locked"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn globals_and_config_writes_travel_as_requests() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let host = Arc::new(JsHost::new(tx));
+        let calling = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move {
+                let missing = host.call_global("__none", vec![]).await?;
+                let found = host.call_global("__refresh", vec![json!("a1")]).await?;
+                let path = ["channels", "c", "accounts", "a1", "token"].map(String::from);
+                host.set_config(&path, json!("t0k3n")).await?;
+                Ok::<_, ChannelError>((missing, found))
+            })
+        };
+        let mut answers = [Value::Null, json!({"token": "t"}), Value::Null].into_iter();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let Some(Event::Request { id, op, args }) = rx.recv().await else {
+                panic!("no request")
+            };
+            seen.push((op, args));
+            host.respond(id, Ok(answers.next().expect("answer")));
+        }
+        let (missing, found) = calling.await.expect("join").expect("calls");
+        assert_eq!(missing, None, "null means no such function");
+        assert_eq!(found, Some(json!({"token": "t"})));
+        assert_eq!(
+            seen[1],
+            ("global.call", json!({"name": "__refresh", "args": ["a1"]}))
+        );
+        assert_eq!(seen[2].0, "config.set");
+        assert_eq!(
+            seen[2].1["path"],
+            json!(["channels", "c", "accounts", "a1", "token"])
+        );
+
+        let failing = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move {
+                let path = ["channels", "c", "x"].map(String::from);
+                host.set_config(&path, json!("secret-value")).await
+            })
+        };
+        let Some(Event::Request { id, .. }) = rx.recv().await else {
+            panic!("no request")
+        };
+        host.respond(id, Err("config is read-only".into()));
+        let err = failing.await.expect("join").expect_err("refused");
+        assert!(err.message.starts_with("saving channels.c.x"), "{err}");
+        assert!(!err.message.contains("secret-value"), "{err}");
+        let empty = host.set_config(&[String::new()], Value::Null).await;
+        assert!(empty.is_err());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 // The JS entry against the debug addon, without a gateway: loading, the descriptor-built
 // ChannelPlugin, and Rust panics surfacing as JS errors while the process lives on.
+//
+// Build first: cargo build -p plugin-host -p imsim --features weixin,testkit   (CI: --all-features)
+// then: node --test crates/plugin-host/js/test/*.test.mjs
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";

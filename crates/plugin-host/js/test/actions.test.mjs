@@ -1,0 +1,317 @@
+// The generic action and command machinery of the JS entry, against the debug addon's test-only
+// `imbridge-testkit` channel: registration by mode, agent tools, gateway methods, host services
+// (globalThis functions, config writes) for actions and running accounts, one native state per
+// process, and a CLI command answered on a piped terminal.
+//
+// Build first: cargo build -p plugin-host --features weixin,testkit   (CI: --all-features)
+// then: node --test crates/plugin-host/js/test/*.test.mjs
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "node:test";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+const entryPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../index.js");
+const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-actions-"));
+process.env.OPENCLAW_STATE_DIR = state;
+const built = process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so");
+const addon = path.join(state, "imbridge.node");
+fs.copyFileSync(built, addon);
+process.env.IMBRIDGE_ADDON = addon;
+
+const ID = "imbridge-testkit";
+const entry = (await import("../index.js")).default;
+const native = createRequire(import.meta.url)(addon);
+const descriptor = JSON.parse(native.descriptor()).channels.find((c) => c.id === ID);
+
+// A fake OpenClaw plugin API that records what is registered and what is written.
+function fakeApi(mode, config = {}) {
+  const api = {
+    registrationMode: mode,
+    config,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    tools: [],
+    methods: new Map(),
+    clis: [],
+    channels: [],
+    writes: [],
+    registerTool: (tool, opts) => api.tools.push({ tool, opts }),
+    registerGatewayMethod: (name, handler, opts) => api.methods.set(name, { handler, opts }),
+    registerCli: (registrar, opts) => api.clis.push({ registrar, opts }),
+    registerChannel: ({ plugin }) => api.channels.push(plugin),
+    runtime: {
+      config: {
+        current: () => api.config,
+        mutateConfigFile: async ({ mutate, afterWrite }) => {
+          const draft = structuredClone(api.config);
+          await mutate(draft, {});
+          api.config = draft;
+          api.writes.push({ afterWrite, config: draft });
+        },
+      },
+    },
+  };
+  return api;
+}
+
+const section = (accounts) => ({ channels: { [ID]: { accounts }, other: { keep: true } } });
+
+test("the descriptor carries the testkit's actions and commands, as the list exports do", () => {
+  assert.ok(descriptor, "build the addon with --features testkit");
+  assert.deepEqual(JSON.parse(native.listActions(ID)), descriptor.actions);
+  assert.deepEqual(JSON.parse(native.listCommands(ID)), descriptor.commands);
+  const kinds = Object.fromEntries(descriptor.actions.map((a) => [a.name, [a.kind, a.optional]]));
+  assert.deepEqual(kinds, {
+    imbridge_testkit_send_text: ["tool", false],
+    imbridge_testkit_refresh_token: ["tool", true],
+    echo: ["gatewayMethod", false],
+  });
+  assert.equal(descriptor.actions[0].parameters.type, "object");
+  assert.deepEqual(descriptor.commands[0].subcommands[0].options, [{ flags: "--account <id>", description: "The account to set up" }]);
+  assert.throws(() => native.listActions("nope"), /badInput: channel "nope" is not in this build/);
+});
+
+test("each registration mode gets what OpenClaw expects of it", () => {
+  const seen = {};
+  for (const mode of ["full", "discovery", "tool-discovery", "cli-metadata", "setup-only", undefined]) {
+    const api = fakeApi(mode);
+    entry.register(api);
+    seen[mode ?? "none"] = [api.tools.length, api.methods.size, api.clis.length, api.channels.length > 0];
+  }
+  const tools = descriptor.actions.filter((a) => a.kind === "tool").length;
+  assert.deepEqual(seen, {
+    full: [tools, 1, 1, true],
+    discovery: [0, 0, 1, true],
+    "tool-discovery": [tools, 0, 0, false],
+    "cli-metadata": [0, 0, 1, false],
+    "setup-only": [0, 0, 0, true],
+    none: [tools, 1, 1, true],
+  });
+  const api = fakeApi("full");
+  entry.register(api);
+  assert.ok(api.methods.has(`${ID}.echo`));
+  const optional = api.tools.find((t) => t.tool.name === "imbridge_testkit_refresh_token");
+  assert.deepEqual(optional.opts, { optional: true });
+  assert.deepEqual(api.clis[0].opts.descriptors, [{ name: ID, description: "Testkit accounts (tests only)", hasSubcommands: true }]);
+});
+
+test("a tool calls the operator's global function and saves the token without a restart", async (t) => {
+  const api = fakeApi("full", section({ a1: { token: "old", url: "http://x" } }));
+  entry.register(api);
+  const tool = api.tools.find((x) => x.tool.name === "imbridge_testkit_refresh_token").tool;
+  const calls = [];
+  globalThis.__imbridgeTestkitRefresher = async (accountId, reason) => {
+    calls.push([accountId, reason]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return { token: `fresh-${accountId}` };
+  };
+  t.after(() => delete globalThis.__imbridgeTestkitRefresher);
+
+  const result = await tool.execute("call-1", { accountId: "a1", reason: "expired" });
+  assert.deepEqual(result.details, { refreshed: true, accountId: "a1" });
+  assert.equal(JSON.parse(result.content[0].text).refreshed, true);
+  assert.ok(!JSON.stringify(result).includes("fresh-a1"), "the token never goes back to the model");
+  assert.deepEqual(calls, [["a1", "expired"]]);
+  assert.equal(api.writes.length, 1);
+  assert.equal(api.writes[0].afterWrite.mode, "none");
+  assert.deepEqual(api.config.channels[ID].accounts.a1, { token: "fresh-a1", url: "http://x" });
+  assert.deepEqual(api.config.channels.other, { keep: true });
+
+  delete globalThis.__imbridgeTestkitRefresher;
+  await assert.rejects(tool.execute("call-2", { accountId: "a1" }), /needsLogin: .*__imbridgeTestkitRefresher is not set/);
+  globalThis.__imbridgeTestkitRefresher = () => {
+    throw new Error("refresher is down");
+  };
+  await assert.rejects(tool.execute("call-3", { accountId: "a1" }), /refresher is down/);
+  globalThis.__imbridgeTestkitRefresher = 42;
+  await assert.rejects(tool.execute("call-4", { accountId: "a1" }), /is not a function/);
+  await assert.rejects(tool.execute("call-5", { accountId: 7 }), /badInput: imbridge_testkit_refresh_token\.accountId/);
+  assert.equal(api.writes.length, 1, "nothing written by failed calls");
+});
+
+test("a gateway method answers through respond, errors with a protocol code", async () => {
+  const api = fakeApi("full", section({}));
+  entry.register(api);
+  const { handler } = api.methods.get(`${ID}.echo`);
+  const call = async (params) => {
+    const answers = [];
+    await handler({ params, respond: (...args) => answers.push(args) });
+    assert.equal(answers.length, 1);
+    return answers[0];
+  };
+  const [ok, payload] = await call({ accountId: "a9", method: "friend.add", params: { userID: "u1" } });
+  assert.equal(ok, true);
+  assert.deepEqual(payload, { accountId: "a9", method: "friend.add", params: { userID: "u1" }, running: false });
+  const [failed, none, error] = await call({ method: "x" });
+  assert.equal(failed, false);
+  assert.equal(none, undefined);
+  assert.equal(error.code, "INVALID_REQUEST");
+  assert.match(error.message, /imbridge-testkit\.echo.*accountId/);
+});
+
+// Starts account `accountId` through a channel the way the gateway does; returns its stop.
+async function startAccount(channel, cfg, accountId) {
+  const abort = new AbortController();
+  const statuses = [];
+  const ctx = {
+    cfg,
+    accountId,
+    abortSignal: abort.signal,
+    getStatus: () => statuses.at(-1) ?? {},
+    setStatus: (s) => statuses.push(s),
+  };
+  const running = channel.gateway.startAccount(ctx);
+  const deadline = Date.now() + 5000;
+  while (!statuses.some((s) => s.connected) && Date.now() < deadline) {
+    const last = statuses.at(-1);
+    if (last?.lifecycle === "blocked") throw new Error(`blocked: ${last.lastError}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(statuses.some((s) => s.connected), `not connected: ${JSON.stringify(statuses)}`);
+  return async () => {
+    abort.abort();
+    await running;
+  };
+}
+
+test("a running account reaches the same host services (refresh on start)", async (t) => {
+  const cfg = section({ a2: { token: "old", refreshOnStart: true } });
+  const api = fakeApi("full", cfg);
+  entry.register(api);
+  globalThis.__imbridgeTestkitRefresher = (accountId, reason) => `tok-${accountId}-${reason}`;
+  t.after(() => delete globalThis.__imbridgeTestkitRefresher);
+  const stop = await startAccount(api.channels.find((c) => c.id === ID), cfg, "a2");
+  try {
+    assert.equal(api.config.channels[ID].accounts.a2.token, "tok-a2-start");
+    assert.equal(api.writes[0].afterWrite.mode, "none");
+  } finally {
+    await stop();
+  }
+});
+
+test("an evaluation from a copy of the package shares the native state: tools reach live accounts", async () => {
+  const cfg = section({ live: { token: "t" } });
+  const first = fakeApi("full", cfg);
+  entry.register(first);
+  const stop = await startAccount(first.channels.find((c) => c.id === ID), cfg, "live");
+  try {
+    // The gateway loading the plugin again from a temporary copy: another path to the addon.
+    const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-copy-")), "imbridge.node");
+    fs.copyFileSync(addon, copy);
+    process.env.IMBRIDGE_ADDON = copy;
+    const again = (await import(`../index.js?copy=${Date.now()}`)).default;
+    const second = fakeApi("tool-discovery", cfg);
+    again.register(second);
+    const send = second.tools.find((x) => x.tool.name === "imbridge_testkit_send_text").tool;
+    const sent = await send.execute("call-1", { accountId: "live", to: "peer", text: "hello" });
+    assert.match(sent.details.messageId, /^live-\d+$/);
+
+    // Without the process-wide addon, the copy would have its own statics and no live account.
+    const separate = createRequire(import.meta.url)(copy);
+    assert.notEqual(separate, native);
+    const handle = await separate.startAction(ID, JSON.stringify(cfg.channels[ID]), "imbridge_testkit_send_text", JSON.stringify({ accountId: "live", to: "p", text: "x" }));
+    let event;
+    do event = JSON.parse(await separate.next(handle));
+    while (event.type === "request");
+    separate.release(handle);
+    assert.equal(event.type, "stopped");
+    assert.match(event.error.message, /not running in this process/);
+  } finally {
+    process.env.IMBRIDGE_ADDON = addon;
+    await stop();
+  }
+});
+
+test("unknown actions and commands are refused up front, naming them", async () => {
+  await assert.rejects(native.startAction(ID, "{}", "nope", "{}"), /badInput: imbridge-testkit: unknown action "nope"/);
+  await assert.rejects(native.startCommand(ID, "{}", ID, "teardown", "{}"), /badInput: imbridge-testkit: unknown command imbridge-testkit teardown/);
+});
+
+// The CLI process: a fake commander program, the registrar, and the subcommand's action with
+// answers piped into stdin. Runs in a child so the terminal is its own.
+const CLI_SCRIPT = `
+const { default: entry } = await import(process.env.ENTRY);
+const fs = await import("node:fs");
+const configFile = process.env.CONFIG_FILE;
+let config = JSON.parse(fs.readFileSync(configFile, "utf8"));
+const make = (name) => {
+  const c = { name, children: [], options: [] };
+  c.command = (n) => { const k = make(n); c.children.push(k); return k; };
+  c.description = (d) => { c.desc = d; return c; };
+  c.option = (flags, d) => { c.options.push(flags); return c; };
+  c.action = (fn) => { c.run = fn; return c; };
+  return c;
+};
+const clis = [];
+entry.register({
+  registrationMode: "full",
+  config,
+  logger: { debug() {}, info() {}, warn() {}, error() {} },
+  registerCli: (registrar, opts) => clis.push({ registrar, opts }),
+  registerChannel() {}, registerTool() {}, registerGatewayMethod() {},
+  runtime: { config: {
+    current: () => config,
+    mutateConfigFile: async ({ mutate, afterWrite }) => {
+      const draft = structuredClone(config);
+      await mutate(draft, {});
+      config = draft;
+      fs.writeFileSync(configFile, JSON.stringify({ afterWrite, config }));
+    },
+  } },
+});
+const program = make("openclaw");
+for (const { registrar } of clis) await registrar({ program, config, parentPath: [] });
+const root = program.children.find((c) => c.name === process.env.COMMAND);
+const sub = root.children.find((c) => c.name === "setup");
+const options = JSON.parse(process.env.OPTIONS);
+await sub.run(options, { opts: () => options });
+`;
+
+function runCli(options, input, config) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-cli-"));
+  const configFile = path.join(dir, "openclaw.json");
+  fs.writeFileSync(configFile, JSON.stringify(config));
+  const child = spawn(process.execPath, ["--input-type=module", "-e", CLI_SCRIPT], {
+    env: { ...process.env, ENTRY: entryPath, CONFIG_FILE: configFile, COMMAND: ID, OPTIONS: JSON.stringify(options) },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  child.stdin.end(input);
+  return new Promise((resolve) => {
+    child.on("exit", (code) => resolve({ code, stdout, stderr, written: JSON.parse(fs.readFileSync(configFile, "utf8")) }));
+  });
+}
+
+test("a command asks on the terminal, saves its config edits, then prints its text", async () => {
+  const config = section({ a3: { url: "http://old", dmPolicy: "open" } });
+  const run = await runCli({}, "a3\n\nt0k3n\n", config);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /Account id \[default\]: /);
+  assert.match(run.stdout, /Server URL \[http:\/\/old\]: /, "the current value is the default");
+  assert.match(run.stdout, /Token: /);
+  assert.match(run.stdout, /Account a3 on http:\/\/old\nSaved imbridge-testkit account a3\.\n$/);
+  assert.ok(!run.stdout.includes("t0k3n"), "the token is not printed");
+  assert.equal(run.written.afterWrite.mode, "auto", "a running gateway picks the account up");
+  assert.deepEqual(run.written.config.channels[ID].accounts.a3, { url: "http://old", dmPolicy: "open", token: "t0k3n" });
+  assert.deepEqual(run.written.config.channels.other, { keep: true });
+});
+
+test("a command with its option set skips that question; closed input fails it without a write", async () => {
+  const config = section({});
+  const ok = await runCli({ account: "given" }, "http://new\nsecret\n", config);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(!ok.stdout.includes("Account id"), ok.stdout);
+  assert.deepEqual(ok.written.config.channels[ID].accounts.given, { url: "http://new", token: "secret" });
+
+  const closed = await runCli({ account: "given" }, "http://new\n", config);
+  assert.notEqual(closed.code, 0);
+  assert.match(closed.stderr, /no answer to "Token": input closed/);
+  assert.deepEqual(closed.written, config, "nothing saved");
+});
