@@ -251,7 +251,7 @@ pub fn run(keep: bool, only: Option<Part>) -> Result {
             scenario(&mut stack, &allowed, &stranger)?;
         }
         if only != Some(Part::Weixin) {
-            crate::e2e_openim::scenario(&stack)?;
+            crate::e2e_openim::scenario(&mut stack)?;
         }
         Ok(())
     })();
@@ -398,7 +398,7 @@ fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
 }
 
 /// A small real PNG (hosts sniff media types), different for each `seed`.
-fn png(seed: u8) -> Result<Vec<u8>> {
+pub fn png(seed: u8) -> Result<Vec<u8>> {
     let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, seed]));
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;

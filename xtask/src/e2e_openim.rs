@@ -1,14 +1,29 @@
-//! The OpenIM part of `cargo xtask e2e`: two accounts on two simulated OpenIM servers in the
-//! real gateway, each answering a direct message and an @-mention in its group, and ignoring
-//! a group message without a mention (`requireMention`).
+//! The OpenIM part of `cargo xtask e2e`, in the real gateway against two simulated OpenIM
+//! servers with one account each:
+//!
+//! - each answers a direct message and an @-mention in its group, and ignores a group message
+//!   without a mention (`requireMention`);
+//! - the agent tools send an image, a video and a file; calls without or with an unknown
+//!   `accountId` fail with a clear error;
+//! - the friend guard refuses, and once turned off for one account, the call reaches its server;
+//! - 500 messages over 20 conversations reach the agent exactly once and in order, while the
+//!   connection drops, and again across a gateway restart;
+//! - an expired token is refreshed through `tokenRefresh.mode: http` (config file, state
+//!   write-back, `clearOnSuccess`, reconnect); a failing refresh leaves the manual-login marker
+//!   of that account only.
 
 use std::time::Duration;
 
-use imsim::openim::{OpenImOptions, OpenImSim, Sent};
+use imsim::openim::{OpenImOptions, OpenImSim, RefreshBackend, Sent};
 use serde_json::{Value, json};
 
 use crate::Result;
 use crate::e2e::{Stack, TURN, poll};
+
+/// Direct-message peers of the bulk test, all on the first server.
+const BULK_PEERS: usize = 20;
+/// Messages per peer and phase: 20 × 25 = 500.
+const BULK_EACH: usize = 25;
 
 /// Polls until `probe` yields, or fails naming `what`.
 fn wait<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
@@ -73,8 +88,11 @@ pub fn start(stack: &Stack) -> Result<Vec<Server>> {
             )
         })
         .collect();
-    let allow: Vec<&str> = servers.iter().map(|s| s.peer).collect();
+    let mut allow: Vec<String> = servers.iter().map(|s| s.peer.to_owned()).collect();
+    allow.extend((0..BULK_PEERS).map(bulk_peer));
     let mut config = stack.gateway.read_config()?;
+    // One session per peer, so the bulk test's conversations run side by side.
+    config["session"]["dmScope"] = json!("per-channel-peer");
     config["channels"][CHANNEL] = json!({
         "dmPolicy": "pairing",
         "allowFrom": allow,
@@ -100,7 +118,11 @@ fn sent_with(server: &Server, text: &str) -> Option<Sent> {
         .find(|s| s.send_id == server.bot && s.err_code == 0 && s.text.as_deref() == Some(text))
 }
 
-pub fn scenario(stack: &Stack) -> Result {
+fn bulk_peer(i: usize) -> String {
+    format!("bulk-{i:02}")
+}
+
+pub fn scenario(stack: &mut Stack) -> Result {
     let servers = start(stack)?;
     for s in &servers {
         step(&format!("{}: a direct message is answered", s.account));
@@ -166,5 +188,479 @@ pub fn scenario(stack: &Stack) -> Result {
             format!("{}: status line {line:?}", s.account),
         )?;
     }
+    tools(stack, &servers[0])?;
+    friend_guard(stack, &servers)?;
+    bulk(stack, &servers[0])?;
+    token_refresh(stack, &servers)
+}
+
+/// `openclaw gateway call <method> --params <json> --json`: the result, or the error text.
+fn gateway_call(
+    stack: &Stack,
+    method: &str,
+    params: &Value,
+) -> Result<std::result::Result<Value, String>> {
+    let params = params.to_string();
+    match stack
+        .gateway
+        .cli(&["gateway", "call", method, "--params", &params, "--json"])
+    {
+        Ok(out) => Ok(Ok(serde_json::from_str(out.trim()).map_err(|e| {
+            format!("gateway call {method}: not JSON ({e}): {out}")
+        })?)),
+        Err(err) => Ok(Err(err.to_string())),
+    }
+}
+
+/// Runs agent tool `name` the way the gateway runs it for an agent (`tools.invoke`).
+fn invoke_tool(
+    stack: &Stack,
+    name: &str,
+    args: Value,
+) -> Result<std::result::Result<Value, String>> {
+    gateway_call(
+        stack,
+        "tools.invoke",
+        &json!({ "name": name, "args": args }),
+    )
+}
+
+fn tools(stack: &Stack, s: &Server) -> Result {
+    step("agent tools: text, image, video and file reach the server as valid messages");
+    // The host's media store is one of the roots a tool may send local files from.
+    let media = stack.gateway.state.join("media").join("outbound-test");
+    std::fs::create_dir_all(&media)?;
+    let image = crate::e2e::png(77)?;
+    let image_path = media.join("chart.png");
+    std::fs::write(&image_path, &image)?;
+    let file = b"%PDF-1.4\n% imbridge e2e report\n".repeat(40);
+    let file_path = media.join("report.pdf");
+    std::fs::write(&file_path, &file)?;
+    // The video comes by URL: an object already on the server.
+    let mut video = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+    video.extend(std::iter::repeat_n(7u8, 4096));
+    let video_url = s
+        .sim
+        .put_object("e2e/source-clip.mp4", video.clone(), "video/mp4");
+
+    let sent_before = s.sim.sent().len();
+    let text = invoke_tool(
+        stack,
+        "multi_openim_send_text",
+        json!({"accountId": s.account, "to": s.peer, "text": "OIM-TOOL-TEXT"}),
+    )?
+    .map_err(|e| format!("multi_openim_send_text failed: {e}"))?;
+    eprintln!("{text}");
+    wait(
+        "the tool's text at the server",
+        Duration::from_secs(30),
+        || sent_with(s, "OIM-TOOL-TEXT"),
+    )?;
+    for (tool, media, bytes, content_type) in [
+        (
+            "multi_openim_send_image",
+            image_path.to_string_lossy().into_owned(),
+            &image,
+            102,
+        ),
+        ("multi_openim_send_video", video_url.clone(), &video, 104),
+        (
+            "multi_openim_send_file",
+            file_path.to_string_lossy().into_owned(),
+            &file,
+            105,
+        ),
+    ] {
+        let result = invoke_tool(
+            stack,
+            tool,
+            json!({"accountId": s.account, "to": s.peer, "media": media}),
+        )?
+        .map_err(|e| format!("{tool} failed: {e}"))?;
+        eprintln!("{tool}: {result}");
+        let sent = wait(
+            &format!("{tool}'s message at the server"),
+            Duration::from_secs(30),
+            || {
+                s.sim.sent().into_iter().skip(sent_before).find(|m| {
+                    m.send_id == s.bot && m.err_code == 0 && m.content_type == content_type
+                })
+            },
+        )?;
+        check(
+            sent.recv_id == s.peer && sent.session_type == 1,
+            format!(
+                "{tool}: sent to {:?} (session {})",
+                sent.recv_id, sent.session_type
+            ),
+        )?;
+        // The message points at an object the server stores with exactly these bytes.
+        let upload = s
+            .sim
+            .uploads()
+            .into_iter()
+            .find(|u| sent.content.contains(&u.url))
+            .ok_or_else(|| format!("{tool}: no uploaded object's URL in {}", sent.content))?;
+        check(
+            s.sim.object(&upload.name).as_deref() == Some(bytes.as_slice()),
+            format!(
+                "{tool}: object {} does not hold the sent bytes",
+                upload.name
+            ),
+        )?;
+    }
+
+    step("agent tools: a call without or with an unknown accountId fails and names it");
+    let missing = invoke_tool(
+        stack,
+        "multi_openim_send_text",
+        json!({"to": s.peer, "text": "OIM-TOOL-NO-ACCOUNT"}),
+    )?;
+    let err = missing.err().ok_or("a send without accountId succeeded")?;
+    check(
+        err.contains("accountId"),
+        format!("the error does not name accountId: {err}"),
+    )?;
+    let unknown = invoke_tool(
+        stack,
+        "multi_openim_send_image",
+        json!({"accountId": "nope", "to": s.peer, "media": image_path}),
+    )?;
+    let err = unknown
+        .err()
+        .ok_or("a send from an unknown account succeeded")?;
+    check(
+        err.contains("unknown account") && err.contains("nope"),
+        format!("the error does not name the unknown account: {err}"),
+    )?;
+    let outside = std::env::temp_dir().join("imbridge-e2e-outside.png");
+    std::fs::write(&outside, &image)?;
+    let refused = invoke_tool(
+        stack,
+        "multi_openim_send_image",
+        json!({"accountId": s.account, "to": s.peer, "media": outside}),
+    )?;
+    let _ = std::fs::remove_file(&outside);
+    let err = refused
+        .err()
+        .ok_or("a file outside the media roots was sent")?;
+    check(
+        err.contains("not under an allowed media directory"),
+        format!("the refusal does not say why: {err}"),
+    )?;
+    check(
+        sent_with(s, "OIM-TOOL-NO-ACCOUNT").is_none(),
+        "a failed tool call still sent its text",
+    )
+}
+
+fn friend_guard(stack: &Stack, servers: &[Server]) -> Result {
+    step("friend guard: refused while on, reaches the server once off for one account");
+    let (a, b) = (&servers[0], &servers[1]);
+    let calls_before = a.sim.friend_calls().len();
+    let refused = gateway_call(
+        stack,
+        "multi-openim.friend",
+        &json!({"accountId": a.account, "method": "addFriend", "params": a.peer}),
+    )?;
+    let err = refused
+        .err()
+        .ok_or("addFriend went through with the guard on")?;
+    check(
+        err.contains("MULTI_OPENIM_FRIEND_API_DISABLED")
+            && err.contains("addFriend")
+            && err.contains(a.account),
+        format!("the refusal lacks the code, method or account: {err}"),
+    )?;
+    check(
+        a.sim.friend_calls().len() == calls_before,
+        "the guard let a friend call reach the server",
+    )?;
+
+    let mut config = stack.gateway.read_config()?;
+    config["channels"][CHANNEL]["accounts"][b.account]["disableFriendSdk"] = json!(false);
+    stack.gateway.write_config(&config)?;
+    // The gateway reads the change on its own; until then the guard still answers.
+    let result = wait(
+        "the friend call with the guard off",
+        Duration::from_secs(60),
+        || {
+            gateway_call(
+            stack,
+            "multi-openim.friend",
+            &json!({"accountId": b.account, "method": "addFriend", "params": {"toUserID": b.peer, "reqMsg": "hi"}}),
+        )
+        .ok()?
+        .ok()
+        },
+    )?;
+    eprintln!("friend: {result}");
+    let call = b
+        .sim
+        .friend_calls()
+        .into_iter()
+        .find(|c| c.path == "/friend/add_friend" && c.user_id == b.bot)
+        .ok_or("the server saw no /friend/add_friend from the bot")?;
+    check(
+        call.body["toUserID"] == b.peer && call.err_code == 0,
+        format!("unexpected friend call {call:?}"),
+    )?;
+    // The other account keeps its guard.
+    let still = gateway_call(
+        stack,
+        "multi-openim.friend",
+        &json!({"accountId": a.account, "method": "getFriendList"}),
+    )?;
+    check(
+        still.is_err_and(|e| e.contains("MULTI_OPENIM_FRIEND_API_DISABLED")),
+        "turning the guard off for one account turned it off for the other",
+    )?;
+    wait(
+        "both bots online after the reload",
+        Duration::from_secs(90),
+        || servers.iter().all(|s| s.sim.online(s.bot)).then_some(()),
+    )
+}
+
+/// Injects one phase of the bulk test: `BULK_EACH` messages from each bulk peer, interleaved.
+/// `between` runs before every fifth round (drops the connection, or nothing).
+fn inject_bulk(s: &Server, phase: &str, mut between: impl FnMut(usize)) {
+    for n in 0..BULK_EACH {
+        if n % 5 == 0 {
+            between(n);
+        }
+        for p in 0..BULK_PEERS {
+            let peer = bulk_peer(p);
+            s.sim
+                .inject_text(&peer, s.bot, &format!("[[ECHO:{phase}-{peer}-{n}]]"));
+        }
+    }
+}
+
+/// Waits for every reply of `phase`, then checks each came exactly once and in order per peer.
+fn expect_bulk(s: &Server, phase: &str) -> Result {
+    let total = BULK_PEERS * BULK_EACH;
+    let prefix = format!("ECHO: {phase}-");
+    let replies = || -> Vec<Sent> {
+        s.sim
+            .sent()
+            .into_iter()
+            .filter(|m| m.send_id == s.bot && m.err_code == 0)
+            .filter(|m| m.text.as_deref().is_some_and(|t| t.starts_with(&prefix)))
+            .collect()
+    };
+    let started = std::time::Instant::now();
+    let outcome = poll(Duration::from_secs(900), Duration::from_secs(2), || {
+        Ok((replies().len() >= total).then_some(()))
+    });
+    let got = replies();
+    eprintln!(
+        "{phase}: {} of {total} replies after {:.0}s",
+        got.len(),
+        started.elapsed().as_secs_f64()
+    );
+    outcome?.ok_or_else(|| format!("{phase}: only {} of {total} replies", got.len()))?;
+    // Late duplicates would show up shortly after.
+    std::thread::sleep(Duration::from_secs(5));
+    let got = replies();
+    let mut per_peer: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for m in &got {
+        let text = m.text.as_deref().unwrap_or_default();
+        let rest = &text[prefix.len()..];
+        let (peer, n) = rest
+            .rsplit_once('-')
+            .ok_or_else(|| format!("unexpected reply {text:?}"))?;
+        check(m.recv_id == peer, format!("{text:?} went to {}", m.recv_id))?;
+        per_peer.entry(peer.to_owned()).or_default().push(
+            n.parse()
+                .map_err(|_| format!("unexpected reply {text:?}"))?,
+        );
+    }
+    check(
+        per_peer.len() == BULK_PEERS,
+        format!("{phase}: replies to {} peers", per_peer.len()),
+    )?;
+    for (peer, seen) in per_peer {
+        let expected: Vec<usize> = (0..BULK_EACH).collect();
+        check(
+            seen == expected,
+            format!(
+                "{phase}: {peer} got replies to {seen:?} (want each of 0..{BULK_EACH} once, in order)"
+            ),
+        )?;
+    }
     Ok(())
+}
+
+fn bulk(stack: &mut Stack, s: &Server) -> Result {
+    step(
+        "500 messages over 20 conversations while the connection keeps dropping: each once, in order",
+    );
+    let mut drops = 0;
+    inject_bulk(s, "B1", |_| drops += s.sim.drop_connections(s.bot));
+    eprintln!("dropped {drops} connections while storing");
+    expect_bulk(s, "B1")?;
+
+    step("500 more while the gateway is down: each once, in order, after the restart");
+    stack.gateway.stop()?;
+    wait("the bot offline", Duration::from_secs(30), || {
+        (!s.sim.online(s.bot)).then_some(())
+    })?;
+    inject_bulk(s, "B2", |_| {});
+    stack.gateway.start()?;
+    wait("the bot back online", Duration::from_secs(120), || {
+        s.sim.online(s.bot).then_some(())
+    })?;
+    expect_bulk(s, "B2")
+}
+
+fn token_refresh(stack: &Stack, servers: &[Server]) -> Result {
+    step(
+        "token refresh over http: new token saved, state written back, files cleared, reconnected",
+    );
+    let (a, b) = (&servers[0], &servers[1]);
+    let dir = stack.gateway.dir.join("openim-refresh");
+    std::fs::create_dir_all(&dir)?;
+    let backend = stack.runtime().block_on(RefreshBackend::start())?;
+    let fresh = a.sim.issue_token(a.bot, 7);
+    backend.answer(
+        a.account,
+        200,
+        json!({"code": 0, "data": {"token": fresh, "refreshToken": "rt-primary-2"}}),
+    );
+    backend.answer(b.account, 500, json!({"error": "refresh backend is down"}));
+    let state_file = dir.join("tokens.json");
+    std::fs::write(
+        &state_file,
+        json!({
+            a.account: {"refresh_token": "rt-primary-1", "note": "kept"},
+            b.account: {"refresh_token": "rt-b-1"},
+        })
+        .to_string(),
+    )?;
+    for account in [a.account, b.account] {
+        std::fs::write(dir.join(format!("stale-{account}.flag")), "login needed")?;
+    }
+    let markers = dir.join("markers");
+    let mut config = stack.gateway.read_config()?;
+    config["channels"][CHANNEL]["tokenRefresh"] = json!({
+        "mode": "http",
+        "manualLoginMarkerPath": markers.join("manual-login.json"),
+        "backoff": {"initialMs": 200, "maxMs": 1000, "maxAttempts": 2},
+        "http": {
+            "stateFile": state_file,
+            "endpoint": format!("{}/refresh/{{accountId}}", backend.url()),
+            "headers": {"content-type": "application/json"},
+            "body": {"refreshToken": "{state.refresh_token}", "account": "{accountId}"},
+            "responseTokenPath": ["data.token", "token"],
+            "stateWriteBack": {"refresh_token": "data.refreshToken"},
+            "clearOnSuccess": [dir.join("stale-{accountId}.flag")],
+        },
+    });
+    let old_tokens: Vec<String> = servers
+        .iter()
+        .map(|s| {
+            config["channels"][CHANNEL]["accounts"][s.account]["token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    stack.gateway.write_config(&config)?;
+    // The reload restarts both accounts with the new settings.
+    std::thread::sleep(Duration::from_secs(5));
+    wait(
+        "both bots online after the reload",
+        Duration::from_secs(90),
+        || servers.iter().all(|s| s.sim.online(s.bot)).then_some(()),
+    )?;
+
+    for (s, old) in servers.iter().zip(&old_tokens) {
+        check(
+            s.sim.expire_token(old),
+            format!("{}: the sim did not know the token", s.account),
+        )?;
+        s.sim.drop_connections(s.bot);
+    }
+    let saved = wait(
+        "the refreshed token in the config file",
+        Duration::from_secs(90),
+        || {
+            let config = stack.gateway.read_config().ok()?;
+            let token = config["channels"][CHANNEL]["accounts"][a.account]["token"]
+                .as_str()?
+                .to_owned();
+            (token == fresh).then_some(config)
+        },
+    )?;
+    check(
+        saved["channels"][CHANNEL]["accounts"][b.account]["token"] == old_tokens[1].as_str()
+            && saved["channels"][CHANNEL]["accounts"][a.account]["wsAddr"] == a.sim.ws_url(),
+        "the token write changed other settings",
+    )?;
+    let call = backend
+        .calls()
+        .into_iter()
+        .find(|c| c.account == a.account)
+        .ok_or("the refresh endpoint was not called for the first account")?;
+    check(
+        call.body == json!({"refreshToken": "rt-primary-1", "account": a.account}),
+        format!("refresh request body {}", call.body),
+    )?;
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&state_file)?)?;
+    check(
+        state[a.account]["refresh_token"] == "rt-primary-2" && state[a.account]["note"] == "kept",
+        format!("state file after the refresh: {state}"),
+    )?;
+    check(
+        !dir.join(format!("stale-{}.flag", a.account)).exists(),
+        "clearOnSuccess did not remove the first account's file",
+    )?;
+    wait(
+        "the first bot online with the new token",
+        Duration::from_secs(60),
+        || online_with(a, &fresh).then_some(()),
+    )?;
+    let marker = "OIM-AFTER-REFRESH";
+    a.sim
+        .inject_text(a.peer, a.bot, &format!("[[ECHO:{marker}]]"));
+    wait("a reply after the refresh", TURN, || {
+        sent_with(a, &format!("ECHO: {marker}"))
+    })?;
+
+    step("a failing refresh leaves the manual-login marker of that account only");
+    let marker_b = markers.join(format!("manual-login.{}.json", b.account));
+    wait(
+        "the second account's manual-login marker",
+        Duration::from_secs(90),
+        || marker_b.exists().then_some(()),
+    )?;
+    let text = std::fs::read_to_string(&marker_b)?;
+    check(
+        !text.contains(&old_tokens[1]) && text.contains(b.account),
+        format!("marker content {text}"),
+    )?;
+    check(
+        !markers
+            .join(format!("manual-login.{}.json", a.account))
+            .exists(),
+        "the first account got a marker too",
+    )?;
+    check(
+        dir.join(format!("stale-{}.flag", b.account)).exists(),
+        "a failed refresh removed its clearOnSuccess file",
+    )?;
+    check(
+        stack.gateway.read_config()?["channels"][CHANNEL]["accounts"][b.account]["token"]
+            == old_tokens[1].as_str(),
+        "a failed refresh changed the second account's token",
+    )
+}
+
+/// `s.bot` has a live connection that logged in with `token`.
+fn online_with(s: &Server, token: &str) -> bool {
+    s.sim
+        .connections()
+        .iter()
+        .any(|c| c.user_id == s.bot && c.token == token)
 }

@@ -291,6 +291,7 @@ mod tests {
             text: format!("text of {id}"),
             media: vec![],
             mentions: vec![],
+            was_mentioned: false,
             reply_to: None,
             server_id: id.into(),
             timestamp_ms: 1,

@@ -184,7 +184,7 @@ impl MemoryPairingStore {
 
     /// Approves a pending code, as `openclaw pairing approve` does. Returns the approved id.
     pub fn approve(&self, channel: &str, account: &str, code: &str) -> Option<String> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = crate::lock(&self.inner);
         let key = (channel.to_owned(), account.to_owned());
         let requests = inner.requests.get_mut(&key)?;
         let index = requests
@@ -196,7 +196,7 @@ impl MemoryPairingStore {
     }
 
     pub fn allow(&self, channel: &str, account: &str, id: &str) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = crate::lock(&self.inner);
         inner
             .allowed
             .entry((channel.to_owned(), account.to_owned()))
@@ -205,7 +205,7 @@ impl MemoryPairingStore {
     }
 
     pub fn pending(&self, channel: &str, account: &str) -> Vec<(String, String)> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = crate::lock(&self.inner);
         inner
             .requests
             .get(&(channel.to_owned(), account.to_owned()))
@@ -227,7 +227,7 @@ impl PairingStore for MemoryPairingStore {
         channel: &str,
         account: &str,
     ) -> Result<Vec<String>, ChannelError> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = crate::lock(&self.inner);
         Ok(inner
             .allowed
             .get(&(channel.to_owned(), account.to_owned()))
@@ -242,7 +242,7 @@ impl PairingStore for MemoryPairingStore {
         id: &str,
         _meta: serde_json::Value,
     ) -> Result<PairingCode, ChannelError> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = crate::lock(&self.inner);
         let requests = inner
             .requests
             .entry((channel.to_owned(), account.to_owned()))

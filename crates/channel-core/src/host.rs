@@ -151,6 +151,13 @@ pub trait Host: PairingStore + SessionKeyResolver {
             path.join(".")
         )))
     }
+
+    /// Directories whose files the current caller may have sent as attachments (in OpenClaw,
+    /// for an agent tool: the agent's workspace and the host's media store). Local paths
+    /// outside them are refused. The default host grants none: only URLs.
+    async fn media_roots(&self) -> Result<Vec<String>, ChannelError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Builds OpenClaw's `MsgContext` for an inbound message.
@@ -184,6 +191,9 @@ pub fn msg_context(
         .expect("a json! object literal is an object");
     if let Some(name) = &inbound.sender.name {
         fields.insert("SenderName".into(), name.clone().into());
+    }
+    if inbound.chat.kind == crate::ChatKind::Group {
+        fields.insert("WasMentioned".into(), inbound.was_mentioned.into());
     }
     if let Some(title) = &inbound.chat.title {
         fields.insert("ConversationLabel".into(), title.clone().into());

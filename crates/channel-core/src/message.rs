@@ -82,6 +82,10 @@ pub struct Inbound {
     pub media: Vec<Media>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// A group message that mentions this account (by id, or everyone): OpenClaw's
+    /// `WasMentioned`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub was_mentioned: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<ReplyTo>,
     /// The server's id for this message: the dedup key and the stable `MessageSid`.

@@ -518,6 +518,7 @@ mod tests {
             text: format!("msg {id}"),
             media: vec![],
             mentions: vec![],
+            was_mentioned: false,
             reply_to: None,
             server_id: id.into(),
             timestamp_ms: 0,

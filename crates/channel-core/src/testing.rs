@@ -15,6 +15,7 @@ use crate::action::{ConfigEdit, Prompter, Question};
 use crate::dm::{MemoryPairingStore, PairingCode, PairingStore};
 use crate::error::ChannelError;
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
+use crate::lock;
 use crate::session::{Route, RouteQuery, ScopeResolver, SessionKeyResolver};
 
 /// Makes the agent's reply to a turn.
@@ -35,11 +36,8 @@ pub struct StandaloneHost {
     config: Mutex<Value>,
     config_file: Option<PathBuf>,
     config_writes: Mutex<Vec<ConfigEdit>>,
+    media_roots: Vec<String>,
     changed: Notify,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for StandaloneHost {
@@ -69,6 +67,7 @@ impl StandaloneHost {
             config: Mutex::new(Value::Object(Default::default())),
             config_file: None,
             config_writes: Mutex::new(Vec::new()),
+            media_roots: Vec::new(),
             changed: Notify::new(),
         }
     }
@@ -88,6 +87,12 @@ impl StandaloneHost {
     /// `openclaw.json`, instead of in memory.
     pub fn with_config_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config_file = Some(path.into());
+        self
+    }
+
+    /// Grants local attachments under `roots` to actions ([`Host::media_roots`]).
+    pub fn with_media_roots<S: Into<String>>(mut self, roots: impl IntoIterator<Item = S>) -> Self {
+        self.media_roots = roots.into_iter().map(Into::into).collect();
         self
     }
 
@@ -112,14 +117,11 @@ impl StandaloneHost {
     }
 
     pub fn turns(&self) -> Vec<Turn> {
-        self.turns.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.turns).clone()
     }
 
     pub fn statuses(&self) -> Vec<(String, StatusPatch)> {
-        self.statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.statuses).clone()
     }
 
     /// Whether the latest status report of `account` said it is connected.
@@ -216,10 +218,7 @@ impl Host for StandaloneHost {
             }
         }
         // Recorded after the replies went out, so a test that saw the turn can expect them.
-        self.turns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(turn);
+        lock(&self.turns).push(turn);
         self.changed.notify_waiters();
         outcome
     }
@@ -241,10 +240,7 @@ impl Host for StandaloneHost {
     }
 
     fn report_status(&self, _channel: &str, account: &str, patch: StatusPatch) {
-        self.statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((account.to_owned(), patch));
+        lock(&self.statuses).push((account.to_owned(), patch));
         self.changed.notify_waiters();
     }
 
@@ -280,6 +276,10 @@ impl Host for StandaloneHost {
         lock(&self.config_writes).push(edit);
         self.changed.notify_waiters();
         Ok(())
+    }
+
+    async fn media_roots(&self) -> Result<Vec<String>, ChannelError> {
+        Ok(self.media_roots.clone())
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use channel_core::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use channel_core::lock;
 use channel_core::{
     AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
@@ -23,7 +24,7 @@ use crate::outbound;
 use crate::recovery::{Recovery, RecoveryHost, Trigger};
 use crate::rest::{RestClient, RestConfig};
 use crate::wire::proto::MsgData;
-use crate::{CHANNEL_ID, errors};
+use crate::{CHANNEL_ID, actions, errors};
 
 /// Longest inbound attachment we download.
 const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
@@ -88,6 +89,40 @@ impl OpenimChannel {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// The REST client of a running account (it holds the newest token).
+    pub(crate) fn live_rest(&self, account: &str) -> Option<RestClient> {
+        lock(&self.live).get(account).map(|live| live.rest.clone())
+    }
+
+    /// Sends `message` from running account `account` over its connection; the server's ids
+    /// of every part, in order. `attach` forces the kind of the attachments.
+    pub(crate) async fn send_as(
+        &self,
+        account: &str,
+        target: &Target,
+        message: &Outbound,
+        attach: Option<outbound::Attach>,
+    ) -> Result<Vec<String>, ChannelError> {
+        let live = self.live(account)?;
+        let sender = outbound::Sender {
+            account,
+            me: &live.me,
+            platform_id: live.platform_id,
+            nickname: &live.nickname,
+            rest: &live.rest,
+        };
+        let messages = outbound::build(&sender, target, message, attach).await?;
+        let mut ids = Vec::with_capacity(messages.len());
+        for msg in &messages {
+            let stored =
+                live.link.send(msg, SEND_WITHIN).await.map_err(|e| {
+                    e.context(format!("multi-openim {account}: sending to {target}"))
+                })?;
+            ids.push(stored.server_msg_id);
+        }
+        Ok(ids)
+    }
 }
 
 /// Hands in-order messages to the pipeline, through the group gate.
@@ -96,6 +131,33 @@ struct ChannelSink {
     gate: Gate,
     ctx: RunContext,
     link: Arc<Link>,
+    rest: RestClient,
+    /// Group names by id, looked up once per group (the agent sees which group it is in).
+    group_names: Mutex<HashMap<String, String>>,
+}
+
+impl ChannelSink {
+    async fn group_name(&self, group_id: &str) -> Option<String> {
+        if let Some(name) = lock(&self.group_names).get(group_id) {
+            return Some(name.clone());
+        }
+        match self.rest.groups_info(&[group_id.to_owned()]).await {
+            Ok(groups) => {
+                let name = groups
+                    .into_iter()
+                    .find(|g| g.group_id == group_id)
+                    .map(|g| g.group_name)
+                    .filter(|n| !n.is_empty())?;
+                lock(&self.group_names).insert(group_id.to_owned(), name.clone());
+                Some(name)
+            }
+            Err(err) => {
+                // Asked again with the group's next message.
+                tracing::debug!(account = %self.account, group = %group_id, %err, "group name lookup failed");
+                None
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -105,7 +167,7 @@ impl Sink for ChannelSink {
             tracing::debug!(account = %self.account, conversation = %conversation_id, ?skip, "not for the agent");
             return Ok(());
         }
-        let inbound = match normalize(&self.account, conversation_id, &msg) {
+        let mut inbound = match normalize(&self.account, conversation_id, &msg) {
             Ok(inbound) => inbound,
             Err(err) => {
                 // It can never be read; holding the seq for it would block the conversation.
@@ -113,6 +175,12 @@ impl Sink for ChannelSink {
                 return Ok(());
             }
         };
+        if inbound.chat.kind == ChatKind::Group {
+            inbound.was_mentioned = self.gate.mentions_me(&msg);
+            if inbound.chat.title.is_none() {
+                inbound.chat.title = self.group_name(&inbound.chat.id).await;
+            }
+        }
         let outcome = self.ctx.accept(inbound).await?;
         tracing::debug!(account = %self.account, ?outcome, "inbound handled");
         Ok(())
@@ -150,6 +218,10 @@ impl Recover for AccountRecovery {
             }
             Err(failed) => Err(failed.into_error()),
         }
+    }
+
+    async fn accepted(&self) {
+        self.recovery.lock().await.token_accepted();
     }
 }
 
@@ -226,6 +298,35 @@ impl Channel for OpenimChannel {
         }
     }
 
+    fn actions(&self) -> Vec<ActionSpec> {
+        actions::specs()
+    }
+
+    async fn call_action(
+        &self,
+        section: &serde_json::Value,
+        name: &str,
+        args: serde_json::Value,
+        host: Arc<dyn channel_core::Host>,
+    ) -> Result<serde_json::Value, ChannelError> {
+        actions::call(self, section, name, args, host).await
+    }
+
+    fn commands(&self) -> Vec<CommandSpec> {
+        actions::commands()
+    }
+
+    async fn run_command(
+        &self,
+        section: &serde_json::Value,
+        command: &str,
+        subcommand: &str,
+        options: serde_json::Value,
+        ui: Arc<dyn Prompter>,
+    ) -> Result<CommandOutcome, ChannelError> {
+        actions::run_command(section, command, subcommand, options, ui).await
+    }
+
     fn state_dir(&self) -> PathBuf {
         self.dir.clone()
     }
@@ -293,6 +394,8 @@ impl Channel for OpenimChannel {
             },
             ctx: ctx.clone(),
             link: Arc::clone(&link),
+            rest: rest.clone(),
+            group_names: Mutex::default(),
         });
         let recover = Arc::new(AccountRecovery {
             recovery: tokio::sync::Mutex::new(Recovery::new(
@@ -333,29 +436,12 @@ impl Channel for OpenimChannel {
         target: &Target,
         message: &Outbound,
     ) -> Result<Receipt, ChannelError> {
-        let live = self.live(&account.settings.id)?;
-        let sender = outbound::Sender {
-            account: &account.settings.id,
-            me: &live.me,
-            platform_id: live.platform_id,
-            nickname: &live.nickname,
-            rest: &live.rest,
-        };
-        let messages = outbound::build(&sender, target, message).await?;
-        let parts = messages.len();
-        let mut last = String::new();
-        for msg in &messages {
-            let stored = live.link.send(msg, SEND_WITHIN).await.map_err(|e| {
-                e.context(format!(
-                    "multi-openim {}: sending to {target}",
-                    account.settings.id
-                ))
-            })?;
-            last = stored.server_msg_id;
-        }
+        let ids = self
+            .send_as(&account.settings.id, target, message, None)
+            .await?;
         Ok(Receipt::Sent {
-            message_id: last,
-            parts,
+            parts: ids.len(),
+            message_id: ids.last().cloned().unwrap_or_default(),
         })
     }
 

@@ -17,6 +17,8 @@
 //! - [`outbound`]: targets, text pieces, media uploads and stable `clientMsgID`s;
 //! - [`rest`]: the REST API (users, groups, objects, guarded friend operations);
 //! - [`recovery`]: token refresh (`http`, `hook`, `off`) and manual-login markers;
+//! - [`actions`]: the agent tools `multi_openim_send_*`, the `multi-openim.friend` gateway
+//!   method and `openclaw multi-openim setup`;
 //! - [`errors`], [`jwt`], [`config`]: error codes, token claims, `channels.multi-openim`.
 //!
 //! ```
@@ -43,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod actions;
 pub mod channel;
 pub mod config;
 pub mod errors;

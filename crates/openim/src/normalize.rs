@@ -147,6 +147,7 @@ pub fn normalize(
         text,
         media: media.into_iter().filter(|m| !m.locator.is_null()).collect(),
         mentions: msg.at_user_id_list.clone(),
+        was_mentioned: false,
         reply_to,
         server_id: dedup_id(msg),
         timestamp_ms: msg.send_time,

@@ -20,6 +20,15 @@ pub const CHUNK_CHARS: usize = 4000;
 /// Largest attachment we upload.
 const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 
+/// The message kind an attachment must become, when the caller says so (the agent tools);
+/// otherwise it follows the file's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    Image,
+    Video,
+    File,
+}
+
 /// Who sends, for building messages.
 #[derive(Debug)]
 pub struct Sender<'a> {
@@ -96,10 +105,11 @@ pub async fn build(
     sender: &Sender<'_>,
     target: &Target,
     message: &Outbound,
+    attach: Option<Attach>,
 ) -> Result<Vec<MsgData>, ChannelError> {
     let mut contents = Vec::new();
     for item in &message.media {
-        contents.push(upload(sender, item, &message.media_roots).await?);
+        contents.push(upload(sender, item, &message.media_roots, attach).await?);
     }
     if !message.text.trim().is_empty() {
         for piece in chunks(&message.text, CHUNK_CHARS) {
@@ -158,6 +168,7 @@ async fn upload(
     sender: &Sender<'_>,
     item: &str,
     roots: &[String],
+    attach: Option<Attach>,
 ) -> Result<Content, ChannelError> {
     let (bytes, name) = if item.starts_with("http://") || item.starts_with("https://") {
         let downloaded = sender.rest.download(item, MAX_UPLOAD_BYTES).await?;
@@ -187,13 +198,18 @@ async fn upload(
             MAX_UPLOAD_BYTES >> 20
         )));
     }
-    let mime = mime_of(&name);
+    let mime = mime_for(&name, &bytes, attach)?;
     let size = bytes.len() as i64;
     let (width, height) = dimensions(&bytes);
+    let kind = attach.unwrap_or(match mime.split('/').next() {
+        Some("image") => Attach::Image,
+        Some("video") => Attach::Video,
+        _ => Attach::File,
+    });
     let uploaded = sender.rest.upload(bytes, &name, mime).await?;
     let uuid = uploaded.name.clone();
-    Ok(match mime.split('/').next() {
-        Some("image") => {
+    Ok(match kind {
+        Attach::Image => {
             let picture = PictureBaseInfo {
                 uuid,
                 mime: mime.to_owned(),
@@ -209,14 +225,14 @@ async fn upload(
                 snapshot_picture: picture,
             })
         }
-        Some("video") => Content::Video(VideoElem {
+        Attach::Video => Content::Video(VideoElem {
             video_uuid: uuid,
             video_url: uploaded.url,
             video_type: mime.to_owned(),
             video_size: size,
             ..VideoElem::default()
         }),
-        _ => Content::File(FileElem {
+        Attach::File => Content::File(FileElem {
             uuid,
             source_url: uploaded.url,
             file_name: name,
@@ -264,6 +280,62 @@ fn mime_of(name: &str) -> &'static str {
         "txt" => "text/plain",
         "zip" => "application/zip",
         _ => "application/octet-stream",
+    }
+}
+
+/// The MIME type of an attachment: from its name, or for an image without a known extension
+/// from its header. An image or video the caller asked for must be one.
+fn mime_for(
+    name: &str,
+    bytes: &[u8],
+    attach: Option<Attach>,
+) -> Result<&'static str, ChannelError> {
+    let by_name = mime_of(name);
+    let sniffed = sniff(bytes);
+    match attach {
+        Some(Attach::Image) => sniffed
+            .filter(|m| m.starts_with("image/"))
+            .or(Some(by_name).filter(|m| m.starts_with("image/")))
+            .ok_or_else(|| {
+                ChannelError::bad_input(format!(
+                    "media {name}: not an image (PNG, JPEG, GIF or WebP); send it as a file"
+                ))
+            }),
+        Some(Attach::Video) => sniffed
+            .filter(|m| m.starts_with("video/"))
+            .or(Some(by_name).filter(|m| m.starts_with("video/")))
+            .ok_or_else(|| {
+                ChannelError::bad_input(format!(
+                    "media {name}: not a video (MP4, MOV or WebM); send it as a file"
+                ))
+            }),
+        _ if by_name == "application/octet-stream" => Ok(sniffed.unwrap_or(by_name)),
+        _ => Ok(by_name),
+    }
+}
+
+/// The type a file's first bytes announce, for the formats we name.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        Some(if &bytes[8..10] == b"qt" {
+            "video/quicktime"
+        } else {
+            "video/mp4"
+        })
+    } else if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        Some("video/webm")
+    } else if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else {
+        None
     }
 }
 
@@ -332,6 +404,32 @@ mod tests {
         assert_ne!(a, client_msg_id("team-b", Some("d1"), 0));
         assert_eq!(a.len(), 32);
         assert_ne!(client_msg_id("p", None, 0), client_msg_id("p", None, 0));
+    }
+
+    #[test]
+    fn a_requested_kind_is_checked_against_the_bytes() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let mp4 = b"\0\0\0\x18ftypmp42\0\0\0\0";
+        assert_eq!(
+            mime_for("shot", png, Some(Attach::Image)).unwrap(),
+            "image/png"
+        );
+        assert_eq!(
+            mime_for("clip.bin", mp4, Some(Attach::Video)).unwrap(),
+            "video/mp4"
+        );
+        assert_eq!(
+            mime_for("a.pdf", b"%PDF-1.7", None).unwrap(),
+            "application/pdf"
+        );
+        assert_eq!(mime_for("noext", png, None).unwrap(), "image/png");
+        assert_eq!(
+            mime_for("a.png", png, Some(Attach::File)).unwrap(),
+            "image/png"
+        );
+        let err = mime_for("notes.txt", b"hello", Some(Attach::Image)).unwrap_err();
+        assert!(err.message.contains("notes.txt: not an image"), "{err}");
+        assert!(mime_for("notes.txt", b"hello", Some(Attach::Video)).is_err());
     }
 
     #[test]

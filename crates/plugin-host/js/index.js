@@ -212,8 +212,10 @@ function hostServices(api) {
 }
 
 // Runs one of a channel's actions to its end; `signal` cancels it.
-async function runAction(api, id, name, args, signal) {
-  const services = hostServices(api);
+// `mediaRoots`: the directories whose files the caller may send (none for operator RPCs, which
+// name URLs).
+async function runAction(api, id, name, args, signal, mediaRoots = []) {
+  const services = { ...hostServices(api), "media.roots": () => mediaRoots };
   const handle = await native.startAction(id, sectionOf(currentConfig(api), id), name, JSON.stringify(args ?? {}));
   const cancel = () => native.stopAccount(handle);
   signal?.addEventListener("abort", cancel, { once: true });
@@ -666,23 +668,45 @@ function rpcError(err) {
   };
 }
 
-// Every Tool action as an agent tool (declared in the manifest's `contracts.tools`).
+// Local files an agent's tool call may send: that agent's workspace and the host's media store,
+// where inbound and generated media land.
+function toolMediaRoots(api, ctx) {
+  const roots = [];
+  if (typeof ctx?.workspaceDir === "string" && ctx.workspaceDir) roots.push(ctx.workspaceDir);
+  try {
+    const state = api.runtime?.state?.resolveStateDir?.();
+    if (state) roots.push(path.join(state, "media"));
+  } catch {
+    // No state dir: the workspace alone.
+  }
+  return roots;
+}
+
+// Every Tool action as an agent tool (declared in the manifest's `contracts.tools`). A factory,
+// so each call knows the calling agent's workspace.
 function registerTools(api) {
   if (typeof api.registerTool !== "function") return;
   for (const d of plugin.channels) {
     for (const spec of d.actions ?? []) {
       if (spec.kind !== "tool") continue;
-      const tool = {
+      const factory = (ctx) => ({
         name: spec.name,
         label: spec.name,
         description: spec.description,
         parameters: spec.parameters,
         async execute(_toolCallId, params, signal) {
-          const result = await runAction(api, d.id, spec.name, params, signal);
+          let result;
+          try {
+            result = await runAction(api, d.id, spec.name, params, signal, toolMediaRoots(api, ctx));
+          } catch (err) {
+            // OpenClaw shows input errors to the caller as they are and hides other failures.
+            if (err?.kind === "badInput") err.name = "ToolInputError";
+            throw err;
+          }
           return { content: [{ type: "text", text: JSON.stringify(result) }], details: result };
         },
-      };
-      api.registerTool(tool, { optional: spec.optional === true });
+      });
+      api.registerTool(factory, { name: spec.name, optional: spec.optional === true });
     }
   }
 }

@@ -321,6 +321,16 @@ impl Host for JsHost {
         .map_err(|e| e.context(format!("saving {}", path.join("."))))?;
         Ok(())
     }
+
+    /// Request `media.roots`: the directories the action's caller may send files from.
+    async fn media_roots(&self) -> Result<Vec<String>, ChannelError> {
+        let roots = self
+            .request("media.roots", Value::Null, Some(SERVICE_TIMEOUT))
+            .await?;
+        serde_json::from_value(roots).map_err(|e| {
+            ChannelError::permanent(format!("media.roots: expected a list of paths: {e}"))
+        })
+    }
 }
 
 /// A login's or a command's UI, shown by the JS entry: a terminal in the CLI, the Control UI in

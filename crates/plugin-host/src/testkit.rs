@@ -308,7 +308,12 @@ impl Channel for TestkitChannel {
             "imbridge_testkit_send_text" => {
                 let args: SendText = parse_args(name, &args)?;
                 let receipt = self.send_live(&args.account_id, &args.to)?;
-                Ok(json!({ "messageId": receipt.message_id(), "chars": args.text.chars().count() }))
+                // The roots show what a real channel would let this caller attach.
+                Ok(json!({
+                    "messageId": receipt.message_id(),
+                    "chars": args.text.chars().count(),
+                    "mediaRoots": host.media_roots().await?,
+                }))
             }
             "imbridge_testkit_refresh_token" => {
                 let args: Refresh = parse_args(name, &args)?;

@@ -102,6 +102,7 @@ pub fn normalize(
         text: text_parts.join("\n"),
         media,
         mentions: Vec::new(),
+        was_mentioned: false,
         reply_to,
         server_id,
         timestamp_ms: msg.create_time_ms.unwrap_or(0),

@@ -92,6 +92,7 @@ mod jwt;
 mod msgs;
 mod objects;
 pub mod pb;
+mod refresh;
 mod rest;
 mod social;
 mod state;
@@ -110,6 +111,7 @@ pub use errs::{CodeError, code, err_msg};
 pub use jwt::{Claims, sign as sign_jwt, verify as verify_jwt};
 pub use msgs::{group_conversation_id, notification_twin, single_conversation_id};
 pub use objects::object_hash;
+pub use refresh::{RefreshBackend, RefreshCall};
 pub use types::{
     ConnInfo, Fault, FriendCall, Injected, MultiLoginPolicy, RestCall, Sent, Target, Upload, User,
 };

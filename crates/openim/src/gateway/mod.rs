@@ -32,6 +32,10 @@ pub trait Recover: Send + Sync {
     /// `error` is the refusal (kind `AuthExpired` or `Kicked`). `Ok` is the token to log in
     /// with next; `Err` means nobody can help now and the account stops.
     async fn recover(&self, error: &ChannelError) -> Result<String, ChannelError>;
+
+    /// The server accepted the current token (a login succeeded), so the next recovery owes
+    /// no wait for an unconfirmed one.
+    async fn accepted(&self) {}
 }
 
 /// Kicks beyond this many within [`KICK_WINDOW`] mean two clients fight over the account.
@@ -146,6 +150,7 @@ impl Runner {
             () = cancel.cancelled() => return Ok(End::Cancelled),
             conn = Connection::open(&self.login, self.timing, events_tx) => conn?,
         };
+        self.recover.accepted().await;
         let caught_up = tokio::select! {
             () = cancel.cancelled() => { conn.close(); return Ok(End::Cancelled) }
             caught_up = self.sync.catch_up(&conn, self.sink.as_ref()) => caught_up,

@@ -39,7 +39,9 @@ function fakeApi(mode, config = {}) {
     clis: [],
     channels: [],
     writes: [],
-    registerTool: (tool, opts) => api.tools.push({ tool, opts }),
+    // OpenClaw builds a factory's tool per agent, with that agent's context.
+    registerTool: (tool, opts) =>
+      api.tools.push({ tool: typeof tool === "function" ? tool({ workspaceDir: "/agents/main/workspace" }) : tool, opts }),
     registerGatewayMethod: (name, handler, opts) => api.methods.set(name, { handler, opts }),
     registerCli: (registrar, opts) => api.clis.push({ registrar, opts }),
     registerChannel: ({ plugin }) => api.channels.push(plugin),
@@ -82,21 +84,28 @@ test("each registration mode gets what OpenClaw expects of it", () => {
     entry.register(api);
     seen[mode ?? "none"] = [api.tools.length, api.methods.size, api.clis.length, api.channels.length > 0];
   }
-  const tools = descriptor.actions.filter((a) => a.kind === "tool").length;
+  // Every channel in this build counts: other channels may declare actions too.
+  const all = JSON.parse(native.descriptor()).channels;
+  const count = (pick) => all.reduce((n, c) => n + pick(c), 0);
+  const tools = count((c) => (c.actions ?? []).filter((a) => a.kind === "tool").length);
+  const methods = count((c) => (c.actions ?? []).filter((a) => a.kind === "gatewayMethod").length);
+  const clis = count((c) => (c.commands ?? []).length);
+  assert.ok(tools >= 2 && methods >= 1 && clis >= 1);
   assert.deepEqual(seen, {
-    full: [tools, 1, 1, true],
-    discovery: [0, 0, 1, true],
+    full: [tools, methods, clis, true],
+    discovery: [0, 0, clis, true],
     "tool-discovery": [tools, 0, 0, false],
-    "cli-metadata": [0, 0, 1, false],
+    "cli-metadata": [0, 0, clis, false],
     "setup-only": [0, 0, 0, true],
-    none: [tools, 1, 1, true],
+    none: [tools, methods, clis, true],
   });
   const api = fakeApi("full");
   entry.register(api);
   assert.ok(api.methods.has(`${ID}.echo`));
   const optional = api.tools.find((t) => t.tool.name === "imbridge_testkit_refresh_token");
-  assert.deepEqual(optional.opts, { optional: true });
-  assert.deepEqual(api.clis[0].opts.descriptors, [{ name: ID, description: "Testkit accounts (tests only)", hasSubcommands: true }]);
+  assert.deepEqual(optional.opts, { name: "imbridge_testkit_refresh_token", optional: true });
+  const cli = api.clis.find((c) => c.opts.descriptors[0].name === ID);
+  assert.deepEqual(cli.opts.descriptors, [{ name: ID, description: "Testkit accounts (tests only)", hasSubcommands: true }]);
 });
 
 test("a tool calls the operator's global function and saves the token without a restart", async (t) => {
@@ -129,7 +138,13 @@ test("a tool calls the operator's global function and saves the token without a 
   await assert.rejects(tool.execute("call-3", { accountId: "a1" }), /refresher is down/);
   globalThis.__imbridgeTestkitRefresher = 42;
   await assert.rejects(tool.execute("call-4", { accountId: "a1" }), /is not a function/);
-  await assert.rejects(tool.execute("call-5", { accountId: 7 }), /badInput: imbridge_testkit_refresh_token\.accountId/);
+  await assert.rejects(tool.execute("call-5", { accountId: 7 }), (err) => {
+    assert.match(err.message, /badInput: imbridge_testkit_refresh_token\.accountId/);
+    // OpenClaw passes a ToolInputError's message to the caller instead of a generic failure.
+    assert.equal(err.name, "ToolInputError");
+    return true;
+  });
+  await assert.rejects(tool.execute("call-6", { accountId: "a1" }), (err) => err.name === "Error");
   assert.equal(api.writes.length, 1, "nothing written by failed calls");
 });
 
@@ -209,6 +224,8 @@ test("an evaluation from a copy of the package shares the native state: tools re
     const send = second.tools.find((x) => x.tool.name === "imbridge_testkit_send_text").tool;
     const sent = await send.execute("call-1", { accountId: "live", to: "peer", text: "hello" });
     assert.match(sent.details.messageId, /^live-\d+$/);
+    // The calling agent's workspace, and the host's media store once there is a runtime for it.
+    assert.deepEqual(sent.details.mediaRoots, ["/agents/main/workspace"]);
 
     // Without the process-wide addon, the copy would have its own statics and no live account.
     const separate = createRequire(import.meta.url)(copy);
