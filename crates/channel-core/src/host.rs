@@ -158,6 +158,35 @@ pub trait Host: PairingStore + SessionKeyResolver {
     async fn media_roots(&self) -> Result<Vec<String>, ChannelError> {
         Ok(Vec::new())
     }
+
+    /// Starts transport module `module` in the host (in OpenClaw: a JS module shipped with the
+    /// plugin, such as NetEase's SDK adapter) with `options`. Its events arrive on `events` as
+    /// JSON until it is closed. The default host runs no modules.
+    async fn open_transport(
+        &self,
+        module: &str,
+        _options: serde_json::Value,
+        _events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+    ) -> Result<Arc<dyn HostTransport>, ChannelError> {
+        Err(ChannelError::permanent(format!(
+            "transport module {module:?} needs the OpenClaw host (this host runs no JS)"
+        )))
+    }
+}
+
+/// A transport module running in the host: calls go in, events come out on the channel it was
+/// opened with.
+#[async_trait::async_trait]
+pub trait HostTransport: Send + Sync + std::fmt::Debug {
+    /// Calls `method` with JSON `params`. A failure's message is the module's error text.
+    async fn call(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, ChannelError>;
+
+    /// Stops the module and its events. Idempotent.
+    async fn close(&self);
 }
 
 /// Builds OpenClaw's `MsgContext` for an inbound message.

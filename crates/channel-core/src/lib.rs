@@ -37,6 +37,7 @@ pub mod schema;
 pub mod session;
 pub mod state;
 pub mod testing;
+pub mod text;
 
 pub use action::{
     ActionKind, ActionSpec, CommandOutcome, CommandSpec, ConfigEdit, OptionSpec, Prompter,
@@ -49,7 +50,7 @@ pub use channel::{
 pub use config::{StringOrNumber, parse_config};
 pub use dm::{DmConfig, DmPolicy, PairingStore};
 pub use error::{ChannelError, ErrorKind};
-pub use host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
+pub use host::{Host, HostTransport, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
 pub use login::{LoginResult, LoginUi};
 pub use message::{
     Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target,

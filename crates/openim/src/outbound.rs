@@ -67,30 +67,6 @@ pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
     })
 }
 
-/// Splits text into pieces of at most `max` characters, preferring paragraph, then line, then
-/// word breaks.
-pub fn chunks(text: &str, max: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text.trim_end();
-    while rest.chars().count() > max {
-        let cut = rest
-            .char_indices()
-            .nth(max)
-            .map_or(rest.len(), |(at, _)| at);
-        let window = &rest[..cut];
-        let at = ["\n\n", "\n", " "]
-            .into_iter()
-            .find_map(|sep| window.rfind(sep).filter(|&i| i > 0))
-            .unwrap_or(cut);
-        out.push(rest[..at].trim_end().to_owned());
-        rest = rest[at..].trim_start();
-    }
-    if !rest.is_empty() || out.is_empty() {
-        out.push(rest.to_owned());
-    }
-    out
-}
-
 /// The `clientMsgID` of part `part` of a logical message: derived from the host's delivery id
 /// when there is one, so a retried delivery reuses it and is recognised as already stored.
 pub fn client_msg_id(account: &str, client_id: Option<&str>, part: usize) -> String {
@@ -112,7 +88,7 @@ pub async fn build(
         contents.push(upload(sender, item, &message.media_roots, attach).await?);
     }
     if !message.text.trim().is_empty() {
-        for piece in chunks(&message.text, CHUNK_CHARS) {
+        for piece in channel_core::text::chunks(&message.text, CHUNK_CHARS) {
             contents.push(Content::text(piece));
         }
     }
@@ -382,18 +358,6 @@ mod tests {
         let t = parse_target(" bob ").unwrap();
         assert_eq!((t.kind, t.id.as_str()), (ChatKind::Direct, "bob"));
         assert!(parse_target("group:").is_err());
-    }
-
-    #[test]
-    fn long_text_is_cut_at_breaks_and_keeps_every_character() {
-        let text = format!("{}\n\n{}", "a".repeat(30), "b ".repeat(40));
-        let pieces = chunks(&text, 32);
-        assert!(pieces.iter().all(|p| p.chars().count() <= 32), "{pieces:?}");
-        assert_eq!(pieces[0], "a".repeat(30));
-        let joined: String = pieces.concat().split_whitespace().collect();
-        let original: String = text.split_whitespace().collect();
-        assert_eq!(joined, original);
-        assert_eq!(chunks("短", 4000), vec!["短".to_owned()]);
     }
 
     #[test]

@@ -1,0 +1,420 @@
+//! [`YunxinChannel`]: the `netease-yunxin` channel over any [`NimTransport`].
+//!
+//! One account is one login. The transport reconnects by itself after network trouble and says
+//! so in `connectStatus` events; the channel only steps in when the SDK gives up: a kick or a
+//! refused token ends the session, and the account either logs in again after a backoff or
+//! stops until a person fixes its credentials.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use channel_core::{
+    AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
+    ErrorKind, Fetched, Host, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir,
+    StatusPatch, Target, lock,
+};
+
+use crate::config::{AccountSettings, YunxinConfig, process_env};
+use crate::nim::{
+    ConnectStatus, ConversationId, Login, LoginStatus, NimEvent, NimTransport, Opened,
+};
+use crate::normalize::normalize;
+use crate::{CHANNEL_ID, outbound};
+
+/// Kicks beyond this many within [`KICK_WINDOW`] mean two clients fight over the account.
+const MAX_KICKS: usize = 3;
+const KICK_WINDOW: Duration = Duration::from_secs(600);
+/// After a kick, wait at least this long before logging in again.
+const KICK_PAUSE: Duration = Duration::from_secs(5);
+/// Largest inbound attachment downloaded.
+const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
+
+/// Opens the transport an account is configured for.
+#[async_trait::async_trait]
+pub trait Transports: Send + Sync + std::fmt::Debug {
+    async fn open(
+        &self,
+        settings: &AccountSettings,
+        host: Arc<dyn Host>,
+    ) -> Result<Opened, ChannelError>;
+}
+
+/// `sdk` through the host's JS transport module, `server-api` through REST and the webhook.
+#[derive(Debug, Default)]
+pub struct ConfiguredTransports;
+
+#[async_trait::async_trait]
+impl Transports for ConfiguredTransports {
+    async fn open(
+        &self,
+        settings: &AccountSettings,
+        host: Arc<dyn Host>,
+    ) -> Result<Opened, ChannelError> {
+        match settings.transport {
+            crate::config::TransportKind::Sdk => crate::sdk::open(host.as_ref(), settings).await,
+            crate::config::TransportKind::ServerApi => Err(ChannelError::permanent(
+                "netease-yunxin: transport server-api is not available in this build yet",
+            )),
+        }
+    }
+}
+
+/// What a logged-in account shares with senders.
+#[derive(Debug, Clone)]
+struct Live {
+    transport: Arc<dyn NimTransport>,
+    me: String,
+}
+
+/// The Yunxin channel.
+#[derive(Debug, Clone)]
+pub struct YunxinChannel {
+    dir: PathBuf,
+    transports: Arc<dyn Transports>,
+    live: Arc<Mutex<HashMap<String, Live>>>,
+    http: reqwest::Client,
+}
+
+/// One account, resolved from config.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub settings: AccountSettings,
+}
+
+impl YunxinChannel {
+    pub fn new(state: &StateDir) -> Self {
+        Self::with_transports(state, Arc::new(ConfiguredTransports))
+    }
+
+    /// A channel whose accounts use `transports` (tests use a scripted one).
+    pub fn with_transports(state: &StateDir, transports: Arc<dyn Transports>) -> Self {
+        Self {
+            dir: state.channel(CHANNEL_ID),
+            transports,
+            live: Arc::default(),
+            http: outbound::http_client(),
+        }
+    }
+
+    fn live(&self, account: &str) -> Result<Live, ChannelError> {
+        lock(&self.live).get(account).cloned().ok_or_else(|| {
+            ChannelError::transient(format!(
+                "netease-yunxin account {account} is not logged in in this gateway (sends use \
+                 its long connection)"
+            ))
+        })
+    }
+}
+
+/// How one login ended.
+enum End {
+    Cancelled,
+    Lost(ChannelError),
+}
+
+impl YunxinChannel {
+    async fn session(
+        &self,
+        settings: &AccountSettings,
+        opened: &mut Opened,
+        ctx: &RunContext,
+    ) -> End {
+        let credentials = match &settings.credentials {
+            Ok(c) => c.clone(),
+            Err(e) => return End::Lost(e.clone()),
+        };
+        let login = Login {
+            app_key: credentials.app_key.clone(),
+            account_id: credentials.account_id.clone(),
+            token: credentials.token.expose().to_owned(),
+            ai_bot: settings.ai_bot,
+        };
+        let transport = Arc::clone(&opened.transport);
+        tokio::select! {
+            () = ctx.cancel.cancelled() => return End::Cancelled,
+            result = transport.login(&login) => if let Err(error) = result {
+                return End::Lost(ChannelError::from(error).context("login"));
+            },
+        }
+        let me = credentials.account_id.clone();
+        lock(&self.live).insert(
+            settings.id.clone(),
+            Live {
+                transport: Arc::clone(&transport),
+                me: me.clone(),
+            },
+        );
+        ctx.status(StatusPatch::connected());
+        tracing::info!(account = %settings.id, "[netease-yunxin] SDK connected; send and receive via long connection");
+        loop {
+            let event = tokio::select! {
+                () = ctx.cancel.cancelled() => return End::Cancelled,
+                event = opened.events.recv() => event,
+            };
+            let Some(event) = event else {
+                return End::Lost(ChannelError::transient("the NIM transport went away"));
+            };
+            match event {
+                NimEvent::ReceiveMessages(messages) => {
+                    for msg in messages {
+                        match normalize(&settings.id, &me, &msg) {
+                            Ok(inbound) => {
+                                if let Err(err) = ctx.accept(inbound).await {
+                                    tracing::error!(account = %settings.id, %err, "an inbound message could not be handed over");
+                                }
+                            }
+                            Err(skip) => {
+                                tracing::debug!(account = %settings.id, ?skip, "not for the agent")
+                            }
+                        }
+                    }
+                }
+                NimEvent::ConnectStatus(ConnectStatus::Connected)
+                | NimEvent::LoginStatus(LoginStatus::Logined) => {
+                    ctx.status(StatusPatch::connected())
+                }
+                NimEvent::ConnectStatus(status) => {
+                    tracing::warn!(account = %settings.id, ?status, "NIM link down; the SDK reconnects");
+                    ctx.status(StatusPatch::recovering(&ChannelError::transient(format!(
+                        "NIM link {status:?}; the SDK reconnects"
+                    ))));
+                }
+                NimEvent::KickedOffline(kicked) => {
+                    return End::Lost(ChannelError::new(
+                        ErrorKind::Kicked,
+                        format!(
+                            "kicked offline ({:?}, client type {}): {}",
+                            kicked.reason, kicked.client_type, kicked.reason_desc
+                        ),
+                    ));
+                }
+                NimEvent::LoginFailed(error) => {
+                    return End::Lost(ChannelError::from(error).context("login"));
+                }
+                NimEvent::ConnectFailed(error) | NimEvent::Disconnected(Some(error))
+                    if !error.kind().is_retryable() =>
+                {
+                    return End::Lost(error.into());
+                }
+                NimEvent::ConnectFailed(error) | NimEvent::Disconnected(Some(error)) => {
+                    ctx.status(StatusPatch::recovering(&error.into()));
+                }
+                NimEvent::LoginStatus(LoginStatus::Logout) => {
+                    return End::Lost(ChannelError::transient(
+                        "the SDK logged out (it gave up reconnecting)",
+                    ));
+                }
+                NimEvent::Closed(error) => {
+                    return End::Lost(
+                        error
+                            .map(Into::into)
+                            .unwrap_or_else(|| ChannelError::transient("the NIM transport closed")),
+                    );
+                }
+                other => tracing::debug!(account = %settings.id, ?other, "NIM event"),
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Channel for YunxinChannel {
+    type Account = Account;
+
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            id: CHANNEL_ID.into(),
+            meta: Meta {
+                label: "NetEase Yunxin IM".into(),
+                selection_label: "NetEase Yunxin IM (NIM, Rust)".into(),
+                docs_path: "/channels/netease-yunxin".into(),
+                blurb: "NetEase Yunxin IM: appKey + accountId + token over NetEase's JS SDK, or \
+                        the NIM server API."
+                    .into(),
+                order: 77,
+            },
+            capabilities: Capabilities {
+                chat_types: vec![ChatKind::Direct, ChatKind::Group],
+                media: true,
+                block_streaming: true,
+            },
+            // Sends need the account's long connection, which only the gateway holds.
+            delivery_mode: DeliveryMode::Gateway,
+            text_chunk_limit: outbound::CHUNK_CHARS,
+            config_schema: crate::config::schema(),
+            target_hint: "<accid> or team:<teamId>".into(),
+            id_label: "Your NIM account id (accid)".into(),
+            interactive_login: false,
+            tool_hints: Vec::new(),
+        }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    fn account_ids(&self, section: &serde_json::Value) -> Result<Vec<String>, ChannelError> {
+        Ok(YunxinConfig::parse(section)?.account_ids(&process_env))
+    }
+
+    fn account(&self, section: &serde_json::Value, id: &str) -> Result<Account, ChannelError> {
+        let settings = YunxinConfig::parse(section)?.account(id, &process_env)?;
+        Ok(Account { settings })
+    }
+
+    fn view(&self, account: &Account) -> AccountView {
+        let settings = &account.settings;
+        AccountView {
+            account_id: settings.id.clone(),
+            name: settings
+                .credentials
+                .as_ref()
+                .ok()
+                .map(|c| c.account_id.clone()),
+            enabled: settings.enabled,
+            configured: settings.credentials.is_ok(),
+            unconfigured_reason: settings
+                .credentials
+                .as_ref()
+                .err()
+                .map(|e| e.message.clone()),
+            dm: settings.dm.clone(),
+        }
+    }
+
+    async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
+        let settings = account.settings;
+        settings.credentials.clone()?;
+        let mut backoff = Backoff::default();
+        let mut kicks: Vec<Instant> = Vec::new();
+        let result = loop {
+            let opened = tokio::select! {
+                () = ctx.cancel.cancelled() => break Ok(()),
+                opened = self.transports.open(&settings, ctx.host()) => opened,
+            };
+            let end = match opened {
+                Ok(mut opened) => {
+                    let end = self.session(&settings, &mut opened, &ctx).await;
+                    lock(&self.live).remove(&settings.id);
+                    if matches!(end, End::Cancelled) {
+                        // Logged out on purpose, so the server does not hold the session.
+                        let _ = opened.transport.logout().await;
+                    }
+                    opened.transport.close().await;
+                    end
+                }
+                Err(error) => End::Lost(error),
+            };
+            let error = match end {
+                End::Cancelled => break Ok(()),
+                End::Lost(error) => error,
+            };
+            let mut delay = backoff.delay_for(&error);
+            match error.kind {
+                ErrorKind::Kicked => {
+                    let now = Instant::now();
+                    kicks.retain(|at| now.duration_since(*at) < KICK_WINDOW);
+                    kicks.push(now);
+                    if kicks.len() > MAX_KICKS {
+                        break Err(ChannelError::new(
+                            ErrorKind::Kicked,
+                            format!(
+                                "kicked {} times in {} minutes ({}): another client keeps logging \
+                                 in as this account; stop it, then restart this account",
+                                kicks.len(),
+                                KICK_WINDOW.as_secs() / 60,
+                                error.message
+                            ),
+                        ));
+                    }
+                    delay = delay.max(KICK_PAUSE);
+                }
+                kind if !kind.is_retryable() => break Err(error),
+                _ => {}
+            }
+            tracing::warn!(account = %settings.id, kind = %error.kind, %error, retry_in_ms = delay.as_millis() as u64, "NIM session ended; logging in again");
+            ctx.status(StatusPatch::recovering(&error));
+            tokio::select! {
+                () = ctx.cancel.cancelled() => break Ok(()),
+                () = tokio::time::sleep(delay) => {}
+            }
+        };
+        match &result {
+            Ok(()) => ctx.status(StatusPatch {
+                running: Some(false),
+                connected: Some(false),
+                lifecycle: Some("stopped".into()),
+                ..StatusPatch::default()
+            }),
+            Err(error) => ctx.status(StatusPatch::blocked(error)),
+        }
+        result
+    }
+
+    async fn send(
+        &self,
+        account: &Account,
+        target: &Target,
+        message: &Outbound,
+    ) -> Result<Receipt, ChannelError> {
+        let live = self.live(&account.settings.id)?;
+        let conversation = match target.kind {
+            ChatKind::Direct => ConversationId::p2p(&live.me, &target.id),
+            ChatKind::Group => ConversationId::team(&live.me, &target.id),
+        };
+        let requests =
+            outbound::build(&account.settings.id, &conversation, message, &self.http).await?;
+        let mut last = String::new();
+        for request in &requests {
+            let sent = live.transport.send(&request.request).await.map_err(|e| {
+                ChannelError::from(e).context(format!(
+                    "netease-yunxin {}: sending to {target}",
+                    account.settings.id
+                ))
+            })?;
+            last = sent.message_server_id;
+        }
+        Ok(Receipt::Sent {
+            message_id: last,
+            parts: requests.len(),
+        })
+    }
+
+    async fn fetch_media(
+        &self,
+        _account: &Account,
+        media: &Media,
+    ) -> Result<Fetched, ChannelError> {
+        let url = media.locator["url"].as_str().ok_or_else(|| {
+            ChannelError::permanent(format!("{} attachment without a URL", media.kind))
+        })?;
+        let temp = outbound::download(&self.http, url, MAX_MEDIA_BYTES).await?;
+        Ok(Fetched {
+            temp_path: temp,
+            mime: media
+                .mime
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            file_name: media.file_name.clone(),
+        })
+    }
+
+    async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {
+        let logged_in = lock(&self.live).contains_key(&account.settings.id);
+        Ok(Probe {
+            ok: logged_in,
+            detail: if logged_in {
+                "logged in over the long connection".into()
+            } else {
+                "not logged in in this gateway".into()
+            },
+            elapsed_ms: 0,
+        })
+    }
+
+    fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {
+        outbound::parse_target(raw)
+    }
+}

@@ -1,0 +1,203 @@
+//! [`NimTransport`]: the part of the NIM V2 API a bot uses, as one trait, whatever carries it
+//! (the JS SDK in the gateway, the server API, or a scripted fake in tests).
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::{ConnectStatus, KickReason, LoginStatus, Message, NimError, SendingState};
+
+/// Events, named as the V2 listeners without `on`, with their payloads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "payload", rename_all = "camelCase")]
+pub enum NimEvent {
+    LoginStatus(LoginStatus),
+    ConnectStatus(ConnectStatus),
+    LoginFailed(NimError),
+    KickedOffline(Kicked),
+    Disconnected(Option<NimError>),
+    ConnectFailed(NimError),
+    DataSync(DataSync),
+    ReceiveMessages(Vec<Message>),
+    SendMessage(SendUpdate),
+    /// The transport itself ended (the JS module was unloaded, the webhook listener died).
+    Closed(Option<NimError>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Kicked {
+    pub reason: KickReason,
+    pub reason_desc: String,
+    pub client_type: i64,
+    pub custom_client_type: i64,
+}
+
+impl Default for Kicked {
+    fn default() -> Self {
+        Self {
+            reason: KickReason::Server,
+            reason_desc: String::new(),
+            client_type: 0,
+            custom_client_type: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DataSync {
+    #[serde(rename = "type")]
+    pub kind: i64,
+    pub state: i64,
+    pub code: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendUpdate {
+    pub message_client_id: String,
+    #[serde(default)]
+    pub message_server_id: String,
+    pub sending_state: SendingState,
+    #[serde(default)]
+    pub error_code: Option<i64>,
+}
+
+/// Who logs in.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Login {
+    pub app_key: String,
+    pub account_id: String,
+    pub token: String,
+    /// The SDK's `aiBot` login flag: 2 for an AI-bot identity (what the server expects).
+    pub ai_bot: i64,
+}
+
+/// Tokens stay out of debug output.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("app_key", &self.app_key)
+            .field("account_id", &self.account_id)
+            .field("ai_bot", &self.ai_bot)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One message to send, with the id that makes a retry recognisable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendRequest {
+    pub conversation_id: String,
+    pub message_client_id: String,
+    #[serde(flatten)]
+    pub body: SendBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SendBody {
+    Text {
+        text: String,
+    },
+    Image {
+        path: String,
+        name: String,
+        width: u32,
+        height: u32,
+    },
+    File {
+        path: String,
+        name: String,
+    },
+    Video {
+        path: String,
+        name: String,
+    },
+}
+
+/// What the server stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Sent {
+    pub message_client_id: String,
+    pub message_server_id: String,
+    pub create_time: i64,
+}
+
+/// The NIM V2 surface one account needs. Implementations deliver events on the channel they
+/// were opened with, from `login` on.
+#[async_trait::async_trait]
+pub trait NimTransport: Send + Sync + std::fmt::Debug {
+    /// Resolves once logged in; the SDK's own reconnects after that are reported as events.
+    async fn login(&self, login: &Login) -> Result<(), NimError>;
+    async fn logout(&self) -> Result<(), NimError>;
+    async fn send(&self, request: &SendRequest) -> Result<Sent, NimError>;
+    /// Releases everything (listeners, sockets). Idempotent.
+    async fn close(&self);
+}
+
+/// A transport and the receiving end of its events.
+pub struct Opened {
+    pub transport: std::sync::Arc<dyn NimTransport>,
+    pub events: mpsc::UnboundedReceiver<NimEvent>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_read_as_the_js_adapter_emits_them() {
+        let kicked: NimEvent = serde_json::from_value(serde_json::json!({
+            "event": "kickedOffline",
+            "payload": {"reason": 1, "reasonDesc": "other device", "clientType": 16}
+        }))
+        .unwrap();
+        assert!(matches!(
+            kicked,
+            NimEvent::KickedOffline(Kicked {
+                reason: KickReason::ClientExclusive,
+                ..
+            })
+        ));
+        let failed: NimEvent = serde_json::from_value(serde_json::json!({
+            "event": "loginFailed", "payload": {"code": 302, "desc": "bad token"}
+        }))
+        .unwrap();
+        assert_eq!(
+            failed,
+            NimEvent::LoginFailed(NimError::new(302, "bad token"))
+        );
+        let gone: NimEvent =
+            serde_json::from_value(serde_json::json!({"event": "disconnected", "payload": null}))
+                .unwrap();
+        assert_eq!(gone, NimEvent::Disconnected(None));
+        let status: NimEvent =
+            serde_json::from_value(serde_json::json!({"event": "connectStatus", "payload": 3}))
+                .unwrap();
+        assert_eq!(status, NimEvent::ConnectStatus(ConnectStatus::Waiting));
+    }
+
+    #[test]
+    fn send_requests_match_the_adapter_methods() {
+        let req = SendRequest {
+            conversation_id: "bot|1|alice".into(),
+            message_client_id: "c1".into(),
+            body: SendBody::Text { text: "hi".into() },
+        };
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            serde_json::json!({"conversationId": "bot|1|alice", "messageClientId": "c1", "kind": "text", "text": "hi"})
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Transport `sdk`: NetEase's JS SDK, run by the host as the transport module `nim-sdk`
+//! (`crates/yunxin/js/nim-sdk.mjs`). Calls and events are the module's JSON; this side only
+//! turns them into [`NimTransport`] calls and [`NimEvent`]s.
+
+use std::sync::Arc;
+
+use channel_core::{ChannelError, Host, HostTransport};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::config::AccountSettings;
+use crate::nim::{Login, NimError, NimEvent, NimTransport, Opened, SendBody, SendRequest, Sent};
+
+/// The transport module's name, as the host finds it in the package.
+pub const MODULE: &str = "nim-sdk";
+
+#[derive(Debug)]
+struct SdkTransport {
+    module: Arc<dyn HostTransport>,
+}
+
+/// Starts the module for one account.
+pub async fn open(host: &dyn Host, settings: &AccountSettings) -> Result<Opened, ChannelError> {
+    let app_key = settings
+        .credentials
+        .as_ref()
+        .map(|c| c.app_key.clone())
+        .map_err(Clone::clone)?;
+    let mut options = json!({ "appKey": app_key });
+    if !settings.lbs_urls.is_empty() {
+        options["lbsUrls"] = json!(settings.lbs_urls);
+    }
+    if let Some(link) = &settings.link_url {
+        options["linkUrl"] = json!(link);
+    }
+    if let Some(module) = &settings.sdk_module {
+        options["sdkModule"] = json!(module);
+    }
+    let (raw_tx, mut raw) = mpsc::unbounded_channel::<Value>();
+    let module = host.open_transport(MODULE, options, raw_tx).await?;
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let account = settings.id.clone();
+    tokio::spawn(async move {
+        while let Some(value) = raw.recv().await {
+            match serde_json::from_value::<NimEvent>(value) {
+                Ok(event) => {
+                    if events_tx.send(event).is_err() {
+                        return;
+                    }
+                }
+                // A newer SDK's event, or a bad payload: logged, never fatal.
+                Err(err) => tracing::debug!(%account, %err, "skipping an unreadable NIM event"),
+            }
+        }
+        let _ = events_tx.send(NimEvent::Closed(None));
+    });
+    Ok(Opened {
+        transport: Arc::new(SdkTransport { module }),
+        events,
+    })
+}
+
+/// The module rejects with `"<code> <desc>"`; the host may put a kind in front (`transient: …`).
+fn nim_error(error: ChannelError) -> NimError {
+    let text = error.message.trim();
+    let start = text.find(|c: char| c.is_ascii_digit());
+    if let Some(start) = start {
+        let digits: String = text[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let before = &text[..start];
+        // Only a leading code counts ("transient: 302 bad token"), not a number inside prose.
+        let leading = before.trim_end().is_empty() || before.trim_end().ends_with(':');
+        if let (true, Ok(code)) = (leading, digits.parse()) {
+            let desc = text[start + digits.len()..].trim().to_owned();
+            return NimError { code, desc };
+        }
+    }
+    NimError::new(0, text)
+}
+
+#[async_trait::async_trait]
+impl NimTransport for SdkTransport {
+    async fn login(&self, login: &Login) -> Result<(), NimError> {
+        self.module
+            .call(
+                "login",
+                json!({ "accountId": login.account_id, "token": login.token, "aiBot": login.ai_bot }),
+            )
+            .await
+            .map(drop)
+            .map_err(nim_error)
+    }
+
+    async fn logout(&self) -> Result<(), NimError> {
+        self.module
+            .call("logout", json!({}))
+            .await
+            .map(drop)
+            .map_err(nim_error)
+    }
+
+    async fn send(&self, request: &SendRequest) -> Result<Sent, NimError> {
+        let (method, params) = match &request.body {
+            SendBody::Text { text } => (
+                "sendText",
+                json!({ "conversationId": request.conversation_id, "messageClientId": request.message_client_id, "text": text }),
+            ),
+            SendBody::Image {
+                path,
+                name,
+                width,
+                height,
+            } => (
+                "sendMedia",
+                json!({ "conversationId": request.conversation_id, "messageClientId": request.message_client_id, "kind": "image", "path": path, "name": name, "width": width, "height": height }),
+            ),
+            SendBody::File { path, name } => (
+                "sendMedia",
+                json!({ "conversationId": request.conversation_id, "messageClientId": request.message_client_id, "kind": "file", "path": path, "name": name }),
+            ),
+            SendBody::Video { path, name } => (
+                "sendMedia",
+                json!({ "conversationId": request.conversation_id, "messageClientId": request.message_client_id, "kind": "video", "path": path, "name": name }),
+            ),
+        };
+        let answer = self.module.call(method, params).await.map_err(nim_error)?;
+        serde_json::from_value(answer)
+            .map_err(|e| NimError::new(0, format!("{method}: unexpected answer: {e}")))
+    }
+
+    async fn close(&self) {
+        self.module.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_errors_keep_their_code() {
+        let e = nim_error(ChannelError::transient("302 wrong token"));
+        assert_eq!((e.code, e.desc.as_str()), (302, "wrong token"));
+        let e = nim_error(ChannelError::transient("transient: 192001 connect failed"));
+        assert_eq!(e.code, 192001);
+        let e = nim_error(ChannelError::transient("timed out after 30 s"));
+        assert_eq!(e.code, 0);
+    }
+}

@@ -1,0 +1,199 @@
+//! Login, kicks, reconnects and send failures, on the scripted NIM transport.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use channel_core::testing::StandaloneHost;
+use channel_core::{AnyChannel, CancellationToken, ChannelError, ErrorKind, Outbound, StateDir};
+use serde_json::json;
+use yunxin::YunxinChannel;
+use yunxin::nim::{KickReason, NimError};
+use yunxin::testing::FakeNim;
+
+struct Rig {
+    nim: FakeNim,
+    channel: Arc<YunxinChannel>,
+    host: Arc<StandaloneHost>,
+    _state: tempfile::TempDir,
+}
+
+fn rig() -> Rig {
+    let nim = FakeNim::new();
+    nim.add_account("bot", "good");
+    let state = tempfile::tempdir().unwrap();
+    Rig {
+        channel: Arc::new(YunxinChannel::with_transports(
+            &StateDir::new(state.path()),
+            Arc::new(nim.clone()),
+        )),
+        nim,
+        host: Arc::new(StandaloneHost::default()),
+        _state: state,
+    }
+}
+
+fn section(token: &str) -> serde_json::Value {
+    json!({"appKey": "app", "accountId": "bot", "token": token, "dmPolicy": "open", "allowFrom": ["*"]})
+}
+
+impl Rig {
+    fn run(
+        &self,
+        token: &str,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<Result<(), ChannelError>>,
+    ) {
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn({
+            let channel = Arc::clone(&self.channel);
+            let host = Arc::clone(&self.host);
+            let cancel = cancel.clone();
+            let section = section(token);
+            async move { channel.run(&section, "default", host, cancel).await }
+        });
+        (cancel, task)
+    }
+
+    async fn connected(&self) -> bool {
+        self.host
+            .wait_for(Duration::from_secs(10), |h| h.is_connected("default"))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_bad_token_stops_the_account_after_one_attempt() {
+    let rig = rig();
+    let (_cancel, task) = rig.run("tok-e3b0c44298");
+    let result = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let err = result.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NeedsLogin, "{err}");
+    assert!(err.message.contains("NIM error 302"), "{err}");
+    assert!(
+        !err.message.contains("tok-e3b0c44298"),
+        "the token stays out: {err}"
+    );
+    assert_eq!(rig.nim.counts().0, 1, "no retry storm");
+    let (_, last) = rig.host.statuses().pop().unwrap();
+    assert!(last.last_error.flatten().unwrap().contains("302"));
+}
+
+#[tokio::test]
+async fn a_kick_is_shown_then_the_account_logs_in_again_and_a_kick_loop_stops_it() {
+    let rig = rig();
+    let (_cancel, task) = rig.run("good");
+    assert!(rig.connected().await);
+    rig.nim.kick("bot", KickReason::ClientExclusive);
+    assert!(
+        rig.host
+            .wait_for(Duration::from_secs(5), |h| h.statuses().iter().any(
+                |(_, p)| p
+                    .last_error
+                    .clone()
+                    .flatten()
+                    .is_some_and(|e| e.contains("kicked offline"))
+            ))
+            .await
+    );
+    // Back after the pause that follows a kick.
+    assert!(
+        rig.host
+            .wait_for(Duration::from_secs(15), |_| rig.nim.is_online("bot"))
+            .await
+    );
+    assert_eq!(rig.nim.counts().0, 2);
+    drop(task);
+}
+
+#[tokio::test(start_paused = true)]
+async fn more_than_three_kicks_in_ten_minutes_block_the_account() {
+    let rig = rig();
+    let (_cancel, task) = rig.run("good");
+    for _ in 0..4 {
+        while !rig.nim.is_online("bot") {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        rig.nim.kick("bot", KickReason::ClientExclusive);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let err = tokio::time::timeout(Duration::from_secs(120), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Kicked);
+    assert!(err.message.contains("kicked 4 times"), "{err}");
+}
+
+#[tokio::test]
+async fn a_link_blip_is_recovering_then_connected_without_a_new_login() {
+    let rig = rig();
+    let (cancel, task) = rig.run("good");
+    assert!(rig.connected().await);
+    rig.nim.blip("bot");
+    assert!(
+        rig.host
+            .wait_for(Duration::from_secs(5), |h| {
+                let statuses = h.statuses();
+                let recovering = statuses
+                    .iter()
+                    .position(|(_, p)| p.last_error.clone().flatten().is_some());
+                recovering.is_some_and(|at| {
+                    statuses[at..]
+                        .iter()
+                        .any(|(_, p)| p.connected == Some(true))
+                })
+            })
+            .await
+    );
+    assert_eq!(rig.nim.counts().0, 1);
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(rig.nim.counts().1, 1, "logged out on stop");
+    assert!(!rig.nim.is_online("bot"));
+}
+
+#[tokio::test]
+async fn send_failures_surface_with_their_class_and_retries_keep_the_id() {
+    let rig = rig();
+    let (cancel, _task) = rig.run("good");
+    assert!(rig.connected().await);
+    let message = Outbound {
+        text: "hello".into(),
+        client_id: Some("delivery-1".into()),
+        ..Outbound::default()
+    };
+    rig.nim
+        .fail_next_send(NimError::new(107451, "hit antispam"));
+    let err = rig
+        .channel
+        .send(&section("good"), "default", "alice", &message)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Permanent);
+    assert!(err.message.contains("107451"), "{err}");
+    rig.nim.fail_next_send(NimError::new(416, "too frequent"));
+    let err = rig
+        .channel
+        .send(&section("good"), "default", "alice", &message)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::RateLimited);
+    let first = rig
+        .channel
+        .send(&section("good"), "default", "alice", &message)
+        .await
+        .unwrap();
+    let again = rig
+        .channel
+        .send(&section("good"), "default", "alice", &message)
+        .await
+        .unwrap();
+    assert_eq!(first, again, "a retried delivery is not sent twice");
+    assert_eq!(rig.nim.sent().len(), 1);
+    cancel.cancel();
+}
