@@ -4,9 +4,12 @@
 //! * [`ilink`] — a fake of Tencent's iLink bot API (WeChat: QR login, bot endpoints, media CDN), written from
 //!   `specs/weixin-ilink-protocol.md` rather than from our client's wire types, so that client and
 //!   simulator cannot share a bug.
+//! * [`openim`] — a fake OpenIM server (WS gateway, REST, object storage).
+//! * [`nim`] — a fake of NetEase Yunxin IM's server API (signed REST sends) and its
+//!   message-copy webhook pusher.
 //! * [`model`] — an OpenAI-compatible `chat/completions` server with scripted replies.
 //!
-//! Both bind 127.0.0.1 only and stop when their handle is dropped.
+//! All bind 127.0.0.1 only and stop when their handle is dropped.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -34,5 +37,6 @@
 mod http;
 pub mod ilink;
 pub mod model;
+pub mod nim;
 pub mod openim;
 pub mod screen;

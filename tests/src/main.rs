@@ -3,7 +3,9 @@
 //! Prints one JSON line to stdout once both listen:
 //! `{"ilink":"http://127.0.0.1:P/","cdn":"http://127.0.0.1:C/c2c","qr_redirect":"127.0.0.1:R",
 //! "model":"http://127.0.0.1:Q/v1","bots":[{bot_id,token,owner}]}`; with `--openim` /
-//! `--openim-servers N` also `"openim":[{ws,api,admin,secret,admin_token,users:[{userID,platformID,token}]}]`.
+//! `--openim-servers N` also `"openim":[{ws,api,admin,secret,admin_token,users:[{userID,platformID,token}]}]`;
+//! with `--nim` also `"nim":{"base","appKey","appSecret","accounts":[{accid,token}]}` (REST only:
+//! the webhook pusher is driven from Rust).
 //! Logs go to stderr (`RUST_LOG` overrides the default `info`).
 
 use std::io::{IsTerminal as _, Write as _};
@@ -12,6 +14,7 @@ use std::time::Duration;
 use clap::Parser;
 use imsim::ilink::{IlinkOptions, IlinkSim};
 use imsim::model::MockModel;
+use imsim::nim::{NimOptions, NimSim};
 use imsim::openim::{OpenImOptions, OpenImSim};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
@@ -55,6 +58,15 @@ struct Args {
     /// Platform id of the tokens handed out in the ready line (7 = Linux).
     #[arg(long, default_value_t = 7)]
     openim_platform: i32,
+    /// Also start a NetEase NIM server-API simulator.
+    #[arg(long)]
+    nim: bool,
+    /// Port of the NIM simulator (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    nim_port: u16,
+    /// Accounts created on the NIM simulator, each with a random token.
+    #[arg(long, value_delimiter = ',', default_value = "bot1,alice")]
+    nim_accounts: Vec<String>,
 }
 
 #[tokio::main]
@@ -119,6 +131,33 @@ async fn main() -> std::io::Result<()> {
         openim_sims.push(sim);
     }
 
+    let nim = if args.nim {
+        let sim = NimSim::start(NimOptions {
+            port: args.nim_port,
+            ..NimOptions::default()
+        })
+        .await?;
+        let accounts: Vec<_> = args
+            .nim_accounts
+            .iter()
+            .filter(|a| !a.is_empty())
+            .map(|accid| {
+                let token = hex::encode(rand::random::<[u8; 16]>());
+                sim.add_account(accid, &token);
+                json!({ "accid": accid, "token": token })
+            })
+            .collect();
+        let ready = json!({
+            "base": sim.base_url(),
+            "appKey": sim.app_key(),
+            "appSecret": sim.app_secret(),
+            "accounts": accounts,
+        });
+        Some((sim, ready))
+    } else {
+        None
+    };
+
     let mut ready = json!({
         "ilink": ilink.base_url(),
         "cdn": ilink.cdn_base_url(),
@@ -129,6 +168,9 @@ async fn main() -> std::io::Result<()> {
     if openim_count > 0 {
         ready["openim"] = json!(openim_ready);
     }
+    if let Some((_, nim_ready)) = &nim {
+        ready["nim"] = nim_ready.clone();
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{ready}")?;
     stdout.flush()?;
@@ -136,6 +178,7 @@ async fn main() -> std::io::Result<()> {
 
     shutdown_signal().await;
     drop(openim_sims);
+    drop(nim);
     tracing::info!("shutting down");
     Ok(())
 }
