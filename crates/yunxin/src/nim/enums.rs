@@ -76,8 +76,9 @@ nim_enum! {
 }
 
 nim_enum! {
-    /// `V2NIMMessageSource`: how a received message reached us.
-    MessageSource { Online = 0, Offline = 1, Roaming = 2 }
+    /// `V2NIMMessageSource`: how a received message reached us. The numbers are the Node
+    /// SDK's (`nim-web-sdk-ng` 10.9.77), which start at 0 for unknown.
+    MessageSource { Unknown = 0, Online = 1, Offline = 2, Roaming = 3 }
 }
 
 /// Defaults for messages that leave the field out.
