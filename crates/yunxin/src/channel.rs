@@ -18,7 +18,7 @@ use channel_core::{
 
 use crate::config::{AccountSettings, YunxinConfig, process_env};
 use crate::nim::{
-    ConnectStatus, ConversationId, Login, LoginStatus, NimEvent, NimTransport, Opened,
+    ConnectStatus, ConversationId, Login, LoginStatus, NimEvent, NimTransport, Opened, Sent,
 };
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
@@ -61,11 +61,39 @@ impl Transports for ConfiguredTransports {
     }
 }
 
+/// Sent messages remembered per account, so a host retry is answered without a resend.
+const REMEMBERED_SENDS: usize = 2048;
+
 /// What a logged-in account shares with senders.
 #[derive(Debug, Clone)]
 struct Live {
     transport: Arc<dyn NimTransport>,
     me: String,
+    /// `messageClientId` → what the server stored. The SDK refuses an id it already sent
+    /// (191004) instead of answering with the first result, so the answer is kept here.
+    sent: Arc<Mutex<SentLog>>,
+}
+
+#[derive(Debug, Default)]
+struct SentLog {
+    by_id: HashMap<String, Sent>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl SentLog {
+    fn get(&self, id: &str) -> Option<Sent> {
+        self.by_id.get(id).cloned()
+    }
+
+    fn insert(&mut self, sent: Sent) {
+        if self.by_id.len() >= REMEMBERED_SENDS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.by_id.remove(&oldest);
+        }
+        self.order.push_back(sent.message_client_id.clone());
+        self.by_id.insert(sent.message_client_id.clone(), sent);
+    }
 }
 
 /// The Yunxin channel.
@@ -144,6 +172,7 @@ impl YunxinChannel {
             Live {
                 transport: Arc::clone(&transport),
                 me: me.clone(),
+                sent: Arc::default(),
             },
         );
         ctx.status(StatusPatch::connected());
@@ -368,12 +397,21 @@ impl Channel for YunxinChannel {
             outbound::build(&account.settings.id, &conversation, message, &self.http).await?;
         let mut last = String::new();
         for request in &requests {
-            let sent = live.transport.send(&request.request).await.map_err(|e| {
-                ChannelError::from(e).context(format!(
-                    "netease-yunxin {}: sending to {target}",
-                    account.settings.id
-                ))
-            })?;
+            let id = &request.request.message_client_id;
+            let remembered = lock(&live.sent).get(id);
+            let sent = match remembered {
+                Some(sent) => sent,
+                None => {
+                    let sent = live.transport.send(&request.request).await.map_err(|e| {
+                        ChannelError::from(e).context(format!(
+                            "netease-yunxin {}: sending to {target}",
+                            account.settings.id
+                        ))
+                    })?;
+                    lock(&live.sent).insert(sent.clone());
+                    sent
+                }
+            };
             last = sent.message_server_id;
         }
         Ok(Receipt::Sent {

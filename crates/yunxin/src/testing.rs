@@ -1,7 +1,8 @@
 //! [`FakeNim`]: a scripted NIM for tests, behind the same [`NimTransport`] the real transports
 //! implement. It knows accounts and tokens, delivers injected messages to logged-in accounts
-//! (and keeps them for offline ones, as the server does), records sends, dedupes resends by
-//! `messageClientId`, and can fail logins and sends, kick, and break the link.
+//! (and keeps them for offline ones, as the server does), records sends, refuses a reused
+//! `messageClientId` as the JS SDK does (191004), and can fail logins and sends, kick, and
+//! break the link.
 //!
 //! ```
 //! # async fn demo() {
@@ -236,8 +237,9 @@ impl NimTransport for FakeTransport {
             return Err(st.send_errors.remove(0));
         }
         let key = (from.clone(), request.message_client_id.clone());
-        if let Some(sent) = st.by_client_id.get(&key) {
-            return Ok(sent.clone());
+        // As the JS SDK does: an id it already sent is refused, not answered again.
+        if st.by_client_id.contains_key(&key) {
+            return Err(NimError::new(191004, "message has already been sent"));
         }
         st.next_server_id += 1;
         let sent = Sent {

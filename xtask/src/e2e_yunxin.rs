@@ -1,0 +1,258 @@
+//! The Yunxin part of `cargo xtask e2e`, in the real gateway:
+//!
+//! - transport `server-api` against the NIM server-API simulator: a P2P text pushed through the
+//!   signed message-copy webhook gets the model's reply through a CheckSum-signed send; forged
+//!   and stale webhooks are refused with 401 and logged;
+//! - transport `sdk` with the packaged JS adapter bound to the stub SDK (driven through files):
+//!   an unknown peer gets a pairing code, and once approved, its text gets the model's reply;
+//!   `openclaw message send` reaches the stub; the connect log line is there.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use imsim::nim::{NimOptions, NimSim};
+use serde_json::{Value, json};
+
+use crate::Result;
+use crate::e2e::{Stack, TURN, poll};
+use crate::gateway::free_port;
+
+const CHANNEL: &str = "netease-yunxin";
+const SERVER_BOT: &str = "yx-server-bot";
+const SDK_BOT: &str = "yx-sdk-bot";
+const SDK_TOKEN: &str = "yx-sdk-token";
+
+fn step(name: &str) {
+    eprintln!("\n== e2e yunxin: {name}");
+}
+
+fn check(ok: bool, what: impl Into<String>) -> Result {
+    if ok { Ok(()) } else { Err(what.into().into()) }
+}
+
+fn wait<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
+    poll(limit, Duration::from_millis(300), || Ok(probe()))?
+        .ok_or_else(|| format!("timed out waiting for {what}").into())
+}
+
+/// Files through which the gateway's stub SDK is driven.
+pub struct StubFiles {
+    pub script: PathBuf,
+    pub sent: PathBuf,
+    pub inbox: PathBuf,
+}
+
+impl StubFiles {
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            script: dir.join("nim-stub-script.json"),
+            sent: dir.join("nim-stub-sent.jsonl"),
+            inbox: dir.join("nim-stub-inbox.jsonl"),
+        }
+    }
+
+    /// The gateway's environment for the stub.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("IMBRIDGE_NIM_STUB_SCRIPT".into(), self.script.to_string_lossy().into_owned()),
+            ("IMBRIDGE_NIM_STUB_SENT".into(), self.sent.to_string_lossy().into_owned()),
+            ("IMBRIDGE_NIM_STUB_INBOX".into(), self.inbox.to_string_lossy().into_owned()),
+        ]
+    }
+
+    fn journal(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.sent)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    fn push(&self, line: Value) -> Result {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.inbox)?;
+        writeln!(file, "{line}")?;
+        Ok(())
+    }
+
+    /// Texts the stub accepted from `bot` to `peer`, in order.
+    fn texts(&self, bot: &str, peer: &str) -> Vec<String> {
+        let conversation = format!("{bot}|1|{peer}");
+        self.journal()
+            .into_iter()
+            .filter(|l| l["op"] == "send" && l["ok"] == true)
+            .filter(|l| l["conversationId"] == conversation.as_str())
+            .filter_map(|l| l["text"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+fn stub_module() -> PathBuf {
+    crate::root().join("crates/yunxin/js/test/stub-sdk.mjs")
+}
+
+pub fn scenario(stack: &Stack) -> Result {
+    let stub = StubFiles::in_dir(&stack.gateway.dir);
+    std::fs::write(
+        &stub.script,
+        json!({"accounts": {SDK_BOT: SDK_TOKEN}}).to_string(),
+    )?;
+    std::fs::write(&stub.inbox, "")?;
+    let sim = stack
+        .runtime()
+        .block_on(NimSim::start(NimOptions::default()))?;
+    for accid in [SERVER_BOT, "dave", "mallory"] {
+        sim.add_account(accid, "unused");
+    }
+    let webhook_port = free_port()?;
+    let webhook = format!("http://127.0.0.1:{webhook_port}/netease-yunxin/webhook");
+    sim.set_webhook(&webhook);
+
+    step("configure a server-api account and an sdk account (stub SDK)");
+    let mut config = stack.gateway.read_config()?;
+    config["channels"][CHANNEL] = json!({
+        "dmPolicy": "pairing",
+        "accounts": {
+            "server": {
+                "appKey": sim.app_key(),
+                "accountId": SERVER_BOT,
+                "transport": "server-api",
+                "allowFrom": ["dave"],
+                "serverApi": {
+                    "appSecret": sim.app_secret(),
+                    "baseUrl": sim.base_url(),
+                    "webhookListen": format!("127.0.0.1:{webhook_port}"),
+                },
+            },
+            "sdk": {
+                "appKey": "stub-app",
+                "accountId": SDK_BOT,
+                "token": SDK_TOKEN,
+                "sdkModule": stub_module(),
+            },
+        },
+    });
+    stack.gateway.write_config(&config)?;
+    wait("the sdk account's connect line", Duration::from_secs(120), || {
+        stack
+            .gateway
+            .log()
+            .contains("[netease-yunxin] SDK connected; send and receive via long connection")
+            .then_some(())
+    })?;
+    wait("the webhook listener", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(("127.0.0.1", webhook_port))
+            .ok()
+            .map(drop)
+    })?;
+
+    step("server-api: a pushed P2P text gets the model's reply through a signed send");
+    let pushed = stack
+        .runtime()
+        .block_on(sim.push_text("dave", SERVER_BOT, "[[ECHO:YX-SERVER]]"))?;
+    check(pushed.status == 200, format!("webhook answered {}", pushed.status))?;
+    let reply = wait("the server-api reply", TURN, || {
+        sim.sent()
+            .into_iter()
+            .find(|s| s.text.as_deref() == Some("ECHO: YX-SERVER"))
+    })?;
+    check(
+        reply.sender == SERVER_BOT && reply.receiver == "dave",
+        format!("reply {} → {}", reply.sender, reply.receiver),
+    )?;
+    // The simulator refuses unsigned calls (414), so a stored reply was CheckSum-signed.
+    check(
+        sim.calls().iter().all(|c| c.code != 414),
+        "a REST call was refused for its signature",
+    )?;
+
+    step("server-api: forged and stale webhooks are refused with 401 and logged");
+    let sent_before = sim.sent().len();
+    for (what, pushed) in [
+        (
+            "forged",
+            stack
+                .runtime()
+                .block_on(sim.push_forged("dave", SERVER_BOT, "[[ECHO:YX-FORGED]]"))?,
+        ),
+        (
+            "stale",
+            stack
+                .runtime()
+                .block_on(sim.push_stale("dave", SERVER_BOT, "[[ECHO:YX-STALE]]"))?,
+        ),
+    ] {
+        check(pushed.status == 401, format!("{what} webhook answered {}", pushed.status))?;
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    check(sim.sent().len() == sent_before, "a refused webhook was answered")?;
+    let log = stack.gateway.log();
+    check(
+        log.matches("webhook").filter(|_| true).count() > 0 && log.contains("401")
+            || log.contains("refused"),
+        "the refused webhooks are not in the gateway log",
+    )?;
+
+    step("sdk: an unknown peer gets a pairing code; once approved, it is answered");
+    stub.push(json!({"to": SDK_BOT, "from": "erin", "text": "hello?"}))?;
+    let code = wait("the pairing reply", TURN, || {
+        stub.texts(SDK_BOT, "erin")
+            .into_iter()
+            .find_map(|t| pairing_code(&t))
+    })?;
+    let approved = stack.gateway.cli(&["pairing", "approve", CHANNEL, &code])?;
+    eprintln!("{}", approved.trim());
+    std::thread::sleep(Duration::from_secs(3));
+    wait("the sdk account logged in again", Duration::from_secs(60), || {
+        let logins = stub
+            .journal()
+            .into_iter()
+            .filter(|l| l["op"] == "login" && l["ok"] == true)
+            .count();
+        (logins >= 1).then_some(())
+    })?;
+    stub.push(json!({"to": SDK_BOT, "from": "erin", "text": "[[ECHO:YX-SDK]]"}))?;
+    wait("the sdk reply", TURN, || {
+        stub.texts(SDK_BOT, "erin")
+            .contains(&"ECHO: YX-SDK".to_owned())
+            .then_some(())
+    })?;
+
+    step("sdk: openclaw message send reaches the peer");
+    stack.gateway.cli(&[
+        "message", "send", "--channel", CHANNEL, "--account", "sdk", "--target", "frank",
+        "--message", "Hello",
+    ])?;
+    wait("the proactive message", Duration::from_secs(30), || {
+        stub.texts(SDK_BOT, "frank")
+            .contains(&"Hello".to_owned())
+            .then_some(())
+    })?;
+
+    step("channels status --probe shows both accounts");
+    let status = stack.gateway.cli(&["channels", "status", "--probe"])?;
+    for account in ["server", "sdk"] {
+        let line = status
+            .lines()
+            .find(|l| l.contains("Yunxin") && l.contains(account))
+            .unwrap_or_default();
+        eprintln!("{line}");
+        check(
+            line.contains("connected") && !line.contains("disconnected"),
+            format!("{account}: status line {line:?}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn pairing_code(text: &str) -> Option<String> {
+    let after = text.split(&format!("approve {CHANNEL} ")).nth(1)?;
+    let code: String = after
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    (code.len() == 8).then_some(code)
+}
