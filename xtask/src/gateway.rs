@@ -22,6 +22,8 @@ pub struct Gateway {
     child: Option<Child>,
     /// How many times the gateway was started: each run logs to its own file.
     runs: usize,
+    /// Extra environment for the gateway and the CLI.
+    pub env: Vec<(String, String)>,
 }
 
 /// A free TCP port on loopback.
@@ -44,6 +46,7 @@ impl Gateway {
             port: free_port()?,
             child: None,
             runs: 0,
+            env: Vec::new(),
         })
     }
 
@@ -104,9 +107,13 @@ impl Gateway {
             .env("CI", "1")
             .env("NO_COLOR", "1")
             .env_remove("OPENCLAW_PROFILE")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         if std::env::var_os("IMBRIDGE_LOG").is_none() {
-            cmd.env("IMBRIDGE_LOG", "info,weixin=debug,channel_core=debug");
+            cmd.env(
+                "IMBRIDGE_LOG",
+                "info,weixin=debug,channel_core=debug,yunxin=debug",
+            );
         }
         cmd
     }

@@ -14,6 +14,7 @@
 mod ci;
 mod e2e;
 mod e2e_openim;
+mod e2e_yunxin;
 mod fidelity;
 mod gateway;
 mod package;
