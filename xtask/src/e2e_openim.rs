@@ -190,6 +190,7 @@ pub fn scenario(stack: &mut Stack) -> Result {
     }
     tools(stack, &servers[0])?;
     friend_guard(stack, &servers)?;
+    setup_command(stack, &servers[0])?;
     bulk(stack, &servers[0])?;
     token_refresh(stack, &servers)
 }
@@ -218,11 +219,16 @@ fn invoke_tool(
     name: &str,
     args: Value,
 ) -> Result<std::result::Result<Value, String>> {
-    gateway_call(
+    // The RPC succeeds either way; the tool's own outcome is `ok` and `output` or `error`.
+    let answer = gateway_call(
         stack,
         "tools.invoke",
         &json!({ "name": name, "args": args }),
-    )
+    )?;
+    Ok(answer.and_then(|answer| match answer["ok"].as_bool() {
+        Some(true) => Ok(answer),
+        _ => Err(answer.to_string()),
+    }))
 }
 
 fn tools(stack: &Stack, s: &Server) -> Result {
@@ -422,19 +428,74 @@ fn friend_guard(stack: &Stack, servers: &[Server]) -> Result {
     )
 }
 
-/// Injects one phase of the bulk test: `BULK_EACH` messages from each bulk peer, interleaved.
-/// `between` runs before every fifth round (drops the connection, or nothing).
-fn inject_bulk(s: &Server, phase: &str, mut between: impl FnMut(usize)) {
+fn setup_command(stack: &Stack, s: &Server) -> Result {
+    step(
+        "openclaw multi-openim setup --account team-c: asks, checks the token, saves, and the gateway starts it",
+    );
+    let bot = "bot-c";
+    s.sim.add_user(bot);
+    let token = s.sim.issue_token(bot, 7);
+    let before = stack.gateway.read_config()?;
+    // wsAddr, apiAddr, token, requireMention.
+    let answers = format!("{}\n{}\n{token}\nn\n", s.sim.ws_url(), s.sim.api_url());
+    let out = stack.gateway.cli_with_input(
+        &["multi-openim", "setup", "--account", "team-c"],
+        Some(&answers),
+    )?;
+    eprintln!("{}", out.trim());
+    check(!out.contains(&token), "setup echoed the token")?;
+    check(
+        out.contains("The server accepted the token."),
+        format!("setup did not check the token: {out}"),
+    )?;
+    let after = stack.gateway.read_config()?;
+    let account = &after["channels"][CHANNEL]["accounts"]["team-c"];
+    check(
+        account["token"] == token.as_str()
+            && account["wsAddr"] == s.sim.ws_url()
+            && account["apiAddr"] == s.sim.api_url()
+            && account["requireMention"] == false,
+        format!(
+            "team-c as saved: {}",
+            account.get("wsAddr").unwrap_or(&Value::Null)
+        ),
+    )?;
+    check(
+        after["channels"][CHANNEL]["accounts"][s.account]
+            == before["channels"][CHANNEL]["accounts"][s.account]
+            && after["agents"] == before["agents"],
+        "setup changed settings it did not ask about",
+    )?;
+    wait(
+        "team-c online at its server",
+        Duration::from_secs(90),
+        || s.sim.online(bot).then_some(()),
+    )
+}
+
+/// Stores one phase of the bulk test, `BULK_EACH` messages from each bulk peer, interleaved,
+/// in batches of 100. `before_batch` runs before each batch (drops the connection, or nothing)
+/// and `after_batch` after it (waits until the bot is back, or nothing).
+fn inject_bulk(
+    s: &Server,
+    phase: &str,
+    before_batch: impl Fn(),
+    after_batch: impl Fn() -> Result,
+) -> Result {
     for n in 0..BULK_EACH {
         if n % 5 == 0 {
-            between(n);
+            before_batch();
         }
         for p in 0..BULK_PEERS {
             let peer = bulk_peer(p);
             s.sim
                 .inject_text(&peer, s.bot, &format!("[[ECHO:{phase}-{peer}-{n}]]"));
         }
+        if n % 5 == 4 {
+            after_batch()?;
+        }
     }
+    Ok(())
 }
 
 /// Waits for every reply of `phase`, then checks each came exactly once and in order per peer.
@@ -496,9 +557,21 @@ fn bulk(stack: &mut Stack, s: &Server) -> Result {
     step(
         "500 messages over 20 conversations while the connection keeps dropping: each once, in order",
     );
-    let mut drops = 0;
-    inject_bulk(s, "B1", |_| drops += s.sim.drop_connections(s.bot));
-    eprintln!("dropped {drops} connections while storing");
+    // Each batch of 100 is stored while the bot is away; it reconnects and catches up before
+    // the next drop, with turns of earlier batches still running.
+    let drops = std::cell::Cell::new(0);
+    inject_bulk(
+        s,
+        "B1",
+        || drops.set(drops.get() + s.sim.drop_connections(s.bot)),
+        || {
+            wait("the bot back after a drop", Duration::from_secs(60), || {
+                s.sim.online(s.bot).then_some(())
+            })
+        },
+    )?;
+    eprintln!("dropped {} connections while storing", drops.get());
+    check(drops.get() >= 5, format!("only {} drops", drops.get()))?;
     expect_bulk(s, "B1")?;
 
     step("500 more while the gateway is down: each once, in order, after the restart");
@@ -506,7 +579,7 @@ fn bulk(stack: &mut Stack, s: &Server) -> Result {
     wait("the bot offline", Duration::from_secs(30), || {
         (!s.sim.online(s.bot)).then_some(())
     })?;
-    inject_bulk(s, "B2", |_| {});
+    inject_bulk(s, "B2", || {}, || Ok(()))?;
     stack.gateway.start()?;
     wait("the bot back online", Duration::from_secs(120), || {
         s.sim.online(s.bot).then_some(())

@@ -120,10 +120,15 @@ impl Gateway {
 
     /// Runs `openclaw <args>` and returns its stdout; fails with both streams on a non-zero exit.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
+        self.cli_with_input(args, None)
+    }
+
+    /// [`Gateway::cli`] with `input` piped to stdin: answers for a command's questions.
+    pub fn cli_with_input(&self, args: &[&str], input: Option<&str>) -> Result<String> {
         let started = Instant::now();
         let mut cmd = self.command("openclaw");
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let output = run_with_timeout(cmd, Duration::from_secs(180))?;
+        let output = run_with_input(cmd, Duration::from_secs(180), input.map(str::to_owned))?;
         eprintln!(
             "xtask: openclaw {} ({:.1}s)",
             args.join(" "),
@@ -240,9 +245,23 @@ fn rand_u64() -> u64 {
     (t as u64) ^ (u64::from(std::process::id()) << 32)
 }
 
-/// Runs a command with a deadline; returns (success, stdout, stderr).
-pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Result<(bool, String, String)> {
+/// Runs a command with a deadline, `input` typed on its stdin (then closed); returns (success,
+/// stdout, stderr).
+pub fn run_with_input(
+    mut cmd: Command,
+    limit: Duration,
+    input: Option<String>,
+) -> Result<(bool, String, String)> {
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let mut child = cmd.spawn()?;
+    if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(input.as_bytes());
+        });
+    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let out_reader = std::thread::spawn(move || {
