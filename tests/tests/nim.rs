@@ -419,6 +419,107 @@ async fn the_account_probe_answers_known_and_unknown_accounts() {
     assert_eq!((status, answer["code"].as_i64()), (404, Some(404)));
 }
 
+async fn upload_with(sim: &NimSim, form: &[(&str, &str)]) -> (u16, Value) {
+    let url = format!("{}/nimserver/msg/upload.action", sim.base_url());
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let req = http()
+        .post(url)
+        .header(
+            "Content-Type",
+            "application/x-www-form-urlencoded;charset=utf-8",
+        )
+        .body(body);
+    call(req, signed(sim, now_s())).await
+}
+
+#[tokio::test]
+async fn an_upload_is_stored_and_served_back_unsigned() {
+    use base64::Engine as _;
+    let sim = sim().await;
+    // Bytes whose base64 has `+` and `/`, which the form encoding must carry intact.
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    let content = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let (status, answer) = upload_with(
+        &sim,
+        &[
+            ("content", &content),
+            ("type", "png"),
+            ("ishttps", "true"),
+            ("tag", "bot"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["code"], 200, "{answer}");
+    assert!(
+        answer.get("data").is_none(),
+        "url is at the top level: {answer}"
+    );
+    let url = answer["url"].as_str().expect("url");
+    let uploads = sim.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].url, url);
+    assert_eq!(uploads[0].content, bytes);
+    assert_eq!(uploads[0].file_type.as_deref(), Some("png"));
+    assert!(uploads[0].https);
+    assert_eq!(uploads[0].tag.as_deref(), Some("bot"));
+
+    // No signature headers: NOS links are public.
+    let served = http().get(url).send().await.unwrap();
+    assert_eq!(served.status().as_u16(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    let missing = http()
+        .get(format!("{}/nos/0000", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+
+    // The uploaded URL is what a media send then carries.
+    let sent = v2_send(
+        &sim,
+        "bot|1|alice",
+        json!({ "message": { "message_type": 1, "attachment": { "url": url, "size": 3000 } } }),
+    )
+    .await;
+    assert_eq!(sent["data"]["attachment"]["url"], url);
+}
+
+#[tokio::test]
+async fn upload_rejections_are_414_naming_the_field() {
+    let sim = sim().await;
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("type", "png")], "content"),
+        (&[("content", "not base64!")], "base64"),
+        (&[("content", "aGk="), ("ishttps", "yes")], "ishttps"),
+        (&[("content", "aGk="), ("expireSec", "60")], "expireSec"),
+        (&[("content", "aGk="), ("tag", &"t".repeat(33))], "tag"),
+    ];
+    for (form, needle) in cases {
+        let (status, answer) = upload_with(&sim, form).await;
+        assert_eq!(status, 200);
+        assert_eq!(answer["code"], 414, "{answer}");
+        let desc = answer["desc"].as_str().unwrap();
+        assert!(desc.contains(needle), "{desc:?} should mention {needle:?}");
+    }
+    assert!(sim.uploads().is_empty());
+    // Unsigned uploads are refused like every other call.
+    let answer: Value = http()
+        .post(format!("{}/nimserver/msg/upload.action", sim.base_url()))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("content=aGk%3D")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["code"], 414);
+    assert!(sim.uploads().is_empty());
+}
+
 // ---- signatures --------------------------------------------------------------------------------
 
 #[tokio::test]

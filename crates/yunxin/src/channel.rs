@@ -54,9 +54,7 @@ impl Transports for ConfiguredTransports {
     ) -> Result<Opened, ChannelError> {
         match settings.transport {
             crate::config::TransportKind::Sdk => crate::sdk::open(host.as_ref(), settings).await,
-            crate::config::TransportKind::ServerApi => Err(ChannelError::permanent(
-                "netease-yunxin: transport server-api is not available in this build yet",
-            )),
+            crate::config::TransportKind::ServerApi => crate::server_api::open(settings),
         }
     }
 }

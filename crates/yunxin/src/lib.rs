@@ -10,7 +10,7 @@
 //! Modules, in the order of the inbound flow: [`nim`] (events, messages, conversation ids,
 //! error codes), [`normalize`] (message → `Inbound`), [`channel`] ([`YunxinChannel`]),
 //! [`outbound`] (targets, pieces, stable client ids), [`sdk`] (the host-run JS transport),
-//! [`config`].
+//! [`server_api`] (the signed REST API and the message-copy webhook), [`config`].
 //!
 //! ```
 //! use yunxin::config::YunxinConfig;
@@ -32,6 +32,7 @@ pub mod nim;
 pub mod normalize;
 pub mod outbound;
 pub mod sdk;
+pub mod server_api;
 pub mod testing;
 
 pub use channel::{Account, YunxinChannel};

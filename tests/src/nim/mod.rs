@@ -13,6 +13,10 @@
 //! | `POST /im/v2/conversations/{sender\|1\|receiver}/messages` (also `\|2\|tid`, `\|3\|tid`) | `{"message":{"message_type","text"?,"attachment"?,"message_client_id"?,"sub_type"?},…}` | `{message_server_id, message_client_id, sender_id, conversation_type, receiver_id, create_time, message_type, text?, attachment?, sub_type?}` |
 //! | `POST /nimserver/msg/sendMsg.action` | form `from, ope (0 P2P / 1 team), to, type, body` (JSON string; text `{"msg":"…"}`) | `{msgid, timetag, antispam: false}` |
 //! | `GET /im/v2/accounts/{account_id}` | | `{account_id, token, configuration}` |
+//! | `POST /nimserver/msg/upload.action` | form `content` (standard base64, ≤ 15 MB of text), `type`?, `ishttps`? (`true`/`false`), `expireSec`? (≥ 86400), `tag`? (≤ 32 chars) | none: `url` is at the top level, `{"code":200,"url":…}` |
+//!
+//! An upload is stored ([`NimSim::uploads`]) and served back, unsigned, at the answered URL
+//! (`GET /nos/{id}`, plain HTTP whatever `ishttps` says), as NOS serves uploaded files.
 //!
 //! V2 answers `{"code":200,"msg":"success","data":…}` or `{"code":N,"msg":"…"}`; V1 answers
 //! `{"code":200,"data":…}` or `{"code":414,"desc":"…"}`. Codes: 414 parameter, 416 rate limit
@@ -53,6 +57,7 @@ mod send;
 mod sign;
 mod state;
 mod types;
+mod upload;
 mod webhook;
 
 use std::fmt;
@@ -65,7 +70,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use sign::{md5_hex, rest_checksum, webhook_checksum};
-pub use types::{ConvType, NimCall, NimFault, NimSent, PushError, Pushed, Via};
+pub use types::{ConvType, NimCall, NimFault, NimSent, NimUpload, PushError, Pushed, Via};
 
 use state::Shared;
 use webhook::{Outgoing, Signing};
@@ -247,6 +252,11 @@ impl NimSim {
                 _ => return self.sent(),
             }
         }
+    }
+
+    /// Every file stored by `upload.action`, in order.
+    pub fn uploads(&self) -> Vec<NimUpload> {
+        self.shared.lock().uploads.clone()
     }
 
     /// Every REST call received, in order, accepted or not.

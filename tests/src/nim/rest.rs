@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,10 +16,12 @@ use super::send;
 use super::sign::rest_checksum;
 use super::state::Shared;
 use super::types::{NimCall, NimFault};
+use super::upload;
 use crate::http::{header_map, now_ms};
 
-/// Largest request body read (NetEase's own limits are far below this).
-const MAX_BODY: usize = 1024 * 1024;
+/// Largest request body read: an upload of 15 MB of base64 text, form-encoded (`+`, `/` and `=`
+/// grow to three characters each), fits with room to spare.
+const MAX_BODY: usize = 24 * 1024 * 1024;
 
 /// NIM result codes the simulator answers (spec §1.2, §4).
 pub(crate) mod code {
@@ -34,8 +36,16 @@ pub(crate) mod code {
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    // Downloads of uploaded files are not signed (NOS links are public), so they stay outside
+    // the gate.
+    let store = Router::new().route("/nos/{id}", get(upload::download));
     Router::new()
         .route("/nimserver/msg/sendMsg.action", post(send::v1_send))
+        .route(
+            "/nimserver/msg/upload.action",
+            // The gate already bounds the body; axum's 2 MB default would refuse uploads.
+            post(upload::v1_upload).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             "/im/v2/conversations/{conversation_id}/messages",
             post(send::v2_send),
@@ -43,6 +53,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/im/v2/accounts/{account_id}", get(account))
         .fallback(unknown_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        .merge(store)
         .with_state(shared)
 }
 
@@ -78,6 +89,12 @@ pub(crate) struct Reply {
 impl Reply {
     pub(crate) fn v1_ok(data: Value) -> Reply {
         Reply::new(json!({ "code": code::OK, "data": data }))
+    }
+
+    /// The answer of `upload.action`: its `url` is at the top level, where NetEase's server
+    /// SDKs read it, not in `data`.
+    pub(crate) fn v1_url(url: &str) -> Reply {
+        Reply::new(json!({ "code": code::OK, "url": url }))
     }
 
     pub(crate) fn v2_ok(data: Value) -> Reply {

@@ -228,7 +228,9 @@ pub(crate) async fn v1_send(
     v1(&shared, &headers, &body).unwrap_or_else(|text| Reply::err(Api::V1, code::PARAMETER, text))
 }
 
-fn v1(shared: &Shared, headers: &HeaderMap, raw: &[u8]) -> Result<Reply, String> {
+/// The fields of a V1 call: `application/x-www-form-urlencoded` only; the first of repeated
+/// fields wins.
+pub(crate) fn v1_form(headers: &HeaderMap, raw: &[u8]) -> Result<BTreeMap<String, String>, String> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -247,6 +249,11 @@ fn v1(shared: &Shared, headers: &HeaderMap, raw: &[u8]) -> Result<Reply, String>
             .entry(k.into_owned())
             .or_insert_with(|| v.into_owned());
     }
+    Ok(fields)
+}
+
+fn v1(shared: &Shared, headers: &HeaderMap, raw: &[u8]) -> Result<Reply, String> {
+    let fields = v1_form(headers, raw)?;
     let field = |name: &str| -> Result<&str, String> {
         fields
             .get(name)

@@ -1,5 +1,5 @@
-//! The simulator's memory: accounts, teams, stored sends, the resend table, call records, the
-//! fault in force and the webhook. One `std::sync::Mutex`; nobody holds it across an `.await`.
+//! The simulator's memory: accounts, teams, stored sends, the resend table, uploaded files, call
+//! records, the fault in force and the webhook. One `std::sync::Mutex`; nobody holds it across an `.await`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::NimOptions;
-use super::types::{NimCall, NimFault, NimSent, Pushed};
+use super::types::{NimCall, NimFault, NimSent, NimUpload, Pushed};
 
 /// A V2 answer kept for resends of the same `message_client_id`.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub(crate) struct State {
     pub resends: HashMap<(String, String), Remembered>,
     /// The fault in force and how many calls it still applies to.
     pub fault: Option<(NimFault, u32)>,
+    /// Files stored by `upload.action`, in order.
+    pub uploads: Vec<NimUpload>,
     pub webhook: Option<String>,
     pub pushes: Vec<Pushed>,
     pub next_server_id: u64,

@@ -75,6 +75,24 @@ pub struct NimSent {
     pub request: Value,
 }
 
+/// One file stored by `POST /nimserver/msg/upload.action`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NimUpload {
+    /// The last part of [`NimUpload::url`].
+    pub id: String,
+    /// Where the simulator serves the file (`GET`, unsigned), as answered.
+    pub url: String,
+    /// The decoded bytes.
+    #[serde(skip)]
+    pub content: Vec<u8>,
+    /// The `type` field, if given.
+    pub file_type: Option<String>,
+    /// `ishttps=true` was asked (the simulator serves plain HTTP regardless).
+    pub https: bool,
+    pub expire_sec: Option<u64>,
+    pub tag: Option<String>,
+}
+
 /// One REST call the server received, whatever the outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NimCall {

@@ -15,7 +15,8 @@ pub struct NimError {
 /// What a code means for the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NimErrorClass {
-    /// 302, 102302: wrong account or token. Retrying with the same token cannot help.
+    /// 302, 102302: wrong account or token (or, for the server API, app key or secret).
+    /// Retrying with the same credentials cannot help.
     BadToken,
     /// 417 and kicks: another login of the same account took over.
     MultiLogin,
@@ -83,7 +84,7 @@ impl NimError {
     fn explain(&self) -> &'static str {
         match self.class() {
             NimErrorClass::BadToken => {
-                "the app key, account id or token is wrong; set a valid token and restart the account"
+                "the credentials were refused (app key, account id, token or app secret); fix them and restart the account"
             }
             NimErrorClass::MultiLogin => "the account logged in elsewhere",
             NimErrorClass::Timeout => "timed out",
