@@ -16,10 +16,8 @@ use channel_core::{
     StatusPatch, Target, lock,
 };
 
-use crate::config::{AccountSettings, YunxinConfig, process_env};
-use crate::nim::{
-    ConnectStatus, ConversationId, Login, LoginStatus, NimEvent, NimTransport, Opened, Sent,
-};
+use crate::config::{AccountSettings, TransportKind, YunxinConfig, process_env};
+use crate::nim::{ConnectStatus, Login, LoginStatus, NimEvent, NimTransport, Opened, Sent};
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
 
@@ -174,7 +172,14 @@ impl YunxinChannel {
             },
         );
         ctx.status(StatusPatch::connected());
-        tracing::info!(account = %settings.id, "[netease-yunxin] SDK connected; send and receive via long connection");
+        match settings.transport {
+            TransportKind::Sdk => {
+                tracing::info!(account = %settings.id, "[netease-yunxin] SDK connected; send and receive via long connection")
+            }
+            TransportKind::ServerApi => {
+                tracing::info!(account = %settings.id, "[netease-yunxin] server API ready; sending over REST, receiving through the message-copy webhook")
+            }
+        }
         loop {
             let event = tokio::select! {
                 () = ctx.cancel.cancelled() => return End::Cancelled,
@@ -387,10 +392,7 @@ impl Channel for YunxinChannel {
         message: &Outbound,
     ) -> Result<Receipt, ChannelError> {
         let live = self.live(&account.settings.id)?;
-        let conversation = match target.kind {
-            ChatKind::Direct => ConversationId::p2p(&live.me, &target.id),
-            ChatKind::Group => ConversationId::team(&live.me, &target.id),
-        };
+        let conversation = outbound::conversation(&live.me, target);
         let requests =
             outbound::build(&account.settings.id, &conversation, message, &self.http).await?;
         let mut last = String::new();

@@ -26,9 +26,19 @@ pub fn normalize(account: &str, me: &str, msg: &Message) -> Result<Inbound, Skip
     let conversation = ConversationId::parse(&msg.conversation_id)
         .map_err(|e| Skip::BadConversation(e.message))?;
     let chat = match conversation.kind {
-        ConversationType::Team | ConversationType::SuperTeam => Chat {
+        ConversationType::Team => Chat {
             kind: ChatKind::Group,
             id: conversation.target.clone(),
+            title: None,
+        },
+        // Super teams have their own id space; the prefix lets a reply find its way back.
+        ConversationType::SuperTeam => Chat {
+            kind: ChatKind::Group,
+            id: format!(
+                "{}{}",
+                crate::outbound::SUPER_TEAM_PREFIX,
+                conversation.target
+            ),
             title: None,
         },
         _ => Chat {

@@ -15,6 +15,25 @@ pub const CHUNK_CHARS: usize = 5000;
 /// Largest attachment sent.
 const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 
+/// Group ids of super teams carry this prefix (`superteam:<tid>`), so a reply goes to conversation
+/// type 3 rather than 2.
+pub const SUPER_TEAM_PREFIX: &str = "superteam:";
+
+/// The conversation a target means for account `me`.
+pub fn conversation(me: &str, target: &Target) -> ConversationId {
+    match target.kind {
+        ChatKind::Direct => ConversationId::p2p(me, &target.id),
+        ChatKind::Group => match strip_prefix_ci(&target.id, SUPER_TEAM_PREFIX) {
+            Some(tid) => ConversationId {
+                me: me.to_owned(),
+                kind: crate::nim::ConversationType::SuperTeam,
+                target: tid.to_owned(),
+            },
+            None => ConversationId::team(me, &target.id),
+        },
+    }
+}
+
 /// One request, built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Built {
@@ -28,7 +47,9 @@ pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
     if let Some(stripped) = strip_prefix_ci(rest, "netease-yunxin:") {
         rest = stripped.trim_start();
     }
-    let (kind, id) = if let Some(id) = ["team:", "group:"]
+    let (kind, id) = if strip_prefix_ci(rest, SUPER_TEAM_PREFIX).is_some() {
+        (ChatKind::Group, rest)
+    } else if let Some(id) = ["team:", "group:"]
         .into_iter()
         .find_map(|p| strip_prefix_ci(rest, p))
     {
@@ -224,6 +245,12 @@ mod tests {
         let t = parse_target("netease-yunxin:user:Alice").unwrap();
         assert_eq!((t.kind, t.id.as_str()), (ChatKind::Direct, "Alice"));
         assert!(parse_target("team:").is_err());
+        let t = parse_target("superteam:9").unwrap();
+        assert_eq!(conversation("bot", &t).to_string(), "bot|3|9");
+        assert_eq!(
+            conversation("bot", &parse_target("team:9").unwrap()).to_string(),
+            "bot|2|9"
+        );
         assert!(parse_target("a|1|b").is_err());
     }
 
