@@ -229,21 +229,25 @@ pub fn scenario(stack: &Stack) -> Result {
             .into_iter()
             .find_map(|t| pairing_code(&t))
     })?;
+    let logins = || {
+        stub.journal()
+            .into_iter()
+            .filter(|l| l["op"] == "login" && l["ok"] == true)
+            .count()
+    };
+    let before = logins();
     let approved = stack.gateway.cli(&["pairing", "approve", CHANNEL, &code])?;
     eprintln!("{}", approved.trim());
-    std::thread::sleep(Duration::from_secs(3));
-    wait(
-        "the sdk account logged in again",
-        Duration::from_secs(60),
-        || {
-            let logins = stub
-                .journal()
-                .into_iter()
-                .filter(|l| l["op"] == "login" && l["ok"] == true)
-                .count();
-            (logins >= 1).then_some(())
-        },
-    )?;
+    // The first approval in a fresh state dir writes `commands.ownerAllowFrom`, and OpenClaw
+    // restarts the channel: wait for that login, if it comes, before talking again.
+    let restarted = poll(Duration::from_secs(15), Duration::from_millis(300), || {
+        Ok((logins() > before).then_some(()))
+    })?;
+    eprintln!(
+        "channel restarted after the approval: {}",
+        restarted.is_some()
+    );
+    std::thread::sleep(Duration::from_secs(2));
     stub.push(json!({"to": SDK_BOT, "from": "erin", "text": "[[ECHO:YX-SDK]]"}))?;
     wait("the sdk reply", TURN, || {
         stub.texts(SDK_BOT, "erin")
