@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-js-"));
+// Everything this file writes (addon copies are 170 MB in a debug build) goes when it ends.
+process.on("exit", () => fs.rmSync(state, { recursive: true, force: true }));
 process.env.OPENCLAW_STATE_DIR = state;
 // Loaded once, through require's cache, by the entry and by these tests alike.
 const addon = path.join(state, "imbridge.node");
