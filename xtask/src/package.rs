@@ -6,7 +6,13 @@
 //! `openclaw.plugin.json` can never drift from the Rust parsers, and the agent tools
 //! (`contracts.tools`, `toolMetadata`) and root CLI commands (`cliCommands`) it declares are
 //! exactly the ones the entry registers.
+//!
+//! Transport modules the descriptor lists (JS a channel runs in the gateway, such as NetEase's
+//! SDK adapter) are copied to `transports/<name>.mjs`, and their npm packages become the
+//! package's `dependencies`, pinned exactly: the installer fetches them from the npm registry
+//! (`--ignore-scripts`), nothing is built.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +22,7 @@ use xshell::{Shell, cmd};
 use crate::{Result, root};
 
 /// Every channel this workspace has.
-pub const ALL_CHANNELS: &[&str] = &["weixin", "openim"];
+pub const ALL_CHANNELS: &[&str] = &["weixin", "openim", "yunxin"];
 /// Cargo features that exist for tests only and never ship.
 const TEST_ONLY_FEATURES: &[&str] = &["testkit"];
 /// The channel the `testkit` feature links.
@@ -83,13 +89,91 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
     )?;
 
     let descriptor = read_descriptor(&sh, &out.join(&addon))?;
+    let transports = transports(&descriptor)?;
+    if !transports.modules.is_empty() {
+        fs::create_dir_all(out.join(TRANSPORTS_DIR))?;
+    }
+    for (name, source) in &transports.modules {
+        let file = root.join(source);
+        if !file.is_file() {
+            return Err(format!("transport module {name}: {} is missing", file.display()).into());
+        }
+        fs::copy(&file, out.join(TRANSPORTS_DIR).join(format!("{name}.mjs")))?;
+    }
     write_json(&out.join("openclaw.plugin.json"), &manifest(&descriptor)?)?;
     write_json(
         &out.join("package.json"),
-        &package_json(&descriptor, &addon),
+        &package_json(&descriptor, &addon, &transports),
     )?;
     fs::write(out.join("README.md"), readme(&descriptor))?;
     Ok(out)
+}
+
+/// Where the JS entry looks for transport modules, next to itself.
+const TRANSPORTS_DIR: &str = "transports";
+
+/// The transport modules of every channel, and the npm packages they need.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Transports {
+    /// Module name → its source file, relative to the workspace root.
+    pub modules: BTreeMap<String, String>,
+    /// npm package → exact version.
+    pub dependencies: BTreeMap<String, String>,
+}
+
+/// `1.2.3` or `10.9.77-alpha.4`: what npm installs as is, never a range.
+fn is_exact_version(version: &str) -> bool {
+    version.starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c))
+}
+
+/// The descriptor's `channels[].transports`, checked: a name is a file name, one name is one
+/// source, and one npm package is one exact version across all modules.
+pub fn transports(descriptor: &Value) -> Result<Transports> {
+    let mut found = Transports::default();
+    for channel in channels(descriptor)? {
+        let id = channel["id"].as_str().unwrap_or("?");
+        for module in channel["transports"].as_array().into_iter().flatten() {
+            let (Some(name), Some(source)) = (module["name"].as_str(), module["source"].as_str())
+            else {
+                return Err(
+                    format!("{id}: a transport module without name or source: {module}").into(),
+                );
+            };
+            let valid_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid_name {
+                return Err(format!("{id}: transport module name {name:?}").into());
+            }
+            if let Some(other) = found.modules.insert(name.to_owned(), source.to_owned())
+                && other != source
+            {
+                return Err(format!("transport module {name}: both {other} and {source}").into());
+            }
+            let dependencies = module["npmDependencies"].as_object().into_iter().flatten();
+            for (package, version) in dependencies {
+                let version = version.as_str().unwrap_or_default();
+                if !is_exact_version(version) {
+                    return Err(format!(
+                        "transport module {name}: {package}@{version:?} is not an exact version"
+                    )
+                    .into());
+                }
+                if let Some(other) = found
+                    .dependencies
+                    .insert(package.clone(), version.to_owned())
+                    && other != version
+                {
+                    return Err(format!("npm package {package}: both {other} and {version}").into());
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Loads the addon in Node and asks it what it contains.
@@ -185,22 +269,30 @@ pub fn manifest(descriptor: &Value) -> Result<Value> {
     Ok(manifest)
 }
 
-fn package_json(descriptor: &Value, addon: &str) -> Value {
-    json!({
+fn package_json(descriptor: &Value, addon: &str, transports: &Transports) -> Value {
+    let mut files = vec!["index.js", addon, "openclaw.plugin.json", "README.md"];
+    if !transports.modules.is_empty() {
+        files.push(TRANSPORTS_DIR);
+    }
+    let mut package = json!({
         "name": descriptor["id"],
         "version": descriptor["version"],
         "description": descriptor["description"],
         "type": "module",
         "main": "./index.js",
         "license": "MIT OR Apache-2.0",
-        "files": ["index.js", addon, "openclaw.plugin.json", "README.md"],
+        "files": files,
         "os": [std::env::consts::OS],
         "cpu": [platform_suffix().split('-').nth(1).unwrap_or_default()],
         "openclaw": {
             "extensions": ["./index.js"],
             "install": {"minHostVersion": ">=2026.9.6"},
         },
-    })
+    });
+    if !transports.dependencies.is_empty() {
+        package["dependencies"] = json!(transports.dependencies);
+    }
+    package
 }
 
 fn readme(descriptor: &Value) -> String {
@@ -288,6 +380,86 @@ mod tests {
         .expect("manifest");
         for key in ["contracts", "toolMetadata", "cliCommands"] {
             assert!(manifest.get(key).is_none(), "{key}: {manifest}");
+        }
+    }
+
+    #[test]
+    fn transport_modules_become_files_and_exact_dependencies() {
+        let mut sdk = channel("netease-yunxin", json!([]), json!([]));
+        sdk["transports"] = json!([{
+            "name": "nim-sdk",
+            "source": "crates/yunxin/js/nim-sdk.mjs",
+            "npmDependencies": {"nim-web-sdk-ng": "10.9.77-alpha.4"},
+        }]);
+        let both = descriptor(json!([
+            channel("openclaw-weixin", json!([]), json!([])),
+            sdk
+        ]));
+        let found = transports(&both).expect("transports");
+        assert_eq!(
+            found.modules,
+            BTreeMap::from([("nim-sdk".into(), "crates/yunxin/js/nim-sdk.mjs".into())])
+        );
+        let package = package_json(&both, "imbridge.linux-x64-gnu.node", &found);
+        assert_eq!(
+            package["dependencies"],
+            json!({"nim-web-sdk-ng": "10.9.77-alpha.4"})
+        );
+        assert!(
+            package["files"]
+                .as_array()
+                .expect("files")
+                .contains(&json!("transports"))
+        );
+
+        let plain = descriptor(json!([channel("openclaw-weixin", json!([]), json!([]))]));
+        let none = transports(&plain).expect("none");
+        assert_eq!(none, Transports::default());
+        let package = package_json(&plain, "a.node", &none);
+        assert!(package.get("dependencies").is_none(), "{package}");
+        assert!(
+            !package["files"]
+                .as_array()
+                .expect("files")
+                .contains(&json!("transports"))
+        );
+    }
+
+    #[test]
+    fn transport_modules_with_ranges_bad_names_or_clashes_are_refused() {
+        let with = |modules: Value| {
+            let mut c = channel("netease-yunxin", json!([]), json!([]));
+            c["transports"] = modules;
+            transports(&descriptor(json!([c])))
+        };
+        let module = |name: &str, source: &str, version: &str| json!({"name": name, "source": source, "npmDependencies": {"nim-web-sdk-ng": version}});
+        for (modules, expected) in [
+            (
+                json!([module("nim-sdk", "a.mjs", "^10.9.77")]),
+                "not an exact version",
+            ),
+            (
+                json!([module("nim-sdk", "a.mjs", "latest")]),
+                "not an exact version",
+            ),
+            (json!([module("../evil", "a.mjs", "1.0.0")]), "module name"),
+            (
+                json!([
+                    module("nim-sdk", "a.mjs", "1.0.0"),
+                    module("nim-sdk", "b.mjs", "1.0.0")
+                ]),
+                "both a.mjs and b.mjs",
+            ),
+            (
+                json!([
+                    module("one", "a.mjs", "1.0.0"),
+                    module("two", "b.mjs", "1.0.1")
+                ]),
+                "both 1.0.0 and 1.0.1",
+            ),
+        ] {
+            let err = with(modules).expect_err("refused");
+            assert!(err.to_string().contains(expected), "{err}");
         }
     }
 

@@ -56,6 +56,58 @@ pub fn npm_pack(sh: &Shell, spec: &str, dir: &Path) -> Result<PathBuf> {
     Ok(tarball)
 }
 
+/// Installs npm packages (`(name, exact version)`) into the npm prefix
+/// `target/e2e-cache/<dir_name>` once, with `sh`'s environment, and returns that prefix (the
+/// packages are in its `node_modules`). Install scripts never run; each package's installed
+/// version is checked.
+pub fn npm_install_cached(
+    sh: &Shell,
+    dir_name: &str,
+    packages: &[(&str, &str)],
+) -> Result<PathBuf> {
+    let prefix = root().join("target/e2e-cache").join(dir_name);
+    let stamp = prefix.join(".installed");
+    if stamp.exists() {
+        return Ok(prefix);
+    }
+    let specs: Vec<String> = packages
+        .iter()
+        .map(|(name, version)| format!("{name}@{version}"))
+        .collect();
+    eprintln!(
+        "xtask: installing {} into {}",
+        specs.join(" "),
+        prefix.display()
+    );
+    let _ = fs::remove_dir_all(&prefix);
+    fs::create_dir_all(&prefix)?;
+    // A package.json of its own, so npm does not climb up to look for one.
+    fs::write(
+        prefix.join("package.json"),
+        format!("{{\"name\":\"{dir_name}-cache\",\"private\":true}}\n"),
+    )?;
+    let _dir = sh.push_dir(&prefix);
+    let args = specs.clone();
+    cmd!(
+        sh,
+        "npm install --prefix {prefix} --save-exact --ignore-scripts --no-audit --no-fund --loglevel=error {args...}"
+    )
+    .run()?;
+    for (name, version) in packages {
+        let manifest = prefix.join("node_modules").join(name).join("package.json");
+        let manifest: serde_json::Value = serde_json::from_str(&fs::read_to_string(manifest)?)?;
+        if manifest["version"] != *version {
+            return Err(format!(
+                "npm installed {name} {}, not {version}",
+                manifest["version"]
+            )
+            .into());
+        }
+    }
+    fs::write(&stamp, specs.join("\n"))?;
+    Ok(prefix)
+}
+
 /// Installs Node 24 if missing and returns the directory holding its `node` binary (no npm:
 /// use the machine's npm with this directory first on `PATH`).
 pub fn ensure_node() -> Result<PathBuf> {

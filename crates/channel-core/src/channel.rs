@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::dm::DmConfig;
 use crate::error::ChannelError;
-use crate::host::{Host, StatusPatch};
+use crate::host::{Host, StatusPatch, TransportModule};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::pipeline::{Accepted, Pipeline};
@@ -225,6 +225,12 @@ pub trait Channel: Send + Sync + 'static {
 
     /// Root CLI commands this channel offers (`openclaw <command> <subcommand>`).
     fn commands(&self) -> Vec<CommandSpec> {
+        Vec::new()
+    }
+
+    /// The JS modules this channel's accounts open in the host ([`Host::open_transport`]).
+    /// Data only: the packager ships them without running the channel.
+    fn transport_modules(&self) -> Vec<TransportModule> {
         Vec::new()
     }
 

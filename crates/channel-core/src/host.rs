@@ -174,6 +174,29 @@ pub trait Host: PairingStore + SessionKeyResolver {
     }
 }
 
+/// A JS module a channel runs in the host through [`Host::open_transport`]. Data for the packager:
+/// the package holds it as `transports/<name>.mjs`, copied from `source`, and lists
+/// `npm_dependencies` in its `package.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransportModule {
+    /// What the channel opens it by (lower-case letters, digits and `-`).
+    pub name: &'static str,
+    /// The module's file, relative to the workspace root.
+    pub source: &'static str,
+    /// npm packages the module imports, as `(package, exact version)`; a JSON object in the
+    /// descriptor, as in `package.json`.
+    #[serde(serialize_with = "dependency_map")]
+    pub npm_dependencies: &'static [(&'static str, &'static str)],
+}
+
+fn dependency_map<S: serde::Serializer>(
+    dependencies: &&'static [(&'static str, &'static str)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(dependencies.iter().copied())
+}
+
 /// A transport module running in the host: calls go in, events come out on the channel it was
 /// opened with.
 #[async_trait::async_trait]
@@ -252,4 +275,26 @@ pub fn msg_context(
         fields.insert("MediaTypes".into(), types.into());
     }
     ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_modules_serialize_as_the_packager_reads_them() {
+        let module = TransportModule {
+            name: "echo",
+            source: "crates/x/js/echo.mjs",
+            npm_dependencies: &[("left-pad", "1.3.0")],
+        };
+        assert_eq!(
+            serde_json::to_value(module).expect("json"),
+            serde_json::json!({
+                "name": "echo",
+                "source": "crates/x/js/echo.mjs",
+                "npmDependencies": {"left-pad": "1.3.0"},
+            })
+        );
+    }
 }

@@ -50,7 +50,9 @@ pub use channel::{
 pub use config::{StringOrNumber, parse_config};
 pub use dm::{DmConfig, DmPolicy, PairingStore};
 pub use error::{ChannelError, ErrorKind};
-pub use host::{Host, HostTransport, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome};
+pub use host::{
+    Host, HostTransport, Replier, ReplyPayload, StatusPatch, TransportModule, Turn, TurnOutcome,
+};
 pub use login::{LoginResult, LoginUi};
 pub use message::{
     Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target,

@@ -10,7 +10,7 @@ use crate::action::{self, ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::channel::{AccountView, Channel, Descriptor, Probe, RunContext};
 use crate::dedup::Window;
 use crate::error::ChannelError;
-use crate::host::{Host, StatusPatch};
+use crate::host::{Host, StatusPatch, TransportModule};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{Fetched, Media, Outbound, Receipt, Target};
 use crate::pipeline::{Outlet, Pipeline, PipelineConfig};
@@ -68,6 +68,11 @@ pub trait AnyChannel: Send + Sync {
 
     /// See [`Channel::commands`].
     fn commands(&self) -> Vec<CommandSpec> {
+        Vec::new()
+    }
+
+    /// See [`Channel::transport_modules`].
+    fn transport_modules(&self) -> Vec<TransportModule> {
         Vec::new()
     }
 
@@ -222,6 +227,10 @@ impl<C: Channel> AnyChannel for Arc<C> {
 
     fn commands(&self) -> Vec<CommandSpec> {
         C::commands(self)
+    }
+
+    fn transport_modules(&self) -> Vec<TransportModule> {
+        C::transport_modules(self)
     }
 
     async fn run_command(

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import fs from "node:fs/promises";
 import readline from "node:readline";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -211,12 +211,125 @@ function hostServices(api) {
   };
 }
 
+// Transport modules: JS a channel runs in this process (NetEase's SDK, say), shipped in the
+// package as `transports/<name>.mjs` and declared in the channel's descriptor. Each exports
+// `open({options, emit, log}) -> {call(method, params), close()}`. Rust opens, calls and closes
+// them through requests; what they emit goes back through `native.transportEvent`.
+// Loaded once per process (and file), however often this entry is evaluated.
+const transportModules = (globalThis[Symbol.for("imbridge.transportModules")] ??= new Map());
+
+// The package's `transports/`, or IMBRIDGE_TRANSPORTS_DIR (tests, development: a directory of
+// `<name>.mjs` files, such as crates/yunxin/js).
+function transportsDir() {
+  return process.env.IMBRIDGE_TRANSPORTS_DIR || path.join(here, "transports");
+}
+
+async function loadTransport(d, name) {
+  const declared = (d.transports ?? []).map((t) => t.name);
+  if (!declared.includes(name)) {
+    throw new Error(`unknown transport module ${JSON.stringify(name)}: ${d.id} declares ${declared.length > 0 ? declared.join(", ") : "none"}`);
+  }
+  const file = path.join(transportsDir(), `${name}.mjs`);
+  let loading = transportModules.get(file);
+  if (!loading) {
+    loading = (async () => {
+      try {
+        await fs.access(file);
+      } catch {
+        throw new Error(`transport module ${JSON.stringify(name)}: ${file} is missing`);
+      }
+      const module = await import(pathToFileURL(file).href);
+      if (typeof module.open !== "function") throw new Error(`transport module ${JSON.stringify(name)}: ${file} exports no open()`);
+      return module;
+    })();
+    transportModules.set(file, loading);
+    // A failed load is tried again next time (the file may appear).
+    loading.catch(() => transportModules.delete(file));
+  }
+  return loading;
+}
+
+// The transport modules of one session (a running account, an action), by the id Rust gave
+// each: the `transport.*` host services, and `closeAll` for when the session ends.
+function sessionTransports(d, handle, label, log) {
+  const open = new Map();
+  // Ids Rust closed while their module was still starting (its open timed out).
+  const abandoned = new Set();
+  let ended = false;
+  const moduleLog = Object.fromEntries(
+    ["debug", "info", "warn", "error"].map((level) => [level, (text) => log[level]?.(`[${d.id}] ${label}: ${text}`)]),
+  );
+  const close = async (id, entry) => {
+    entry.live = false;
+    try {
+      await entry.instance.close();
+    } catch (err) {
+      log.warn?.(`[${d.id}] ${label}: closing transport ${id} failed: ${err?.message ?? err}`);
+    }
+  };
+  return {
+    services: {
+      async "transport.open"({ id, module, options }) {
+        const loaded = await loadTransport(d, module);
+        const entry = { instance: undefined, live: true };
+        // Never throws into the module (an SDK's event emitter).
+        const emit = (event, payload) => {
+          if (!entry.live) return;
+          try {
+            native.transportEvent(handle, id, JSON.stringify({ event, payload: payload ?? null }));
+          } catch (err) {
+            log.warn?.(`[${d.id}] ${label}: event ${event} of transport ${id} dropped: ${err?.message ?? err}`);
+          }
+        };
+        entry.instance = await loaded.open({ options: options ?? {}, emit, log: moduleLog });
+        if (ended || abandoned.delete(id)) {
+          await close(id, entry);
+          throw new Error(`transport module ${JSON.stringify(module)}: closed while it started`);
+        }
+        open.set(id, entry);
+        return null;
+      },
+      async "transport.call"({ id, method, params }) {
+        const entry = open.get(id);
+        if (!entry) throw new Error(`transport ${id} is not open`);
+        return (await entry.instance.call(method, params ?? {})) ?? null;
+      },
+      async "transport.close"({ id }) {
+        const entry = open.get(id);
+        if (!entry) {
+          abandoned.add(id);
+          return null;
+        }
+        open.delete(id);
+        await close(id, entry);
+        return null;
+      },
+    },
+    // The session ended: no module it started outlives it.
+    async closeAll() {
+      ended = true;
+      const entries = [...open];
+      open.clear();
+      await Promise.all(entries.map(([id, entry]) => close(id, entry)));
+    },
+  };
+}
+
+// A failed request's text for Rust. A transport's rejection is its message alone: channels read
+// error codes from it.
+function failureText(op, err) {
+  const text = op.startsWith("transport.") ? err?.message : (err?.stack ?? err?.message);
+  return String(text ?? err);
+}
+
 // Runs one of a channel's actions to its end; `signal` cancels it.
 // `mediaRoots`: the directories whose files the caller may send (none for operator RPCs, which
 // name URLs).
 async function runAction(api, id, name, args, signal, mediaRoots = []) {
-  const services = { ...hostServices(api), "media.roots": () => mediaRoots };
   const handle = await native.startAction(id, sectionOf(currentConfig(api), id), name, JSON.stringify(args ?? {}));
+  const d = plugin.channels.find((c) => c.id === id);
+  const transports = sessionTransports(d, handle, name, api?.logger ?? console);
+  const services = { ...hostServices(api), ...transports.services, "media.roots": () => mediaRoots };
   const cancel = () => native.stopAccount(handle);
   signal?.addEventListener("abort", cancel, { once: true });
   if (signal?.aborted) cancel();
@@ -230,6 +343,7 @@ async function runAction(api, id, name, args, signal, mediaRoots = []) {
     });
   } finally {
     signal?.removeEventListener("abort", cancel);
+    await transports.closeAll();
   }
 }
 
@@ -345,12 +459,15 @@ function buildChannel(d, api) {
   };
 
   // Never throws: it runs detached, and an unhandled rejection would take the gateway down.
-  async function answer(ctx, handle, event) {
+  // `own`: the services of this account alone (its transports).
+  async function answer(ctx, handle, event, own) {
     const service = services[event.op];
     let reply;
     try {
       let result;
-      if (common[event.op]) {
+      if (own[event.op]) {
+        result = await own[event.op](event.args ?? {});
+      } else if (common[event.op]) {
         result = await common[event.op](event.args ?? {});
       } else {
         if (!service) throw new Error(`unknown host service ${event.op}`);
@@ -359,7 +476,7 @@ function buildChannel(d, api) {
       }
       reply = [true, JSON.stringify(result ?? null)];
     } catch (err) {
-      reply = [false, String(err?.stack ?? err?.message ?? err)];
+      reply = [false, failureText(event.op, err)];
     }
     try {
       native.respond(handle, event.id, ...reply);
@@ -572,6 +689,7 @@ function buildChannel(d, api) {
           applyStatus(ctx, { running: false, connected: false, lifecycle: "blocked", lastError: err.message });
           throw err;
         }
+        const transports = sessionTransports(d, handle, accountId, log);
         const stop = () => native.stopAccount(handle);
         abortSignal?.addEventListener("abort", stop, { once: true });
         if (abortSignal?.aborted) stop();
@@ -581,11 +699,13 @@ function buildChannel(d, api) {
             if (text == null) break;
             const event = JSON.parse(text);
             if (event.type === "request") {
-              // Not awaited: turns run concurrently (Rust orders them per peer).
-              void answer(ctx, handle, event);
+              // Not awaited: turns (and transport calls) run concurrently (Rust orders turns
+              // per peer).
+              void answer(ctx, handle, event, transports.services);
             } else if (event.type === "status") {
               applyStatus(ctx, event.patch);
             } else if (event.type === "stopped") {
+              await transports.closeAll();
               if (event.error) {
                 const kind = event.error.kind;
                 log.error?.(`[${id}/${accountId}] stopped: ${kind}: ${event.error.message}`);
@@ -611,6 +731,7 @@ function buildChannel(d, api) {
           }
         } finally {
           abortSignal?.removeEventListener("abort", stop);
+          await transports.closeAll();
           native.release(handle);
         }
       },

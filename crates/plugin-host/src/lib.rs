@@ -18,6 +18,10 @@
 //! commands (`startCommand`) are sessions too: their events are pulled with `next` the same
 //! way, and host services they need (prompts, global functions, config writes) are requests.
 //!
+//! Accounts and actions may run transport modules in JS (requests `transport.open`,
+//! `transport.call`, `transport.close`); JS hands each event a module emits to
+//! `transportEvent(handle, transportId, json)`.
+//!
 //! Every call that can fail rejects with an `Error` whose message starts with the error kind
 //! (`badInput: …`, `needsLogin: …`). A Rust panic becomes such an error too; it never takes the
 //! gateway down.
@@ -78,7 +82,7 @@ static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
 /// Registers a new session and returns its handle, its host and its stop switch.
 fn open_session() -> (u32, Arc<JsHost>, CancellationToken) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let host = Arc::new(JsHost::new(tx));
+    let host = JsHost::new(tx);
     let cancel = CancellationToken::new();
     let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
     let session = Session {
@@ -156,6 +160,8 @@ pub async fn start_account(channel: String, account: String, section: String) ->
         let (handle, host, cancel) = open_session();
         tokio::spawn(async move {
             let run = guard::catch_panic(handler.run(&section, &account, Arc::clone(&host) as _, cancel)).await;
+            // Nothing the account started outlives it (a panic, or a channel that forgot).
+            host.close_transports().await;
             let error = match run {
                 Ok(()) => None,
                 Err(err) => {
@@ -245,6 +251,7 @@ pub async fn start_action(
                 () = cancel.cancelled() => Err(ChannelError::transient(format!("{channel} action {name}: cancelled"))),
                 outcome = call => outcome,
             };
+            host.close_transports().await;
             match outcome {
                 Ok(result) => host.emit(Event::ActionDone { result }),
                 Err(err) => {
@@ -387,13 +394,34 @@ pub fn stop_account(handle: u32) -> napi::Result<()> {
     })
 }
 
-/// Forgets a stopped account's handle.
+/// Forgets a stopped account's handle. Requests still waiting fail, and its transports deliver
+/// no more events.
 #[napi]
-pub fn release(handle: u32) {
-    SESSIONS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&handle);
+pub fn release(handle: u32) -> napi::Result<()> {
+    guard(|| {
+        let session = SESSIONS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&handle);
+        if let Some(session) = session {
+            session.host.detach();
+        }
+        Ok(())
+    })
+}
+
+/// Hands one event of transport `transport_id` (JSON `{"event", "payload"}`, as the module
+/// emitted it) to the channel of session `handle`; false once that transport is closed or the
+/// session is gone.
+#[napi]
+pub fn transport_event(handle: u32, transport_id: u32, event: String) -> napi::Result<bool> {
+    guard(|| {
+        let Some(session) = find_session(handle) else {
+            return Ok(false);
+        };
+        let event = parse_json("transport event", &event)?;
+        Ok(session.host.transport_event(transport_id, event))
+    })
 }
 
 /// Sends a message outside any turn (`openclaw message send`, cron); JSON receipt.

@@ -22,6 +22,11 @@ static CHANNELS: LazyLock<BTreeMap<String, Arc<dyn AnyChannel>>> = LazyLock::new
         let channel: Arc<dyn AnyChannel> = Arc::new(Arc::new(openim::OpenimChannel::new(&state)));
         channels.insert(channel.descriptor().id, channel);
     }
+    #[cfg(feature = "yunxin")]
+    {
+        let channel: Arc<dyn AnyChannel> = Arc::new(Arc::new(yunxin::YunxinChannel::new(&state)));
+        channels.insert(channel.descriptor().id, channel);
+    }
     // Test builds only; `cargo xtask package` refuses it.
     #[cfg(feature = "testkit")]
     {
@@ -42,8 +47,8 @@ pub fn channel(id: &str) -> Result<Arc<dyn AnyChannel>, ChannelError> {
     })
 }
 
-/// One channel's descriptor with its actions and commands, as the JS entry and the packager read
-/// it.
+/// One channel's descriptor with its actions, commands and transport modules, as the JS entry
+/// and the packager read it.
 fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {
     let mut value = serde_json::to_value(channel.descriptor()).unwrap_or_default();
     if let Some(fields) = value.as_object_mut() {
@@ -54,6 +59,10 @@ fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {
         fields.insert(
             "commands".into(),
             serde_json::to_value(channel.commands()).unwrap_or_default(),
+        );
+        fields.insert(
+            "transports".into(),
+            serde_json::to_value(channel.transport_modules()).unwrap_or_default(),
         );
     }
     value
@@ -100,6 +109,58 @@ mod tests {
         );
         for channel in descriptor()["channels"].as_array().expect("channels") {
             assert!(channel["actions"].is_array() && channel["commands"].is_array());
+            assert!(channel["transports"].is_array());
+        }
+    }
+
+    #[test]
+    fn every_transport_module_has_a_file_and_exact_npm_versions() {
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut names = Vec::new();
+        for (id, channel) in CHANNELS.iter() {
+            for module in channel.transport_modules() {
+                let valid_name = !module.name.is_empty()
+                    && module
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                assert!(valid_name, "{id}: transport name {:?}", module.name);
+                assert!(
+                    module.source.ends_with(".mjs") && workspace.join(module.source).is_file(),
+                    "{id}: transport {} has no file {}",
+                    module.name,
+                    module.source
+                );
+                for (package, version) in module.npm_dependencies {
+                    assert!(
+                        version.starts_with(|c: char| c.is_ascii_digit())
+                            && version
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c)),
+                        "{id}: {package}@{version} is not an exact version"
+                    );
+                }
+                names.push(module.name);
+            }
+        }
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "transport names clash across channels");
+        #[cfg(feature = "yunxin")]
+        {
+            let descriptor = descriptor();
+            let yunxin = &descriptor["channels"]
+                .as_array()
+                .expect("channels")
+                .iter()
+                .find(|c| c["id"] == yunxin::CHANNEL_ID)
+                .expect("yunxin")["transports"][0];
+            assert_eq!(yunxin["name"], "nim-sdk");
+            assert_eq!(
+                yunxin["npmDependencies"][yunxin::sdk::SDK_PACKAGE],
+                yunxin::sdk::SDK_VERSION
+            );
         }
     }
 }

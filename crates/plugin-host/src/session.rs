@@ -1,19 +1,26 @@
 //! A session as the JS entry sees it (a running account, a login, an action or a command): a
 //! queue of events to pull, and the host services (routing, turns, the pairing store, global
-//! functions, config writes, prompts) that Rust asks JS for.
+//! functions, config writes, prompts, transport modules) that Rust asks JS for.
 //!
 //! Every request is an event with an id; JS answers it with `respond(id, …)`. Replies of a turn
 //! come back through `deliver(turnId, payload)` while the turn request is open.
+//!
+//! Transport modules (NetEase's JS SDK, say) run in JS: `transport.open {id, module, options}`
+//! starts one under an id chosen here, `transport.call {id, method, params}` and
+//! `transport.close {id}` drive it, and its events come back through
+//! `transportEvent(handle, id, json)` to the channel's event queue. A session that ends closes
+//! the transports it left open, and a released one delivers no event any more.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use channel_core::dm::{PairingCode, PairingStore};
 use channel_core::{
-    ChannelError, CommandOutcome, ErrorKind, Host, LoginResult, LoginUi, Prompter, Question,
-    Replier, ReplyPayload, Route, RouteQuery, SessionKeyResolver, StatusPatch, Turn, TurnOutcome,
+    ChannelError, CommandOutcome, ErrorKind, Host, HostTransport, LoginResult, LoginUi, Prompter,
+    Question, Replier, ReplyPayload, Route, RouteQuery, SessionKeyResolver, StatusPatch, Turn,
+    TurnOutcome,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -67,14 +74,27 @@ impl From<&ChannelError> for ErrorJson {
 
 /// Requests other than turns get an answer quickly, or something is wrong on the JS side.
 const SERVICE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Loading a transport module and starting it.
+const TRANSPORT_OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+/// One call into a transport module. Only a safety net for a JS side that never answers: the
+/// modules keep their own, shorter limits (an SDK login with its retries can take a minute, a
+/// send 30 s plus its upload).
+const TRANSPORT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Closing a transport module (a logout, then freeing the SDK instance): best-effort.
+const TRANSPORT_CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// JS's answer to a request: a JSON result, or its error message.
 type Answer = Result<Value, String>;
 
 /// The host of one running account, backed by the JS entry.
 pub struct JsHost {
+    /// This host, for the transports it hands out.
+    me: Weak<JsHost>,
     events: mpsc::UnboundedSender<Event>,
     pending: Mutex<HashMap<u32, oneshot::Sender<Answer>>>,
     repliers: Mutex<HashMap<u32, Arc<dyn Replier>>>,
+    /// Open transport modules by id: where their events go.
+    transports: Mutex<HashMap<u32, mpsc::UnboundedSender<Value>>>,
     next_id: AtomicU32,
 }
 
@@ -89,13 +109,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl JsHost {
-    pub fn new(events: mpsc::UnboundedSender<Event>) -> Self {
-        Self {
+    pub fn new(events: mpsc::UnboundedSender<Event>) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             events,
             pending: Mutex::default(),
             repliers: Mutex::default(),
+            transports: Mutex::default(),
             next_id: AtomicU32::new(1),
-        }
+        })
     }
 
     pub fn emit(&self, event: Event) {
@@ -133,9 +155,28 @@ impl JsHost {
         args: Value,
         timeout: Option<Duration>,
     ) -> Result<Value, ChannelError> {
+        self.exchange(id, op, args, timeout)
+            .await?
+            .map_err(|message| ChannelError::transient(format!("host {op} failed: {message}")))
+    }
+
+    /// Sends request `op` and waits for JS's answer. `Err` when there is none: the time is up,
+    /// or JS stopped listening.
+    async fn exchange(
+        &self,
+        id: u32,
+        op: &'static str,
+        args: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Answer, ChannelError> {
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id, tx);
-        self.emit(Event::Request { id, op, args });
+        if self.events.send(Event::Request { id, op, args }).is_err() {
+            lock(&self.pending).remove(&id);
+            return Err(ChannelError::transient(format!(
+                "host went away before {op}"
+            )));
+        }
         let answer = match timeout {
             Some(limit) => match tokio::time::timeout(limit, rx).await {
                 Ok(answer) => answer,
@@ -148,15 +189,81 @@ impl JsHost {
             },
             None => rx.await,
         };
-        match answer {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(message)) => Err(ChannelError::transient(format!(
-                "host {op} failed: {message}"
-            ))),
-            Err(_) => Err(ChannelError::transient(format!(
-                "host went away during {op}"
-            ))),
+        answer.map_err(|_| ChannelError::transient(format!("host went away during {op}")))
+    }
+
+    /// JS emitted `event` (`{"event", "payload"}`) of transport `id`; false when that transport
+    /// is closed or its channel stopped listening.
+    pub fn transport_event(&self, id: u32, event: Value) -> bool {
+        lock(&self.transports)
+            .get(&id)
+            .is_some_and(|events| events.send(event).is_ok())
+    }
+
+    /// Closes transport `id` once: its events stop at once, then JS is asked to close the module.
+    /// Best-effort: a failure is logged, never returned.
+    async fn close_transport(&self, id: u32) {
+        if lock(&self.transports).remove(&id).is_none() {
+            return;
         }
+        let args = json!({ "id": id });
+        if let Err(err) = self
+            .request("transport.close", args, Some(TRANSPORT_CLOSE_TIMEOUT))
+            .await
+        {
+            tracing::debug!(transport = id, %err, "closing a transport module failed");
+        }
+    }
+
+    /// Closes every transport still open: the session is ending.
+    pub async fn close_transports(&self) {
+        let open: Vec<u32> = lock(&self.transports).keys().copied().collect();
+        for id in open {
+            self.close_transport(id).await;
+        }
+    }
+
+    /// The session's handle was released: JS answers nothing any more. Waiting requests fail at
+    /// once and transports deliver no more events (JS closes the modules it still runs).
+    pub fn detach(&self) {
+        lock(&self.transports).clear();
+        lock(&self.pending).clear();
+    }
+}
+
+/// A transport module running in JS, as a channel holds it.
+#[derive(Debug)]
+struct JsTransport {
+    host: Arc<JsHost>,
+    id: u32,
+    module: String,
+}
+
+#[async_trait::async_trait]
+impl HostTransport for JsTransport {
+    /// Request `transport.call {id, method, params}`. A rejection keeps the module's own text
+    /// (channels read error codes from it).
+    async fn call(&self, method: &str, params: Value) -> Result<Value, ChannelError> {
+        let what = || format!("{}.{method}", self.module);
+        if !lock(&self.host.transports).contains_key(&self.id) {
+            return Err(ChannelError::transient(format!("{}: closed", what())));
+        }
+        let id = self.host.next_id.fetch_add(1, Ordering::Relaxed);
+        let args = json!({ "id": self.id, "method": method, "params": params });
+        match self
+            .host
+            .exchange(id, "transport.call", args, Some(TRANSPORT_CALL_TIMEOUT))
+            .await
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(ChannelError::transient(message)),
+            Err(err) => Err(err.context(what())),
+        }
+    }
+
+    /// Request `transport.close {id}`, once; events stop before it is sent.
+    async fn close(&self) {
+        self.host.close_transport(self.id).await;
     }
 }
 
@@ -331,6 +438,53 @@ impl Host for JsHost {
             ChannelError::permanent(format!("media.roots: expected a list of paths: {e}"))
         })
     }
+
+    /// Request `transport.open {id, module, options}`: JS starts `transports/<module>.mjs`. The
+    /// id is chosen here and routed before JS starts the module, so an event the module emits
+    /// while it starts is not lost.
+    async fn open_transport(
+        &self,
+        module: &str,
+        options: Value,
+        events: mpsc::UnboundedSender<Value>,
+    ) -> Result<Arc<dyn HostTransport>, ChannelError> {
+        let host = self
+            .me
+            .upgrade()
+            .ok_or_else(|| ChannelError::transient("the session ended"))?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.transports).insert(id, events);
+        let request = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let args = json!({ "id": id, "module": module, "options": options });
+        let failed = match self
+            .exchange(
+                request,
+                "transport.open",
+                args,
+                Some(TRANSPORT_OPEN_TIMEOUT),
+            )
+            .await
+        {
+            Ok(Ok(_)) => {
+                return Ok(Arc::new(JsTransport {
+                    host,
+                    id,
+                    module: module.to_owned(),
+                }));
+            }
+            // JS started nothing.
+            Ok(Err(message)) => {
+                lock(&self.transports).remove(&id);
+                ChannelError::transient(message)
+            }
+            // It may still start: closed as soon as it does.
+            Err(err) => {
+                self.close_transport(id).await;
+                err
+            }
+        };
+        Err(failed.context(format!("opening transport module {module}")))
+    }
 }
 
 /// A login's or a command's UI, shown by the JS entry: a terminal in the CLI, the Control UI in
@@ -422,7 +576,7 @@ mod tests {
     #[tokio::test]
     async fn requests_round_trip_and_time_out_cleanly() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = Arc::new(JsHost::new(tx));
+        let host = JsHost::new(tx);
         let asking = {
             let host = Arc::clone(&host);
             tokio::spawn(async move {
@@ -469,7 +623,7 @@ mod tests {
     #[tokio::test]
     async fn globals_and_config_writes_travel_as_requests() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = Arc::new(JsHost::new(tx));
+        let host = JsHost::new(tx);
         let calling = {
             let host = Arc::clone(&host);
             tokio::spawn(async move {
@@ -518,6 +672,245 @@ mod tests {
         assert!(!err.message.contains("secret-value"), "{err}");
         let empty = host.set_config(&[String::new()], Value::Null).await;
         assert!(empty.is_err());
+    }
+
+    /// The next request JS would see.
+    async fn next_request(rx: &mut mpsc::UnboundedReceiver<Event>) -> (u32, &'static str, Value) {
+        match rx.recv().await {
+            Some(Event::Request { id, op, args }) => (id, op, args),
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    /// Opens a transport as a channel does, answering JS's side; returns it, the transport id
+    /// and its event queue.
+    async fn opened(
+        host: &Arc<JsHost>,
+        rx: &mut mpsc::UnboundedReceiver<Event>,
+    ) -> (Arc<dyn HostTransport>, u32, mpsc::UnboundedReceiver<Value>) {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let opening = {
+            let host = Arc::clone(host);
+            tokio::spawn(async move {
+                host.open_transport("nim-sdk", json!({"appKey": "k"}), events_tx)
+                    .await
+            })
+        };
+        let (request, op, args) = next_request(rx).await;
+        assert_eq!(op, "transport.open");
+        assert_eq!(args["module"], "nim-sdk");
+        assert_eq!(args["options"], json!({"appKey": "k"}));
+        let id = u32::try_from(args["id"].as_u64().expect("transport id")).expect("u32");
+        // An event emitted while the module starts already has its route.
+        assert!(host.transport_event(id, json!({"event": "loginStatus", "payload": 0})));
+        assert!(host.respond(request, Ok(Value::Null)));
+        let transport = opening.await.expect("join").expect("opened");
+        (transport, id, events)
+    }
+
+    #[tokio::test]
+    async fn transports_open_call_route_events_and_close_once() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let host = JsHost::new(tx);
+        let (transport, id, mut events) = opened(&host, &mut rx).await;
+        assert_eq!(
+            events.recv().await,
+            Some(json!({"event": "loginStatus", "payload": 0}))
+        );
+
+        let calling = {
+            let transport = Arc::clone(&transport);
+            tokio::spawn(async move {
+                let refused = transport
+                    .call("login", json!({"accountId": "bot", "token": "t"}))
+                    .await;
+                let sent = transport.call("sendText", json!({"text": "hi"})).await;
+                (refused, sent)
+            })
+        };
+        let (request, op, args) = next_request(&mut rx).await;
+        assert_eq!(op, "transport.call");
+        assert_eq!(args["id"], id);
+        assert_eq!(args["method"], "login");
+        assert_eq!(args["params"]["accountId"], "bot");
+        host.respond(request, Err("302 wrong token".into()));
+        let (request, _, args) = next_request(&mut rx).await;
+        assert_eq!(args["method"], "sendText");
+        host.respond(request, Ok(json!({"messageServerId": "9"})));
+        let (refused, sent) = calling.await.expect("join");
+        let refused = refused.expect_err("refused");
+        assert_eq!(
+            refused.message, "302 wrong token",
+            "the module's text, untouched"
+        );
+        assert_eq!(sent.expect("sent"), json!({"messageServerId": "9"}));
+
+        assert!(host.transport_event(id, json!({"event": "receiveMessages", "payload": []})));
+        assert_eq!(
+            events.recv().await.expect("event")["event"],
+            "receiveMessages"
+        );
+        assert!(
+            !host.transport_event(id + 1000, json!({})),
+            "no such transport"
+        );
+
+        let closing = {
+            let transport = Arc::clone(&transport);
+            tokio::spawn(async move { transport.close().await })
+        };
+        let (request, op, args) = next_request(&mut rx).await;
+        assert_eq!((op, args), ("transport.close", json!({"id": id})));
+        assert!(
+            !host.transport_event(id, json!({"event": "late"})),
+            "no event after close"
+        );
+        assert_eq!(events.recv().await, None, "the event queue ends");
+        // Best-effort: a failure to close is not the channel's problem.
+        host.respond(request, Err("destroy failed".into()));
+        closing.await.expect("join");
+
+        transport.close().await;
+        let err = transport
+            .call("sendText", json!({}))
+            .await
+            .expect_err("closed");
+        assert!(err.message.contains("nim-sdk.sendText: closed"), "{err}");
+        assert!(rx.try_recv().is_err(), "nothing more went to JS");
+    }
+
+    #[tokio::test]
+    async fn a_module_that_fails_to_open_leaves_nothing_behind() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let host = JsHost::new(tx);
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let opening = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move {
+                host.open_transport("nope", Value::Null, events_tx)
+                    .await
+                    .map(drop)
+            })
+        };
+        let (request, _, args) = next_request(&mut rx).await;
+        let id = u32::try_from(args["id"].as_u64().expect("id")).expect("u32");
+        host.respond(request, Err("unknown transport module \"nope\"".into()));
+        let err = opening.await.expect("join").expect_err("refused");
+        assert_eq!(
+            err.message,
+            "opening transport module nope: unknown transport module \"nope\""
+        );
+        assert!(!host.transport_event(id, json!({})));
+        assert_eq!(events.recv().await, None);
+        host.close_transports().await;
+        assert!(rx.try_recv().is_err(), "nothing to close");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transport_calls_wait_longer_than_services_and_opens_that_time_out_are_closed() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let host = JsHost::new(tx);
+        let (transport, id, _events) = opened(&host, &mut rx).await;
+        let login = {
+            let transport = Arc::clone(&transport);
+            tokio::spawn(async move { transport.call("login", json!({})).await })
+        };
+        let (request, ..) = next_request(&mut rx).await;
+        tokio::time::sleep(SERVICE_TIMEOUT * 2).await;
+        assert!(
+            !login.is_finished(),
+            "a login may take longer than a service"
+        );
+        host.respond(request, Ok(json!({})));
+        assert_eq!(login.await.expect("join").expect("login"), json!({}));
+
+        let stuck = {
+            let transport = Arc::clone(&transport);
+            tokio::spawn(async move { transport.call("sendText", json!({})).await })
+        };
+        next_request(&mut rx).await;
+        let err = stuck.await.expect("join").expect_err("timed out");
+        assert!(
+            err.message
+                .starts_with("nim-sdk.sendText: host did not answer"),
+            "{err}"
+        );
+        assert!(host.transport_event(id, json!({})), "still open");
+
+        let (events_tx, _events) = mpsc::unbounded_channel();
+        let opening = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move {
+                host.open_transport("nim-sdk", Value::Null, events_tx)
+                    .await
+                    .map(drop)
+            })
+        };
+        let (_, _, args) = next_request(&mut rx).await;
+        let late = args["id"].clone();
+        let (request, op, args) = next_request(&mut rx).await;
+        assert_eq!((op, &args), ("transport.close", &json!({"id": late})));
+        host.respond(request, Ok(Value::Null));
+        let err = opening.await.expect("join").expect_err("timed out");
+        assert!(
+            err.message.contains("did not answer transport.open"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ending_session_closes_its_transports_and_a_released_one_drops_their_events() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let host = JsHost::new(tx);
+        let (_first, first, mut first_events) = opened(&host, &mut rx).await;
+        let (_second, second, _) = opened(&host, &mut rx).await;
+        first_events.recv().await;
+        let ending = {
+            let host = Arc::clone(&host);
+            tokio::spawn(async move { host.close_transports().await })
+        };
+        let mut closed = Vec::new();
+        for _ in 0..2 {
+            let (request, op, args) = next_request(&mut rx).await;
+            assert_eq!(op, "transport.close");
+            closed.push(args["id"].as_u64().expect("id"));
+            host.respond(request, Ok(Value::Null));
+        }
+        ending.await.expect("join");
+        closed.sort_unstable();
+        assert_eq!(closed, vec![u64::from(first), u64::from(second)]);
+        assert_eq!(first_events.recv().await, None);
+
+        let (transport, id, mut events) = opened(&host, &mut rx).await;
+        events.recv().await;
+        let waiting = {
+            let transport = Arc::clone(&transport);
+            tokio::spawn(async move { transport.call("login", json!({})).await })
+        };
+        next_request(&mut rx).await;
+        host.detach();
+        let err = waiting.await.expect("join").expect_err("released");
+        assert!(err.message.contains("went away"), "{err}");
+        assert!(!host.transport_event(id, json!({})));
+        assert_eq!(events.recv().await, None);
+        transport.close().await;
+        assert!(rx.try_recv().is_err(), "a released session asks JS nothing");
+    }
+
+    #[tokio::test]
+    async fn requests_fail_at_once_when_js_stopped_listening() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let host = JsHost::new(tx);
+        drop(rx);
+        let (events_tx, _events) = mpsc::unbounded_channel();
+        let err = host
+            .open_transport("nim-sdk", Value::Null, events_tx)
+            .await
+            .expect_err("nobody listens");
+        assert!(
+            err.message.contains("went away before transport.open"),
+            "{err}"
+        );
     }
 
     #[test]

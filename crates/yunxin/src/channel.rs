@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use channel_core::{
     AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
     ErrorKind, Fetched, Host, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir,
-    StatusPatch, Target, lock,
+    StatusPatch, Target, TransportModule, lock,
 };
+use tokio::sync::mpsc;
 
 use crate::config::{AccountSettings, TransportKind, YunxinConfig, process_env};
-use crate::nim::{ConnectStatus, Login, LoginStatus, NimEvent, NimTransport, Opened, Sent};
+use crate::nim::{ConnectStatus, Kicked, Login, LoginStatus, NimEvent, NimTransport, Opened, Sent};
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
 
@@ -26,6 +27,9 @@ const MAX_KICKS: usize = 3;
 const KICK_WINDOW: Duration = Duration::from_secs(600);
 /// After a kick, wait at least this long before logging in again.
 const KICK_PAUSE: Duration = Duration::from_secs(5);
+/// The SDK reports a kick as a logout first, then the link going down, then the kick itself:
+/// after a logout, its reason may still come this long.
+const LOGOUT_REASON_GRACE: Duration = Duration::from_millis(500);
 /// Largest inbound attachment downloaded.
 const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
 
@@ -213,15 +217,7 @@ impl YunxinChannel {
                         "NIM link {status:?}; the SDK reconnects"
                     ))));
                 }
-                NimEvent::KickedOffline(kicked) => {
-                    return End::Lost(ChannelError::new(
-                        ErrorKind::Kicked,
-                        format!(
-                            "kicked offline ({:?}, client type {}): {}",
-                            kicked.reason, kicked.client_type, kicked.reason_desc
-                        ),
-                    ));
-                }
+                NimEvent::KickedOffline(kicked) => return End::Lost(kicked_error(&kicked)),
                 NimEvent::LoginFailed(error) => {
                     return End::Lost(ChannelError::from(error).context("login"));
                 }
@@ -234,9 +230,7 @@ impl YunxinChannel {
                     ctx.status(StatusPatch::recovering(&error.into()));
                 }
                 NimEvent::LoginStatus(LoginStatus::Logout) => {
-                    return End::Lost(ChannelError::transient(
-                        "the SDK logged out (it gave up reconnecting)",
-                    ));
+                    return End::Lost(logout_reason(&mut opened.events).await);
                 }
                 NimEvent::Closed(error) => {
                     return End::Lost(
@@ -246,6 +240,35 @@ impl YunxinChannel {
                     );
                 }
                 other => tracing::debug!(account = %settings.id, ?other, "NIM event"),
+            }
+        }
+    }
+}
+
+fn kicked_error(kicked: &Kicked) -> ChannelError {
+    ChannelError::new(
+        ErrorKind::Kicked,
+        format!(
+            "kicked offline ({:?}, client type {}): {}",
+            kicked.reason, kicked.client_type, kicked.reason_desc
+        ),
+    )
+}
+
+/// Why the SDK logged out: a kick or a refused login when it says so right after the logout,
+/// else it gave up reconnecting.
+async fn logout_reason(events: &mut mpsc::UnboundedReceiver<NimEvent>) -> ChannelError {
+    let deadline = tokio::time::Instant::now() + LOGOUT_REASON_GRACE;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(NimEvent::KickedOffline(kicked))) => return kicked_error(&kicked),
+            Ok(Some(NimEvent::LoginFailed(error))) => {
+                return ChannelError::from(error).context("login");
+            }
+            // The logout's own trail: link status, `disconnected`.
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                return ChannelError::transient("the SDK logged out (it gave up reconnecting)");
             }
         }
     }
@@ -454,5 +477,9 @@ impl Channel for YunxinChannel {
 
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {
         outbound::parse_target(raw)
+    }
+
+    fn transport_modules(&self) -> Vec<TransportModule> {
+        crate::sdk::TRANSPORT_MODULES.to_vec()
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use channel_core::{ChannelError, Host, HostTransport};
+use channel_core::{ChannelError, Host, HostTransport, TransportModule};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -13,6 +13,17 @@ use crate::nim::{Login, NimError, NimEvent, NimTransport, Opened, SendBody, Send
 
 /// The transport module's name, as the host finds it in the package.
 pub const MODULE: &str = "nim-sdk";
+/// NetEase's SDK the module is written and tested against (its Node edition), pinned exactly:
+/// an alpha. `js/nim-sdk.mjs` exports the same pin as `SDK_PACKAGE`/`SDK_VERSION`.
+pub const SDK_PACKAGE: &str = "nim-web-sdk-ng";
+pub const SDK_VERSION: &str = "10.9.77-alpha.4";
+
+/// What the package must ship for this transport: the module and the SDK from npm.
+pub const TRANSPORT_MODULES: &[TransportModule] = &[TransportModule {
+    name: MODULE,
+    source: "crates/yunxin/js/nim-sdk.mjs",
+    npm_dependencies: &[(SDK_PACKAGE, SDK_VERSION)],
+}];
 
 #[derive(Debug)]
 struct SdkTransport {
@@ -138,6 +149,25 @@ impl NimTransport for SdkTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_module_is_the_one_in_this_crate_with_the_same_pin() {
+        let [module] = TRANSPORT_MODULES else {
+            panic!("one module")
+        };
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let source = std::fs::read_to_string(workspace.join(module.source)).expect("source");
+        assert!(
+            source.contains(&format!("export const SDK_PACKAGE = \"{SDK_PACKAGE}\";")),
+            "SDK_PACKAGE differs in {}",
+            module.source
+        );
+        assert!(
+            source.contains(&format!("export const SDK_VERSION = \"{SDK_VERSION}\";")),
+            "SDK_VERSION differs in {}",
+            module.source
+        );
+    }
 
     #[test]
     fn module_errors_keep_their_code() {

@@ -122,16 +122,22 @@ impl FakeNim {
         }
     }
 
-    /// Kicks `accid` offline as another device's login would.
+    /// Kicks `accid` offline as another device's login would, with the SDK's events in the
+    /// SDK's order: logged out and link down first, the kick and its reason last.
     pub fn kick(&self, accid: &str, reason: KickReason) {
         if let Some(tx) = lock(&self.state).online.remove(accid) {
+            let _ = tx.send(NimEvent::LoginStatus(LoginStatus::Logout));
+            let _ = tx.send(NimEvent::ConnectStatus(ConnectStatus::Disconnected));
+            let _ = tx.send(NimEvent::Disconnected(Some(NimError::new(
+                192003,
+                "disconnect",
+            ))));
             let _ = tx.send(NimEvent::KickedOffline(Kicked {
                 reason,
                 reason_desc: "logged in on another device".into(),
                 client_type: 16,
                 custom_client_type: 0,
             }));
-            let _ = tx.send(NimEvent::LoginStatus(LoginStatus::Logout));
         }
     }
 

@@ -25,7 +25,7 @@ use crate::{Result, root, toolchain};
 /// SDK asks for `^0.0.7-alpha.1`).
 const PACKAGE: &str = "@openim/client-sdk";
 const VERSION: &str = "0.0.14";
-const PROTOCOL: &str = "@openim/protocol@0.0.7";
+const PROTOCOL: (&str, &str) = ("@openim/protocol", "0.0.7");
 /// The SDK's user and the peer the script plays through the admin API.
 const USERS: &str = "bot1,alice";
 /// Linux: a platform no other test client of the run uses (the SDK sends what `login` is given).
@@ -113,49 +113,14 @@ fn scenario(dir: &Path) -> Result {
 /// Installs the pinned SDK into `target/e2e-cache/openim-sdk-<version>` once; returns that npm
 /// prefix.
 fn ensure_sdk(node_bin: &Path) -> Result<PathBuf> {
-    let prefix = root()
-        .join("target/e2e-cache")
-        .join(format!("openim-sdk-{VERSION}"));
-    let stamp = prefix.join(".installed");
-    if stamp.exists() {
-        return Ok(prefix);
-    }
-    eprintln!(
-        "xtask: installing {PACKAGE}@{VERSION} into {}",
-        prefix.display()
-    );
-    let _ = fs::remove_dir_all(&prefix);
-    fs::create_dir_all(&prefix)?;
-    // A package.json of its own, so npm does not climb up to look for one.
-    fs::write(
-        prefix.join("package.json"),
-        "{\"name\":\"openim-sdk-cache\",\"private\":true}\n",
-    )?;
     let sh = Shell::new()?;
-    sh.change_dir(&prefix);
     let rest = std::env::var("PATH").unwrap_or_default();
     let _path = sh.push_env("PATH", format!("{}:{rest}", node_bin.display()));
-    let spec = format!("{PACKAGE}@{VERSION}");
-    cmd!(
-        sh,
-        "npm install --prefix {prefix} --save-exact --ignore-scripts --no-audit --no-fund --loglevel=error {spec} {PROTOCOL}"
+    toolchain::npm_install_cached(
+        &sh,
+        &format!("openim-sdk-{VERSION}"),
+        &[(PACKAGE, VERSION), PROTOCOL],
     )
-    .run()?;
-    let manifest: Value = serde_json::from_str(&fs::read_to_string(
-        prefix
-            .join("node_modules")
-            .join(PACKAGE)
-            .join("package.json"),
-    )?)?;
-    if manifest["version"] != VERSION {
-        return Err(format!(
-            "npm installed {PACKAGE} {}, not {VERSION}",
-            manifest["version"]
-        )
-        .into());
-    }
-    fs::write(&stamp, VERSION)?;
-    Ok(prefix)
 }
 
 /// The `imsim` binary, killed when dropped.

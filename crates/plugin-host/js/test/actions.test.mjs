@@ -10,16 +10,15 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import test, { after } from "node:test";
+import test from "node:test";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 const entryPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../index.js");
 const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-actions-"));
-// Each run copies the debug addon (over 100 MB) here: leave nothing behind.
-const scratch = [state];
-after(() => scratch.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+// Everything this file writes (addon copies are 170 MB in a debug build) goes when it ends.
+process.on("exit", () => fs.rmSync(state, { recursive: true, force: true }));
 process.env.OPENCLAW_STATE_DIR = state;
 const built = process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so");
 const addon = path.join(state, "imbridge.node");
@@ -218,9 +217,7 @@ test("an evaluation from a copy of the package shares the native state: tools re
   const stop = await startAccount(first.channels.find((c) => c.id === ID), cfg, "live");
   try {
     // The gateway loading the plugin again from a temporary copy: another path to the addon.
-    const copyDir = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-copy-"));
-    scratch.push(copyDir);
-    const copy = path.join(copyDir, "imbridge.node");
+    const copy = path.join(fs.mkdtempSync(path.join(state, "copy-")), "imbridge.node");
     fs.copyFileSync(addon, copy);
     process.env.IMBRIDGE_ADDON = copy;
     const again = (await import(`../index.js?copy=${Date.now()}`)).default;
@@ -294,8 +291,7 @@ await sub.run(options, { opts: () => options });
 `;
 
 function runCli(options, input, config) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-cli-"));
-  scratch.push(dir);
+  const dir = fs.mkdtempSync(path.join(state, "cli-"));
   const configFile = path.join(dir, "openclaw.json");
   fs.writeFileSync(configFile, JSON.stringify(config));
   const child = spawn(process.execPath, ["--input-type=module", "-e", CLI_SCRIPT], {

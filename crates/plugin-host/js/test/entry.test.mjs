@@ -7,14 +7,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import test, { after } from "node:test";
+import test from "node:test";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-js-"));
-// Each run copies the debug addon (over 100 MB) here: leave nothing behind.
-after(() => fs.rmSync(state, { recursive: true, force: true }));
+// Everything this file writes (addon copies are 170 MB in a debug build) goes when it ends.
+process.on("exit", () => fs.rmSync(state, { recursive: true, force: true }));
 process.env.OPENCLAW_STATE_DIR = state;
 // Loaded once, through require's cache, by the entry and by these tests alike.
 const addon = path.join(state, "imbridge.node");
