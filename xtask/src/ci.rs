@@ -35,15 +35,18 @@ pub fn run() -> Result {
     // `--all-features` links the testkit (feature `testkit`), as in the steps above, so no extra
     // feature set is compiled for it; it is never packaged.
     cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
-    let tests = node_tests("crates/plugin-host/js/test")?;
-    cmd!(sh, "node --test {tests...}").run()?;
-    // The yunxin transport module against the stub SDK, and offline against NetEase's real SDK
-    // (the version the yunxin crate pins, installed from the npm registry once).
+    // NetEase's real SDK (the version the yunxin crate pins, installed from the npm registry
+    // once), for the offline tests of the entry and of the transport module.
     let sdk = toolchain::npm_install_cached(
         &sh,
         &format!("nim-sdk-{}", yunxin::sdk::SDK_VERSION),
         &[(yunxin::sdk::SDK_PACKAGE, yunxin::sdk::SDK_VERSION)],
     )?;
+    let tests = node_tests("crates/plugin-host/js/test")?;
+    cmd!(sh, "node --test {tests...}")
+        .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
+        .run()?;
+    // The yunxin transport module against the stub SDK, and offline against the real one.
     let tests = node_tests("crates/yunxin/js/test")?;
     cmd!(sh, "node --test {tests...}")
         .env("IMBRIDGE_NIM_SDK_DIR", &sdk)

@@ -9,8 +9,9 @@
 //!
 //! Transport modules the descriptor lists (JS a channel runs in the gateway, such as NetEase's
 //! SDK adapter) are copied to `transports/<name>.mjs`, and their npm packages become the
-//! package's `dependencies`, pinned exactly: the installer fetches them from the npm registry
-//! (`--ignore-scripts`), nothing is built.
+//! package's `dependencies`, pinned exactly and bundled: packaging installs them from the npm
+//! registry into the package (`--ignore-scripts`, nothing is built), because OpenClaw installs
+//! a plugin directory as it is.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -106,6 +107,18 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
         &package_json(&descriptor, &addon, &transports),
     )?;
     fs::write(out.join("README.md"), readme(&descriptor))?;
+    if !transports.dependencies.is_empty() {
+        // OpenClaw installs a plugin *directory* as it is (only archives get an npm install),
+        // so the directory carries its npm packages, fetched here from the registry without
+        // running any install script; `bundleDependencies` keeps them in a packed archive too.
+        let _in_package = sh.push_dir(&out);
+        cmd!(
+            sh,
+            "npm install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock --loglevel=error"
+        )
+        .env("npm_config_ignore_scripts", "true")
+        .run()?;
+    }
     Ok(out)
 }
 
@@ -291,6 +304,7 @@ fn package_json(descriptor: &Value, addon: &str, transports: &Transports) -> Val
     });
     if !transports.dependencies.is_empty() {
         package["dependencies"] = json!(transports.dependencies);
+        package["bundleDependencies"] = json!(transports.dependencies.keys().collect::<Vec<_>>());
     }
     package
 }

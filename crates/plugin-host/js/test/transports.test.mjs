@@ -194,3 +194,40 @@ test("a package without the module says which file is missing", async (t) => {
   assert.equal(stub.constructed.length, 0);
   await account.stop();
 });
+
+// NetEase's real SDK (IMBRIDGE_NIM_SDK_DIR, as CI installs it) through the entry, with the
+// private-deployment endpoints on a closed loopback port: the account must show a classified
+// network error and keep "recovering" with a backoff, with no crash and no unhandled rejection.
+const SDK_DIR = process.env.IMBRIDGE_NIM_SDK_DIR;
+const REAL_SDK = SDK_DIR && path.join(SDK_DIR, "node_modules/nim-web-sdk-ng/dist/nodejs/nim.js");
+test("the real SDK against an unreachable endpoint: a network error, then recovering with backoff", { skip: !REAL_SDK || !fs.existsSync(REAL_SDK) ? "IMBRIDGE_NIM_SDK_DIR unset" : false, timeout: 60_000 }, async () => {
+  const unhandled = [];
+  const onUnhandled = (reason) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  const net = await import("node:net");
+  const closed = await new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+  const account = start(config({
+    sdkModule: REAL_SDK,
+    lbsUrls: [`http://127.0.0.1:${closed}/lbs/webconf.jsp`],
+    linkUrl: `127.0.0.1:${closed}`,
+  }));
+  try {
+    await until("a recovering status", () => account.last().lifecycle === "recovering", 45_000);
+    const status = account.last();
+    assert.equal(status.connected, false);
+    assert.equal(status.running, true, "still running: it will try again");
+    // The SDK's connect failure (192001) or another code of the network/timeout families.
+    assert.match(status.lastError ?? "", /NIM error (192\d{3}|191005|408|415)/);
+    assert.ok(!JSON.stringify(account.statuses).includes(TOKEN));
+  } finally {
+    await account.stop();
+    process.off("unhandledRejection", onUnhandled);
+  }
+  assert.equal(account.last().lifecycle, "stopped");
+  assert.deepEqual(unhandled, []);
+});
