@@ -197,3 +197,104 @@ async fn send_failures_surface_with_their_class_and_retries_keep_the_id() {
     assert_eq!(rig.nim.sent().len(), 1);
     cancel.cancel();
 }
+
+/// Serves `body` once per connection on loopback, as a minimal HTTP server; returns its URL.
+async fn serve_bytes(body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 2048];
+            let _ = stream.read(&mut request).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&body).await;
+        }
+    });
+    format!("http://{addr}/nos/photo.png")
+}
+
+#[tokio::test]
+async fn images_and_files_go_both_ways() {
+    use yunxin::nim::{Attachment, ConversationId, Message, MessageType, SendBody};
+    let rig = rig();
+    let (cancel, _task) = rig.run("good");
+    assert!(rig.connected().await);
+
+    // Inbound: an image the server stores by URL reaches the host as a downloaded attachment.
+    let bytes = b"\x89PNG\r\n\x1a\nnot-really-a-png".to_vec();
+    let url = serve_bytes(bytes.clone()).await;
+    rig.nim.deliver(
+        "bot",
+        Message {
+            message_client_id: "img-c1".into(),
+            message_server_id: "img-s1".into(),
+            sender_id: "alice".into(),
+            receiver_id: "bot".into(),
+            conversation_id: ConversationId::p2p("bot", "alice").to_string(),
+            message_type: MessageType::Image,
+            attachment: Some(Attachment {
+                url: Some(url),
+                name: Some("photo.png".into()),
+                ext: Some("png".into()),
+                ..Attachment::default()
+            }),
+            ..Message::default()
+        },
+    );
+    assert!(
+        rig.host
+            .wait_for(Duration::from_secs(10), |h| !h.turns().is_empty())
+            .await
+    );
+    let turn = rig.host.turns().remove(0);
+    let media = &turn.inbound.media[0];
+    assert_eq!(media.kind, "image");
+    let saved = media
+        .path
+        .as_deref()
+        .expect("downloaded into the media store");
+    assert_eq!(std::fs::read(saved).unwrap(), bytes);
+
+    // Outbound: a local image and a file under the media roots, then the text.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("chart.png");
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&image, b"png").unwrap();
+    std::fs::write(&file, b"%PDF-1.4").unwrap();
+    let message = Outbound {
+        text: "see attached".into(),
+        media: vec![
+            image.to_string_lossy().into_owned(),
+            file.to_string_lossy().into_owned(),
+        ],
+        media_roots: vec![dir.path().to_string_lossy().into_owned()],
+        ..Outbound::default()
+    };
+    let before = rig.nim.sent().len();
+    rig.channel
+        .send(&section("good"), "default", "alice", &message)
+        .await
+        .unwrap();
+    // What went out after the agent's own reply to the image.
+    let sent = rig.nim.sent().split_off(before);
+    let bodies: Vec<&SendBody> = sent.iter().map(|s| &s.body).collect();
+    assert!(
+        matches!(bodies[0], SendBody::Image { name, .. } if name == "chart.png"),
+        "{bodies:?}"
+    );
+    assert!(
+        matches!(bodies[1], SendBody::File { name, .. } if name == "report.pdf"),
+        "{bodies:?}"
+    );
+    assert!(
+        matches!(bodies[2], SendBody::Text { text } if text == "see attached"),
+        "{bodies:?}"
+    );
+    assert!(sent.iter().all(|s| s.conversation_id == "bot|1|alice"));
+    cancel.cancel();
+}
