@@ -37,3 +37,25 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(
         ChannelError::bad_input(format!("{at}: {}", err.into_inner()))
     })
 }
+
+/// A credential from config (a token, an app secret): `Debug` prints `<redacted>`, so it never
+/// reaches a log through `{:?}`.
+#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}

@@ -182,3 +182,27 @@ impl Receipt {
         }
     }
 }
+
+/// The real path of local attachment `item` (a path or `file://` URL), which must lie under one
+/// of `roots` (the host's media roots); symlinks are resolved first, so none leads outside.
+pub fn local_media_path(
+    item: &str,
+    roots: &[String],
+) -> Result<std::path::PathBuf, crate::ChannelError> {
+    use std::path::Path;
+    let raw = item.strip_prefix("file://").unwrap_or(item);
+    let real = Path::new(raw)
+        .canonicalize()
+        .map_err(|e| crate::ChannelError::bad_input(format!("media {raw}: cannot open: {e}")))?;
+    let allowed = roots
+        .iter()
+        .filter_map(|r| Path::new(r).canonicalize().ok())
+        .any(|root| real.starts_with(root));
+    if !allowed {
+        return Err(crate::ChannelError::bad_input(format!(
+            "media {raw}: not under an allowed media directory ({})",
+            roots.join(", ")
+        )));
+    }
+    Ok(real)
+}

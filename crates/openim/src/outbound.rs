@@ -1,8 +1,6 @@
 //! [`Outbound`] → the `MsgData`s to send: targets, text pieces, uploaded media, and
 //! `clientMsgID`s that stay the same when the host retries a delivery.
 
-use std::path::{Path, PathBuf};
-
 use channel_core::dm::strip_prefix_ci;
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
 use md5::{Digest, Md5};
@@ -157,7 +155,7 @@ async fn upload(
             .to_owned();
         (downloaded.bytes.to_vec(), name)
     } else {
-        let path = local_path(item, roots)?;
+        let path = channel_core::message::local_media_path(item, roots)?;
         let bytes = tokio::fs::read(&path).await.map_err(|e| {
             ChannelError::bad_input(format!("media {}: cannot read: {e}", path.display()))
         })?;
@@ -217,26 +215,6 @@ async fn upload(
             ..FileElem::default()
         }),
     })
-}
-
-/// A local attachment must lie under one of the host's media roots.
-fn local_path(item: &str, roots: &[String]) -> Result<PathBuf, ChannelError> {
-    let raw = item.strip_prefix("file://").unwrap_or(item);
-    let path = Path::new(raw);
-    let real = path
-        .canonicalize()
-        .map_err(|e| ChannelError::bad_input(format!("media {raw}: cannot open: {e}")))?;
-    let allowed = roots
-        .iter()
-        .filter_map(|r| Path::new(r).canonicalize().ok())
-        .any(|root| real.starts_with(root));
-    if !allowed {
-        return Err(ChannelError::bad_input(format!(
-            "media {raw}: not under an allowed media directory ({})",
-            roots.join(", ")
-        )));
-    }
-    Ok(real)
 }
 
 fn mime_of(name: &str) -> &'static str {

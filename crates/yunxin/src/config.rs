@@ -22,26 +22,7 @@ pub const DEFAULT_SERVER_API: &str = "https://open.yunxinapi.com";
 /// How old a webhook's `CurTime` may be before it is refused as a replay.
 const DEFAULT_MAX_SKEW_SECONDS: u64 = 300;
 
-/// A credential: shown as `<redacted>` in debug output.
-#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use channel_core::config::Secret;
 
 /// How an account reaches NIM.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]

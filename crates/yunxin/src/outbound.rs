@@ -2,7 +2,7 @@
 //! files, which is what the SDK's message creators take), then text in pieces of 5,000
 //! characters, each with a `messageClientId` that stays the same when the host retries.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use channel_core::dm::strip_prefix_ci;
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
@@ -129,7 +129,7 @@ async fn attachment(
             .to_owned();
         (download(http, item, MAX_UPLOAD_BYTES).await?, name)
     } else {
-        let path = local_path(item, roots)?;
+        let path = channel_core::message::local_media_path(item, roots)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -157,25 +157,6 @@ async fn attachment(
             name,
         },
     })
-}
-
-/// A local attachment must lie under one of the host's media roots.
-fn local_path(item: &str, roots: &[String]) -> Result<PathBuf, ChannelError> {
-    let raw = item.strip_prefix("file://").unwrap_or(item);
-    let real = Path::new(raw)
-        .canonicalize()
-        .map_err(|e| ChannelError::bad_input(format!("media {raw}: cannot open: {e}")))?;
-    let allowed = roots
-        .iter()
-        .filter_map(|r| Path::new(r).canonicalize().ok())
-        .any(|root| real.starts_with(root));
-    if !allowed {
-        return Err(ChannelError::bad_input(format!(
-            "media {raw}: not under an allowed media directory ({})",
-            roots.join(", ")
-        )));
-    }
-    Ok(real)
 }
 
 /// The HTTP client for attachments, with the TLS provider this workspace builds with.

@@ -35,26 +35,7 @@ pub const FRIEND_API_DISABLED: &str = "MULTI_OPENIM_FRIEND_API_DISABLED";
 
 pub use channel_core::StringOrNumber;
 
-/// A credential from config: printed as `<redacted>`.
-#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use channel_core::config::Secret;
 
 /// Settings of the OpenIM channel (`channels.multi-openim`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
