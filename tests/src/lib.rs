@@ -8,8 +8,9 @@
 //! * [`nim`] — a fake of NetEase Yunxin IM's server API (signed REST sends) and its
 //!   message-copy webhook pusher.
 //! * [`model`] — an OpenAI-compatible `chat/completions` server with scripted replies.
+//! * [`canary`] — a server on `127.0.0.2` that counts requests, for SSRF checks.
 //!
-//! All bind 127.0.0.1 only and stop when their handle is dropped.
+//! All bind 127.0.0.1 only (the canary 127.0.0.2) and stop when their handle is dropped.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -34,6 +35,7 @@
 //! The `imsim` binary runs both servers for out-of-process use; every simulator also serves an
 //! admin API under `/_admin/` (see [`ilink`]).
 
+pub mod canary;
 mod http;
 pub mod ilink;
 pub mod model;

@@ -415,8 +415,29 @@ pub fn png(seed: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Fails unless some agent session transcript under the gateway's state holds `note`: the
+/// text the agent was given.
+pub fn agent_saw(stack: &Stack, note: &str) -> Result {
+    let mut dirs = vec![stack.gateway.state.join("agents")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if fs::read_to_string(&path).is_ok_and(|text| text.contains(note)) {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!(
+        "no agent transcript under {} holds {note:?}",
+        stack.gateway.state.join("agents").display()
+    )
+    .into())
+}
+
 /// Files under `dir` (recursively) whose bytes are exactly `bytes`.
-fn files_with(dir: &Path, bytes: &[u8]) -> Vec<std::path::PathBuf> {
+pub fn files_with(dir: &Path, bytes: &[u8]) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -450,6 +471,30 @@ fn media_both_ways(stack: &Stack, allowed: &str) -> Result {
         "no file in the host's media store has the image's bytes",
     )?;
     eprintln!("stored as {}", stored[0].display());
+
+    step("an image whose full_url points at another loopback address is never fetched");
+    let canary = stack.runtime().block_on(imsim::canary::Canary::start())?;
+    stack.sim.inject_media(
+        &bot,
+        allowed,
+        imsim::ilink::MediaSpec::image(png(3)?)
+            .with_full_url_elsewhere(&canary.url("/leak.png"))
+            .with_caption("[[ECHO:CANARY-IMAGE]]"),
+    );
+    stack.wait_sent("reply to the canary image", TURN, |s| {
+        s.text.as_deref() == Some("ECHO: CANARY-IMAGE")
+    })?;
+    check(
+        canary.hits() == 0,
+        format!("the canary got {} request(s)", canary.hits()),
+    )?;
+    agent_saw(
+        stack,
+        &format!(
+            "[image could not be downloaded: refused to fetch {}",
+            canary.url("/leak.png")
+        ),
+    )?;
 
     step("an agent reply with an image reaches the simulator's CDN and decrypts byte-exact");
     let outbound = png(2)?;

@@ -174,6 +174,7 @@ pub fn scenario(stack: &mut Stack) -> Result {
             format!("{}: an unmentioned group message was answered", s.account),
         )?;
     }
+    pictures(stack, &servers[0])?;
     step("channels status --probe shows both accounts connected");
     let status = stack.gateway.cli(&["channels", "status", "--probe"])?;
     for s in &servers {
@@ -193,6 +194,59 @@ pub fn scenario(stack: &mut Stack) -> Result {
     setup_command(stack, &servers[0])?;
     bulk(stack, &servers[0])?;
     token_refresh(stack, &servers)
+}
+
+/// Inbound pictures: one in the server's own object store (through `/object/…` and its
+/// redirect) arrives in the host's media store; one on another loopback address causes no
+/// request, and its turn runs with a note that the picture was refused.
+fn pictures(stack: &Stack, s: &Server) -> Result {
+    let replies = || {
+        s.sim
+            .sent()
+            .iter()
+            .filter(|m| m.send_id == s.bot && m.recv_id == s.peer && m.err_code == 0)
+            .count()
+    };
+    step(&format!(
+        "{}: a picture in the server's object store reaches the host's media store",
+        s.account
+    ));
+    let own = crate::e2e::png(41)?;
+    let url = s
+        .sim
+        .put_object("e2e/inbound.png", own.clone(), "image/png");
+    let before = replies();
+    s.sim.inject_picture(s.peer, s.bot, &url, own.len());
+    wait("a reply to the picture", TURN, || {
+        (replies() > before).then_some(())
+    })?;
+    check(
+        !crate::e2e::files_with(&stack.gateway.state.join("media"), &own).is_empty(),
+        "no file in the host's media store has the picture's bytes",
+    )?;
+
+    step(&format!(
+        "{}: a picture on another loopback address is never fetched; the turn runs",
+        s.account
+    ));
+    let canary = stack.runtime().block_on(imsim::canary::Canary::start())?;
+    let before = replies();
+    s.sim
+        .inject_picture(s.peer, s.bot, &canary.url("/leak.png"), 68);
+    wait("a reply to the canary picture", TURN, || {
+        (replies() > before).then_some(())
+    })?;
+    check(
+        canary.hits() == 0,
+        format!("the canary got {} request(s)", canary.hits()),
+    )?;
+    crate::e2e::agent_saw(
+        stack,
+        &format!(
+            "[image could not be downloaded: refused to fetch {}",
+            canary.url("/leak.png")
+        ),
+    )
 }
 
 /// `openclaw gateway call <method> --params <json> --json`: the result, or the error text.

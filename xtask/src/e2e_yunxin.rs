@@ -99,6 +99,60 @@ impl StubFiles {
     }
 }
 
+/// Pictures pushed to the server-api account: one on the simulator's NOS store arrives in the
+/// host's media store; one on another loopback address causes no request, and its turn runs
+/// with a note that the picture was refused.
+fn pictures(stack: &Stack, sim: &NimSim) -> Result {
+    let replies_to_dave = || sim.sent().iter().filter(|s| s.receiver == "dave").count();
+    step("server-api: a picture on the simulator's NOS store reaches the host's media store");
+    let own = crate::e2e::png(31)?;
+    let url = sim.put_object(own.clone());
+    let before = replies_to_dave();
+    let pushed = stack
+        .runtime()
+        .block_on(sim.push_image("dave", SERVER_BOT, &url, 64, 48))?;
+    check(
+        pushed.status == 200,
+        format!("webhook answered {}", pushed.status),
+    )?;
+    wait("a reply to the picture", TURN, || {
+        (replies_to_dave() > before).then_some(())
+    })?;
+    check(
+        !crate::e2e::files_with(&stack.gateway.state.join("media"), &own).is_empty(),
+        "no file in the host's media store has the picture's bytes",
+    )?;
+
+    step("server-api: a picture on another loopback address is never fetched; the turn runs");
+    let canary = stack.runtime().block_on(imsim::canary::Canary::start())?;
+    let before = replies_to_dave();
+    let pushed = stack.runtime().block_on(sim.push_image(
+        "dave",
+        SERVER_BOT,
+        &canary.url("/leak.jpg"),
+        64,
+        48,
+    ))?;
+    check(
+        pushed.status == 200,
+        format!("webhook answered {}", pushed.status),
+    )?;
+    wait("a reply to the canary picture", TURN, || {
+        (replies_to_dave() > before).then_some(())
+    })?;
+    check(
+        canary.hits() == 0,
+        format!("the canary got {} request(s)", canary.hits()),
+    )?;
+    crate::e2e::agent_saw(
+        stack,
+        &format!(
+            "[image could not be downloaded: refused to fetch {}",
+            canary.url("/leak.jpg")
+        ),
+    )
+}
+
 fn stub_module() -> PathBuf {
     crate::root().join("crates/yunxin/js/test/stub-sdk.mjs")
 }
@@ -185,6 +239,8 @@ pub fn scenario(stack: &Stack) -> Result {
         sim.calls().iter().all(|c| c.code != Some(414)),
         "a REST call was refused for its signature",
     )?;
+
+    pictures(stack, &sim)?;
 
     step("server-api: forged and stale webhooks are refused with 401 and logged");
     let sent_before = sim.sent().len();

@@ -30,6 +30,7 @@ pub mod dm;
 pub mod error;
 pub mod host;
 pub mod login;
+pub mod media;
 pub mod message;
 pub mod pipeline;
 pub mod registry;

@@ -349,9 +349,10 @@ impl Pipeline {
                     media.mime = Some(fetched.mime);
                     media.file_name = fetched.file_name.or(media.file_name.take());
                 }
+                // The turn goes on without the file; the agent reads why in the note below.
                 Err(err) => {
                     tracing::warn!(channel = %self.config.channel, account = %self.config.account, kind = %media.kind, %err, "attachment not fetched");
-                    media.error = Some(err.to_string());
+                    media.error = Some(err.message);
                 }
             }
         }

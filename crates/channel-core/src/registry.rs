@@ -161,6 +161,11 @@ impl<C: Channel> AnyChannel for Arc<C> {
             window: Window::default(),
         };
         let pipeline = Pipeline::open(config, Arc::clone(&host), outlet, cancel.child_token())?;
+        // Attachments live there for seconds; an hour-old one was left by a crash.
+        crate::media::sweep(
+            &self.state_dir().join("tmp"),
+            std::time::Duration::from_secs(3600),
+        );
         let ctx = RunContext {
             pipeline: Arc::clone(&pipeline),
             cancel,

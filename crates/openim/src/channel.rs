@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use channel_core::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use channel_core::lock;
+use channel_core::media::MediaPolicy;
 use channel_core::{
     AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
     Fetched, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir, Target,
@@ -26,8 +27,6 @@ use crate::rest::{RestClient, RestConfig};
 use crate::wire::proto::MsgData;
 use crate::{CHANNEL_ID, actions, errors};
 
-/// Longest inbound attachment we download.
-const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
 /// How long a send waits for its account to be connected.
 const SEND_WITHIN: Duration = Duration::from_secs(60);
 
@@ -39,6 +38,7 @@ struct Live {
     me: String,
     platform_id: i32,
     nickname: String,
+    media: MediaPolicy,
 }
 
 /// The OpenIM channel. Accounts are named entries of `channels.multi-openim.accounts`.
@@ -52,6 +52,8 @@ pub struct OpenimChannel {
 #[derive(Debug, Clone)]
 pub struct Account {
     pub settings: AccountSettings,
+    /// Guarded fetches and the size cap, for attachments both ways.
+    pub media: MediaPolicy,
 }
 
 impl OpenimChannel {
@@ -111,6 +113,7 @@ impl OpenimChannel {
             platform_id: live.platform_id,
             nickname: &live.nickname,
             rest: &live.rest,
+            media: &live.media,
         };
         let messages = outbound::build(&sender, target, message, attach).await?;
         let mut ids = Vec::with_capacity(messages.len());
@@ -336,8 +339,10 @@ impl Channel for OpenimChannel {
     }
 
     fn account(&self, section: &serde_json::Value, id: &str) -> Result<Account, ChannelError> {
-        let settings = OpenimConfig::parse(section)?.account(id)?;
-        Ok(Account { settings })
+        let config = OpenimConfig::parse(section)?;
+        let settings = config.account(id)?;
+        let media = config.media_policy(&settings, self.dir.join("tmp"))?;
+        Ok(Account { settings, media })
     }
 
     fn view(&self, account: &Account) -> AccountView {
@@ -382,6 +387,7 @@ impl Channel for OpenimChannel {
                 me: me.clone(),
                 platform_id: credentials.platform_id,
                 nickname,
+                media: account.media.clone(),
             },
         );
         let seqs = Seqs::open(self.seqs_path(&settings.id))?;
@@ -449,27 +455,16 @@ impl Channel for OpenimChannel {
         let url = media.locator["url"].as_str().ok_or_else(|| {
             ChannelError::permanent(format!("{} attachment without a URL", media.kind))
         })?;
-        let rest = match self.live(&account.settings.id) {
-            Ok(live) => live.rest,
-            Err(_) => RestClient::new(RestConfig::from_account(&account.settings)?)?,
-        };
-        let downloaded = rest.download(url, MAX_MEDIA_BYTES).await?;
-        let temp = std::env::temp_dir().join(format!(
-            "imbridge-openim-{}",
-            crate::gateway::conn::random_id()
-        ));
-        tokio::fs::write(&temp, &downloaded.bytes)
+        // No token goes with it: object GETs need none, and no other host may see it.
+        account
+            .media
+            .fetch_to_temp(
+                url,
+                &media.kind,
+                media.mime.as_deref(),
+                media.file_name.as_deref(),
+            )
             .await
-            .map_err(|e| ChannelError::from(e).context("saving a downloaded attachment"))?;
-        Ok(Fetched {
-            temp_path: temp,
-            mime: media
-                .mime
-                .clone()
-                .or(downloaded.content_type)
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            file_name: media.file_name.clone(),
-        })
     }
 
     async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {

@@ -2,6 +2,7 @@
 //! `clientMsgID`s that stay the same when the host retries a delivery.
 
 use channel_core::dm::strip_prefix_ci;
+use channel_core::media::{MediaPolicy, mime};
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
 use md5::{Digest, Md5};
 
@@ -15,8 +16,6 @@ use crate::wire::{
 /// Characters per text message. A frame may be 51,200 bytes after base64 (spec §1.3); 4,000
 /// characters of CJK text (12 KB of UTF-8) stay far below it with any envelope.
 pub const CHUNK_CHARS: usize = 4000;
-/// Largest attachment we upload.
-const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 
 /// The message kind an attachment must become, when the caller says so (the agent tools);
 /// otherwise it follows the file's type.
@@ -35,6 +34,8 @@ pub struct Sender<'a> {
     pub platform_id: i32,
     pub nickname: &'a str,
     pub rest: &'a RestClient,
+    /// Guarded fetches of http(s) attachments and the size cap.
+    pub media: &'a MediaPolicy,
 }
 
 /// `user:<id>`, `<id>` → direct; `group:<id>` → group. The channel prefix may come first.
@@ -144,18 +145,26 @@ async fn upload(
     roots: &[String],
     attach: Option<Attach>,
 ) -> Result<Content, ChannelError> {
+    let cap = sender.media.max_bytes;
     let (bytes, name) = if item.starts_with("http://") || item.starts_with("https://") {
-        let downloaded = sender.rest.download(item, MAX_UPLOAD_BYTES).await?;
-        let name = item
-            .rsplit('/')
-            .next()
-            .and_then(|n| n.split(['?', '#']).next())
-            .filter(|n| !n.is_empty())
-            .unwrap_or("attachment")
-            .to_owned();
-        (downloaded.bytes.to_vec(), name)
+        let downloaded = sender.media.fetch(item).await?;
+        let name = downloaded
+            .file_name()
+            .unwrap_or_else(|| "attachment".into());
+        (downloaded.bytes, name)
     } else {
         let path = channel_core::message::local_media_path(item, roots)?;
+        let size = tokio::fs::metadata(&path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if size > cap {
+            return Err(ChannelError::bad_input(format!(
+                "media {}: {size} bytes, over the media size cap {}",
+                path.display(),
+                sender.media.describe_cap()
+            )));
+        }
         let bytes = tokio::fs::read(&path).await.map_err(|e| {
             ChannelError::bad_input(format!("media {}: cannot read: {e}", path.display()))
         })?;
@@ -165,11 +174,11 @@ async fn upload(
             .unwrap_or_else(|| "attachment".into());
         (bytes, name)
     };
-    if bytes.len() as u64 > MAX_UPLOAD_BYTES {
+    if bytes.len() as u64 > cap {
         return Err(ChannelError::bad_input(format!(
-            "media {name}: {} bytes, over the {} MiB limit",
+            "media {name}: {} bytes, over the media size cap {}",
             bytes.len(),
-            MAX_UPLOAD_BYTES >> 20
+            sender.media.describe_cap()
         )));
     }
     let mime = mime_for(&name, &bytes, attach)?;
@@ -217,26 +226,6 @@ async fn upload(
     })
 }
 
-fn mime_of(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "pdf" => "application/pdf",
-        "txt" => "text/plain",
-        "zip" => "application/zip",
-        _ => "application/octet-stream",
-    }
-}
-
 /// The MIME type of an attachment: from its name, or for an image without a known extension
 /// from its header. An image or video the caller asked for must be one.
 fn mime_for(
@@ -244,8 +233,8 @@ fn mime_for(
     bytes: &[u8],
     attach: Option<Attach>,
 ) -> Result<&'static str, ChannelError> {
-    let by_name = mime_of(name);
-    let sniffed = sniff(bytes);
+    let by_name = mime::from_name(name).unwrap_or(mime::OCTET_STREAM);
+    let sniffed = mime::sniff(bytes);
     match attach {
         Some(Attach::Image) => sniffed
             .filter(|m| m.starts_with("image/"))
@@ -263,33 +252,8 @@ fn mime_for(
                     "media {name}: not a video (MP4, MOV or WebM); send it as a file"
                 ))
             }),
-        _ if by_name == "application/octet-stream" => Ok(sniffed.unwrap_or(by_name)),
+        _ if by_name == mime::OCTET_STREAM => Ok(sniffed.unwrap_or(by_name)),
         _ => Ok(by_name),
-    }
-}
-
-/// The type a file's first bytes announce, for the formats we name.
-fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
-        Some(if &bytes[8..10] == b"qt" {
-            "video/quicktime"
-        } else {
-            "video/mp4"
-        })
-    } else if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
-        Some("video/webm")
-    } else if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else {
-        None
     }
 }
 

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::{any, get};
+use axum::routing::any;
 use channel_core::{ChannelError, ErrorKind};
 use imsim::openim::{OpenImOptions, OpenImSim, User, object_hash};
 use md5::{Digest as _, Md5};
@@ -488,12 +487,13 @@ async fn single_part_upload_and_instant_dedup() {
     assert!(sim.uploads().last().expect("dedup record").dedup);
     assert_eq!(completes(), 1, "a deduplicated upload is not completed");
 
-    // The uploaded object downloads back byte for byte, through the 302.
-    let fetched = client
-        .download(&first.url, data.len() as u64)
+    // The uploaded object downloads back byte for byte, through the 302, under the account's
+    // media policy (its own API host trusted).
+    let fetched = media_policy(&sim, None)
+        .fetch(&first.url)
         .await
         .expect("download");
-    assert_eq!(fetched.bytes.as_ref(), data.as_slice());
+    assert_eq!(fetched.bytes, data);
     assert_eq!(fetched.content_type.as_deref(), Some("image/png"));
 
     let err = client
@@ -556,159 +556,74 @@ async fn multipart_upload_is_byte_exact() {
     assert_eq!(initiate.body["contentType"], "video/mp4");
 }
 
+/// The media policy of account `primary` on `sim`, as the channel builds it.
+fn media_policy(sim: &OpenImSim, max_mb: Option<f64>) -> channel_core::media::MediaPolicy {
+    let mut account = json!({
+        "token": sim.issue_token(BOT, 7),
+        "wsAddr": sim.ws_url(),
+        "apiAddr": sim.api_url(),
+    });
+    if let Some(mb) = max_mb {
+        account["mediaMaxMb"] = json!(mb);
+    }
+    let config = OpenimConfig::parse(&json!({"accounts": {"primary": account}})).expect("config");
+    let settings = config.account("primary").expect("account");
+    config
+        .media_policy(
+            &settings,
+            std::env::temp_dir().join("imbridge-openim-rest-test"),
+        )
+        .expect("policy")
+}
+
 #[tokio::test]
-async fn download_follows_the_object_redirect_under_a_cap() {
+async fn inbound_media_follow_the_object_redirect_under_the_accounts_cap() {
     let sim = sim().await;
-    let (client, token) = client(&sim, BOT, true);
     let data = noise(50_000, 3);
     let url = sim.put_object("alice/photo.jpg", data.clone(), "image/jpeg");
     assert!(url.contains("/object/alice/photo.jpg"), "{url}");
 
-    let fetched = client
-        .download(&url, data.len() as u64)
+    let fetched = media_policy(&sim, None)
+        .fetch(&url)
         .await
-        .expect("download at the cap");
-    assert_eq!(fetched.bytes.as_ref(), data.as_slice());
+        .expect("download");
+    assert_eq!(fetched.bytes, data);
     assert_eq!(fetched.content_type.as_deref(), Some("image/jpeg"));
 
-    let err = client
-        .download(&url, data.len() as u64 - 1)
+    let err = media_policy(&sim, Some(0.04))
+        .fetch(&url)
         .await
         .expect_err("over the cap");
-    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert_eq!(err.kind, ErrorKind::BadInput, "{err}");
     assert!(
-        err.message.contains(&format!(
-            "the file is larger than the media size cap of {} bytes",
-            data.len() - 1
-        )),
+        err.message
+            .contains("larger than the media size cap mediaMaxMb = 0.04"),
         "{err}"
     );
     // Named by where it ended up, without the presigned signature.
-    assert!(err.message.starts_with("download http://"), "{err}");
+    assert!(err.message.starts_with("downloading http://"), "{err}");
     assert!(!err.message.contains("X-Amz-Signature"), "{err}");
 
-    let err = client
-        .download(
-            &format!("{}/object/alice/missing.jpg", sim.api_url()),
-            1 << 20,
-        )
+    let err = media_policy(&sim, None)
+        .fetch(&format!("{}/object/alice/missing.jpg", sim.api_url()))
         .await
         .expect_err("missing");
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
-    assert!(err.message.contains("HTTP 404: not found"), "{err}");
-    assert_clean(&err, &token);
+    assert!(err.message.contains("HTTP 404"), "{err}");
 
-    for bad in [
-        "file:///etc/passwd",
-        "ftp://127.0.0.1/x",
-        "data:text/plain,hi",
-        "/object/alice/photo.jpg",
-    ] {
-        let err = client.download(bad, 1 << 20).await.expect_err(bad);
-        assert_eq!(err.kind, ErrorKind::BadInput, "{bad}: {err}");
-    }
-    let err = client
-        .download("file:///etc/passwd", 1 << 20)
+    // The same object named through another loopback address is not the account's server.
+    let elsewhere = url.replacen("127.0.0.1", "127.0.0.2", 1);
+    let err = media_policy(&sim, None)
+        .fetch(&elsewhere)
         .await
-        .expect_err("file");
+        .expect_err("another address");
     assert!(
         err.message
-            .starts_with("download file:///etc/passwd: only http and https URLs"),
+            .starts_with("refused to fetch http://127.0.0.2:"),
         "{err}"
     );
-    // Downloads are not REST calls: only the successful and failed GETs reached the sim, no POST.
+    // Downloads are not REST calls: no POST reached the sim.
     assert!(sim.rest_calls().is_empty());
-}
-
-#[tokio::test]
-async fn download_refuses_bad_redirects_streams_under_the_cap_and_sends_no_token() {
-    let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
-    let record = seen.clone();
-    let host = serve(
-        Router::new()
-            .route(
-                "/to-file",
-                get(|| async {
-                    (
-                        StatusCode::FOUND,
-                        [(header::LOCATION, "file:///etc/passwd")],
-                    )
-                }),
-            )
-            .route(
-                "/loop",
-                get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
-            )
-            .route(
-                "/chunked",
-                get(|| async {
-                    // No Content-Length: the cap must hold while streaming.
-                    let chunks = (0..10).map(|_| Ok::<_, std::io::Error>(vec![7u8; 1024]));
-                    axum::body::Body::from_stream(futures::stream::iter(chunks))
-                }),
-            )
-            .route(
-                "/small",
-                get(move |headers: HeaderMap| {
-                    let record = record.clone();
-                    async move {
-                        record.lock().expect("lock").push(headers);
-                        ([(header::CONTENT_TYPE, "text/plain")], "hello").into_response()
-                    }
-                }),
-            ),
-    )
-    .await;
-    let token = "tok-never-on-downloads-1234";
-    let client = client_with(&host, BOT, token, true);
-
-    let err = client
-        .download(&format!("{host}/to-file"), 1 << 20)
-        .await
-        .expect_err("file redirect");
-    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
-    assert!(err.message.contains("redirect refused"), "{err}");
-    assert!(err.message.contains("file:"), "{err}");
-
-    let err = client
-        .download(&format!("{host}/loop"), 1 << 20)
-        .await
-        .expect_err("loop");
-    assert!(err.message.contains("more than 5 redirects"), "{err}");
-
-    let err = client
-        .download(&format!("{host}/chunked"), 4096)
-        .await
-        .expect_err("streamed over the cap");
-    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
-    assert!(
-        err.message
-            .contains("larger than the media size cap of 4096 bytes (more than that)"),
-        "{err}"
-    );
-    let full = client
-        .download(&format!("{host}/chunked"), 10 * 1024)
-        .await
-        .expect("exactly at the cap");
-    assert_eq!(full.bytes.len(), 10 * 1024);
-
-    let small = client
-        .download(&format!("{host}/small"), 5)
-        .await
-        .expect("small");
-    assert_eq!(small.bytes.as_ref(), b"hello");
-    let seen = seen.lock().expect("lock");
-    assert_eq!(seen.len(), 1);
-    assert!(
-        seen[0].get("token").is_none(),
-        "the token went to a media host"
-    );
-    assert!(
-        !seen[0]
-            .values()
-            .any(|v| v.to_str().is_ok_and(|v| v.contains(token))),
-        "the token went to a media host"
-    );
 }
 
 // ---- friends --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use channel_core::DmPolicy;
+use channel_core::media::MediaKeys;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -25,11 +26,10 @@ pub struct WeixinConfig {
     /// `<state>/media`, `<state>/workspace` and the host's own media roots. Other local paths,
     /// and symlinks leading out of these directories, are refused.
     pub media_local_roots: Option<Vec<String>>,
-    /// Largest media file downloaded or sent, in MiB (fractions allowed). Default 100.
-    pub media_max_mb: Option<f64>,
-    /// Let media URLs resolve to loopback, private, link-local or unspecified addresses
-    /// (otherwise refused, against server-side request forgery). Default false.
-    pub media_allow_private_network: Option<bool>,
+    /// `mediaMaxMb`, `mediaAllowHosts`, `mediaAllowPrivateNetwork`: the size cap and where
+    /// media may be fetched from (the CDN and API hosts are always allowed).
+    #[serde(flatten)]
+    pub media: MediaKeys,
     /// Where QR logins start. Default `https://ilinkai.weixin.qq.com`.
     pub login_base_url: Option<String>,
     /// `SKRouteTag` header value, if your deployment routes on it.
@@ -71,10 +71,9 @@ pub struct AccountConfig {
     pub cdn_base_url: Option<String>,
     /// Local media roots of this account, replacing the channel's `mediaLocalRoots`.
     pub media_local_roots: Option<Vec<String>>,
-    /// Media size cap of this account in MiB, overriding the channel's `mediaMaxMb`.
-    pub media_max_mb: Option<f64>,
-    /// Overrides the channel's `mediaAllowPrivateNetwork` for this account.
-    pub media_allow_private_network: Option<bool>,
+    /// Overrides the channel's media keys for this account.
+    #[serde(flatten)]
+    pub media: MediaKeys,
     pub route_tag: Option<StringOrNumber>,
     pub bot_agent: Option<String>,
     pub dm_policy: Option<DmPolicy>,
@@ -109,8 +108,8 @@ mod tests {
             channel_core::parse_config("channels.openclaw-weixin", &raw).expect("parse");
         assert_eq!(config.dm_policy, Some(DmPolicy::Allowlist));
         assert_eq!(config.accounts["b0-im-bot"].enabled, Some(false));
-        assert_eq!(config.media_max_mb, Some(2.5));
-        assert_eq!(config.media_allow_private_network, Some(true));
+        assert_eq!(config.media.media_max_mb, Some(2.5));
+        assert_eq!(config.media.media_allow_private_network, Some(true));
     }
 
     #[test]

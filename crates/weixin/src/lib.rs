@@ -42,6 +42,8 @@ use channel_core::{
     RunContext, StateDir, Target, parse_config,
 };
 
+use channel_core::media::MediaPolicy;
+
 use crate::client::{Endpoint, IlinkClient};
 use crate::config::WeixinConfig;
 use crate::store::Store;
@@ -102,6 +104,7 @@ impl WeixinChannel {
         config: &WeixinConfig,
         key: &str,
         overrides: &config::AccountConfig,
+        api: Option<&url::Url>,
     ) -> Result<media::MediaSettings, ChannelError> {
         let mut settings = media::MediaSettings::defaults(self.store.dir());
         let channel_field = |name: &str| format!("channels.openclaw-weixin.{name}");
@@ -112,15 +115,6 @@ impl WeixinChannel {
             }
             (None, Some(url)) => {
                 settings.cdn_base_url = client::parse_base_url(&channel_field("cdnBaseUrl"), url)
-            }
-            (None, None) => {}
-        }
-        match (overrides.media_max_mb, config.media_max_mb) {
-            (Some(mb), _) => {
-                settings.max_bytes = media::parse_max_mb(&account_field("mediaMaxMb"), mb)?
-            }
-            (None, Some(mb)) => {
-                settings.max_bytes = media::parse_max_mb(&channel_field("mediaMaxMb"), mb)?
             }
             (None, None) => {}
         }
@@ -138,10 +132,20 @@ impl WeixinChannel {
             }
             settings.local_roots.push(path);
         }
-        settings.allow_private_network = overrides
-            .media_allow_private_network
-            .or(config.media_allow_private_network)
-            .unwrap_or(false);
+        let tmp_dir = settings.policy.tmp_dir.clone();
+        settings.policy = MediaPolicy::layered(
+            "channels.openclaw-weixin",
+            &config.media,
+            Some((key, &overrides.media)),
+            tmp_dir,
+        )?;
+        // The account's own servers: its CDN and its iLink API.
+        if let Ok(cdn) = &settings.cdn_base_url {
+            settings.policy.trust_url(cdn);
+        }
+        if let Some(api) = api {
+            settings.policy.trust_url(api);
+        }
         Ok(settings)
     }
 
@@ -258,7 +262,8 @@ impl Channel for WeixinChannel {
                 })
             }
         };
-        let media = self.media_settings(&config, &key, &overrides)?;
+        let api = endpoint.as_ref().ok().map(|e| &e.base_url);
+        let media = self.media_settings(&config, &key, &overrides, api)?;
         let dm = DmConfig {
             policy: overrides.dm_policy.or(config.dm_policy).unwrap_or_default(),
             allow_from: strings(overrides.allow_from)

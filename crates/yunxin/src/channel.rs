@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use channel_core::media::MediaPolicy;
 use channel_core::{
     AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
     ErrorKind, Fetched, Host, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir,
@@ -30,8 +31,6 @@ const KICK_PAUSE: Duration = Duration::from_secs(5);
 /// The SDK reports a kick as a logout first, then the link going down, then the kick itself:
 /// after a logout, its reason may still come this long.
 const LOGOUT_REASON_GRACE: Duration = Duration::from_millis(500);
-/// Largest inbound attachment downloaded.
-const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Opens the transport an account is configured for.
 #[async_trait::async_trait]
@@ -102,13 +101,14 @@ pub struct YunxinChannel {
     dir: PathBuf,
     transports: Arc<dyn Transports>,
     live: Arc<Mutex<HashMap<String, Live>>>,
-    http: reqwest::Client,
 }
 
 /// One account, resolved from config.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub settings: AccountSettings,
+    /// Guarded fetches and the size cap, for attachments both ways.
+    pub media: MediaPolicy,
 }
 
 impl YunxinChannel {
@@ -122,7 +122,6 @@ impl YunxinChannel {
             dir: state.channel(CHANNEL_ID),
             transports,
             live: Arc::default(),
-            http: outbound::http_client(),
         }
     }
 
@@ -315,8 +314,10 @@ impl Channel for YunxinChannel {
     }
 
     fn account(&self, section: &serde_json::Value, id: &str) -> Result<Account, ChannelError> {
-        let settings = YunxinConfig::parse(section)?.account(id, &process_env)?;
-        Ok(Account { settings })
+        let config = YunxinConfig::parse(section)?;
+        let settings = config.account(id, &process_env)?;
+        let media = config.media_policy(&settings, self.dir.join("tmp"))?;
+        Ok(Account { settings, media })
     }
 
     fn view(&self, account: &Account) -> AccountView {
@@ -416,10 +417,12 @@ impl Channel for YunxinChannel {
     ) -> Result<Receipt, ChannelError> {
         let live = self.live(&account.settings.id)?;
         let conversation = outbound::conversation(&live.me, target);
-        let requests =
-            outbound::build(&account.settings.id, &conversation, message, &self.http).await?;
+        // Downloaded attachments stay on disk until every part is sent.
+        let prepared =
+            outbound::build(&account.settings.id, &conversation, message, &account.media).await?;
+        let requests = &prepared.parts;
         let mut last = String::new();
-        for request in &requests {
+        for request in requests {
             let id = &request.request.message_client_id;
             let remembered = lock(&live.sent).get(id);
             let sent = match remembered {
@@ -443,23 +446,19 @@ impl Channel for YunxinChannel {
         })
     }
 
-    async fn fetch_media(
-        &self,
-        _account: &Account,
-        media: &Media,
-    ) -> Result<Fetched, ChannelError> {
+    async fn fetch_media(&self, account: &Account, media: &Media) -> Result<Fetched, ChannelError> {
         let url = media.locator["url"].as_str().ok_or_else(|| {
             ChannelError::permanent(format!("{} attachment without a URL", media.kind))
         })?;
-        let temp = outbound::download(&self.http, url, MAX_MEDIA_BYTES).await?;
-        Ok(Fetched {
-            temp_path: temp,
-            mime: media
-                .mime
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            file_name: media.file_name.clone(),
-        })
+        account
+            .media
+            .fetch_to_temp(
+                url,
+                &media.kind,
+                media.mime.as_deref(),
+                media.file_name.as_deref(),
+            )
+            .await
     }
 
     async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {

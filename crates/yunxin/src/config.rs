@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use channel_core::media::{MediaKeys, MediaPolicy};
 use channel_core::{ChannelError, DmConfig, DmPolicy, StringOrNumber, parse_config};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -66,6 +67,9 @@ pub struct AccountKeys {
     pub sdk_module: Option<String>,
     /// Settings of the `server-api` transport.
     pub server_api: Option<ServerApiConfig>,
+    /// Media size cap and the hosts media may be fetched from.
+    #[serde(flatten)]
+    pub media: MediaKeys,
 }
 
 /// `serverApi`: the NIM server REST API and the message-copy webhook.
@@ -304,6 +308,33 @@ impl YunxinConfig {
             sdk_module: own.sdk_module.clone().or_else(|| top.sdk_module.clone()),
             server_api,
         })
+    }
+}
+
+impl YunxinConfig {
+    /// One account's media rules: its keys over the channel's, with the hosts of its own
+    /// servers trusted (the server API's `baseUrl`, and `linkUrl`/`lbsUrls` of a private
+    /// deployment). Temporary files go to `tmp_dir`.
+    pub fn media_policy(
+        &self,
+        settings: &AccountSettings,
+        tmp_dir: std::path::PathBuf,
+    ) -> Result<MediaPolicy, ChannelError> {
+        let own = self
+            .accounts
+            .get(&settings.id)
+            .map(|keys| (settings.id.as_str(), &keys.media));
+        let mut policy = MediaPolicy::layered(SECTION, &self.keys.media, own, tmp_dir)?;
+        if let Some(server_api) = &settings.server_api {
+            policy.trust_url(&server_api.base_url);
+        }
+        for own_server in settings.link_url.iter().chain(&settings.lbs_urls) {
+            // A bare `host:port` (the SDK takes those too) reads as a host as well.
+            if let Some(host) = channel_core::media::TrustedHost::parse(own_server) {
+                policy.trust(host);
+            }
+        }
+        Ok(policy)
     }
 }
 

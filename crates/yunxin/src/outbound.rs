@@ -2,9 +2,8 @@
 //! files, which is what the SDK's message creators take), then text in pieces of 5,000
 //! characters, each with a `messageClientId` that stays the same when the host retries.
 
-use std::path::PathBuf;
-
 use channel_core::dm::strip_prefix_ci;
+use channel_core::media::{MediaPolicy, TempFile, mime};
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
 use md5::{Digest, Md5};
 
@@ -12,8 +11,6 @@ use crate::nim::{ConversationId, SendBody, SendRequest};
 
 /// NIM's text limit per message.
 pub const CHUNK_CHARS: usize = 5000;
-/// Largest attachment sent.
-const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Group ids of super teams carry this prefix (`superteam:<tid>`), so a reply goes to conversation
 /// type 3 rather than 2.
@@ -38,6 +35,14 @@ pub fn conversation(me: &str, target: &Target) -> ConversationId {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Built {
     pub request: SendRequest,
+}
+
+/// The requests of one logical message, and the downloaded attachments they point at: those
+/// files are removed when this is dropped, so it must outlive the sends.
+#[derive(Debug)]
+pub struct Prepared {
+    pub parts: Vec<Built>,
+    pub temps: Vec<TempFile>,
 }
 
 /// `<accid>`, `user:<accid>` → direct; `team:<id>`, `group:<id>` → team. The channel prefix
@@ -85,11 +90,14 @@ pub async fn build(
     account: &str,
     conversation: &ConversationId,
     message: &Outbound,
-    http: &reqwest::Client,
-) -> Result<Vec<Built>, ChannelError> {
+    media: &MediaPolicy,
+) -> Result<Prepared, ChannelError> {
     let mut bodies = Vec::new();
+    let mut temps = Vec::new();
     for item in &message.media {
-        bodies.push(attachment(item, &message.media_roots, http).await?);
+        let (body, temp) = attachment(item, &message.media_roots, media).await?;
+        bodies.push(body);
+        temps.extend(temp);
     }
     if !message.text.trim().is_empty() {
         for piece in channel_core::text::chunks(&message.text, CHUNK_CHARS) {
@@ -101,7 +109,7 @@ pub async fn build(
             "netease-yunxin: nothing to send (no text and no media)",
         ));
     }
-    Ok(bodies
+    let parts = bodies
         .into_iter()
         .enumerate()
         .map(|(part, body)| Built {
@@ -111,108 +119,69 @@ pub async fn build(
                 body,
             },
         })
-        .collect())
+        .collect();
+    Ok(Prepared { parts, temps })
 }
 
+/// One attachment as the SDK takes it: a local file under the caller's media roots, or an
+/// http(s) URL downloaded (guarded, capped) into a temporary file that the caller keeps until
+/// the send is done.
 async fn attachment(
     item: &str,
     roots: &[String],
-    http: &reqwest::Client,
-) -> Result<SendBody, ChannelError> {
-    let (path, name) = if item.starts_with("http://") || item.starts_with("https://") {
-        let name = item
-            .rsplit('/')
-            .next()
-            .and_then(|n| n.split(['?', '#']).next())
-            .filter(|n| !n.is_empty())
-            .unwrap_or("attachment")
+    media: &MediaPolicy,
+) -> Result<(SendBody, Option<TempFile>), ChannelError> {
+    let (path, name, temp) = if item.starts_with("http://") || item.starts_with("https://") {
+        let download = media.fetch(item).await?;
+        let ext = download
+            .content_type
+            .as_deref()
+            .and_then(mime::extension_for)
+            .or_else(|| mime::sniff(&download.bytes).and_then(mime::extension_for));
+        let name = match (download.file_name(), ext) {
+            (Some(name), _) if mime::from_name(&name).is_some() => name,
+            (Some(name), Some(ext)) => format!("{name}.{ext}"),
+            (Some(name), None) => name,
+            (None, ext) => format!("attachment.{}", ext.unwrap_or("bin")),
+        };
+        let file_ext = std::path::Path::new(&name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
             .to_owned();
-        (download(http, item, MAX_UPLOAD_BYTES).await?, name)
+        let temp = media
+            .save_temp("outbound", &file_ext, download.bytes)
+            .await?;
+        (temp.path().to_owned(), name, Some(temp))
     } else {
         let path = channel_core::message::local_media_path(item, roots)?;
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if size > media.max_bytes {
+            return Err(ChannelError::bad_input(format!(
+                "media {}: {size} bytes, over the media size cap {}",
+                path.display(),
+                media.describe_cap()
+            )));
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "attachment".into());
-        (path, name)
+        (path, name, None)
     };
-    let path_text = path.to_string_lossy().into_owned();
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    Ok(match ext.as_str() {
-        "png" | "jpg" | "jpeg" | "gif" | "webp" | "bmp" => SendBody::Image {
-            path: path_text,
+    let path = path.to_string_lossy().into_owned();
+    // The kinds NIM's image and video messages take; anything else is sent as a file.
+    let body = match mime::from_name(&name).unwrap_or(mime::OCTET_STREAM) {
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/bmp" => SendBody::Image {
+            path,
             name,
             width: 0,
             height: 0,
         },
-        "mp4" | "mov" | "webm" => SendBody::Video {
-            path: path_text,
-            name,
-        },
-        _ => SendBody::File {
-            path: path_text,
-            name,
-        },
-    })
-}
-
-/// The HTTP client for attachments, with the TLS provider this workspace builds with.
-pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(120))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
-}
-
-/// Downloads `url` (at most `max` bytes) into a temporary file.
-pub async fn download(
-    http: &reqwest::Client,
-    url: &str,
-    max: u64,
-) -> Result<PathBuf, ChannelError> {
-    let fail = |why: String| ChannelError::transient(format!("downloading {url}: {why}"));
-    let mut response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(fail(format!("HTTP {}", response.status())));
-    }
-    if response.content_length().is_some_and(|len| len > max) {
-        return Err(ChannelError::permanent(format!(
-            "{url}: larger than {} MiB",
-            max >> 20
-        )));
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() as u64 > max {
-            return Err(ChannelError::permanent(format!(
-                "{url}: larger than {} MiB",
-                max >> 20
-            )));
-        }
-    }
-    let name = url
-        .rsplit('/')
-        .next()
-        .and_then(|n| n.split(['?', '#']).next())
-        .filter(|n| !n.is_empty() && !n.contains(['/', '\\']))
-        .unwrap_or("attachment");
-    let temp = std::env::temp_dir().join(format!(
-        "imbridge-yunxin-{}-{name}",
-        hex::encode(rand::random::<[u8; 6]>())
-    ));
-    tokio::fs::write(&temp, &bytes)
-        .await
-        .map_err(|e| ChannelError::from(e).context("saving a downloaded attachment"))?;
-    Ok(temp)
+        "video/mp4" | "video/quicktime" | "video/webm" => SendBody::Video { path, name },
+        _ => SendBody::File { path, name },
+    };
+    Ok((body, temp))
 }
 
 #[cfg(test)]
@@ -235,6 +204,16 @@ mod tests {
         assert!(parse_target("a|1|b").is_err());
     }
 
+    fn media() -> MediaPolicy {
+        MediaPolicy::layered(
+            "channels.netease-yunxin",
+            &Default::default(),
+            None,
+            std::env::temp_dir().join("imbridge-yunxin-outbound-test"),
+        )
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn text_is_cut_and_ids_are_stable_per_delivery() {
         let conversation = ConversationId::p2p("bot", "alice");
@@ -243,13 +222,15 @@ mod tests {
             client_id: Some("d1".into()),
             ..Outbound::default()
         };
-        let http = http_client();
-        let first = build("default", &conversation, &message, &http)
+        let media = media();
+        let first = build("default", &conversation, &message, &media)
             .await
-            .unwrap();
-        let again = build("default", &conversation, &message, &http)
+            .unwrap()
+            .parts;
+        let again = build("default", &conversation, &message, &media)
             .await
-            .unwrap();
+            .unwrap()
+            .parts;
         assert_eq!(first.len(), 2);
         assert_eq!(first, again);
         assert_ne!(
@@ -257,7 +238,7 @@ mod tests {
             first[1].request.message_client_id
         );
         assert_eq!(first[0].request.conversation_id, "bot|1|alice");
-        let empty = build("default", &conversation, &Outbound::default(), &http).await;
+        let empty = build("default", &conversation, &Outbound::default(), &media).await;
         assert!(empty.is_err());
     }
 
@@ -272,16 +253,17 @@ mod tests {
             ..Outbound::default()
         };
         let conversation = ConversationId::p2p("bot", "alice");
-        let http = http_client();
-        let built = build("default", &conversation, &message, &http)
+        let media = media();
+        let built = build("default", &conversation, &message, &media)
             .await
-            .unwrap();
+            .unwrap()
+            .parts;
         assert!(matches!(built[0].request.body, SendBody::Image { .. }));
         let refused = Outbound {
             media_roots: vec![],
             ..message
         };
-        let err = build("default", &conversation, &refused, &http)
+        let err = build("default", &conversation, &refused, &media)
             .await
             .unwrap_err();
         assert!(

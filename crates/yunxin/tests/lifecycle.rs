@@ -1,6 +1,7 @@
 //! Login, kicks, reconnects and send failures, on the scripted NIM transport.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use channel_core::testing::StandaloneHost;
@@ -33,7 +34,10 @@ fn rig() -> Rig {
 }
 
 fn section(token: &str) -> serde_json::Value {
-    json!({"appKey": "app", "accountId": "bot", "token": token, "dmPolicy": "open", "allowFrom": ["*"]})
+    // The stand-in for NetEase's object store listens on 127.0.0.1, which is listed; any other
+    // private address stays refused.
+    json!({"appKey": "app", "accountId": "bot", "token": token, "dmPolicy": "open", "allowFrom": ["*"],
+        "mediaAllowHosts": ["127.0.0.1"]})
 }
 
 impl Rig {
@@ -198,13 +202,17 @@ async fn send_failures_surface_with_their_class_and_retries_keep_the_id() {
     cancel.cancel();
 }
 
-/// Serves `body` once per connection on loopback, as a minimal HTTP server; returns its URL.
-async fn serve_bytes(body: Vec<u8>) -> String {
+/// Serves `body` once per connection on loopback address `ip`, as a minimal HTTP server;
+/// returns its URL and the number of connections it accepted.
+async fn serve_bytes_on(ip: &str, body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
             let mut request = [0u8; 2048];
             let _ = stream.read(&mut request).await;
             let head = format!(
@@ -215,12 +223,71 @@ async fn serve_bytes(body: Vec<u8>) -> String {
             let _ = stream.write_all(&body).await;
         }
     });
-    format!("http://{addr}/nos/photo.png")
+    (format!("http://{addr}/nos/photo.png"), hits)
+}
+
+async fn serve_bytes(body: Vec<u8>) -> String {
+    serve_bytes_on("127.0.0.1", body).await.0
+}
+
+fn image_from(sender: &str, server_id: &str, url: String) -> yunxin::nim::Message {
+    use yunxin::nim::{Attachment, ConversationId, Message, MessageType};
+    Message {
+        message_client_id: format!("{server_id}-c"),
+        message_server_id: server_id.into(),
+        sender_id: sender.into(),
+        receiver_id: "bot".into(),
+        conversation_id: ConversationId::p2p("bot", sender).to_string(),
+        message_type: MessageType::Image,
+        attachment: Some(Attachment {
+            url: Some(url),
+            name: Some("photo.png".into()),
+            ext: Some("png".into()),
+            ..Attachment::default()
+        }),
+        ..Message::default()
+    }
+}
+
+#[tokio::test]
+async fn a_picture_on_another_private_address_is_never_fetched() {
+    let rig = rig();
+    let (cancel, _task) = rig.run("good");
+    assert!(rig.connected().await);
+    let (url, hits) = serve_bytes_on("127.0.0.2", b"\x89PNG\r\n\x1a\ncanary".to_vec()).await;
+    let mut message = image_from("mallory", "canary-s1", url);
+    message.text = Some("look".into());
+    rig.nim.deliver("bot", message);
+    assert!(
+        rig.host
+            .wait_for(Duration::from_secs(10), |h| !h.turns().is_empty())
+            .await
+    );
+    let turn = rig.host.turns().remove(0);
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the canary saw a request");
+    let media = &turn.inbound.media[0];
+    assert_eq!(media.path, None);
+    assert!(
+        media
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("refused to fetch http://127.0.0.2:")),
+        "{media:?}"
+    );
+    // The turn ran, with the text and a note the agent can read.
+    assert!(
+        turn.inbound
+            .text
+            .starts_with("look\n[image could not be downloaded: refused"),
+        "{}",
+        turn.inbound.text
+    );
+    cancel.cancel();
 }
 
 #[tokio::test]
 async fn images_and_files_go_both_ways() {
-    use yunxin::nim::{Attachment, ConversationId, Message, MessageType, SendBody};
+    use yunxin::nim::SendBody;
     let rig = rig();
     let (cancel, _task) = rig.run("good");
     assert!(rig.connected().await);
@@ -228,24 +295,7 @@ async fn images_and_files_go_both_ways() {
     // Inbound: an image the server stores by URL reaches the host as a downloaded attachment.
     let bytes = b"\x89PNG\r\n\x1a\nnot-really-a-png".to_vec();
     let url = serve_bytes(bytes.clone()).await;
-    rig.nim.deliver(
-        "bot",
-        Message {
-            message_client_id: "img-c1".into(),
-            message_server_id: "img-s1".into(),
-            sender_id: "alice".into(),
-            receiver_id: "bot".into(),
-            conversation_id: ConversationId::p2p("bot", "alice").to_string(),
-            message_type: MessageType::Image,
-            attachment: Some(Attachment {
-                url: Some(url),
-                name: Some("photo.png".into()),
-                ext: Some("png".into()),
-                ..Attachment::default()
-            }),
-            ..Message::default()
-        },
-    );
+    rig.nim.deliver("bot", image_from("alice", "img-s1", url));
     assert!(
         rig.host
             .wait_for(Duration::from_secs(10), |h| !h.turns().is_empty())

@@ -290,7 +290,9 @@ pub(crate) fn inject_media(
         encrypt_query_param: &param,
         aes_key: aes_key.as_deref(),
         image_aeskey: image_aeskey.as_deref(),
-        full_url: spec.full_url.then_some(download_url.as_str()),
+        full_url: spec
+            .full_url
+            .then(|| spec.full_url_elsewhere.as_deref().unwrap_or(&download_url)),
         stored_len,
         plaintext_len: spec.plaintext.len(),
         md5: &md5,

@@ -254,6 +254,23 @@ impl NimSim {
         }
     }
 
+    /// Stores a file as another user's client would have uploaded it, and returns its NOS URL
+    /// (served like any upload; listed in [`NimSim::uploads`]).
+    pub fn put_object(&self, content: Vec<u8>) -> String {
+        let id = hex::encode(rand::random::<[u8; 16]>());
+        let url = format!("http://{}/nos/{id}", self.shared.addr);
+        self.shared.lock().uploads.push(NimUpload {
+            id,
+            url: url.clone(),
+            content,
+            file_type: None,
+            https: false,
+            expire_sec: None,
+            tag: None,
+        });
+        url
+    }
+
     /// Every file stored by `upload.action`, in order.
     pub fn uploads(&self) -> Vec<NimUpload> {
         self.shared.lock().uploads.clone()

@@ -105,6 +105,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use errs::{CodeError, code, err_msg};
@@ -387,6 +388,29 @@ impl OpenImSim {
         }
         let (ct, content) = msgs::text_content(text, &[], &st);
         let out = st.inject(from, to_user, "", ct, content, &[]);
+        drop(st);
+        self.shared.bump();
+        out
+    }
+
+    /// `from` sends `to_user` a picture (102) whose three `PictureBaseInfo`s all point at `url`
+    /// (spec §2: `sourcePicture`, `bigPicture`, `snapshotPicture`), e.g. an object of this
+    /// server from [`OpenImSim::put_object`], or a URL elsewhere.
+    pub fn inject_picture(&self, from: &str, to_user: &str, url: &str, size: usize) -> Injected {
+        let mut st = self.shared.lock();
+        for u in [from, to_user] {
+            if !st.users.contains_key(u) {
+                st.add_user(User::new(u));
+            }
+        }
+        let info = json!({
+            "uuid": state::hex32(), "type": "image/png", "size": size,
+            "width": 64, "height": 48, "url": url,
+        });
+        let content = json!({
+            "sourcePath": "", "sourcePicture": info, "bigPicture": info, "snapshotPicture": info,
+        });
+        let out = st.inject(from, to_user, "", 102, content, &[]);
         drop(st);
         self.shared.bump();
         out

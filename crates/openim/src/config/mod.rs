@@ -10,6 +10,7 @@ mod refresh;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use channel_core::media::{MediaKeys, MediaPolicy};
 use channel_core::{ChannelError, DmConfig, DmPolicy, parse_config};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -57,6 +58,9 @@ pub struct OpenimConfig {
     pub allow_from: Option<Vec<StringOrNumber>>,
     /// What to do when a token expires, is refused or is kicked.
     pub token_refresh: Option<TokenRefreshConfig>,
+    /// Media size cap and the hosts media may be fetched from; accounts may override them.
+    #[serde(flatten)]
+    pub media: MediaKeys,
     /// The accounts, by name (e.g. `primary`). There is no implicit default account.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
@@ -103,6 +107,9 @@ pub struct AccountConfig {
     pub dm_policy: Option<DmPolicy>,
     /// Overrides the channel's `allowFrom` for this account.
     pub allow_from: Option<Vec<StringOrNumber>>,
+    /// Overrides the channel's media keys for this account.
+    #[serde(flatten)]
+    pub media: MediaKeys,
 }
 
 /// The JSON Schema of [`OpenimConfig`], as the manifest carries it.
@@ -204,6 +211,28 @@ impl OpenimConfig {
             &format!("{SECTION}.tokenRefresh"),
             self.token_refresh.as_ref(),
         )
+    }
+
+    /// One account's media rules: its keys over the channel's, with the hosts of its own
+    /// servers (`wsAddr`, `apiAddr`) trusted, since self-hosted OpenIM often lives on a
+    /// private network. Temporary files go to `tmp_dir`.
+    pub fn media_policy(
+        &self,
+        settings: &AccountSettings,
+        tmp_dir: std::path::PathBuf,
+    ) -> Result<MediaPolicy, ChannelError> {
+        let own = self.accounts.get(&settings.id).map(|a| &a.media);
+        let mut policy = MediaPolicy::layered(
+            SECTION,
+            &self.media,
+            own.map(|keys| (settings.id.as_str(), keys)),
+            tmp_dir,
+        )?;
+        if let Ok(credentials) = &settings.credentials {
+            policy.trust_url(&credentials.ws_addr);
+            policy.trust_url(&credentials.api_addr);
+        }
+        Ok(policy)
     }
 
     /// One account's effective settings. Problems with its credentials do not fail this call:

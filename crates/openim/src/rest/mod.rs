@@ -1,5 +1,5 @@
 //! The OpenIM REST API (spec §3) for one account: users, groups, the server clock, object
-//! upload and download for media messages, and the guarded friend operations.
+//! upload for media messages, and the guarded friend operations.
 //!
 //! Every business call is a `POST` of JSON with a fresh `operationID` header and the account's
 //! `token`; the answer is the HTTP-200 envelope `{errCode, errMsg, errDlt, data}`. Failures
@@ -25,8 +25,7 @@
 //! // Media: upload, then send the returned `/object/…` URL in a 102/104/105 message.
 //! let photo = std::fs::read("cat.png")?;
 //! let uploaded = client.upload(photo, "cat.png", "image/png").await?;
-//! // Inbound media: follow `/object/<name>` → 302 → the store, at most 20 MiB.
-//! let fetched = client.download(&uploaded.url, 20 << 20).await?;
+//! // Inbound media is fetched through `channel_core::media` (guarded), never from here.
 //!
 //! // Friend operations, refused without a network call while the guard is on.
 //! let added = client
@@ -35,7 +34,7 @@
 //!
 //! // After a token refresh, every later call uses the new token.
 //! client.set_token(Secret::new("eyJ…new"));
-//! # let _ = (users, server_ms, fetched, added); Ok(()) }
+//! # let _ = (users, server_ms, added); Ok(()) }
 //! ```
 
 mod friend;
@@ -58,17 +57,15 @@ use crate::config::{AccountSettings, Secret};
 use crate::errors;
 
 pub use friend::FriendMethod;
-pub use object::{Downloaded, Uploaded};
+pub use object::Uploaded;
 pub use types::{GroupInfo, GroupMemberFullInfo, Page, Pagination, UserInfo};
 
 use http::{Capped, display_url, read_capped, redact, snippet, transport_error};
 
 /// Time allowed for one JSON call, connect to last byte.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Time allowed for one object part PUT or one download.
+/// Time allowed for one object part PUT.
 pub const DEFAULT_TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
-/// Most redirects a download follows (`/object/<name>` needs one).
-const MAX_REDIRECTS: usize = 5;
 
 /// What a [`RestClient`] needs for one account.
 #[derive(Debug, Clone)]
@@ -129,8 +126,6 @@ struct Inner {
     /// API calls and object PUTs: redirects are not followed (a POST redirected by a proxy
     /// would silently become a GET, and a presigned PUT has nowhere legitimate to go).
     api: reqwest::Client,
-    /// Downloads: follows the `/object/` 302 to the store, http(s) only.
-    media: reqwest::Client,
     base: String,
     account_id: String,
     user_id: String,
@@ -184,21 +179,10 @@ impl RestClient {
                 .map_err(|e| ChannelError::permanent(format!("building the HTTP client: {e}")))
         };
         let api = build(reqwest::redirect::Policy::none())?;
-        let media = build(reqwest::redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if !matches!(attempt.url().scheme(), "http" | "https") {
-                let scheme = attempt.url().scheme().to_owned();
-                attempt.error(format!("redirect to a {scheme}: URL (only http and https)"))
-            } else {
-                attempt.follow()
-            }
-        }))?;
         let base = config.api_addr.as_str().trim_end_matches('/').to_owned();
         Ok(Self {
             inner: Arc::new(Inner {
                 api,
-                media,
                 base,
                 account_id: config.account_id,
                 user_id: config.user_id,

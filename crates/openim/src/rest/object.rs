@@ -11,7 +11,7 @@ use bytes::Bytes;
 use channel_core::ChannelError;
 use futures::{StreamExt as _, TryStreamExt as _};
 use md5::{Digest as _, Md5};
-use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue, LOCATION};
+use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
@@ -19,6 +19,7 @@ use url::Url;
 use super::RestClient;
 use super::http::{Capped, display_url, read_capped, storage_status, transport_error};
 use super::types::nullable;
+use channel_core::media::mime;
 
 /// Most parts of one upload (MinIO's `maxNumSize`).
 const MAX_PARTS: u64 = 10_000;
@@ -41,14 +42,6 @@ pub struct Uploaded {
     pub parts: usize,
     /// The server answered the URL at once: it had an object with the same hash.
     pub deduplicated: bool,
-}
-
-/// Bytes of an inbound attachment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Downloaded {
-    pub bytes: Bytes,
-    /// The store's `Content-Type`, when it sent one.
-    pub content_type: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -161,34 +154,9 @@ pub(crate) fn extension(file_name: &str, content_type: &str) -> String {
     if let Some(ext) = own {
         return ext.to_ascii_lowercase();
     }
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    let ext = match essence.as_str() {
-        "image/png" => "png",
-        "image/jpeg" | "image/jpg" => "jpg",
-        "image/gif" => "gif",
-        "image/webp" => "webp",
-        "image/bmp" => "bmp",
-        "image/heic" => "heic",
-        "video/mp4" => "mp4",
-        "video/quicktime" => "mov",
-        "video/webm" => "webm",
-        "audio/mpeg" => "mp3",
-        "audio/mp4" | "audio/aac" => "m4a",
-        "audio/ogg" => "ogg",
-        "audio/wav" | "audio/x-wav" => "wav",
-        "audio/amr" => "amr",
-        "application/pdf" => "pdf",
-        "application/zip" => "zip",
-        "application/json" => "json",
-        "text/plain" => "txt",
-        _ => "bin",
-    };
-    ext.to_owned()
+    mime::extension_for(content_type)
+        .unwrap_or("bin")
+        .to_owned()
 }
 
 /// Query `sign.query` then `part.query`, headers likewise; a later key replaces an earlier
@@ -489,83 +457,6 @@ impl RestClient {
             )));
         }
         Ok(())
-    }
-
-    /// Downloads an inbound attachment: `http(s)` only, redirects followed (the
-    /// `/object/<name>` URL answers 302 to the store), at most `max_bytes`. No token is sent:
-    /// object GETs need none, and the store or another host must never see it.
-    pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Downloaded, ChannelError> {
-        let parsed = Url::parse(url.trim())
-            .map_err(|e| ChannelError::bad_input(format!("download: not an absolute URL ({e})")))?;
-        let what = format!("download {}", display_url(&parsed));
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ChannelError::bad_input(format!(
-                "{what}: only http and https URLs are downloaded, not {}:",
-                parsed.scheme()
-            )));
-        }
-        let too_large = |size: Option<u64>| {
-            let size = size.map_or_else(|| "more than that".to_owned(), |s| format!("{s} bytes"));
-            ChannelError::permanent(format!(
-                "{what}: the file is larger than the media size cap of {max_bytes} bytes ({size})"
-            ))
-        };
-        let timeout = self.inner.transfer_timeout;
-        let mut response = self
-            .inner
-            .media
-            .get(parsed.clone())
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| transport_error(&what, e, timeout))?;
-        let status = response.status();
-        if status.is_redirection() {
-            // reqwest hands back, without asking the policy, a redirect it cannot follow
-            // (another scheme, or no Location).
-            let to = match response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| response.url().join(l).ok())
-            {
-                Some(to) if !matches!(to.scheme(), "http" | "https") => {
-                    format!("to a {}: URL (only http and https)", to.scheme())
-                }
-                Some(to) => format!("to {}", display_url(&to)),
-                None => "without a Location".to_owned(),
-            };
-            return Err(ChannelError::permanent(format!(
-                "{what}: redirect refused: HTTP {} {to}",
-                status.as_u16()
-            )));
-        }
-        if !status.is_success() {
-            let body = match read_capped(&what, &mut response, 64 * 1024, timeout).await {
-                Ok(Capped::Body(body)) => body,
-                _ => Vec::new(),
-            };
-            let mut err = storage_status(&what, status.as_u16(), &body);
-            if let Some(after) = super::http::retry_after(response.headers()) {
-                err = err.with_retry_after(after);
-            }
-            return Err(err);
-        }
-        if let Some(length) = response.content_length().filter(|l| *l > max_bytes) {
-            return Err(too_large(Some(length)));
-        }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        match read_capped(&what, &mut response, max_bytes, timeout).await? {
-            Capped::Body(body) => Ok(Downloaded {
-                bytes: Bytes::from(body),
-                content_type,
-            }),
-            Capped::TooLarge => Err(too_large(None)),
-        }
     }
 }
 

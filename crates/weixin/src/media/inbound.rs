@@ -1,8 +1,6 @@
 //! Inbound attachments: what normalize records in `Media.locator`, and `fetch_media`, which
 //! downloads, decrypts and hands over a temporary file (spec §3.9, §7.2, §10.2–§10.4).
 
-use std::time::Duration;
-
 use channel_core::{ChannelError, ErrorKind, Fetched, Media};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -10,9 +8,6 @@ use url::Url;
 use super::crypto::{self, DecryptError, Key};
 use super::{MediaSettings, mime};
 use crate::wire::{CdnMedia, MessageItem, item};
-
-/// How long one CDN download may take in all.
-const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Where a WeChat attachment lies and how it is keyed: the `locator` of [`Media`]. Key material
 /// is kept exactly as it arrived; it is resolved only when the file is fetched.
@@ -56,24 +51,7 @@ fn non_empty(value: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A sender-chosen file name made safe to use as one: its last path component, without control
-/// characters, at most 200 bytes.
-pub fn safe_file_name(raw: &str) -> Option<String> {
-    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let name: String = last.chars().filter(|c| !c.is_control()).collect();
-    let mut name = name.trim().to_owned();
-    if name.is_empty() || name == "." || name == ".." {
-        return None;
-    }
-    if name.len() > 200 {
-        let mut cut = 200;
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        name.truncate(cut);
-    }
-    Some(name)
-}
+pub use channel_core::media::safe_file_name;
 
 /// Content type of a voice note by its `encode_type`: raw SILK unless it says otherwise (no
 /// SILK decoder here; WeChat's transcript, when present, is the message body).
@@ -234,46 +212,20 @@ fn download_url(label: &str, settings: &MediaSettings, loc: &Locator) -> Result<
     Ok(url)
 }
 
-/// Downloads `url` (no headers, spec §3.9), at most `cap` bytes.
+/// Downloads `url` (no headers, spec §3.9) through the account's guarded fetch, at most `cap`
+/// bytes.
 async fn download(
     label: &str,
     settings: &MediaSettings,
     url: Url,
     cap: u64,
 ) -> Result<Vec<u8>, ChannelError> {
-    let step = format!("{label}: CDN download");
-    let http = super::http_client(|b| b)?;
-    let response = http
-        .get(url)
-        .timeout(DOWNLOAD_TIMEOUT)
-        .send()
+    let download = settings
+        .policy
+        .fetch_up_to(url.as_str(), cap)
         .await
-        .map_err(|e| super::transport_error(&step, &e))?;
-    let status = response.status();
-    if !status.is_success() {
-        let kind = match status.as_u16() {
-            429 => ErrorKind::RateLimited,
-            500..=599 => ErrorKind::Transient,
-            _ => ErrorKind::Permanent,
-        };
-        let body = response.bytes().await.unwrap_or_default();
-        return Err(ChannelError::new(
-            kind,
-            format!(
-                "{step}: HTTP {}: {}",
-                status.as_u16(),
-                crate::client::snippet(&body)
-            ),
-        ));
-    }
-    super::read_capped(
-        &step,
-        response,
-        cap,
-        &settings.describe_cap(),
-        ErrorKind::Permanent,
-    )
-    .await
+        .map_err(|e| e.context(format!("{label}: CDN download")))?;
+    Ok(download.bytes)
 }
 
 /// Downloads and decrypts one attachment into a private temporary file.
@@ -284,7 +236,7 @@ pub async fn fetch(settings: &MediaSettings, media: &Media) -> Result<Fetched, C
     let key = resolve_key(label, &loc)?;
     let url = download_url(label, settings, &loc)?;
     // PKCS#7 adds up to one block: the cap is about the file, not its ciphertext.
-    let cap = settings.max_bytes + if key.is_some() { 16 } else { 0 };
+    let cap = settings.policy.max_bytes + if key.is_some() { 16 } else { 0 };
     let stored = download(label, settings, url, cap).await?;
     let plain = match key {
         None => stored,
@@ -307,10 +259,10 @@ pub async fn fetch(settings: &MediaSettings, media: &Media) -> Result<Fetched, C
             }
         }
     };
-    if plain.len() as u64 > settings.max_bytes {
+    if plain.len() as u64 > settings.policy.max_bytes {
         return Err(ChannelError::permanent(format!(
             "{label}: CDN download: the file is larger than the media size cap {} ({} bytes)",
-            settings.describe_cap(),
+            settings.policy.describe_cap(),
             plain.len()
         )));
     }
@@ -329,24 +281,15 @@ pub async fn fetch(settings: &MediaSettings, media: &Media) -> Result<Fetched, C
         .as_deref()
         .and_then(|n| std::path::Path::new(n).extension())
         .and_then(|e| e.to_str())
-        .filter(|e| e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .map(|e| format!(".{e}"))
         .or_else(|| mime::extension_for(&mime))
-        .unwrap_or_default();
-    let dir = settings.tmp_dir.clone();
-    let prefix = format!("inbound-{label}");
-    let temp_path =
-        tokio::task::spawn_blocking(move || super::write_temp(&dir, &prefix, &ext, &plain))
-            .await
-            .map_err(|e| {
-                ChannelError::transient(format!("{label}: writing the temporary file: {e}"))
-            })?
-            .map_err(|e| {
-                ChannelError::from(e).context(format!(
-                    "{label}: writing the temporary file under {}",
-                    settings.tmp_dir.display()
-                ))
-            })?;
+        .unwrap_or_default()
+        .to_owned();
+    let temp_path = settings
+        .policy
+        .save_temp(&format!("inbound-{label}"), &ext, plain)
+        .await
+        .map_err(|e| e.context(label))?
+        .keep();
     Ok(Fetched {
         temp_path,
         mime,

@@ -2,13 +2,14 @@
 //! or download it (capped, SSRF-guarded), encrypt it under a fresh key, upload it through
 //! `getuploadurl` and the CDN, and build the `sendmessage` item that points at it.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use channel_core::{ChannelError, ErrorKind};
 use serde_json::json;
 use url::Url;
+
+use channel_core::media::shown;
 
 use super::MediaSettings;
 use super::crypto;
@@ -17,9 +18,6 @@ use crate::client::{IlinkClient, UploadTarget, UploadUrlRequest, snippet};
 
 /// CDN upload attempts on 5xx, a 200 without `x-encrypted-param`, or a network failure.
 const UPLOAD_ATTEMPTS: u32 = 3;
-/// Redirects followed when downloading a remote attachment, each one checked again.
-const MAX_REDIRECTS: usize = 5;
-const REMOTE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A file ready to upload.
 pub(crate) struct Source {
@@ -40,17 +38,6 @@ impl std::fmt::Debug for Source {
 
 fn bad(message: String) -> ChannelError {
     ChannelError::bad_input(format!("openclaw-weixin: {message}"))
-}
-
-/// A URL for messages: scheme, host, port and path, without credentials or query (which may be
-/// signatures).
-fn shown(url: &Url) -> String {
-    let mut out = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
-    if let Some(port) = url.port() {
-        out.push_str(&format!(":{port}"));
-    }
-    out.push_str(url.path());
-    out
 }
 
 /// Reads one `Outbound.media` entry: an absolute path or `file://` URL under an allowed root, or
@@ -107,7 +94,7 @@ async fn load_local_blocking(
         .map(PathBuf::from)
         .collect();
     roots.extend(settings.local_roots.iter().cloned());
-    let (cap, cap_text) = (settings.max_bytes, settings.describe_cap());
+    let (cap, cap_text) = (settings.policy.max_bytes, settings.policy.describe_cap());
     tokio::task::spawn_blocking(move || load_local(&path, &roots, cap, &cap_text))
         .await
         .map_err(|e| ChannelError::transient(format!("reading a media file: {e}")))?
@@ -184,172 +171,25 @@ pub(crate) fn load_local(
     })
 }
 
-/// Whether an address is on the public internet as far as an SSRF guard cares: not loopback,
-/// private, link-local, unspecified, shared (CGNAT), multicast or broadcast.
-pub(crate) fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (first & 0xffc0) == 0xfec0 // site-local fec0::/10
-                // NAT64 64:ff9b::/96 and IPv4-compatible ::a.b.c.d: judge the IPv4 inside.
-                || (v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-                    && !is_public_v4(embedded_v4(v6)))
-                || (v6.segments()[..6] == [0; 6] && !is_public_v4(embedded_v4(v6))))
-        }
-    }
-}
-
-fn embedded_v4(v6: Ipv6Addr) -> Ipv4Addr {
-    let o = v6.octets();
-    Ipv4Addr::new(o[12], o[13], o[14], o[15])
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space 100.64/10
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
-        || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18/15
-        || a >= 240)
-}
-
-/// The addresses `url` would connect to, refused if any is not public (unless allowed).
-async fn vet(settings: &MediaSettings, url: &Url) -> Result<Vec<SocketAddr>, ChannelError> {
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| bad(format!("media URL {} has no port", shown(url))))?;
-    let addrs: Vec<SocketAddr> = match url.host() {
-        Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
-        Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-        Some(url::Host::Domain(domain)) => tokio::net::lookup_host((domain, port))
-            .await
-            .map_err(|e| {
-                ChannelError::transient(format!(
-                    "openclaw-weixin: media URL {}: cannot resolve {domain}: {e}",
-                    shown(url)
-                ))
-            })?
-            .collect(),
-        None => return Err(bad(format!("media URL {} has no host", shown(url)))),
-    };
-    if addrs.is_empty() {
-        return Err(ChannelError::transient(format!(
-            "openclaw-weixin: media URL {}: the host resolves to no address",
-            shown(url)
-        )));
-    }
-    if !settings.allow_private_network
-        && let Some(private) = addrs.iter().find(|a| !is_public(a.ip()))
-    {
+/// Downloads an http(s) attachment through the account's guarded fetch (every hop checked,
+/// the checked address pinned).
+async fn load_remote(settings: &MediaSettings, url: Url) -> Result<Source, ChannelError> {
+    let download = settings
+        .policy
+        .fetch(url.as_str())
+        .await
+        .map_err(|e| e.context("openclaw-weixin"))?;
+    if download.bytes.is_empty() {
         return Err(bad(format!(
-            "media URL {} resolves to {}, a loopback, private, link-local or otherwise non-public address; refused (set channels.openclaw-weixin.mediaAllowPrivateNetwork: true to allow it)",
-            shown(url),
-            private.ip()
+            "downloading media {}: the file is empty",
+            shown(&download.url)
         )));
     }
-    Ok(addrs)
-}
-
-/// Downloads an http(s) attachment, re-checking every redirect hop and pinning the vetted
-/// addresses so that a second DNS answer cannot point elsewhere.
-async fn load_remote(settings: &MediaSettings, mut url: Url) -> Result<Source, ChannelError> {
-    for _hop in 0..=MAX_REDIRECTS {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(bad(format!(
-                "media URL {}: only http and https are fetched",
-                shown(&url)
-            )));
-        }
-        let addrs = vet(settings, &url).await?;
-        let domain = match url.host() {
-            Some(url::Host::Domain(d)) => Some(d.to_owned()),
-            _ => None,
-        };
-        let http = super::http_client(|b| {
-            let b = b.redirect(reqwest::redirect::Policy::none());
-            match &domain {
-                Some(d) => b.resolve_to_addrs(d, &addrs),
-                None => b,
-            }
-        })?;
-        let step = format!("downloading media {}", shown(&url));
-        let response = http
-            .get(url.clone())
-            .timeout(REMOTE_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| super::transport_error(&step, &e))?;
-        let status = response.status();
-        if status.is_redirection() {
-            let next = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|loc| url.join(loc).ok())
-                .ok_or_else(|| {
-                    ChannelError::permanent(format!(
-                        "{step}: HTTP {} without a usable Location",
-                        status.as_u16()
-                    ))
-                })?;
-            url = next;
-            continue;
-        }
-        if !status.is_success() {
-            let kind = match status.as_u16() {
-                429 => ErrorKind::RateLimited,
-                500..=599 => ErrorKind::Transient,
-                _ => ErrorKind::Permanent,
-            };
-            return Err(ChannelError::new(
-                kind,
-                format!("openclaw-weixin: {step}: HTTP {}", status.as_u16()),
-            ));
-        }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .filter(|v| !v.is_empty());
-        let bytes = super::read_capped(
-            &format!("openclaw-weixin: {step}"),
-            response,
-            settings.max_bytes,
-            &settings.describe_cap(),
-            ErrorKind::BadInput,
-        )
-        .await?;
-        if bytes.is_empty() {
-            return Err(bad(format!("{step}: the file is empty")));
-        }
-        return Ok(remote_source(&url, content_type.as_deref(), bytes));
-    }
-    Err(ChannelError::permanent(format!(
-        "openclaw-weixin: media URL {}: more than {MAX_REDIRECTS} redirects",
-        shown(&url)
-    )))
+    Ok(remote_source(
+        &download.url,
+        download.content_type.as_deref(),
+        download.bytes,
+    ))
 }
 
 /// Name and type of a downloaded file: the URL's last segment and its extension, else the
@@ -358,13 +198,7 @@ fn remote_source(url: &Url, content_type: Option<&str>, bytes: Vec<u8>) -> Sourc
     let segment = url
         .path_segments()
         .and_then(|mut s| s.next_back())
-        .map(|s| {
-            percent_decode(s)
-                .chars()
-                .filter(|c| !c.is_control() && !"/\\".contains(*c))
-                .collect::<String>()
-        })
-        .filter(|s| !s.is_empty() && s != "." && s != "..");
+        .and_then(|s| channel_core::media::safe_file_name(&percent_decode(s)));
     let by_name = segment.as_deref().and_then(mime::from_name);
     let by_header = content_type
         .filter(|t| *t != mime::OCTET_STREAM && t.contains('/'))
@@ -376,8 +210,11 @@ fn remote_source(url: &Url, content_type: Option<&str>, bytes: Vec<u8>) -> Sourc
         .unwrap_or_else(|| mime::OCTET_STREAM.to_owned());
     let file_name = match (segment, by_name) {
         (Some(name), Some(_)) => name,
-        (Some(name), None) => format!("{name}{}", mime::extension_for(&mime).unwrap_or_default()),
-        (None, _) => format!("file{}", mime::extension_for(&mime).unwrap_or_default()),
+        (Some(name), None) => match mime::extension_for(&mime) {
+            Some(ext) => format!("{name}.{ext}"),
+            None => name,
+        },
+        (None, _) => format!("file.{}", mime::extension_for(&mime).unwrap_or("bin")),
     };
     Source {
         bytes,
@@ -536,37 +373,6 @@ async fn post_to_cdn(url: &Url, body: bytes::Bytes) -> Result<String, ChannelErr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_are_classified() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "255.255.255.255",
-            "::1",
-            "::",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-        ] {
-            assert!(!is_public(private.parse().expect("ip")), "{private}");
-        }
-        for public in [
-            "1.1.1.1",
-            "8.8.8.8",
-            "2606:4700:4700::1111",
-            "::ffff:1.1.1.1",
-        ] {
-            assert!(is_public(public.parse().expect("ip")), "{public}");
-        }
-    }
 
     #[test]
     fn local_files_must_stay_inside_a_root() {

@@ -52,6 +52,9 @@ pub struct MediaSpec {
     /// Put `media.full_url` in the message (the real server does). Without it clients must build
     /// `<cdnBase>/download?encrypted_query_param=…` from their configured CDN base.
     pub full_url: bool,
+    /// `media.full_url` points here instead of at this simulator's CDN (a server elsewhere,
+    /// e.g. a canary that must never be fetched).
+    pub full_url_elsewhere: Option<String>,
     /// A text item sent before the media item in the same message (like spec Appendix B).
     pub caption: Option<String>,
 }
@@ -63,6 +66,7 @@ impl MediaSpec {
             plaintext: plaintext.into(),
             key,
             full_url: true,
+            full_url_elsewhere: None,
             caption: None,
         }
     }
@@ -103,6 +107,13 @@ impl MediaSpec {
 
     pub fn without_full_url(mut self) -> Self {
         self.full_url = false;
+        self
+    }
+
+    /// Puts `url` in `media.full_url` instead of this simulator's download URL.
+    pub fn with_full_url_elsewhere(mut self, url: &str) -> Self {
+        self.full_url = true;
+        self.full_url_elsewhere = Some(url.to_owned());
         self
     }
 
