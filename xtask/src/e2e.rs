@@ -415,23 +415,25 @@ pub fn png(seed: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Fails unless some agent session transcript under the gateway's state holds `note`: the
-/// text the agent was given.
+/// Fails unless the agent was given `note`: some file of the gateway's agent state (session
+/// transcripts live in its SQLite database, which keeps text as it is) holds it.
 pub fn agent_saw(stack: &Stack, note: &str) -> Result {
-    let mut dirs = vec![stack.gateway.state.join("agents")];
+    let root = stack.gateway.state.join("agents");
+    let needle = note.as_bytes();
+    let mut dirs = vec![root.clone()];
     while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if fs::read_to_string(&path).is_ok_and(|text| text.contains(note)) {
+            } else if fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
                 return Ok(());
             }
         }
     }
     Err(format!(
-        "no agent transcript under {} holds {note:?}",
-        stack.gateway.state.join("agents").display()
+        "nothing under {} holds {note:?}: the agent was not told",
+        root.display()
     )
     .into())
 }
@@ -490,10 +492,7 @@ fn media_both_ways(stack: &Stack, allowed: &str) -> Result {
     )?;
     agent_saw(
         stack,
-        &format!(
-            "[image could not be downloaded: refused to fetch {}",
-            canary.url("/leak.png")
-        ),
+        &format!("refused to fetch {}", canary.url("/leak.png")),
     )?;
 
     step("an agent reply with an image reaches the simulator's CDN and decrypts byte-exact");

@@ -1,8 +1,12 @@
 //! The OpenIM part of `cargo xtask e2e`, in the real gateway against two simulated OpenIM
 //! servers with one account each:
 //!
-//! - each answers a direct message and an @-mention in its group, and ignores a group message
-//!   without a mention (`requireMention`);
+//! - each answers a direct message and an @-mention in its group `g1`, and ignores a group
+//!   message without a mention (`requireMention`); the two `g1`s keep two sessions;
+//! - the first account has `groupPolicy: allowlist` with `groupAllowFrom: [alice]`: another
+//!   member's message gets no reply and never reaches the agent;
+//! - inbound pictures: the server's own object store is fetched, another loopback address is
+//!   not;
 //! - the agent tools send an image, a video and a file; calls without or with an unknown
 //!   `accountId` fail with a clear error;
 //! - the friend guard refuses, and once turned off for one account, the call reaches its server;
@@ -32,6 +36,8 @@ fn wait<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) ->
 }
 
 const CHANNEL: &str = "multi-openim";
+/// A member of every group who is on no allowlist.
+const OUTSIDER: &str = "mallory";
 
 /// One account's server and cast.
 pub struct Server {
@@ -54,17 +60,18 @@ fn check(ok: bool, what: impl Into<String>) -> Result {
 /// until both bots are online.
 pub fn start(stack: &Stack) -> Result<Vec<Server>> {
     let mut servers = Vec::new();
+    // Group ids are unique per server only: both servers have a `g1`.
     for (account, bot, peer, group) in [
-        ("primary", "bot-a", "alice", "team-a"),
-        ("team-b", "bot-b", "carol", "team-b"),
+        ("primary", "bot-a", "alice", "g1"),
+        ("team-b", "bot-b", "carol", "g1"),
     ] {
         let sim = stack
             .runtime()
             .block_on(OpenImSim::start(OpenImOptions::default()))?;
-        for user in [bot, peer] {
+        for user in [bot, peer, OUTSIDER] {
             sim.add_user(user);
         }
-        sim.add_group(group, &[peer, bot]);
+        sim.add_group(group, &[peer, bot, OUTSIDER]);
         servers.push(Server {
             sim,
             account,
@@ -76,16 +83,20 @@ pub fn start(stack: &Stack) -> Result<Vec<Server>> {
     let accounts: serde_json::Map<String, Value> = servers
         .iter()
         .map(|s| {
-            (
-                s.account.to_owned(),
-                json!({
-                    // platformID and userID come from the token's claims.
-                    "token": s.sim.issue_token(s.bot, 7),
-                    "wsAddr": s.sim.ws_url(),
-                    "apiAddr": s.sim.api_url(),
-                    "requireMention": true,
-                }),
-            )
+            let mut account = json!({
+                // platformID and userID come from the token's claims.
+                "token": s.sim.issue_token(s.bot, 7),
+                "wsAddr": s.sim.ws_url(),
+                "apiAddr": s.sim.api_url(),
+                "requireMention": true,
+            });
+            // The first account uses OpenClaw's group keys; the second keeps the seed
+            // plugin's open groups.
+            if s.account == "primary" {
+                account["groupPolicy"] = json!("allowlist");
+                account["groupAllowFrom"] = json!([s.peer]);
+            }
+            (s.account.to_owned(), account)
         })
         .collect();
     let mut allow: Vec<String> = servers.iter().map(|s| s.peer.to_owned()).collect();
@@ -174,6 +185,7 @@ pub fn scenario(stack: &mut Stack) -> Result {
             format!("{}: an unmentioned group message was answered", s.account),
         )?;
     }
+    group_gate(stack, &servers)?;
     pictures(stack, &servers[0])?;
     step("channels status --probe shows both accounts connected");
     let status = stack.gateway.cli(&["channels", "status", "--probe"])?;
@@ -194,6 +206,77 @@ pub fn scenario(stack: &mut Stack) -> Result {
     setup_command(stack, &servers[0])?;
     bulk(stack, &servers[0])?;
     token_refresh(stack, &servers)
+}
+
+/// The texts of the group replies of `s`'s bot, in order.
+fn group_replies(s: &Server) -> Vec<String> {
+    s.sim
+        .sent()
+        .into_iter()
+        .filter(|m| m.send_id == s.bot && m.group_id == s.group && m.err_code == 0)
+        .filter_map(|m| m.text)
+        .collect()
+}
+
+/// `groupAllowFrom` keeps an unlisted member away from the agent, and the two servers' `g1`s
+/// are two sessions. The mock model answers a message without a marker with the newest marker
+/// in the session's history, so what it says shows what the session holds.
+fn group_gate(stack: &Stack, servers: &[Server]) -> Result {
+    let (a, b) = (&servers[0], &servers[1]);
+    step("primary: a group message from a member not in groupAllowFrom gets no reply");
+    a.sim.inject_group_text(
+        OUTSIDER,
+        a.group,
+        &format!("@{} [[ECHO:OIM-OUTSIDER-SECRET]]", a.bot),
+        &[a.bot],
+    );
+    let before = group_replies(a).len();
+    a.sim.inject_group_text(
+        a.peer,
+        a.group,
+        &format!("@{} [[ECHO:OIM-ONLY-ON-A]]", a.bot),
+        &[a.bot],
+    );
+    wait("alice's group reply", TURN, || {
+        sent_with(a, "ECHO: OIM-ONLY-ON-A")
+    })?;
+    step("primary: alice's next turn does not see the outsider's text");
+    a.sim.inject_group_text(a.peer, a.group, &format!("@{} no marker here", a.bot), &[a.bot]);
+    let replies = wait("alice's second group reply", TURN, || {
+        let replies = group_replies(a);
+        (replies.len() >= before + 2).then_some(replies)
+    })?;
+    check(
+        replies.iter().all(|r| !r.contains("OUTSIDER-SECRET")),
+        format!("the outsider's message was answered or reached a turn: {replies:?}"),
+    )?;
+    check(
+        replies.last().map(String::as_str) == Some("ECHO: OIM-ONLY-ON-A"),
+        format!("alice's marker-less turn was answered {:?}", replies.last()),
+    )?;
+    check(
+        crate::e2e::agent_saw(stack, "OIM-OUTSIDER-SECRET").is_err(),
+        "the outsider's text is in the agent's state",
+    )?;
+
+    step("team-b: its own g1 is another session than primary's g1");
+    let before = group_replies(b).len();
+    b.sim.inject_group_text(b.peer, b.group, &format!("@{} no marker here", b.bot), &[b.bot]);
+    let replies = wait("carol's group reply", TURN, || {
+        let replies = group_replies(b);
+        (replies.len() > before).then_some(replies)
+    })?;
+    check(
+        replies.last().map(String::as_str) == Some("ECHO: OIM-TEAM-B-GROUP"),
+        format!(
+            "team-b's g1 answered {:?}: it does not hold only its own history",
+            replies.last()
+        ),
+    )?;
+    for s in servers {
+        crate::e2e::agent_saw(stack, &format!("multi-openim:group:g1@{}", s.account))?;
+    }
+    Ok(())
 }
 
 /// Inbound pictures: one in the server's own object store (through `/object/…` and its
@@ -242,10 +325,7 @@ fn pictures(stack: &Stack, s: &Server) -> Result {
     )?;
     crate::e2e::agent_saw(
         stack,
-        &format!(
-            "[image could not be downloaded: refused to fetch {}",
-            canary.url("/leak.png")
-        ),
+        &format!("refused to fetch {}", canary.url("/leak.png")),
     )
 }
 

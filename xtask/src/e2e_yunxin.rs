@@ -21,6 +21,7 @@ const CHANNEL: &str = "netease-yunxin";
 const SERVER_BOT: &str = "yx-server-bot";
 const SDK_BOT: &str = "yx-sdk-bot";
 const SDK_TOKEN: &str = "yx-sdk-token";
+const TEAM: &str = "yx-team-1";
 
 fn step(name: &str) {
     eprintln!("\n== e2e yunxin: {name}");
@@ -99,6 +100,41 @@ impl StubFiles {
     }
 }
 
+/// Without group settings, teams are closed (OpenClaw's default `groupPolicy: allowlist`): a
+/// team message that mentions the bot, from a sender the DM allowlist lets in, gets no reply.
+fn team_closed_by_default(stack: &Stack, sim: &NimSim) -> Result {
+    step("server-api: a team message gets no reply under the default groupPolicy");
+    const DROPPED: &str = "group message not for the agent";
+    let drops_before = stack.gateway.log().matches(DROPPED).count();
+    let pushed = stack.runtime().block_on(sim.push_team_text(
+        "dave",
+        TEAM,
+        &format!("@{SERVER_BOT} [[ECHO:YX-TEAM]]"),
+        &[SERVER_BOT],
+    ))?;
+    check(pushed.status == 200, format!("webhook answered {}", pushed.status))?;
+    wait("the team message's refusal in the log", TURN, || {
+        (stack.gateway.log().matches(DROPPED).count() > drops_before).then_some(())
+    })?;
+    // Dave's next DM is answered: the account is alive and had every chance to answer.
+    let pushed =
+        stack
+            .runtime()
+            .block_on(sim.push_text("dave", SERVER_BOT, "[[ECHO:YX-AFTER-TEAM]]"))?;
+    check(pushed.status == 200, format!("webhook answered {}", pushed.status))?;
+    wait("the DM after the team message", TURN, || {
+        sim.sent()
+            .into_iter()
+            .find(|s| s.text.as_deref() == Some("ECHO: YX-AFTER-TEAM"))
+    })?;
+    check(
+        sim.sent()
+            .iter()
+            .all(|s| s.text.as_deref() != Some("ECHO: YX-TEAM")),
+        "the team message was answered",
+    )
+}
+
 /// Pictures pushed to the server-api account: one on the simulator's NOS store arrives in the
 /// host's media store; one on another loopback address causes no request, and its turn runs
 /// with a note that the picture was refused.
@@ -146,10 +182,7 @@ fn pictures(stack: &Stack, sim: &NimSim) -> Result {
     )?;
     crate::e2e::agent_saw(
         stack,
-        &format!(
-            "[image could not be downloaded: refused to fetch {}",
-            canary.url("/leak.jpg")
-        ),
+        &format!("refused to fetch {}", canary.url("/leak.jpg")),
     )
 }
 
@@ -170,6 +203,7 @@ pub fn scenario(stack: &Stack) -> Result {
     for accid in [SERVER_BOT, "dave", "mallory"] {
         sim.add_account(accid, "unused");
     }
+    sim.add_team(TEAM, &[SERVER_BOT, "dave"]);
     let webhook_port = free_port()?;
     let webhook = format!("http://127.0.0.1:{webhook_port}/netease-yunxin/webhook");
     sim.set_webhook(&webhook);
@@ -240,6 +274,7 @@ pub fn scenario(stack: &Stack) -> Result {
         "a REST call was refused for its signature",
     )?;
 
+    team_closed_by_default(stack, &sim)?;
     pictures(stack, &sim)?;
 
     step("server-api: forged and stale webhooks are refused with 401 and logged");

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::dm::DmConfig;
+use crate::group::GroupConfig;
 use crate::error::ChannelError;
 use crate::host::{Host, StatusPatch, TransportModule};
 use crate::login::{LoginResult, LoginUi};
@@ -78,6 +79,9 @@ pub struct AccountView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unconfigured_reason: Option<String>,
     pub dm: DmConfig,
+    /// The group gate; closed (OpenClaw's default) for channels without groups.
+    #[serde(default)]
+    pub group: GroupConfig,
 }
 
 /// Result of a health check.

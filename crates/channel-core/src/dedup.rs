@@ -283,6 +283,7 @@ mod tests {
                 kind: ChatKind::Direct,
                 id: "peer".into(),
                 title: None,
+                host_peer: None,
             },
             sender: Sender {
                 id: "peer".into(),
@@ -292,6 +293,7 @@ mod tests {
             media: vec![],
             mentions: vec![],
             was_mentioned: false,
+            command_authorized: false,
             reply_to: None,
             server_id: id.into(),
             timestamp_ms: 1,

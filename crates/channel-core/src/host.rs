@@ -213,12 +213,8 @@ pub trait HostTransport: Send + Sync + std::fmt::Debug {
 }
 
 /// Builds OpenClaw's `MsgContext` for an inbound message.
-pub fn msg_context(
-    inbound: &Inbound,
-    route: &Route,
-    command_authorized: bool,
-) -> serde_json::Value {
-    let peer = &inbound.chat.id;
+pub fn msg_context(inbound: &Inbound, route: &Route) -> serde_json::Value {
+    let peer = inbound.chat.peer();
     let mut ctx = serde_json::json!({
         "Body": inbound.text,
         "RawBody": inbound.text,
@@ -236,7 +232,7 @@ pub fn msg_context(
         "MessageSidFull": inbound.server_id,
         "Timestamp": inbound.timestamp_ms,
         "SenderId": inbound.sender.id,
-        "CommandAuthorized": command_authorized,
+        "CommandAuthorized": inbound.command_authorized,
     });
     let fields = ctx
         .as_object_mut()

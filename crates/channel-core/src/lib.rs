@@ -28,6 +28,7 @@ pub mod conformance;
 pub mod dedup;
 pub mod dm;
 pub mod error;
+pub mod group;
 pub mod host;
 pub mod login;
 pub mod media;
@@ -50,6 +51,7 @@ pub use channel::{
 };
 pub use config::{StringOrNumber, parse_config};
 pub use dm::{DmConfig, DmPolicy, PairingStore};
+pub use group::{GroupConfig, GroupKeys, GroupPolicy};
 pub use error::{ChannelError, ErrorKind};
 pub use host::{
     Host, HostTransport, Replier, ReplyPayload, StatusPatch, TransportModule, Turn, TurnOutcome,

@@ -24,10 +24,23 @@ impl ChatKind {
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
     pub kind: ChatKind,
-    /// The peer id (direct) or the group id (group), byte-exact as on the wire.
+    /// The peer id (direct) or the group id (group), byte-exact as on the wire. Gates and
+    /// replies use it.
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The id the host knows this chat by, when it must differ from `id`: group ids that are
+    /// unique only per server carry the account, so two accounts' groups never share a
+    /// session. The channel's `send` takes either form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_peer: Option<String>,
+}
+
+impl Chat {
+    /// The peer id handed to the host (routing, `To`, `OriginatingTo`).
+    pub fn peer(&self) -> &str {
+        self.host_peer.as_deref().unwrap_or(&self.id)
+    }
 }
 
 /// Who said it.
@@ -86,6 +99,10 @@ pub struct Inbound {
     /// `WasMentioned`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub was_mentioned: bool,
+    /// The sender is on an allow list that covers this chat, so its text commands count
+    /// (OpenClaw's `CommandAuthorized`). Set by the pipeline's gate, not by channels.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub command_authorized: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<ReplyTo>,
     /// The server's id for this message: the dedup key and the stable `MessageSid`.

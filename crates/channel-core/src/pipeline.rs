@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::dedup::{Admit, Journal, Window};
 use crate::dm::{self, DmConfig, DropReason, Verdict};
+use crate::group::{GroupConfig, GroupDrop, GroupVerdict};
 use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
@@ -53,6 +54,8 @@ pub enum Accepted {
     Paired { code: String, replied: bool },
     /// Refused by the DM gate.
     Dropped(DropReason),
+    /// Refused by the group gate.
+    GroupDropped(GroupDrop),
 }
 
 /// Settings of one account's pipeline.
@@ -63,6 +66,7 @@ pub struct PipelineConfig {
     /// How the sender's id is introduced in a pairing reply, e.g. "Your WeChat id".
     pub id_label: String,
     pub dm: DmConfig,
+    pub group: GroupConfig,
     pub journal: PathBuf,
     pub window: Window,
 }
@@ -160,7 +164,10 @@ impl Pipeline {
     }
 
     /// Dedup, gate, and queue one message. Returns once the outcome is durable.
-    pub async fn accept(self: &Arc<Self>, inbound: Inbound) -> Result<Accepted, ChannelError> {
+    pub async fn accept(
+        self: &Arc<Self>,
+        mut inbound: Inbound,
+    ) -> Result<Accepted, ChannelError> {
         let id = inbound.server_id.clone();
         if lock(&self.journal).contains(&id) {
             tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, "dropping redelivered message");
@@ -181,9 +188,27 @@ impl Pipeline {
                 )
                 .await?
             }
-            // Group policy is per channel; a channel that reports groups has already gated them.
-            ChatKind::Group => Verdict::Allow,
+            ChatKind::Group => match self.config.group.decide(
+                &self.config.channel,
+                &inbound.chat.id,
+                &inbound.sender.id,
+                inbound.was_mentioned,
+            ) {
+                GroupVerdict::Allow { command_authorized } => {
+                    inbound.command_authorized = command_authorized;
+                    Verdict::Allow
+                }
+                GroupVerdict::Drop(reason) => {
+                    self.admit(|j| j.admit(&id))?;
+                    tracing::info!(channel = %self.config.channel, account = %self.config.account, group = %inbound.chat.id, ?reason, "group message not for the agent (groupPolicy, groups, groupAllowFrom, requireMention)");
+                    return Ok(Accepted::GroupDropped(reason));
+                }
+            },
         };
+        if inbound.chat.kind == ChatKind::Direct {
+            // The DM gate lets only listed senders (or everyone, by "*") through.
+            inbound.command_authorized = true;
+        }
         match verdict {
             Verdict::Allow => {
                 if self.admit(|j| j.admit_pending(&inbound))? == Admit::Duplicate {
@@ -379,10 +404,10 @@ impl Pipeline {
             channel: self.config.channel.clone(),
             account: self.config.account.clone(),
             peer_kind: inbound.chat.kind,
-            peer_id: inbound.chat.id.clone(),
+            peer_id: inbound.chat.peer().to_owned(),
         };
         let route = self.host.resolve_route(&query).await?;
-        let mut context = msg_context(&inbound, &route, true);
+        let mut context = msg_context(&inbound, &route);
         if replay {
             // The host drops a MessageSid it has seen (or still runs) as a duplicate; a turn
             // cut short by a restart must run again, so its replay gets an id of its own.
@@ -511,6 +536,7 @@ mod tests {
                 kind: ChatKind::Direct,
                 id: peer.into(),
                 title: None,
+                host_peer: None,
             },
             sender: Sender {
                 id: peer.into(),
@@ -520,6 +546,7 @@ mod tests {
             media: vec![],
             mentions: vec![],
             was_mentioned: false,
+            command_authorized: false,
             reply_to: None,
             server_id: id.into(),
             timestamp_ms: 0,
@@ -537,6 +564,7 @@ mod tests {
                 allow_from: vec!["*".into()],
                 implicit_allow: vec![],
             },
+            group: GroupConfig::default(),
             journal: dir.join("a.jsonl"),
             window: Window::default(),
         }
@@ -644,6 +672,80 @@ mod tests {
         assert_eq!(target.kind, ChatKind::Direct);
         assert_eq!(first.client_id.as_deref(), Some("m0:reply:1"));
         assert_eq!(first.in_reply_to_inbound.as_deref(), Some("m0"));
+        pipeline.close().await;
+    }
+
+    fn in_group(id: &str, group: &str, sender: &str, mentioned: bool) -> Inbound {
+        let mut msg = inbound(id, sender);
+        msg.chat = Chat {
+            kind: ChatKind::Group,
+            id: group.into(),
+            title: None,
+            host_peer: Some(format!("{group}@a")),
+        };
+        msg.was_mentioned = mentioned;
+        msg
+    }
+
+    #[tokio::test]
+    async fn groups_pass_the_group_gate_and_pairing_never_opens_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        // An approved DM sender is not a group sender.
+        host.pairing.allow("test", "a", "bob");
+        let open_dms = config(tmp.path());
+        let closed = Pipeline::open(
+            open_dms.clone(),
+            host.clone(),
+            Arc::new(Recorder::default()),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        assert_eq!(
+            closed.accept(in_group("g-1", "g1", "bob", true)).await.expect("accept"),
+            Accepted::GroupDropped(GroupDrop::GroupNotAllowed),
+            "groups are closed by default, whatever the DM settings"
+        );
+        closed.close().await;
+
+        let keys: crate::group::GroupKeys = serde_json::from_value(serde_json::json!({
+            "groupPolicy": "allowlist", "groupAllowFrom": ["alice"],
+        }))
+        .expect("keys");
+        let gated = PipelineConfig {
+            group: GroupConfig::layered("test", &keys, None, crate::GroupPolicy::Open, false),
+            journal: tmp.path().join("b.jsonl"),
+            ..open_dms
+        };
+        let pipeline = Pipeline::open(
+            gated,
+            host.clone(),
+            Arc::new(Recorder::default()),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        assert_eq!(
+            pipeline.accept(in_group("g-2", "g1", "bob", true)).await.expect("accept"),
+            Accepted::GroupDropped(GroupDrop::SenderNotAllowed)
+        );
+        // Dropped for good: a redelivery is a duplicate, not a second decision.
+        assert_eq!(
+            pipeline.accept(in_group("g-2", "g1", "bob", true)).await.expect("accept"),
+            Accepted::Duplicate
+        );
+        assert_eq!(
+            pipeline.accept(in_group("g-3", "g1", "alice", false)).await.expect("accept"),
+            Accepted::Dispatched
+        );
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        let turn = &host.turns()[0];
+        assert_eq!(turn.inbound.server_id, "g-3");
+        assert_eq!(turn.context["CommandAuthorized"], true);
+        assert_eq!(turn.context["To"], "g1@a", "the host knows the group by its host peer");
+        assert_eq!(turn.context["ChatType"], "group");
         pipeline.close().await;
     }
 }

@@ -154,6 +154,7 @@ impl<C: Channel> AnyChannel for Arc<C> {
             account: account_id.to_owned(),
             id_label: descriptor.id_label.clone(),
             dm: view.dm,
+            group: view.group,
             journal: self
                 .state_dir()
                 .join("dedup")
@@ -326,6 +327,7 @@ mod tests {
                 configured: true,
                 unconfigured_reason: None,
                 dm: DmConfig::default(),
+                group: crate::group::GroupConfig::default(),
             }
         }
         async fn run(&self, _: String, _: RunContext) -> Result<(), ChannelError> {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use channel_core::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use channel_core::lock;
+use channel_core::GroupPolicy;
 use channel_core::media::MediaPolicy;
 use channel_core::{
     AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
@@ -183,6 +184,7 @@ impl Sink for ChannelSink {
             if inbound.chat.title.is_none() {
                 inbound.chat.title = self.group_name(&inbound.chat.id).await;
             }
+            inbound.chat.host_peer = Some(outbound::group_peer(&self.account, &inbound.chat.id));
         }
         let outcome = self.ctx.accept(inbound).await?;
         tracing::debug!(account = %self.account, ?outcome, "inbound handled");
@@ -358,12 +360,20 @@ impl Channel for OpenimChannel {
                 .err()
                 .map(|e| e.message.clone()),
             dm: settings.dm.clone(),
+            group: settings.group.clone(),
         }
     }
 
     async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
         let settings = account.settings;
         let credentials = settings.credentials.clone()?;
+        if !settings.group.policy_configured && settings.group.policy == GroupPolicy::Open {
+            tracing::info!(
+                account = %settings.id,
+                "groups are open to every member, as in the multi-openim plugin; set \
+                 channels.multi-openim.groupPolicy (with groupAllowFrom or groups) to restrict them"
+            );
+        }
         let rest = RestClient::new(RestConfig::from_account(&settings)?)?;
         let link = Arc::new(Link::default());
         let me = credentials.user_id.clone();
@@ -395,7 +405,6 @@ impl Channel for OpenimChannel {
             account: settings.id.clone(),
             gate: Gate {
                 me: me.clone(),
-                require_mention: settings.require_mention,
                 whitelist: settings.inbound_whitelist.clone(),
             },
             ctx: ctx.clone(),

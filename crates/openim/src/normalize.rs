@@ -11,8 +11,6 @@ use crate::wire::{AT_ALL_TAG, Content, content_type, session_type};
 /// Why a message was not handed to the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
-    /// A group message that does not mention the bot, under `requireMention`.
-    NotMentioned,
     /// Neither the sender nor the group is in `inboundWhitelist`.
     NotWhitelisted,
 }
@@ -21,8 +19,8 @@ pub enum Skip {
 #[derive(Debug, Clone, Default)]
 pub struct Gate {
     pub me: String,
-    pub require_mention: bool,
-    /// Sender or group ids; empty lets everyone through.
+    /// `inboundWhitelist`: sender or group ids; empty lets everyone through. Group policy and
+    /// mention gating are the pipeline's (channel-core's group gate).
     pub whitelist: Vec<String>,
 }
 
@@ -33,9 +31,6 @@ impl Gate {
             if !listed(&msg.send_id) && !listed(&msg.group_id) {
                 return Err(Skip::NotWhitelisted);
             }
-        }
-        if is_group(msg) && self.require_mention && !self.mentions_me(msg) {
-            return Err(Skip::NotMentioned);
         }
         Ok(())
     }
@@ -76,12 +71,14 @@ pub fn normalize(
             kind: ChatKind::Group,
             id: msg.group_id.clone(),
             title: None,
+            host_peer: None,
         }
     } else {
         Chat {
             kind: ChatKind::Direct,
             id: msg.send_id.clone(),
             title: None,
+            host_peer: None,
         }
     };
     let mut text = content.plain_text().unwrap_or_default().to_owned();
@@ -148,6 +145,7 @@ pub fn normalize(
         media: media.into_iter().filter(|m| !m.locator.is_null()).collect(),
         mentions: msg.at_user_id_list.clone(),
         was_mentioned: false,
+        command_authorized: false,
         reply_to,
         server_id: dedup_id(msg),
         timestamp_ms: msg.send_time,
@@ -268,30 +266,24 @@ mod tests {
     }
 
     #[test]
-    fn the_group_gate_wants_a_mention_and_a_listed_sender() {
-        let gate = Gate {
-            me: "bot".into(),
-            require_mention: true,
-            whitelist: vec![],
-        };
+    fn the_inbound_whitelist_lets_listed_senders_and_groups_through() {
         let mut m = msg(
             session_type::GROUP,
             content_type::TEXT,
             json!({"content": "x"}),
         );
-        assert_eq!(gate.check(&m), Err(Skip::NotMentioned));
-        m.at_user_id_list = vec!["bot".into()];
-        assert_eq!(gate.check(&m), Ok(()));
         m.at_user_id_list = vec![AT_ALL_TAG.into()];
+        let gate = Gate {
+            me: "bot".into(),
+            whitelist: vec![],
+        };
+        assert!(gate.mentions_me(&m));
         assert_eq!(gate.check(&m), Ok(()));
-        // Direct messages are not subject to requireMention.
         let direct = msg(
             session_type::SINGLE,
             content_type::TEXT,
             json!({"content": "x"}),
         );
-        assert_eq!(gate.check(&direct), Ok(()));
-
         let listed = Gate {
             whitelist: vec!["g1".into()],
             ..Gate::default()

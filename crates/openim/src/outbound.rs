@@ -38,6 +38,22 @@ pub struct Sender<'a> {
     pub media: &'a MediaPolicy,
 }
 
+/// The peer the host knows an OpenIM group by: `<groupID>@<account>`. Group ids are unique
+/// per server only, so two accounts on two servers with a group `g1` must not share one
+/// session.
+pub fn group_peer(account: &str, group_id: &str) -> String {
+    format!("{group_id}@{account}")
+}
+
+/// The wire group id of a target: a host peer of this account ([`group_peer`]) loses its
+/// suffix; anything else is taken as it is.
+pub fn wire_group_id<'a>(account: &str, id: &'a str) -> &'a str {
+    id.strip_suffix(account)
+        .and_then(|rest| rest.strip_suffix('@'))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(id)
+}
+
 /// `user:<id>`, `<id>` → direct; `group:<id>` → group. The channel prefix may come first.
 pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
     let mut rest = raw.trim();
@@ -116,9 +132,14 @@ fn wire_message(
     content: Content,
     client_msg_id: String,
 ) -> Result<MsgData, ChannelError> {
-    let (recv_id, group_id, session) = match target.kind {
-        ChatKind::Direct => (target.id.clone(), String::new(), session_type::SINGLE),
-        ChatKind::Group => (String::new(), target.id.clone(), session_type::GROUP),
+    // A host peer of one of this account's groups (`<groupID>@<account>`, e.g. the host's
+    // `OriginatingTo`) is that group, however the target was spelled.
+    let group = wire_group_id(sender.account, &target.id);
+    let is_group = target.kind == ChatKind::Group || group.len() != target.id.len();
+    let (recv_id, group_id, session) = if is_group {
+        (String::new(), group.to_owned(), session_type::GROUP)
+    } else {
+        (target.id.clone(), String::new(), session_type::SINGLE)
     };
     Ok(MsgData {
         send_id: sender.me.to_owned(),
@@ -300,6 +321,15 @@ mod tests {
         let t = parse_target(" bob ").unwrap();
         assert_eq!((t.kind, t.id.as_str()), (ChatKind::Direct, "bob"));
         assert!(parse_target("group:").is_err());
+    }
+
+    #[test]
+    fn group_peers_carry_the_account_and_lose_it_on_the_wire() {
+        assert_eq!(group_peer("primary", "g1"), "g1@primary");
+        assert_eq!(wire_group_id("primary", "g1@primary"), "g1");
+        assert_eq!(wire_group_id("primary", "g1"), "g1");
+        assert_eq!(wire_group_id("team-b", "g1@primary"), "g1@primary");
+        assert_eq!(wire_group_id("primary", "@primary"), "@primary");
     }
 
     #[test]

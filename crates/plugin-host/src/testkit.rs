@@ -232,6 +232,7 @@ impl Channel for TestkitChannel {
                 )
             }),
             dm: DmConfig::default(),
+            group: channel_core::GroupConfig::default(),
         }
     }
 

@@ -308,6 +308,8 @@ impl Channel for WeixinChannel {
             configured: account.endpoint.is_ok(),
             unconfigured_reason: account.endpoint.as_ref().err().map(|e| e.message.clone()),
             dm: account.dm.clone(),
+            // iLink bots have direct chats only.
+            group: channel_core::GroupConfig::default(),
         }
     }
 

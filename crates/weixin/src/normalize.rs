@@ -94,6 +94,7 @@ pub fn normalize(
             kind: ChatKind::Direct,
             id: from.to_owned(),
             title: None,
+            host_peer: None,
         },
         sender: Sender {
             id: from.to_owned(),
@@ -103,6 +104,7 @@ pub fn normalize(
         media,
         mentions: Vec::new(),
         was_mentioned: false,
+        command_authorized: false,
         reply_to,
         server_id,
         timestamp_ms: msg.create_time_ms.unwrap_or(0),

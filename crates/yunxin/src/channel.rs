@@ -337,6 +337,7 @@ impl Channel for YunxinChannel {
                 .err()
                 .map(|e| e.message.clone()),
             dm: settings.dm.clone(),
+            group: settings.group.clone(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
+use channel_core::{GroupConfig, GroupKeys, GroupPolicy};
 use channel_core::{ChannelError, DmConfig, DmPolicy, StringOrNumber, parse_config};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -70,6 +71,11 @@ pub struct AccountKeys {
     /// Media size cap and the hosts media may be fetched from.
     #[serde(flatten)]
     pub media: MediaKeys,
+    /// `groupPolicy` (default `allowlist`: teams are closed until configured),
+    /// `groupAllowFrom` and `groups`, as OpenClaw defines them. Replies in teams need a
+    /// mention unless `groups` says otherwise.
+    #[serde(flatten)]
+    pub group: GroupKeys,
 }
 
 /// `serverApi`: the NIM server REST API and the message-copy webhook.
@@ -114,6 +120,8 @@ pub struct AccountSettings {
     /// Who logs in, or why this account cannot.
     pub credentials: Result<Credentials, ChannelError>,
     pub dm: DmConfig,
+    /// The team gate.
+    pub group: GroupConfig,
     pub transport: TransportKind,
     pub ai_bot: i64,
     pub lbs_urls: Vec<String>,
@@ -297,6 +305,13 @@ impl YunxinConfig {
                     .unwrap_or_default(),
                 implicit_allow: Vec::new(),
             },
+            group: GroupConfig::layered(
+                SECTION,
+                &top.group,
+                Some(&own.group),
+                GroupPolicy::Allowlist,
+                true,
+            ),
             transport,
             ai_bot,
             lbs_urls: own

@@ -30,6 +30,7 @@ pub fn normalize(account: &str, me: &str, msg: &Message) -> Result<Inbound, Skip
             kind: ChatKind::Group,
             id: conversation.target.clone(),
             title: None,
+            host_peer: None,
         },
         // Super teams have their own id space; the prefix lets a reply find its way back.
         ConversationType::SuperTeam => Chat {
@@ -40,11 +41,13 @@ pub fn normalize(account: &str, me: &str, msg: &Message) -> Result<Inbound, Skip
                 conversation.target
             ),
             title: None,
+            host_peer: None,
         },
         _ => Chat {
             kind: ChatKind::Direct,
             id: msg.sender_id.clone(),
             title: None,
+            host_peer: None,
         },
     };
     let text = msg.text.clone().unwrap_or_default();
@@ -99,6 +102,7 @@ pub fn normalize(account: &str, me: &str, msg: &Message) -> Result<Inbound, Skip
         media,
         mentions: msg.force_push_account_ids.clone(),
         was_mentioned,
+        command_authorized: false,
         reply_to: None,
         server_id: msg.dedup_id().to_owned(),
         timestamp_ms: msg.create_time,

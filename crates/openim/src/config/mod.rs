@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
-use channel_core::{ChannelError, DmConfig, DmPolicy, parse_config};
+use channel_core::{ChannelError, DmConfig, DmPolicy, GroupConfig, GroupKeys, GroupPolicy, parse_config};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -61,6 +61,11 @@ pub struct OpenimConfig {
     /// Media size cap and the hosts media may be fetched from; accounts may override them.
     #[serde(flatten)]
     pub media: MediaKeys,
+    /// `groupPolicy`, `groupAllowFrom`, `groups`: OpenClaw's group gate; accounts may override
+    /// them. Without any of them, groups stay open as in the seed plugin (`requireMention` and
+    /// `inboundWhitelist` still apply).
+    #[serde(flatten)]
+    pub group: GroupKeys,
     /// The accounts, by name (e.g. `primary`). There is no implicit default account.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
@@ -110,6 +115,9 @@ pub struct AccountConfig {
     /// Overrides the channel's media keys for this account.
     #[serde(flatten)]
     pub media: MediaKeys,
+    /// Overrides the channel's group keys for this account.
+    #[serde(flatten)]
+    pub group: GroupKeys,
 }
 
 /// The JSON Schema of [`OpenimConfig`], as the manifest carries it.
@@ -129,8 +137,10 @@ pub struct AccountSettings {
     /// Where and as whom to connect, or why this account cannot (the other accounts still
     /// run).
     pub credentials: Result<Credentials, ChannelError>,
-    pub require_mention: bool,
     pub inbound_whitelist: Vec<String>,
+    /// The group gate: `groupPolicy` and friends, with `requireMention` as the default
+    /// mention rule.
+    pub group: GroupConfig,
     pub disable_friend_sdk: bool,
     pub health_check_interval: Duration,
     pub dm: DmConfig,
@@ -213,6 +223,27 @@ impl OpenimConfig {
         )
     }
 
+    /// One account's group gate. Without `groupPolicy`, groups are open as in the seed plugin,
+    /// unless a group or sender allowlist is configured, which only makes sense as an
+    /// allowlist. `requireMention` (default false) is the mention rule unless `groups` says.
+    fn group_config(&self, account: &AccountConfig) -> GroupConfig {
+        let listed = [&account.group, &self.group]
+            .iter()
+            .any(|k| k.groups.is_some() || k.group_allow_from.is_some());
+        let default = if listed {
+            GroupPolicy::Allowlist
+        } else {
+            GroupPolicy::Open
+        };
+        GroupConfig::layered(
+            SECTION,
+            &self.group,
+            Some(&account.group),
+            default,
+            account.require_mention.unwrap_or(false),
+        )
+    }
+
     /// One account's media rules: its keys over the channel's, with the hosts of its own
     /// servers (`wsAddr`, `apiAddr`) trusted, since self-hosted OpenIM often lives on a
     /// private network. Temporary files go to `tmp_dir`.
@@ -256,7 +287,7 @@ impl OpenimConfig {
             id: id.to_owned(),
             enabled: self.enabled() && account.enabled.unwrap_or(true),
             credentials: credentials(id, account),
-            require_mention: account.require_mention.unwrap_or(false),
+            group: self.group_config(account),
             inbound_whitelist: strings(&account.inbound_whitelist).unwrap_or_default(),
             disable_friend_sdk: account
                 .disable_friend_sdk
@@ -451,10 +482,13 @@ mod tests {
         .expect("parse");
         assert_eq!(config.account_ids(), ["primary", "team-b"]);
         let primary = config.account("primary").expect("primary");
-        assert!(primary.enabled && !primary.require_mention && primary.disable_friend_sdk);
+        assert!(primary.enabled && !primary.group.require_mention && primary.disable_friend_sdk);
+        // The seed's groups: open, with its requireMention.
+        assert_eq!(primary.group.policy, GroupPolicy::Open);
+        assert!(!primary.group.policy_configured);
         assert_eq!(primary.health_check_interval, Duration::from_secs(1800));
         let team_b = config.account("team-b").expect("team-b");
-        assert!(team_b.require_mention);
+        assert!(team_b.group.require_mention);
         assert!(team_b.inbound_whitelist.is_empty());
         let creds = team_b.credentials.expect("credentials");
         assert_eq!(creds.ws_addr.as_str(), "ws://im-b.example.com:10001/");
@@ -650,13 +684,40 @@ mod tests {
     }
 
     #[test]
+    fn group_keys_follow_openclaw_and_a_bare_allowlist_closes_groups() {
+        let config = parse(json!({
+            "groupAllowFrom": ["alice"],
+            "accounts": {
+                "listed": account(json!({"requireMention": true})),
+                "explicit": account(json!({"groupPolicy": "open"})),
+                "closed": account(json!({"groupPolicy": "disabled"})),
+            }
+        }))
+        .expect("parse");
+        let listed = config.account("listed").expect("listed").group;
+        assert_eq!(listed.policy, GroupPolicy::Allowlist, "an allowlist means allowlist");
+        assert_eq!(listed.allow_from, ["alice"]);
+        assert!(listed.require_mention);
+        assert_eq!(
+            config.account("explicit").expect("explicit").group.policy,
+            GroupPolicy::Open
+        );
+        assert_eq!(
+            config.account("closed").expect("closed").group.policy,
+            GroupPolicy::Disabled
+        );
+        let err = parse(json!({"groupPolicy": "sometimes"})).expect_err("bad policy");
+        assert!(err.message.contains("groupPolicy") || err.message.contains("sometimes"), "{err}");
+    }
+
+    #[test]
     fn defaults() {
         let config = parse(serde_json::Value::Null).expect("null section");
         assert!(config.enabled() && config.account_ids().is_empty());
         let config = parse(json!({"accounts": {"a": account(json!({}))}})).expect("parse");
         let a = config.account("a").expect("a");
         assert_eq!(a.health_check_interval, Duration::from_secs(30 * 60));
-        assert!(a.disable_friend_sdk && !a.require_mention && a.enabled);
+        assert!(a.disable_friend_sdk && !a.group.require_mention && a.enabled);
         assert_eq!(a.dm.policy, DmPolicy::Pairing);
         assert_eq!(a.token_refresh.mode, RefreshMode::Hook);
     }
