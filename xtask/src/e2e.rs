@@ -415,6 +415,20 @@ pub fn png(seed: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Starts a canary on another loopback address than the simulators', has `deliver` send the
+/// bot a picture at its URL and wait for the turn's reply, then checks that the canary got no
+/// request and that the agent was told the picture was refused.
+pub fn canary_never_fetched(stack: &Stack, deliver: impl FnOnce(&str) -> Result) -> Result {
+    let canary = stack.runtime().block_on(imsim::canary::Canary::start())?;
+    let url = canary.url("/leak.png");
+    deliver(&url)?;
+    check(
+        canary.hits() == 0,
+        format!("the canary got {} request(s)", canary.hits()),
+    )?;
+    agent_saw(stack, &format!("refused to fetch {url}"))
+}
+
 /// Fails unless the agent was given `note`: some file of the gateway's agent state (session
 /// transcripts live in its SQLite database, which keeps text as it is) holds it.
 pub fn agent_saw(stack: &Stack, note: &str) -> Result {
@@ -475,25 +489,19 @@ fn media_both_ways(stack: &Stack, allowed: &str) -> Result {
     eprintln!("stored as {}", stored[0].display());
 
     step("an image whose full_url points at another loopback address is never fetched");
-    let canary = stack.runtime().block_on(imsim::canary::Canary::start())?;
-    stack.sim.inject_media(
-        &bot,
-        allowed,
-        imsim::ilink::MediaSpec::image(png(3)?)
-            .with_full_url_elsewhere(&canary.url("/leak.png"))
-            .with_caption("[[ECHO:CANARY-IMAGE]]"),
-    );
-    stack.wait_sent("reply to the canary image", TURN, |s| {
-        s.text.as_deref() == Some("ECHO: CANARY-IMAGE")
+    canary_never_fetched(stack, |url| {
+        stack.sim.inject_media(
+            &bot,
+            allowed,
+            imsim::ilink::MediaSpec::image(png(3)?)
+                .with_full_url_elsewhere(url)
+                .with_caption("[[ECHO:CANARY-IMAGE]]"),
+        );
+        stack.wait_sent("reply to the canary image", TURN, |s| {
+            s.text.as_deref() == Some("ECHO: CANARY-IMAGE")
+        })?;
+        Ok(())
     })?;
-    check(
-        canary.hits() == 0,
-        format!("the canary got {} request(s)", canary.hits()),
-    )?;
-    agent_saw(
-        stack,
-        &format!("refused to fetch {}", canary.url("/leak.png")),
-    )?;
 
     step("an agent reply with an image reaches the simulator's CDN and decrypts byte-exact");
     let outbound = png(2)?;

@@ -241,7 +241,12 @@ fn group_gate(stack: &Stack, servers: &[Server]) -> Result {
         sent_with(a, "ECHO: OIM-ONLY-ON-A")
     })?;
     step("primary: alice's next turn does not see the outsider's text");
-    a.sim.inject_group_text(a.peer, a.group, &format!("@{} no marker here", a.bot), &[a.bot]);
+    a.sim.inject_group_text(
+        a.peer,
+        a.group,
+        &format!("@{} no marker here", a.bot),
+        &[a.bot],
+    );
     let replies = wait("alice's second group reply", TURN, || {
         let replies = group_replies(a);
         (replies.len() >= before + 2).then_some(replies)
@@ -261,7 +266,12 @@ fn group_gate(stack: &Stack, servers: &[Server]) -> Result {
 
     step("team-b: its own g1 is another session than primary's g1");
     let before = group_replies(b).len();
-    b.sim.inject_group_text(b.peer, b.group, &format!("@{} no marker here", b.bot), &[b.bot]);
+    b.sim.inject_group_text(
+        b.peer,
+        b.group,
+        &format!("@{} no marker here", b.bot),
+        &[b.bot],
+    );
     let replies = wait("carol's group reply", TURN, || {
         let replies = group_replies(b);
         (replies.len() > before).then_some(replies)
@@ -312,21 +322,13 @@ fn pictures(stack: &Stack, s: &Server) -> Result {
         "{}: a picture on another loopback address is never fetched; the turn runs",
         s.account
     ));
-    let canary = stack.runtime().block_on(imsim::canary::Canary::start())?;
-    let before = replies();
-    s.sim
-        .inject_picture(s.peer, s.bot, &canary.url("/leak.png"), 68);
-    wait("a reply to the canary picture", TURN, || {
-        (replies() > before).then_some(())
-    })?;
-    check(
-        canary.hits() == 0,
-        format!("the canary got {} request(s)", canary.hits()),
-    )?;
-    crate::e2e::agent_saw(
-        stack,
-        &format!("refused to fetch {}", canary.url("/leak.png")),
-    )
+    crate::e2e::canary_never_fetched(stack, |url| {
+        let before = replies();
+        s.sim.inject_picture(s.peer, s.bot, url, 68);
+        wait("a reply to the canary picture", TURN, || {
+            (replies() > before).then_some(())
+        })
+    })
 }
 
 /// `openclaw gateway call <method> --params <json> --json`: the result, or the error text.

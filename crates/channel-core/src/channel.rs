@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::dm::DmConfig;
-use crate::group::GroupConfig;
 use crate::error::ChannelError;
+use crate::group::GroupConfig;
 use crate::host::{Host, StatusPatch, TransportModule};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
@@ -82,6 +82,28 @@ pub struct AccountView {
     /// The group gate; closed (OpenClaw's default) for channels without groups.
     #[serde(default)]
     pub group: GroupConfig,
+}
+
+impl AccountView {
+    /// The view of an account whose credentials resolved to `credentials`: configured when
+    /// they did, with their error as the reason when they did not.
+    pub fn of<T>(
+        account_id: &str,
+        enabled: bool,
+        credentials: &Result<T, ChannelError>,
+        dm: DmConfig,
+        group: GroupConfig,
+    ) -> Self {
+        Self {
+            account_id: account_id.to_owned(),
+            name: None,
+            enabled,
+            configured: credentials.is_ok(),
+            unconfigured_reason: credentials.as_ref().err().map(|e| e.message.clone()),
+            dm,
+            group,
+        }
+    }
 }
 
 /// Result of a health check.

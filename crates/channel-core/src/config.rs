@@ -5,6 +5,48 @@ use serde::Deserialize;
 
 use crate::error::ChannelError;
 
+/// Checks the keys every channel shares ([`crate::media::MediaKeys`],
+/// [`crate::group::GroupKeys`]) in `section` and in each of its `accounts.<id>`. Channels
+/// flatten these into their config types, and serde loses the path of an error inside a
+/// flattened struct; checked on their own first, their errors name the full path
+/// (`channels.multi-openim.accounts.b.groupPolicy: unknown variant …`).
+pub fn check_shared_keys(what: &str, section: &serde_json::Value) -> Result<(), ChannelError> {
+    fn check(at: &str, value: &serde_json::Value) -> Result<(), ChannelError> {
+        parse_config::<crate::media::MediaKeys>(at, value)?;
+        parse_config::<crate::group::GroupKeys>(at, value)?;
+        Ok(())
+    }
+    if !section.is_object() {
+        return Ok(());
+    }
+    check(what, section)?;
+    if let Some(accounts) = section.get("accounts").and_then(|a| a.as_object()) {
+        for (id, account) in accounts.iter().filter(|(_, a)| a.is_object()) {
+            check(&format!("{what}.accounts.{id}"), account)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an account id that cannot safely name a state file (`dedup/<id>.jsonl`,
+/// `accounts/<id>.seqs.json`, …): empty, `.` or `..`, or with a path separator or a control
+/// character in it. `channel` is the channel id, for the message.
+pub fn check_account_id(channel: &str, id: &str) -> Result<(), ChannelError> {
+    let bad = id.is_empty()
+        || id == "."
+        || id == ".."
+        || id
+            .chars()
+            .any(|c| matches!(c, '/' | '\\') || c.is_control());
+    if bad {
+        return Err(ChannelError::bad_input(format!(
+            "channels.{channel}.accounts.{id:?}: not a usable account id: ids name state files, \
+             so they may not be empty, `.` or `..`, or contain `/`, `\\` or control characters"
+        )));
+    }
+    Ok(())
+}
+
 /// A config value users write either as a string or as a number.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -57,5 +99,55 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod shared_key_tests {
+    use super::*;
+
+    #[test]
+    fn shared_keys_errors_name_the_full_path() {
+        let err = |v: serde_json::Value| {
+            check_shared_keys("channels.x", &v)
+                .expect_err("bad")
+                .message
+        };
+        assert!(
+            err(serde_json::json!({"groupPolicy": "sometimes"}))
+                .starts_with("channels.x.groupPolicy: unknown variant `sometimes`")
+        );
+        assert!(
+            err(serde_json::json!({"mediaMaxMb": "x"}))
+                .starts_with("channels.x.mediaMaxMb: invalid type")
+        );
+        assert!(
+            err(serde_json::json!({"accounts": {"b": {"groups": {"g1": {"requireMention": "yes"}}}}}))
+                .starts_with("channels.x.accounts.b.groups.g1.requireMention:")
+        );
+        assert!(
+            err(serde_json::json!({"accounts": {"b": {"mediaAllowHosts": "h"}}}))
+                .starts_with("channels.x.accounts.b.mediaAllowHosts:")
+        );
+        check_shared_keys(
+            "channels.x",
+            &serde_json::json!({"accounts": {"b": {"groupPolicy": "open"}}}),
+        )
+        .expect("good");
+        check_shared_keys("channels.x", &serde_json::Value::Null).expect("absent");
+    }
+
+    #[test]
+    fn account_ids_must_name_files_safely() {
+        for good in ["default", "team-b", "b0f5860fdecb-im-bot", "主账号", "a.b"] {
+            check_account_id("x", good).expect(good);
+        }
+        for bad in ["", ".", "..", "../etc", "a/b", "a\\b", "a\nb", "a\0b"] {
+            let err = check_account_id("multi-openim", bad).expect_err(bad);
+            assert!(
+                err.message.starts_with("channels.multi-openim.accounts."),
+                "{err}"
+            );
+        }
     }
 }

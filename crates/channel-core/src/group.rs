@@ -124,7 +124,9 @@ pub enum GroupDrop {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupVerdict {
     /// `command_authorized`: the sender is on a sender allowlist, so its commands count.
-    Allow { command_authorized: bool },
+    Allow {
+        command_authorized: bool,
+    },
     Drop(GroupDrop),
 }
 
@@ -254,9 +256,15 @@ mod tests {
     #[test]
     fn the_default_is_closed() {
         let g = GroupConfig::default();
-        assert_eq!(g.decide("c", "g1", "alice", true), GroupVerdict::Drop(GroupDrop::GroupNotAllowed));
+        assert_eq!(
+            g.decide("c", "g1", "alice", true),
+            GroupVerdict::Drop(GroupDrop::GroupNotAllowed)
+        );
         let g = gate(serde_json::json!({}), GroupPolicy::Allowlist, true);
-        assert_eq!(g.decide("c", "g1", "alice", true), GroupVerdict::Drop(GroupDrop::GroupNotAllowed));
+        assert_eq!(
+            g.decide("c", "g1", "alice", true),
+            GroupVerdict::Drop(GroupDrop::GroupNotAllowed)
+        );
     }
 
     #[test]
@@ -269,7 +277,10 @@ mod tests {
         assert!(g.policy_configured);
         assert_eq!(g.decide("c", "g1", "alice", false), ALLOW);
         assert_eq!(g.decide("c", "g2", "BOB", false), ALLOW);
-        assert_eq!(g.decide("c", "g1", "mallory", true), GroupVerdict::Drop(GroupDrop::SenderNotAllowed));
+        assert_eq!(
+            g.decide("c", "g1", "mallory", true),
+            GroupVerdict::Drop(GroupDrop::SenderNotAllowed)
+        );
 
         let g = gate(
             serde_json::json!({"groupPolicy": "allowlist", "groups": {
@@ -281,12 +292,28 @@ mod tests {
             true,
         );
         assert_eq!(g.decide("c", "g1", "anyone", false), ALLOW_UNLISTED);
-        assert_eq!(g.decide("c", "G1", "anyone", false), ALLOW_UNLISTED, "ids case-insensitive");
-        assert_eq!(g.decide("c", "g2", "carol", false), GroupVerdict::Drop(GroupDrop::NotMentioned));
+        assert_eq!(
+            g.decide("c", "G1", "anyone", false),
+            ALLOW_UNLISTED,
+            "ids case-insensitive"
+        );
+        assert_eq!(
+            g.decide("c", "g2", "carol", false),
+            GroupVerdict::Drop(GroupDrop::NotMentioned)
+        );
         assert_eq!(g.decide("c", "g2", "carol", true), ALLOW);
-        assert_eq!(g.decide("c", "g2", "dave", true), GroupVerdict::Drop(GroupDrop::SenderNotAllowed));
-        assert_eq!(g.decide("c", "g3", "carol", true), GroupVerdict::Drop(GroupDrop::GroupNotAllowed));
-        assert_eq!(g.decide("c", "g4", "carol", true), GroupVerdict::Drop(GroupDrop::GroupNotAllowed));
+        assert_eq!(
+            g.decide("c", "g2", "dave", true),
+            GroupVerdict::Drop(GroupDrop::SenderNotAllowed)
+        );
+        assert_eq!(
+            g.decide("c", "g3", "carol", true),
+            GroupVerdict::Drop(GroupDrop::GroupNotAllowed)
+        );
+        assert_eq!(
+            g.decide("c", "g4", "carol", true),
+            GroupVerdict::Drop(GroupDrop::GroupNotAllowed)
+        );
 
         let g = gate(
             serde_json::json!({"groupPolicy": "allowlist", "groups": {"*": {"requireMention": true}}, "groupAllowFrom": ["*"]}),
@@ -294,17 +321,31 @@ mod tests {
             false,
         );
         assert_eq!(g.decide("c", "any", "x", true), ALLOW);
-        assert_eq!(g.decide("c", "any", "x", false), GroupVerdict::Drop(GroupDrop::NotMentioned));
+        assert_eq!(
+            g.decide("c", "any", "x", false),
+            GroupVerdict::Drop(GroupDrop::NotMentioned)
+        );
     }
 
     #[test]
     fn open_ignores_allowlists_and_disabled_drops_everything() {
-        let g = gate(serde_json::json!({"groupAllowFrom": ["alice"]}), GroupPolicy::Open, false);
+        let g = gate(
+            serde_json::json!({"groupAllowFrom": ["alice"]}),
+            GroupPolicy::Open,
+            false,
+        );
         assert!(!g.policy_configured);
         assert_eq!(g.decide("c", "g", "mallory", false), ALLOW_UNLISTED);
         assert_eq!(g.decide("c", "g", "alice", false), ALLOW);
-        let g = gate(serde_json::json!({"groupPolicy": "disabled", "groupAllowFrom": ["*"]}), GroupPolicy::Open, false);
-        assert_eq!(g.decide("c", "g", "alice", true), GroupVerdict::Drop(GroupDrop::Disabled));
+        let g = gate(
+            serde_json::json!({"groupPolicy": "disabled", "groupAllowFrom": ["*"]}),
+            GroupPolicy::Open,
+            false,
+        );
+        assert_eq!(
+            g.decide("c", "g", "alice", true),
+            GroupVerdict::Drop(GroupDrop::Disabled)
+        );
     }
 
     #[test]

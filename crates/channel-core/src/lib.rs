@@ -2,8 +2,9 @@
 //!
 //! A protocol crate decodes wire frames into [`Inbound`] messages and hands them to the
 //! [`Pipeline`] through its [`RunContext`]; the pipeline drops redeliveries ([`dedup`]), applies
-//! the DM policy ([`dm`]) and gives the rest to the [`Host`], whose replies come back through the
-//! channel's [`Channel::send`]. Nothing in here knows Node or any IM protocol.
+//! the DM policy ([`dm`]) or the group policy ([`group`]) and gives the rest to the [`Host`],
+//! whose replies come back through the channel's [`Channel::send`]. Attachments go through
+//! [`media`], both ways. Nothing in here knows Node or any IM protocol.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -51,8 +52,8 @@ pub use channel::{
 };
 pub use config::{StringOrNumber, parse_config};
 pub use dm::{DmConfig, DmPolicy, PairingStore};
-pub use group::{GroupConfig, GroupKeys, GroupPolicy};
 pub use error::{ChannelError, ErrorKind};
+pub use group::{GroupConfig, GroupKeys, GroupPolicy};
 pub use host::{
     Host, HostTransport, Replier, ReplyPayload, StatusPatch, TransportModule, Turn, TurnOutcome,
 };
@@ -84,4 +85,49 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Milliseconds since the epoch as ISO 8601 UTC with milliseconds, as JavaScript's
+/// `toISOString` writes it (state files shared with the TypeScript plugins use it).
+pub fn iso_from_ms(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+/// Now, as [`iso_from_ms`] writes it.
+pub fn iso_now() -> String {
+    iso_from_ms(now_ms())
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn iso_timestamps() {
+        assert_eq!(super::iso_from_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::iso_from_ms(951_782_400_123),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            super::iso_from_ms(4_102_444_799_999),
+            "2099-12-31T23:59:59.999Z"
+        );
+        assert_eq!(super::iso_now().len(), 24);
+    }
 }

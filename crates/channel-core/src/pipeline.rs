@@ -1,4 +1,4 @@
-//! The one-directional inbound flow every channel shares: dedup → DM gate → host.
+//! The one-directional inbound flow every channel shares: dedup → DM or group gate → host.
 //!
 //! A channel decodes and normalizes wire frames, then calls [`Pipeline::accept`]. Once `accept`
 //! returns, the message is durable (journaled as pending) and the channel may advance its cursor.
@@ -16,8 +16,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::dedup::{Admit, Journal, Window};
 use crate::dm::{self, DmConfig, DropReason, Verdict};
-use crate::group::{GroupConfig, GroupDrop, GroupVerdict};
 use crate::error::{ChannelError, ErrorKind};
+use crate::group::{GroupConfig, GroupDrop, GroupVerdict};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::now_ms;
@@ -164,10 +164,7 @@ impl Pipeline {
     }
 
     /// Dedup, gate, and queue one message. Returns once the outcome is durable.
-    pub async fn accept(
-        self: &Arc<Self>,
-        mut inbound: Inbound,
-    ) -> Result<Accepted, ChannelError> {
+    pub async fn accept(self: &Arc<Self>, mut inbound: Inbound) -> Result<Accepted, ChannelError> {
         let id = inbound.server_id.clone();
         if lock(&self.journal).contains(&id) {
             tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, "dropping redelivered message");
@@ -702,7 +699,10 @@ mod tests {
         )
         .expect("open");
         assert_eq!(
-            closed.accept(in_group("g-1", "g1", "bob", true)).await.expect("accept"),
+            closed
+                .accept(in_group("g-1", "g1", "bob", true))
+                .await
+                .expect("accept"),
             Accepted::GroupDropped(GroupDrop::GroupNotAllowed),
             "groups are closed by default, whatever the DM settings"
         );
@@ -725,16 +725,25 @@ mod tests {
         )
         .expect("open");
         assert_eq!(
-            pipeline.accept(in_group("g-2", "g1", "bob", true)).await.expect("accept"),
+            pipeline
+                .accept(in_group("g-2", "g1", "bob", true))
+                .await
+                .expect("accept"),
             Accepted::GroupDropped(GroupDrop::SenderNotAllowed)
         );
         // Dropped for good: a redelivery is a duplicate, not a second decision.
         assert_eq!(
-            pipeline.accept(in_group("g-2", "g1", "bob", true)).await.expect("accept"),
+            pipeline
+                .accept(in_group("g-2", "g1", "bob", true))
+                .await
+                .expect("accept"),
             Accepted::Duplicate
         );
         assert_eq!(
-            pipeline.accept(in_group("g-3", "g1", "alice", false)).await.expect("accept"),
+            pipeline
+                .accept(in_group("g-3", "g1", "alice", false))
+                .await
+                .expect("accept"),
             Accepted::Dispatched
         );
         assert!(
@@ -744,7 +753,10 @@ mod tests {
         let turn = &host.turns()[0];
         assert_eq!(turn.inbound.server_id, "g-3");
         assert_eq!(turn.context["CommandAuthorized"], true);
-        assert_eq!(turn.context["To"], "g1@a", "the host knows the group by its host peer");
+        assert_eq!(
+            turn.context["To"], "g1@a",
+            "the host knows the group by its host peer"
+        );
         assert_eq!(turn.context["ChatType"], "group");
         pipeline.close().await;
     }

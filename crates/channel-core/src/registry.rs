@@ -113,6 +113,12 @@ impl<C: Channel> Outlet for AccountOutlet<C> {
     }
 }
 
+/// One account of `channel`, once its id is known to name state files safely.
+fn resolve<C: Channel>(channel: &C, section: &Value, id: &str) -> Result<C::Account, ChannelError> {
+    crate::config::check_account_id(&channel.descriptor().id, id)?;
+    channel.account(section, id)
+}
+
 #[async_trait::async_trait]
 impl<C: Channel> AnyChannel for Arc<C> {
     fn descriptor(&self) -> Descriptor {
@@ -124,7 +130,7 @@ impl<C: Channel> AnyChannel for Arc<C> {
     }
 
     fn describe(&self, section: &Value, account: &str) -> Result<AccountView, ChannelError> {
-        Ok(self.view(&self.account(section, account)?))
+        Ok(self.view(&resolve(self.as_ref(), section, account)?))
     }
 
     async fn run(
@@ -134,7 +140,7 @@ impl<C: Channel> AnyChannel for Arc<C> {
         host: Arc<dyn Host>,
         cancel: CancellationToken,
     ) -> Result<(), ChannelError> {
-        let account = self.account(section, account_id)?;
+        let account = resolve(self.as_ref(), section, account_id)?;
         let view = self.view(&account);
         let descriptor = C::descriptor(self);
         if !view.configured {
@@ -189,12 +195,12 @@ impl<C: Channel> AnyChannel for Arc<C> {
         message: &Outbound,
     ) -> Result<Receipt, ChannelError> {
         let target = self.parse_target(target)?;
-        let account = self.account(section, account)?;
+        let account = resolve(self.as_ref(), section, account)?;
         C::send(self, &account, &target, message).await
     }
 
     async fn probe(&self, section: &Value, account: &str) -> Result<Probe, ChannelError> {
-        let account = self.account(section, account)?;
+        let account = resolve(self.as_ref(), section, account)?;
         C::probe(self, &account).await
     }
 

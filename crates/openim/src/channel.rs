@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use channel_core::GroupPolicy;
 use channel_core::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use channel_core::lock;
-use channel_core::GroupPolicy;
 use channel_core::media::MediaPolicy;
 use channel_core::{
     AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
@@ -349,19 +349,13 @@ impl Channel for OpenimChannel {
 
     fn view(&self, account: &Account) -> AccountView {
         let settings = &account.settings;
-        AccountView {
-            account_id: settings.id.clone(),
-            name: None,
-            enabled: settings.enabled,
-            configured: settings.credentials.is_ok(),
-            unconfigured_reason: settings
-                .credentials
-                .as_ref()
-                .err()
-                .map(|e| e.message.clone()),
-            dm: settings.dm.clone(),
-            group: settings.group.clone(),
-        }
+        AccountView::of(
+            &settings.id,
+            settings.enabled,
+            &settings.credentials,
+            settings.dm.clone(),
+            settings.group.clone(),
+        )
     }
 
     async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
@@ -461,19 +455,8 @@ impl Channel for OpenimChannel {
     }
 
     async fn fetch_media(&self, account: &Account, media: &Media) -> Result<Fetched, ChannelError> {
-        let url = media.locator["url"].as_str().ok_or_else(|| {
-            ChannelError::permanent(format!("{} attachment without a URL", media.kind))
-        })?;
         // No token goes with it: object GETs need none, and no other host may see it.
-        account
-            .media
-            .fetch_to_temp(
-                url,
-                &media.kind,
-                media.mime.as_deref(),
-                media.file_name.as_deref(),
-            )
-            .await
+        account.media.fetch_attachment(media).await
     }
 
     async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {

@@ -153,6 +153,7 @@ impl WeixinChannel {
         if section.is_null() {
             return Ok(WeixinConfig::default());
         }
+        channel_core::config::check_shared_keys("channels.openclaw-weixin", section)?;
         parse_config("channels.openclaw-weixin", section)
     }
 }

@@ -323,21 +323,18 @@ impl Channel for YunxinChannel {
     fn view(&self, account: &Account) -> AccountView {
         let settings = &account.settings;
         AccountView {
-            account_id: settings.id.clone(),
             name: settings
                 .credentials
                 .as_ref()
                 .ok()
                 .map(|c| c.account_id.clone()),
-            enabled: settings.enabled,
-            configured: settings.credentials.is_ok(),
-            unconfigured_reason: settings
-                .credentials
-                .as_ref()
-                .err()
-                .map(|e| e.message.clone()),
-            dm: settings.dm.clone(),
-            group: settings.group.clone(),
+            ..AccountView::of(
+                &settings.id,
+                settings.enabled,
+                &settings.credentials,
+                settings.dm.clone(),
+                settings.group.clone(),
+            )
         }
     }
 

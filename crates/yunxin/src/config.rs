@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
-use channel_core::{GroupConfig, GroupKeys, GroupPolicy};
 use channel_core::{ChannelError, DmConfig, DmPolicy, StringOrNumber, parse_config};
+use channel_core::{GroupConfig, GroupKeys, GroupPolicy};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use url::Url;
@@ -159,6 +159,10 @@ impl YunxinConfig {
                 )));
             }
         };
+        channel_core::config::check_shared_keys(
+            SECTION,
+            &serde_json::Value::Object(section.clone()),
+        )?;
         let accounts = section.remove("accounts").unwrap_or_default();
         let keys = parse_config(SECTION, &serde_json::Value::Object(section))?;
         let accounts = if accounts.is_null() {

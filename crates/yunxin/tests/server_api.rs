@@ -64,6 +64,8 @@ impl Rig {
         json!({
             "appKey": self.sim.app_key(), "accountId": account, "transport": "server-api",
             "dmPolicy": "open", "allowFrom": ["*"],
+            // Teams are closed by default; team 42 is opened, with mentions required.
+            "groups": {"42": {"requireMention": true}},
             "serverApi": {
                 "appSecret": secret, "baseUrl": self.sim.base_url(),
                 "webhookListen": format!("127.0.0.1:{}", self.port), "webhookPath": PATH,
@@ -247,6 +249,12 @@ async fn copies_for_other_accounts_own_messages_and_bad_bodies_make_no_turn() {
     let missing = json!({"eventType": "1", "convType": "PERSON", "to": "bot"}).to_string();
     assert_eq!(rig.sim.push_signed(&missing).await.unwrap().status, 400);
 
+    // A team the bot is in, but not on the allowlist.
+    rig.sim.add_team("43", &["alice", "bot"]);
+    rig.sim
+        .push_team_text("alice", "43", "@bot not here", &["bot"])
+        .await
+        .unwrap();
     rig.sim.add_team("42", &["alice", "bot"]);
     rig.sim
         .push_team_text("alice", "42", "@bot hi", &["bot"])

@@ -251,8 +251,9 @@ impl MediaPolicy {
     }
 }
 
-/// A transport failure, classified as worth a retry; the message names the innermost cause.
-fn transport_error(step: &str, err: &reqwest::Error) -> ChannelError {
+/// A transport failure of `step`, classified as worth a retry; the message names the
+/// innermost cause (never the URL, whose query may be a signature).
+pub fn transport_error(step: &str, err: &reqwest::Error) -> ChannelError {
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {

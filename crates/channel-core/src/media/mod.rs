@@ -39,12 +39,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use url::Url;
 
-pub use fetch::{Download, install_tls_provider, shown};
+pub use fetch::{Download, install_tls_provider, shown, transport_error};
 pub use guard::{TrustedHost, is_public};
 pub use temp::{TempFile, sweep};
 
 use crate::error::ChannelError;
-use crate::message::Fetched;
+use crate::message::{Fetched, Media};
 
 /// `mediaMaxMb` when not configured.
 pub const DEFAULT_MAX_MB: f64 = 100.0;
@@ -214,6 +214,21 @@ impl MediaPolicy {
             mime,
             file_name,
         })
+    }
+
+    /// [`MediaPolicy::fetch_to_temp`] for an attachment whose `locator` is `{"url": …}`, the
+    /// shape of channels whose messages carry plain download URLs.
+    pub async fn fetch_attachment(&self, media: &Media) -> Result<Fetched, ChannelError> {
+        let url = media.locator["url"].as_str().ok_or_else(|| {
+            ChannelError::permanent(format!("{} attachment without a URL", media.kind))
+        })?;
+        self.fetch_to_temp(
+            url,
+            &media.kind,
+            media.mime.as_deref(),
+            media.file_name.as_deref(),
+        )
+        .await
     }
 
     /// Writes bytes to a private temporary file in this account's directory.

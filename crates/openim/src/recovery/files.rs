@@ -89,45 +89,13 @@ pub(super) fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
     }
 }
 
-/// The current time as ISO 8601 UTC with milliseconds (JavaScript's `toISOString`).
-pub(super) fn iso_now() -> String {
-    iso_from_ms(channel_core::now_ms())
-}
-
-fn iso_from_ms(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
-}
+pub(super) use channel_core::iso_now;
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn iso_times() {
-        assert_eq!(iso_from_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_from_ms(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(iso_from_ms(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
-        assert_eq!(iso_now().len(), 24);
-    }
 
     #[test]
     fn write_back_merges_and_refuses_to_clobber() {

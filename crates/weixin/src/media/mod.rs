@@ -65,17 +65,7 @@ pub(crate) fn http_client(
     .map_err(|e| ChannelError::permanent(format!("building the media HTTP client: {e}")))
 }
 
-/// A transport failure of `step`, classified (always worth a retry).
-pub(crate) fn transport_error(step: &str, err: &reqwest::Error) -> ChannelError {
-    let what = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "cannot connect"
-    } else {
-        "transport error"
-    };
-    ChannelError::transient(format!("{step}: {what}: {}", client::root_cause(err)))
-}
+pub(crate) use channel_core::media::transport_error;
 
 #[cfg(test)]
 mod tests {
