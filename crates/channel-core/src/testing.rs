@@ -37,7 +37,15 @@ pub struct StandaloneHost {
     config_file: Option<PathBuf>,
     config_writes: Mutex<Vec<ConfigEdit>>,
     media_roots: Vec<String>,
+    /// This host's media store, removed with the host.
+    media_store: PathBuf,
     changed: Notify,
+}
+
+impl Drop for StandaloneHost {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.media_store);
+    }
 }
 
 impl std::fmt::Debug for StandaloneHost {
@@ -68,6 +76,11 @@ impl StandaloneHost {
             config_file: None,
             config_writes: Mutex::new(Vec::new()),
             media_roots: Vec::new(),
+            media_store: std::env::temp_dir().join(format!(
+                "imbridge-standalone-media-{}-{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            )),
             changed: Notify::new(),
         }
     }
@@ -232,8 +245,8 @@ impl Host for StandaloneHost {
         let name = file_name
             .map(str::to_owned)
             .unwrap_or_else(|| format!("media-{:08x}", rand::random::<u32>()));
-        let dir = std::env::temp_dir().join("imbridge-standalone-media");
-        std::fs::create_dir_all(&dir)?;
+        let dir = &self.media_store;
+        std::fs::create_dir_all(dir)?;
         let dest = dir.join(format!("{:08x}-{name}", rand::random::<u32>()));
         std::fs::copy(file, &dest)?;
         Ok(dest.to_string_lossy().into_owned())
