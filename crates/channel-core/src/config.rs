@@ -28,17 +28,22 @@ pub fn check_shared_keys(what: &str, section: &serde_json::Value) -> Result<(), 
     Ok(())
 }
 
-/// Refuses an account id that cannot safely name a state file (`dedup/<id>.jsonl`,
-/// `accounts/<id>.seqs.json`, …): empty, `.` or `..`, or with a path separator or a control
-/// character in it. `channel` is the channel id, for the message.
-pub fn check_account_id(channel: &str, id: &str) -> Result<(), ChannelError> {
-    let bad = id.is_empty()
+/// Whether `id` can name a state file: not empty, `.` or `..`, and without a path separator
+/// or a control character.
+pub fn account_id_is_safe(id: &str) -> bool {
+    !(id.is_empty()
         || id == "."
         || id == ".."
         || id
             .chars()
-            .any(|c| matches!(c, '/' | '\\') || c.is_control());
-    if bad {
+            .any(|c| matches!(c, '/' | '\\') || c.is_control()))
+}
+
+/// Refuses an account id that cannot safely name a state file (`dedup/<id>.jsonl`,
+/// `accounts/<id>.seqs.json`, …): empty, `.` or `..`, or with a path separator or a control
+/// character in it. `channel` is the channel id, for the message.
+pub fn check_account_id(channel: &str, id: &str) -> Result<(), ChannelError> {
+    if !account_id_is_safe(id) {
         return Err(ChannelError::bad_input(format!(
             "channels.{channel}.accounts.{id:?}: not a usable account id: ids name state files, \
              so they may not be empty, `.` or `..`, or contain `/`, `\\` or control characters"

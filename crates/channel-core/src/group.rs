@@ -7,7 +7,7 @@
 //! let keys: GroupKeys = serde_json::from_value(serde_json::json!({
 //!     "groupPolicy": "allowlist", "groupAllowFrom": ["alice"],
 //! })).unwrap();
-//! let gate = GroupConfig::layered("demo", &keys, None, GroupPolicy::Allowlist, true);
+//! let gate = GroupConfig::layered(&keys, None, GroupPolicy::Allowlist, true);
 //! assert!(matches!(gate.decide("demo", "g1", "alice", true), GroupVerdict::Allow { .. }));
 //! assert!(matches!(gate.decide("demo", "g1", "mallory", true), GroupVerdict::Drop(_)));
 //! ```
@@ -139,7 +139,6 @@ impl GroupConfig {
     /// The account's keys over the channel's; `default_policy` and `default_require_mention`
     /// where neither says (a channel keeps its users' old behaviour through them).
     pub fn layered(
-        _channel: &str,
         channel_keys: &GroupKeys,
         account_keys: Option<&GroupKeys>,
         default_policy: GroupPolicy,
@@ -243,7 +242,7 @@ mod tests {
 
     fn gate(keys: serde_json::Value, policy: GroupPolicy, mention: bool) -> GroupConfig {
         let keys: GroupKeys = serde_json::from_value(keys).expect("keys");
-        GroupConfig::layered("c", &keys, None, policy, mention)
+        GroupConfig::layered(&keys, None, policy, mention)
     }
 
     const ALLOW: GroupVerdict = GroupVerdict::Allow {
@@ -358,7 +357,7 @@ mod tests {
             "groupPolicy": "allowlist",
         }))
         .expect("keys");
-        let g = GroupConfig::layered("c", &channel, Some(&account), GroupPolicy::Open, false);
+        let g = GroupConfig::layered(&channel, Some(&account), GroupPolicy::Open, false);
         assert_eq!(g.policy, GroupPolicy::Allowlist);
         assert_eq!(g.allow_from, ["alice"], "unset keys come from the channel");
         assert_eq!(g.decide("c", "g", "alice", false), ALLOW);

@@ -713,7 +713,7 @@ mod tests {
         }))
         .expect("keys");
         let gated = PipelineConfig {
-            group: GroupConfig::layered("test", &keys, None, crate::GroupPolicy::Open, false),
+            group: GroupConfig::layered(&keys, None, crate::GroupPolicy::Open, false),
             journal: tmp.path().join("b.jsonl"),
             ..open_dms
         };

@@ -150,6 +150,7 @@ pub struct ServerApi {
 impl YunxinConfig {
     /// Parses the section; errors name the key.
     pub fn parse(section: &serde_json::Value) -> Result<Self, ChannelError> {
+        channel_core::config::check_shared_keys(SECTION, section)?;
         let mut section = match section {
             serde_json::Value::Null => return Ok(Self::default()),
             serde_json::Value::Object(map) => map.clone(),
@@ -159,10 +160,6 @@ impl YunxinConfig {
                 )));
             }
         };
-        channel_core::config::check_shared_keys(
-            SECTION,
-            &serde_json::Value::Object(section.clone()),
-        )?;
         let accounts = section.remove("accounts").unwrap_or_default();
         let keys = parse_config(SECTION, &serde_json::Value::Object(section))?;
         let accounts = if accounts.is_null() {
@@ -309,13 +306,7 @@ impl YunxinConfig {
                     .unwrap_or_default(),
                 implicit_allow: Vec::new(),
             },
-            group: GroupConfig::layered(
-                SECTION,
-                &top.group,
-                Some(&own.group),
-                GroupPolicy::Allowlist,
-                true,
-            ),
+            group: GroupConfig::layered(&top.group, Some(&own.group), GroupPolicy::Allowlist, true),
             transport,
             ai_bot,
             lbs_urls: own

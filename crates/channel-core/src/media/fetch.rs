@@ -39,10 +39,14 @@ impl std::fmt::Debug for Download {
 impl Download {
     /// The URL's last path segment as a file name, if it has one.
     pub fn file_name(&self) -> Option<String> {
-        let segment = self.url.path_segments()?.next_back()?;
-        let decoded = percent_decode(segment);
-        super::safe_file_name(&decoded)
+        url_file_name(&self.url)
     }
+}
+
+/// The last path segment of `url`, percent-decoded and made safe as a file name.
+pub fn url_file_name(url: &Url) -> Option<String> {
+    let segment = url.path_segments()?.next_back()?;
+    super::safe_file_name(&percent_decode(segment))
 }
 
 fn percent_decode(s: &str) -> String {

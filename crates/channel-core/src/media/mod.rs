@@ -39,7 +39,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use url::Url;
 
-pub use fetch::{Download, install_tls_provider, shown, transport_error};
+pub use fetch::{Download, install_tls_provider, shown, transport_error, url_file_name};
 pub use guard::{TrustedHost, is_public};
 pub use temp::{TempFile, sweep};
 
@@ -115,7 +115,7 @@ impl MediaPolicy {
                 &format!("{}.mediaMaxMb", pick(&|k| k.media_max_mb.is_some())),
                 mb,
             )?,
-            None => Self::new(section, PathBuf::new()).max_bytes,
+            None => mb_to_bytes(DEFAULT_MAX_MB),
         };
         let hosts_at = pick(&|k| k.media_allow_hosts.is_some()).to_owned();
         let hosts = own

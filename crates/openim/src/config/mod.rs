@@ -239,7 +239,6 @@ impl OpenimConfig {
             GroupPolicy::Open
         };
         GroupConfig::layered(
-            SECTION,
             &self.group,
             Some(&account.group),
             default,

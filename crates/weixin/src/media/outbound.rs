@@ -195,10 +195,7 @@ async fn load_remote(settings: &MediaSettings, url: Url) -> Result<Source, Chann
 /// Name and type of a downloaded file: the URL's last segment and its extension, else the
 /// server's Content-Type, else the bytes.
 fn remote_source(url: &Url, content_type: Option<&str>, bytes: Vec<u8>) -> Source {
-    let segment = url
-        .path_segments()
-        .and_then(|mut s| s.next_back())
-        .and_then(|s| channel_core::media::safe_file_name(&percent_decode(s)));
+    let segment = channel_core::media::url_file_name(url);
     let by_name = segment.as_deref().and_then(mime::from_name);
     let by_header = content_type
         .filter(|t| *t != mime::OCTET_STREAM && t.contains('/'))
@@ -221,13 +218,6 @@ fn remote_source(url: &Url, content_type: Option<&str>, bytes: Vec<u8>) -> Sourc
         file_name,
         mime,
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
 }
 
 /// Encrypts and uploads `source` for `to`, and returns the `sendmessage` item for it.
