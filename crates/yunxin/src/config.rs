@@ -439,6 +439,34 @@ mod tests {
     }
 
     #[test]
+    fn the_accounts_own_servers_are_trusted_for_media() {
+        use channel_core::media::TrustedHost;
+        let config = YunxinConfig::parse(&json!({
+            "appKey": "k", "accountId": "bot", "token": "t",
+            "transport": "server-api",
+            "serverApi": {"appSecret": "s", "baseUrl": "http://10.0.0.5:8080"},
+            "linkUrl": "link.private:443",
+            "lbsUrls": ["http://10.0.0.7/lbs"],
+            "mediaAllowHosts": ["nos.private"],
+        }))
+        .expect("parse");
+        let settings = config.account("default", &no_env).expect("account");
+        let policy = config
+            .media_policy(&settings, "/tmp/unused".into())
+            .expect("policy");
+        for host in ["nos.private", "10.0.0.5", "link.private", "10.0.0.7"] {
+            assert!(
+                policy
+                    .trusted()
+                    .contains(&TrustedHost::parse(host).expect(host)),
+                "{host} not trusted: {:?}",
+                policy.trusted()
+            );
+        }
+        assert_eq!(policy.trusted().len(), 4);
+    }
+
+    #[test]
     fn environment_variables_fill_the_default_account_only() {
         let env = |name: &str| match name {
             ENV_APP_KEY => Some("env-key".to_owned()),
