@@ -10,10 +10,11 @@ use crate::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::dm::DmConfig;
 use crate::error::ChannelError;
 use crate::group::GroupConfig;
-use crate::host::{Host, StatusPatch, TransportModule};
+use crate::host::{Host, TransportModule};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::pipeline::{Accepted, Pipeline};
+use crate::supervisor::Connector;
 
 /// How `openclaw message send` reaches the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +116,9 @@ pub struct Probe {
     pub elapsed_ms: u64,
 }
 
-/// Handed to [`Channel::run`]: where inbound messages and status go, and when to stop.
+/// Handed to [`Channel::connect`]: where inbound messages go, and when to stop. Status is
+/// not in here: the supervisor writes it, from what the session tells its
+/// [`crate::supervisor::Lifecycle`].
 #[derive(Clone, Debug)]
 pub struct RunContext {
     pub pipeline: Arc<Pipeline>,
@@ -126,10 +129,6 @@ impl RunContext {
     /// Hands a normalized message on to dedup, the DM gate and the host.
     pub async fn accept(&self, inbound: Inbound) -> Result<Accepted, ChannelError> {
         self.pipeline.accept(inbound).await
-    }
-
-    pub fn status(&self, patch: StatusPatch) {
-        self.pipeline.report_status(patch);
     }
 
     /// The host's services beyond inbound (global functions, config writes).
@@ -159,8 +158,14 @@ pub trait Channel: Send + Sync + 'static {
 
     fn view(&self, account: &Self::Account) -> AccountView;
 
-    /// Receives until `ctx.cancel` fires or a person must act (`NeedsLogin`, `Kicked`).
-    async fn run(&self, account: Self::Account, ctx: RunContext) -> Result<(), ChannelError>;
+    /// Prepares one account's connection. channel-core's supervisor runs it session after
+    /// session (backoff, kicks, recovery, status) until `ctx.cancel` fires or a person must
+    /// act; inbound messages go to `ctx`.
+    async fn connect(
+        &self,
+        account: Self::Account,
+        ctx: RunContext,
+    ) -> Result<Box<dyn Connector>, ChannelError>;
 
     async fn send(
         &self,

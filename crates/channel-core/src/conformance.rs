@@ -1,5 +1,5 @@
 //! The behaviour every channel must show against its simulator: connect, receive, dedup, send,
-//! reconnect and the DM policies. A channel crate implements [`Harness`] for its simulator and
+//! reconnect, the DM policies, and the supervisor's status, login-loss and kick-loop rules. A channel crate implements [`Harness`] for its simulator and
 //! expands [`channel_conformance_tests!`](crate::channel_conformance_tests) in a test file.
 
 use std::path::Path;
@@ -13,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 use crate::channel::Channel;
 use crate::dm::DmPolicy;
 use crate::error::ChannelError;
+use crate::host::AccountPhase;
 use crate::message::Outbound;
 use crate::registry::AnyChannel;
+use crate::supervisor::{KICK_PAUSE, MAX_KICKS};
 use crate::testing::StandaloneHost;
 
 /// How long a conformance step may take before the test fails.
@@ -41,6 +43,14 @@ pub trait Harness: Send + Sync + Sized + 'static {
     async fn sent_to(&self, peer: &str) -> Vec<String>;
     /// Makes the next receive fail at the transport level.
     async fn break_once(&self);
+    /// The server stops accepting the account's credentials and ends its session, as when a
+    /// token is revoked or a login expires.
+    async fn revoke_login(&self);
+    /// Another login takes the account over (the server kicks this one). `false` for networks
+    /// without kicks.
+    async fn kick(&self) -> bool {
+        false
+    }
 }
 
 /// A running account under test.
@@ -77,6 +87,30 @@ impl Running {
             running.host.statuses()
         );
         running
+    }
+
+    /// Waits for the account to stop by itself; its result.
+    pub async fn ended(self) -> Result<(), ChannelError> {
+        match tokio::time::timeout(STEP, self.task).await {
+            Ok(Ok(result)) => result,
+            other => panic!(
+                "account did not stop by itself: {other:?}; statuses: {:?}",
+                self.host.statuses()
+            ),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// The lifecycle phases the account went through, in order.
+    pub fn phases(&self) -> Vec<AccountPhase> {
+        self.host
+            .statuses()
+            .into_iter()
+            .filter_map(|(_, patch)| patch.lifecycle)
+            .collect()
     }
 
     pub async fn stop(self) {
@@ -326,6 +360,104 @@ pub async fn applies_every_dm_policy<H: Harness>(state: &Path) {
     running.stop().await;
 }
 
+/// `starting`, then `ready`; `recovering` while a broken connection is replaced, `ready` again;
+/// `stopped` at the end. The supervisor writes these for every channel.
+pub async fn status_follows_the_connection<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let running = Running::start(&h, Arc::default(), h.section(DmPolicy::Pairing, &[])).await;
+    assert_eq!(
+        running.phases()[..2],
+        [AccountPhase::Starting, AccountPhase::Ready]
+    );
+    h.break_once().await;
+    // The break shows on the next receive, which a long poll may hold a while.
+    h.inject(&h.stranger(), "wake up").await;
+    assert!(
+        running
+            .host
+            .wait_for(STEP, |_| {
+                let phases = running.phases();
+                phases
+                    .iter()
+                    .position(|p| *p == AccountPhase::Recovering)
+                    .is_some_and(|at| phases[at..].contains(&AccountPhase::Ready))
+            })
+            .await,
+        "no recovering, then ready, after a broken connection: {:?}",
+        running.phases()
+    );
+    let host = Arc::clone(&running.host);
+    running.stop().await;
+    let last = host.statuses().pop().expect("a status").1;
+    assert_eq!(last.lifecycle, Some(AccountPhase::Stopped));
+    assert_eq!(last.connected, Some(false));
+}
+
+/// A login the server no longer accepts stops the account as blocked, with `needsLogin`, instead
+/// of retrying for ever.
+pub async fn a_revoked_login_blocks_the_account<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let running = Running::start(&h, Arc::default(), h.section(DmPolicy::Pairing, &[])).await;
+    h.revoke_login().await;
+    h.inject(&h.stranger(), "anyone there?").await;
+    let host = Arc::clone(&running.host);
+    let err = running.ended().await.expect_err("a revoked login stops");
+    assert!(
+        err.kind.stops_account(),
+        "{err} should need a person ({:?})",
+        err.kind
+    );
+    let last = host.statuses().pop().expect("a status").1;
+    assert_eq!(last.lifecycle, Some(AccountPhase::Blocked), "{last:?}");
+    assert_eq!(last.needs_login, Some(true));
+    assert_eq!(last.last_error, Some(Some(err.to_string())));
+}
+
+/// Being kicked again and again (two clients fighting over one account) stops the account after
+/// at most [`MAX_KICKS`]` + 1` kicks, as blocked; it never loops.
+pub async fn a_kick_loop_blocks_the_account<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let running = Running::start(&h, Arc::default(), h.section(DmPolicy::Pairing, &[])).await;
+    let account = h.account_id();
+    let blocked = |running: &Running| running.phases().last() == Some(&AccountPhase::Blocked);
+    let mut kicks = 0;
+    while !blocked(&running) {
+        assert!(
+            kicks <= MAX_KICKS,
+            "still running after {kicks} kicks: {:?}",
+            running.host.statuses()
+        );
+        if !h.kick().await {
+            // No kicks in this network.
+            running.stop().await;
+            return;
+        }
+        kicks += 1;
+        // Either the account is back (after its pause) or it stopped.
+        let settled = running
+            .host
+            .wait_for(STEP + KICK_PAUSE, |host| {
+                let phases = running.phases();
+                // One `ready` at the start, one more after each kick it came back from.
+                blocked(&running)
+                    || (host.is_connected(&account)
+                        && phases.iter().filter(|p| **p == AccountPhase::Ready).count() > kicks)
+            })
+            .await;
+        assert!(
+            settled,
+            "neither back nor stopped after kick {kicks}: {:?}",
+            running.phases()
+        );
+    }
+    let host = Arc::clone(&running.host);
+    let err = running.ended().await.expect_err("a kick loop stops");
+    assert!(err.kind.stops_account(), "{err}");
+    let last = host.statuses().pop().expect("a status").1;
+    assert_eq!(last.lifecycle, Some(AccountPhase::Blocked));
+    assert_eq!(last.needs_login, Some(true));
+}
+
 /// The channel id, for pairing-store lookups.
 pub trait DescriptorId {
     fn descriptor_id(&self) -> String;
@@ -348,6 +480,9 @@ macro_rules! channel_conformance_tests {
             sends_to_a_target,
             reconnects_after_a_broken_receive,
             applies_every_dm_policy,
+            status_follows_the_connection,
+            a_revoked_login_blocks_the_account,
+            a_kick_loop_blocks_the_account,
         );
     };
     (@each $harness:ty; $($check:ident),* $(,)?) => {

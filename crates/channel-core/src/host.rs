@@ -56,9 +56,8 @@ pub struct StatusPatch {
     pub running: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connected: Option<bool>,
-    /// `starting`, `ready`, `recovering`, `blocked` or `stopped`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lifecycle: Option<String>,
+    pub lifecycle: Option<AccountPhase>,
     /// `Some(None)` clears a previous error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<Option<String>>,
@@ -68,16 +67,55 @@ pub struct StatusPatch {
     pub last_outbound_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub needs_login: Option<bool>,
+    /// Why the account is not running, in a few words (`needs login`); `Some(None)` clears it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_start_at: Option<i64>,
+}
+
+/// Where an account is in its life, as `openclaw channels status` shows it (`lifecycle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountPhase {
+    Starting,
+    Ready,
+    /// Connecting again after a lost connection; messages wait on the server.
+    Recovering,
+    /// Stopped until a person acts (a new login, another client to stop, a config fix).
+    Blocked,
+    Stopped,
 }
 
 impl StatusPatch {
+    pub fn starting() -> Self {
+        Self {
+            running: Some(true),
+            lifecycle: Some(AccountPhase::Starting),
+            last_error: Some(None),
+            state_reason: Some(None),
+            last_start_at: Some(crate::now_ms()),
+            ..Self::default()
+        }
+    }
+
+    pub fn stopped() -> Self {
+        Self {
+            running: Some(false),
+            connected: Some(false),
+            lifecycle: Some(AccountPhase::Stopped),
+            ..Self::default()
+        }
+    }
+
     pub fn connected() -> Self {
         Self {
             running: Some(true),
             connected: Some(true),
-            lifecycle: Some("ready".into()),
+            lifecycle: Some(AccountPhase::Ready),
             last_error: Some(None),
             needs_login: Some(false),
+            state_reason: Some(None),
             ..Self::default()
         }
     }
@@ -86,19 +124,22 @@ impl StatusPatch {
         Self {
             running: Some(true),
             connected: Some(false),
-            lifecycle: Some("recovering".into()),
+            lifecycle: Some(AccountPhase::Recovering),
             last_error: Some(Some(error.to_string())),
             ..Self::default()
         }
     }
 
+    /// Stopped until a person acts; `needsLogin` when what they must do is log in again.
     pub fn blocked(error: &ChannelError) -> Self {
+        let needs_login = error.kind.stops_account();
         Self {
-            running: Some(true),
+            running: Some(false),
             connected: Some(false),
-            lifecycle: Some("blocked".into()),
+            lifecycle: Some(AccountPhase::Blocked),
             last_error: Some(Some(error.to_string())),
-            needs_login: Some(error.kind.stops_account()),
+            needs_login: Some(needs_login),
+            state_reason: Some(needs_login.then(|| "needs login".to_owned())),
             ..Self::default()
         }
     }

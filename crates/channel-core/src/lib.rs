@@ -31,6 +31,7 @@ pub mod dm;
 pub mod error;
 pub mod group;
 pub mod host;
+pub mod live;
 pub mod login;
 pub mod media;
 pub mod message;
@@ -39,6 +40,7 @@ pub mod registry;
 pub mod schema;
 pub mod session;
 pub mod state;
+pub mod supervisor;
 pub mod testing;
 pub mod text;
 
@@ -55,8 +57,10 @@ pub use dm::{DmConfig, DmPolicy, PairingStore};
 pub use error::{ChannelError, ErrorKind};
 pub use group::{GroupConfig, GroupKeys, GroupPolicy};
 pub use host::{
-    Host, HostTransport, Replier, ReplyPayload, StatusPatch, TransportModule, Turn, TurnOutcome,
+    AccountPhase, Host, HostTransport, Replier, ReplyPayload, StatusPatch, TransportModule, Turn,
+    TurnOutcome,
 };
+pub use live::{LiveAccounts, LiveEntry};
 pub use login::{LoginResult, LoginUi};
 pub use message::{
     Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target,
@@ -65,6 +69,7 @@ pub use pipeline::{Accepted, Outlet, Pipeline};
 pub use registry::AnyChannel;
 pub use session::{DmScope, Route, RouteQuery, ScopeResolver, SessionKeyResolver};
 pub use state::StateDir;
+pub use supervisor::{Connector, Lifecycle};
 
 /// Re-exported so channel crates and the conformance macro use the same version.
 pub use tokio_util::sync::CancellationToken;

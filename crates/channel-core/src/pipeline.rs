@@ -50,7 +50,8 @@ pub enum Accepted {
     Dispatched,
     /// Seen before; dropped.
     Duplicate,
-    /// Unknown sender under `pairing`. `replied` is false when the code was already sent earlier.
+    /// Unknown sender under `pairing`. `replied` is false when the code was already sent earlier;
+    /// true when the reply with the code is on its way.
     Paired { code: String, replied: bool },
     /// Refused by the DM gate.
     Dropped(DropReason),
@@ -239,7 +240,7 @@ impl Pipeline {
             .map_err(|e| ChannelError::from(e).context("writing the dedup journal"))
     }
 
-    async fn pair(&self, inbound: &Inbound) -> Result<Accepted, ChannelError> {
+    async fn pair(self: &Arc<Self>, inbound: &Inbound) -> Result<Accepted, ChannelError> {
         let sender = &inbound.sender.id;
         let meta = serde_json::json!({ "name": inbound.sender.name });
         let code = self
@@ -267,16 +268,21 @@ impl Pipeline {
             client_id: Some(format!("pairing:{}", inbound.server_id)),
             ..Outbound::default()
         };
-        let replied = match self.outlet.send(&target, &message).await {
-            Ok(_) => true,
-            Err(err) => {
-                tracing::warn!(channel = %self.config.channel, account = %self.config.account, %err, "could not send the pairing code");
-                false
+        // Sent beside the receive loop, not in it: a channel that is still catching up cannot
+        // send yet, and waiting here would stall the catch-up that must finish first.
+        let pipeline = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let sent = tokio::select! {
+                () = pipeline.cancel.cancelled() => return,
+                sent = pipeline.outlet.send(&target, &message) => sent,
+            };
+            if let Err(err) = sent {
+                tracing::warn!(channel = %pipeline.config.channel, account = %pipeline.config.account, %err, "could not send the pairing code");
             }
-        };
+        });
         Ok(Accepted::Paired {
             code: code.code,
-            replied,
+            replied: true,
         })
     }
 
@@ -420,6 +426,9 @@ impl Pipeline {
             target: target.clone(),
             inbound_id: inbound.server_id.clone(),
             sent: Mutex::new(0),
+            host: Arc::clone(&self.host),
+            channel: self.config.channel.clone(),
+            account: self.config.account.clone(),
         });
         let typing = self.show_typing(target);
         let outcome = self
@@ -474,6 +483,10 @@ struct TurnReplier {
     target: Target,
     inbound_id: String,
     sent: Mutex<usize>,
+    /// For `lastOutboundAt`.
+    host: Arc<dyn Host>,
+    channel: String,
+    account: String,
 }
 
 #[async_trait::async_trait]
@@ -500,7 +513,16 @@ impl Replier for TurnReplier {
             // The channel's own allowed roots apply.
             media_roots: Vec::new(),
         };
-        self.outlet.send(&self.target, &message).await
+        let receipt = self.outlet.send(&self.target, &message).await?;
+        self.host.report_status(
+            &self.channel,
+            &self.account,
+            StatusPatch {
+                last_outbound_at: Some(now_ms()),
+                ..StatusPatch::default()
+            },
+        );
+        Ok(receipt)
     }
 }
 

@@ -7,13 +7,15 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::action::{self, ActionSpec, CommandOutcome, CommandSpec, Prompter};
+use crate::backoff::Backoff;
 use crate::channel::{AccountView, Channel, Descriptor, Probe, RunContext};
 use crate::dedup::Window;
 use crate::error::ChannelError;
-use crate::host::{Host, StatusPatch, TransportModule};
+use crate::host::{Host, TransportModule};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{Fetched, Media, Outbound, Receipt, Target};
 use crate::pipeline::{Outlet, Pipeline, PipelineConfig};
+use crate::supervisor::{Connector, Lifecycle, supervise};
 
 /// A channel behind a vtable.
 #[async_trait::async_trait]
@@ -122,6 +124,61 @@ fn resolve<C: Channel>(channel: &C, section: &Value, id: &str) -> Result<C::Acco
     channel.account(section, id)
 }
 
+/// Everything an account needs before its supervisor runs it: the account resolved, its
+/// pipeline open, and the channel's connector.
+async fn prepare<C: Channel>(
+    channel: &Arc<C>,
+    descriptor: &Descriptor,
+    section: &Value,
+    account_id: &str,
+    host: Arc<dyn Host>,
+    cancel: &CancellationToken,
+) -> Result<(Arc<Pipeline>, Box<dyn Connector>), ChannelError> {
+    let account = resolve(channel.as_ref(), section, account_id)?;
+    let view = channel.view(&account);
+    if !view.configured {
+        let reason = view
+            .unconfigured_reason
+            .unwrap_or_else(|| "not configured".into());
+        return Err(ChannelError::needs_login(format!(
+            "account {account_id}: {reason}"
+        )));
+    }
+    let outlet = Arc::new(AccountOutlet {
+        channel: Arc::clone(channel),
+        account: account.clone(),
+    });
+    let config = PipelineConfig {
+        channel: descriptor.id.clone(),
+        account: account_id.to_owned(),
+        id_label: descriptor.id_label.clone(),
+        dm: view.dm,
+        group: view.group,
+        journal: channel
+            .state_dir()
+            .join("dedup")
+            .join(format!("{account_id}.jsonl")),
+        window: Window::default(),
+    };
+    let pipeline = Pipeline::open(config, host, outlet, cancel.child_token())?;
+    // Attachments live there for seconds; an hour-old one was left by a crash.
+    crate::media::sweep(
+        &channel.state_dir().join("tmp"),
+        std::time::Duration::from_secs(3600),
+    );
+    let ctx = RunContext {
+        pipeline: Arc::clone(&pipeline),
+        cancel: cancel.clone(),
+    };
+    match C::connect(channel, account, ctx).await {
+        Ok(connector) => Ok((pipeline, connector)),
+        Err(error) => {
+            pipeline.close().await;
+            Err(error)
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl<C: Channel> AnyChannel for Arc<C> {
     fn descriptor(&self) -> Descriptor {
@@ -143,49 +200,23 @@ impl<C: Channel> AnyChannel for Arc<C> {
         host: Arc<dyn Host>,
         cancel: CancellationToken,
     ) -> Result<(), ChannelError> {
-        let account = resolve(self.as_ref(), section, account_id)?;
-        let view = self.view(&account);
         let descriptor = C::descriptor(self);
-        if !view.configured {
-            let reason = view
-                .unconfigured_reason
-                .unwrap_or_else(|| "not configured".into());
-            return Err(ChannelError::needs_login(format!(
-                "account {account_id}: {reason}"
-            )));
-        }
-        let outlet = Arc::new(AccountOutlet {
-            channel: Arc::clone(self),
-            account: account.clone(),
-        });
-        let config = PipelineConfig {
-            channel: descriptor.id.clone(),
-            account: account_id.to_owned(),
-            id_label: descriptor.id_label.clone(),
-            dm: view.dm,
-            group: view.group,
-            journal: self
-                .state_dir()
-                .join("dedup")
-                .join(format!("{account_id}.jsonl")),
-            window: Window::default(),
+        let life = {
+            let host = Arc::clone(&host);
+            let (channel_id, account_id) = (descriptor.id.clone(), account_id.to_owned());
+            Lifecycle::new(
+                cancel.clone(),
+                Arc::new(move |patch| host.report_status(&channel_id, &account_id, patch)),
+            )
         };
-        let pipeline = Pipeline::open(config, Arc::clone(&host), outlet, cancel.child_token())?;
-        // Attachments live there for seconds; an hour-old one was left by a crash.
-        crate::media::sweep(
-            &self.state_dir().join("tmp"),
-            std::time::Duration::from_secs(3600),
-        );
-        let ctx = RunContext {
-            pipeline: Arc::clone(&pipeline),
-            cancel,
-        };
-        ctx.status(StatusPatch {
-            running: Some(true),
-            lifecycle: Some("starting".into()),
-            ..StatusPatch::default()
-        });
-        let result = C::run(self, account, ctx.clone()).await;
+        life.starting();
+        let (pipeline, mut connector) =
+            match prepare(self, &descriptor, section, account_id, host, &cancel).await {
+                Ok(prepared) => prepared,
+                Err(error) => return Err(life.stop_before_start(error)),
+            };
+        let result = supervise(connector.as_mut(), &life, Backoff::default(), account_id).await;
+        drop(connector);
         pipeline.close().await;
         result
     }
@@ -339,8 +370,12 @@ mod tests {
                 group: crate::group::GroupConfig::default(),
             }
         }
-        async fn run(&self, _: String, _: RunContext) -> Result<(), ChannelError> {
-            Ok(())
+        async fn connect(
+            &self,
+            _: String,
+            _: RunContext,
+        ) -> Result<Box<dyn crate::supervisor::Connector>, ChannelError> {
+            Err(ChannelError::permanent("no connection"))
         }
         async fn send(
             &self,

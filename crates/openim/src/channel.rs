@@ -14,8 +14,9 @@ use channel_core::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use channel_core::lock;
 use channel_core::media::MediaPolicy;
 use channel_core::{
-    AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
-    Fetched, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir, Target,
+    AccountView, Capabilities, Channel, ChannelError, ChatKind, Connector, DeliveryMode,
+    Descriptor, Fetched, Lifecycle, LiveAccounts, LiveEntry, Media, Meta, Outbound, Probe, Receipt,
+    RunContext, StateDir, Target,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -46,7 +47,7 @@ struct Live {
 #[derive(Debug, Clone)]
 pub struct OpenimChannel {
     dir: PathBuf,
-    live: Arc<Mutex<HashMap<String, Live>>>,
+    live: LiveAccounts<Live>,
 }
 
 /// One account, resolved from config.
@@ -61,7 +62,7 @@ impl OpenimChannel {
     pub fn new(state: &StateDir) -> Self {
         Self {
             dir: state.channel(CHANNEL_ID),
-            live: Arc::default(),
+            live: LiveAccounts::default(),
         }
     }
 
@@ -81,7 +82,7 @@ impl OpenimChannel {
     }
 
     fn live(&self, account: &str) -> Result<Live, ChannelError> {
-        lock(&self.live).get(account).cloned().ok_or_else(|| {
+        self.live.get(account).ok_or_else(|| {
             ChannelError::transient(format!(
                 "multi-openim account {account} is not running in this gateway: start the \
                  gateway (sends use the account's live connection)"
@@ -95,7 +96,7 @@ impl OpenimChannel {
 
     /// The REST client of a running account (it holds the newest token).
     pub(crate) fn live_rest(&self, account: &str) -> Option<RestClient> {
-        lock(&self.live).get(account).map(|live| live.rest.clone())
+        self.live.get(account).map(|live| live.rest)
     }
 
     /// Sends `message` from running account `account` over its connection; the server's ids
@@ -193,6 +194,31 @@ impl Sink for ChannelSink {
 
     fn own(&self, msg: &MsgData) {
         self.link.confirm(&msg.client_msg_id, &msg.server_msg_id);
+    }
+}
+
+/// The gateway connection of a running account, registered for sends while it lives.
+struct Registered {
+    runner: Runner,
+    _live: LiveEntry<Live>,
+}
+
+#[async_trait::async_trait]
+impl Connector for Registered {
+    async fn session(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
+        self.runner.session(life).await
+    }
+
+    async fn recover(&mut self, error: &ChannelError) -> Option<Result<(), ChannelError>> {
+        self.runner.recover(error).await
+    }
+
+    fn kick_advice(&self) -> String {
+        self.runner.kick_advice()
+    }
+
+    async fn close(&mut self) {
+        self.runner.close().await;
     }
 }
 
@@ -358,7 +384,11 @@ impl Channel for OpenimChannel {
         )
     }
 
-    async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
+    async fn connect(
+        &self,
+        account: Account,
+        ctx: RunContext,
+    ) -> Result<Box<dyn Connector>, ChannelError> {
         let settings = account.settings;
         let credentials = settings.credentials.clone()?;
         if !settings.group.policy_configured && settings.group.policy == GroupPolicy::Open {
@@ -383,8 +413,8 @@ impl Channel for OpenimChannel {
                 String::new()
             }
         };
-        lock(&self.live).insert(
-            settings.id.clone(),
+        let registered = self.live.register(
+            &settings.id,
             Live {
                 link: Arc::clone(&link),
                 rest: rest.clone(),
@@ -417,7 +447,6 @@ impl Channel for OpenimChannel {
             rest,
             cancel: ctx.cancel.clone(),
         });
-        let status_ctx = ctx.clone();
         let runner = Runner {
             login: Login {
                 ws_addr: credentials.ws_addr.clone(),
@@ -431,12 +460,11 @@ impl Channel for OpenimChannel {
             sync: Sequencer::new(seqs, credentials.user_id.clone()),
             sink,
             recover,
-            status: Arc::new(move |patch| status_ctx.status(patch)),
-            backoff: Backoff::default(),
         };
-        let result = runner.run(ctx.cancel.clone()).await;
-        lock(&self.live).remove(&settings.id);
-        result
+        Ok(Box::new(Registered {
+            runner,
+            _live: registered,
+        }))
     }
 
     async fn send(

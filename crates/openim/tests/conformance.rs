@@ -95,6 +95,17 @@ impl Harness for Oim {
     async fn break_once(&self) {
         self.sim.drop_connections(BOT);
     }
+
+    /// No `tokenRefresh` is configured, so nothing can renew it.
+    async fn revoke_login(&self) {
+        self.sim.expire_token(&self.token);
+        self.sim.drop_connections(BOT);
+    }
+
+    async fn kick(&self) -> bool {
+        self.sim.kick(BOT);
+        true
+    }
 }
 
 channel_core::channel_conformance_tests!(Oim);

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use channel_core::{Backoff, ChannelError, ErrorKind, StatusPatch};
+use channel_core::supervisor::supervise;
+use channel_core::{AccountPhase, Backoff, ChannelError, ErrorKind, Lifecycle, StatusPatch};
 use imsim::openim::{Fault, OpenImOptions, OpenImSim};
 use openim::gateway::{Connection, Link, Login, Recover, Runner, Seqs, Sequencer, Sink, Timing};
 use openim::wire::proto::{GetMaxSeqReq, GetMaxSeqResp, MsgData};
@@ -126,7 +127,7 @@ impl Running {
             .lock()
             .unwrap()
             .iter()
-            .filter(|s| s.lifecycle.as_deref() == Some("recovering"))
+            .filter(|s| s.lifecycle == Some(AccountPhase::Recovering))
             .count()
     }
 
@@ -135,11 +136,11 @@ impl Running {
         let statuses = self.statuses.lock().unwrap();
         let recovering = statuses
             .iter()
-            .position(|s| s.lifecycle.as_deref() == Some("recovering"));
+            .position(|s| s.lifecycle == Some(AccountPhase::Recovering));
         recovering.is_some_and(|at| {
             statuses[at..]
                 .iter()
-                .any(|s| s.lifecycle.as_deref() == Some("ready"))
+                .any(|s| s.lifecycle == Some(AccountPhase::Ready))
         })
     }
 
@@ -168,11 +169,17 @@ fn start(
         sync: Sequencer::new(Seqs::open(seqs).unwrap(), BOT),
         sink: sink.clone(),
         recover,
-        status: Arc::new(move |patch| recorded.lock().unwrap().push(patch)),
-        backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(200)),
     };
     let cancel = CancellationToken::new();
-    let done = tokio::spawn(runner.run(cancel.clone()));
+    let life = Lifecycle::new(
+        cancel.clone(),
+        Arc::new(move |patch| recorded.lock().unwrap().push(patch)),
+    );
+    let backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(200));
+    let done = tokio::spawn(async move {
+        let mut runner = runner;
+        supervise(&mut runner, &life, backoff, "primary").await
+    });
     Running {
         link,
         sink,
@@ -513,7 +520,7 @@ async fn a_kick_is_recovered_with_a_new_token_and_stops_the_account_without_one(
     let err = result.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Kicked, "{err}");
     let last = run.statuses.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(last.lifecycle.as_deref(), Some("blocked"));
+    assert_eq!(last.lifecycle, Some(AccountPhase::Blocked));
 }
 
 /// Always "refreshes" by issuing a token of its own, as a misconfigured second deployment would.

@@ -428,7 +428,7 @@ function buildChannel(d, api) {
       return { path: saved.path, contentType: saved.contentType ?? args.contentType };
     },
     // finalize → record → dispatch, with every reply delivered through Rust.
-    async turn(rt, cfg, args, handle, requestId, statusCtx) {
+    async turn(rt, cfg, args, handle, requestId) {
       const config = currentConfig(api, cfg);
       const ctx = rt.reply.finalizeInboundContext(args.context);
       const storePath = rt.session.resolveStorePath(config.session?.store, { agentId: args.route.agentId });
@@ -448,7 +448,6 @@ function buildChannel(d, api) {
             const body = { text: payload?.text ?? "", mediaUrl: payload?.mediaUrl, mediaUrls: payload?.mediaUrls, kind: info?.kind };
             await native.deliver(handle, requestId, JSON.stringify(body));
             replies += 1;
-            applyStatus(statusCtx, { lastOutboundAt: Date.now() });
           },
           onError: (err, info) => log.warn?.(`[${id}] delivering a ${info?.kind ?? "reply"} failed: ${err?.message ?? err}`),
         },
@@ -472,7 +471,7 @@ function buildChannel(d, api) {
       } else {
         if (!service) throw new Error(`unknown host service ${event.op}`);
         if (!ctx.channelRuntime) throw new Error("the host gave this account no channelRuntime");
-        result = await service(ctx.channelRuntime, ctx.cfg, event.args, handle, event.id, ctx);
+        result = await service(ctx.channelRuntime, ctx.cfg, event.args, handle, event.id);
       }
       reply = [true, JSON.stringify(result ?? null)];
     } catch (err) {
@@ -681,14 +680,8 @@ function buildChannel(d, api) {
       // Lives as long as the account; ends when the host aborts it.
       startAccount: async (ctx) => {
         const { accountId, abortSignal } = ctx;
-        applyStatus(ctx, { running: true, lifecycle: "starting", lastStartAt: Date.now(), lastError: null });
-        let handle;
-        try {
-          handle = await native.startAccount(id, accountId, sectionOf(currentConfig(api, ctx.cfg), id));
-        } catch (err) {
-          applyStatus(ctx, { running: false, connected: false, lifecycle: "blocked", lastError: err.message });
-          throw err;
-        }
+        // Status comes from Rust only (the account's supervisor), as `status` events.
+        const handle = await native.startAccount(id, accountId, sectionOf(currentConfig(api, ctx.cfg), id));
         const transports = sessionTransports(d, handle, accountId, log);
         const stop = () => native.stopAccount(handle);
         abortSignal?.addEventListener("abort", stop, { once: true });
@@ -707,24 +700,12 @@ function buildChannel(d, api) {
             } else if (event.type === "stopped") {
               await transports.closeAll();
               if (event.error) {
-                const kind = event.error.kind;
-                log.error?.(`[${id}/${accountId}] stopped: ${kind}: ${event.error.message}`);
-                const needsLogin = kind === "needsLogin" || kind === "kicked";
-                applyStatus(ctx, {
-                  running: false,
-                  connected: false,
-                  lifecycle: "blocked",
-                  lastError: `${kind}: ${event.error.message}`,
-                  needsLogin,
-                  ...(needsLogin ? { stateReason: "needs login" } : {}),
-                });
+                log.error?.(`[${id}/${accountId}] stopped: ${event.error.kind}: ${event.error.message}`);
                 // A person must act (log in again): stay down until the host restarts us,
                 // instead of letting the gateway restart us into the same wall.
                 if (abortSignal && !abortSignal.aborted) {
                   await new Promise((resolve) => abortSignal.addEventListener("abort", resolve, { once: true }));
                 }
-              } else {
-                applyStatus(ctx, { running: false, connected: false, lifecycle: "stopped" });
               }
               break;
             }

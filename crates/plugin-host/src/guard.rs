@@ -29,6 +29,17 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, ChannelError>) -> napi::Result<T> 
     }
 }
 
+/// Runs a future to completion; a panic becomes `Err(Panicked)`, apart from the future's own
+/// errors, so the caller can report what nobody else will.
+pub async fn catch_panic_apart<T>(
+    fut: impl Future<Output = Result<T, ChannelError>>,
+) -> Result<Result<T, ChannelError>, ChannelError> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .map_err(panic_error)
+}
+
 /// Runs a future to completion, turning a panic into an error.
 pub async fn catch_panic<T>(
     fut: impl Future<Output = Result<T, ChannelError>>,

@@ -159,7 +159,13 @@ pub async fn start_account(channel: String, account: String, section: String) ->
         let section = parse_json("section", &section)?;
         let (handle, host, cancel) = open_session();
         tokio::spawn(async move {
-            let run = guard::catch_panic(handler.run(&section, &account, Arc::clone(&host) as _, cancel)).await;
+            let run = guard::catch_panic_apart(handler.run(&section, &account, Arc::clone(&host) as _, cancel))
+                .await
+                .unwrap_or_else(|panicked| {
+                    // The account's supervisor died with it: its last status would stay.
+                    channel_core::Host::report_status(host.as_ref(), &channel, &account, channel_core::StatusPatch::blocked(&panicked));
+                    Err(panicked)
+                });
             // Nothing the account started outlives it (a panic, or a channel that forgot).
             host.close_transports().await;
             let error = match run {

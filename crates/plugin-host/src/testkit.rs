@@ -10,17 +10,19 @@
 //!   account runs here);
 //! * command `openclaw imbridge-testkit setup [--account <id>]` (asks for a URL with a default and
 //!   a secret token, returns a config edit);
-//! * an account with `refreshOnStart` refreshes its token from `run`, through the pipeline's host.
+//! * an account with `refreshOnStart` refreshes its token when it starts, through the pipeline's host.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use channel_core::action::{self, OptionSpec, SubcommandSpec, parse_args};
 use channel_core::{
     AccountView, ActionSpec, Capabilities, Channel, ChannelError, ChatKind, CommandOutcome,
-    CommandSpec, ConfigEdit, DeliveryMode, Descriptor, DmConfig, Host, Meta, Outbound, Probe,
-    Prompter, Question, Receipt, RunContext, StateDir, StatusPatch, Target,
+    CommandSpec, ConfigEdit, Connector, DeliveryMode, Descriptor, DmConfig, Host, Lifecycle,
+    LiveAccounts, LiveEntry, Meta, Outbound, Probe, Prompter, Question, Receipt, RunContext,
+    StateDir, Target,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -100,11 +102,22 @@ struct SetupOptions {
 #[derive(Debug)]
 pub struct TestkitChannel {
     state: PathBuf,
-    live: Mutex<HashMap<String, u64>>,
+    /// Per running account, how many messages it sent.
+    live: LiveAccounts<Arc<AtomicU64>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// A running account: connected at once, until stopped.
+struct Idle {
+    _live: LiveEntry<Arc<AtomicU64>>,
+}
+
+#[async_trait::async_trait]
+impl Connector for Idle {
+    async fn session(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
+        life.connected();
+        life.cancel().cancelled().await;
+        Ok(())
+    }
 }
 
 fn section(value: &Value) -> Result<Section, ChannelError> {
@@ -150,18 +163,17 @@ impl TestkitChannel {
     pub fn new(state: &StateDir) -> Self {
         Self {
             state: state.channel(ID),
-            live: Mutex::default(),
+            live: LiveAccounts::default(),
         }
     }
 
     fn send_live(&self, account: &str, to: &str) -> Result<Receipt, ChannelError> {
-        let mut live = lock(&self.live);
-        let sent = live.get_mut(account).ok_or_else(|| {
+        let sent = self.live.get(account).ok_or_else(|| {
             ChannelError::permanent(format!(
                 "account {account} is not running in this process; cannot send to {to}"
             ))
         })?;
-        *sent += 1;
+        let sent = sent.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(Receipt::Sent {
             message_id: format!("{account}-{sent}"),
             parts: 1,
@@ -236,15 +248,17 @@ impl Channel for TestkitChannel {
         }
     }
 
-    async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
+    async fn connect(
+        &self,
+        account: Account,
+        ctx: RunContext,
+    ) -> Result<Box<dyn Connector>, ChannelError> {
         if account.config.refresh_on_start {
             refresh(ctx.host().as_ref(), &account.id, "start").await?;
         }
-        lock(&self.live).insert(account.id.clone(), 0);
-        ctx.status(StatusPatch::connected());
-        ctx.cancel.cancelled().await;
-        lock(&self.live).remove(&account.id);
-        Ok(())
+        Ok(Box::new(Idle {
+            _live: self.live.register(&account.id, Arc::default()),
+        }))
     }
 
     async fn send(
@@ -257,7 +271,7 @@ impl Channel for TestkitChannel {
     }
 
     async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {
-        let running = lock(&self.live).contains_key(&account.id);
+        let running = self.live.is_running(&account.id);
         Ok(Probe {
             ok: running,
             detail: if running { "running" } else { "not running" }.into(),
@@ -324,7 +338,7 @@ impl Channel for TestkitChannel {
             }
             "echo" => {
                 let args: Echo = parse_args(&format!("{ID}.echo"), &args)?;
-                let running = lock(&self.live).contains_key(&args.account_id);
+                let running = self.live.is_running(&args.account_id);
                 Ok(json!({
                     "accountId": args.account_id,
                     "method": args.method,

@@ -37,9 +37,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use channel_core::{
-    AccountView, CancellationToken, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode,
-    Descriptor, DmConfig, Fetched, LoginResult, LoginUi, Media, Meta, Outbound, Probe, Receipt,
-    RunContext, StateDir, Target, parse_config,
+    AccountView, CancellationToken, Capabilities, Channel, ChannelError, ChatKind, Connector,
+    DeliveryMode, Descriptor, DmConfig, Fetched, LoginResult, LoginUi, Media, Meta, Outbound,
+    Probe, Receipt, RunContext, StateDir, Target, parse_config,
 };
 
 use channel_core::media::MediaPolicy;
@@ -314,8 +314,12 @@ impl Channel for WeixinChannel {
         }
     }
 
-    async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
-        receive::run(&account, ctx).await
+    async fn connect(
+        &self,
+        account: Account,
+        ctx: RunContext,
+    ) -> Result<Box<dyn Connector>, ChannelError> {
+        Ok(Box::new(receive::Poller::new(account, ctx)?))
     }
 
     async fn send(

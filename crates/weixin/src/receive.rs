@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use channel_core::{Backoff, ChannelError, ErrorKind, RunContext, StatusPatch, now_ms};
+use channel_core::{ChannelError, Connector, ErrorKind, Lifecycle, RunContext, now_ms};
 
 use crate::client::{IlinkClient, timeouts};
 use crate::normalize::normalize;
@@ -18,96 +18,112 @@ const MAX_HOLD: Duration = Duration::from_secs(120);
 /// Pause before the one re-check after a `-14`.
 const EXPIRY_RECHECK_DELAY: Duration = Duration::from_secs(2);
 
-pub(crate) async fn run(account: &Account, ctx: RunContext) -> Result<(), ChannelError> {
-    let client = IlinkClient::new(account.endpoint()?)?;
-    let store = &account.store;
-    let mut cursor = store
-        .load_cursor(&account.id)
-        .map_err(|e| ChannelError::from(e).context("reading the cursor"))?;
-    let mut hold = timeouts::LONG_POLL;
-    let mut backoff = Backoff::default();
-    let mut rechecked_expiry = false;
-    let mut connected = false;
+/// One account's long poll; channel-core's supervisor runs it again after each failure.
+pub(crate) struct Poller {
+    account: Account,
+    ctx: RunContext,
+    client: IlinkClient,
+    cursor: String,
+    /// How long the server holds a poll open, as it last said.
+    hold: Duration,
+    /// Whether the bot announced itself (`notifystart`) in this run.
+    announced: bool,
+}
 
-    match client.notify_start().await {
-        Ok(()) => {
-            ctx.status(StatusPatch::connected());
-            connected = true;
-        }
-        Err(err) => {
-            tracing::warn!(account = %account.id, %err, "notifystart failed; polling anyway")
-        }
+impl Poller {
+    pub(crate) fn new(account: Account, ctx: RunContext) -> Result<Self, ChannelError> {
+        let client = IlinkClient::new(account.endpoint()?)?;
+        let cursor = account
+            .store
+            .load_cursor(&account.id)
+            .map_err(|e| ChannelError::from(e).context("reading the cursor"))?;
+        Ok(Self {
+            account,
+            ctx,
+            client,
+            cursor,
+            hold: timeouts::LONG_POLL,
+            announced: false,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for Poller {
+    /// Polls until a poll or a batch fails; the error goes to the supervisor.
+    async fn session(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
+        self.poll(life).await.map_err(|mut err| {
+            // Only a lost login stops a long poll: an odd answer (an HTTP 4xx from a proxy, a
+            // batch the disk could not take) is tried again after the backoff, with the cursor
+            // where it was.
+            if !err.kind.is_retryable() && !err.kind.stops_account() {
+                err.kind = ErrorKind::Transient;
+            }
+            err
+        })
     }
 
-    loop {
-        let polled = tokio::select! {
-            () = ctx.cancel.cancelled() => break,
-            polled = client.get_updates(&cursor, hold) => polled,
-        };
-        let error = match polled {
-            Ok(response) => {
-                backoff.reset();
-                rechecked_expiry = false;
-                if !connected {
-                    ctx.status(StatusPatch::connected());
-                    connected = true;
+    async fn close(&mut self) {
+        if let Ok(Err(err)) =
+            tokio::time::timeout(Duration::from_secs(3), self.client.notify_stop()).await
+        {
+            tracing::debug!(account = %self.account.id, %err, "notifystop failed");
+        }
+    }
+}
+
+impl Poller {
+    async fn poll(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
+        let account = &self.account;
+        if !self.announced {
+            self.announced = true;
+            match self.client.notify_start().await {
+                Ok(()) => life.connected(),
+                Err(err) => {
+                    tracing::warn!(account = %account.id, %err, "notifystart failed; polling anyway")
                 }
-                if let Some(ms) = response.longpolling_timeout_ms.filter(|ms| *ms > 0) {
-                    hold = Duration::from_millis(ms).min(MAX_HOLD);
-                }
-                match deliver(account, &ctx, &response).await {
-                    Ok(()) => {
-                        let next = &response.get_updates_buf;
-                        if !next.is_empty() && *next != cursor {
-                            store
-                                .save_cursor(&account.id, next)
-                                .map_err(|e| ChannelError::from(e).context("saving the cursor"))?;
-                            cursor.clone_from(next);
-                        }
-                        continue;
+            }
+        }
+        let mut rechecked_expiry = false;
+        loop {
+            let polled = tokio::select! {
+                () = life.cancel().cancelled() => return Ok(()),
+                polled = self.client.get_updates(&self.cursor, self.hold) => polled,
+            };
+            let response = match polled {
+                Ok(response) => response,
+                Err(err) if err.kind == ErrorKind::NeedsLogin && !rechecked_expiry => {
+                    // One stale answer is not proof the login is gone: announce ourselves and ask
+                    // again.
+                    rechecked_expiry = true;
+                    tracing::warn!(account = %account.id, %err, "session looks expired; checking once more");
+                    if let Err(again) = self.client.notify_start().await {
+                        tracing::debug!(account = %account.id, %again, "notifystart during re-check");
                     }
-                    // The cursor stays put, so the server sends the batch again.
-                    Err(err) => err,
+                    tokio::select! {
+                        () = life.cancel().cancelled() => return Ok(()),
+                        () = tokio::time::sleep(EXPIRY_RECHECK_DELAY) => continue,
+                    }
                 }
+                Err(err) => return Err(err),
+            };
+            rechecked_expiry = false;
+            life.connected();
+            if let Some(ms) = response.longpolling_timeout_ms.filter(|ms| *ms > 0) {
+                self.hold = Duration::from_millis(ms).min(MAX_HOLD);
             }
-            Err(err) if err.kind == ErrorKind::NeedsLogin && !rechecked_expiry => {
-                // One stale answer is not proof the login is gone: announce ourselves and ask again.
-                rechecked_expiry = true;
-                tracing::warn!(account = %account.id, %err, "session looks expired; checking once more");
-                if let Err(again) = client.notify_start().await {
-                    tracing::debug!(account = %account.id, %again, "notifystart during re-check");
-                }
-                if sleep_or_cancel(&ctx, EXPIRY_RECHECK_DELAY).await {
-                    break;
-                }
-                continue;
+            // On an error the cursor stays put, so the server sends the batch again.
+            deliver(account, &self.ctx, &response).await?;
+            let next = &response.get_updates_buf;
+            if !next.is_empty() && *next != self.cursor {
+                account
+                    .store
+                    .save_cursor(&account.id, next)
+                    .map_err(|e| ChannelError::from(e).context("saving the cursor"))?;
+                self.cursor.clone_from(next);
             }
-            Err(err) if err.kind.stops_account() => {
-                tracing::error!(account = %account.id, %err, "account needs a new login; stopping its receive loop");
-                ctx.status(StatusPatch::blocked(&err));
-                return Err(err);
-            }
-            Err(err) => err,
-        };
-        connected = false;
-        let delay = backoff.delay_for(&error);
-        tracing::warn!(account = %account.id, kind = %error.kind, %error, retry_in_ms = delay.as_millis() as u64, "receive failed");
-        ctx.status(StatusPatch::recovering(&error));
-        if sleep_or_cancel(&ctx, delay).await {
-            break;
         }
     }
-
-    if let Ok(Err(err)) = tokio::time::timeout(Duration::from_secs(3), client.notify_stop()).await {
-        tracing::debug!(account = %account.id, %err, "notifystop failed");
-    }
-    ctx.status(StatusPatch {
-        running: Some(false),
-        connected: Some(false),
-        lifecycle: Some("stopped".into()),
-        ..StatusPatch::default()
-    });
-    Ok(())
 }
 
 /// A quote that came as a bare id gets the quoted text back, when we saw that message.
@@ -120,14 +136,6 @@ fn resolve_quote(account: &Account, inbound: &mut channel_core::Inbound) {
     }
     if let Some(id) = &reply.id {
         reply.body = account.store.recall_text(&account.id, id).ok().flatten();
-    }
-}
-
-/// Returns true when cancelled during the sleep.
-async fn sleep_or_cancel(ctx: &RunContext, delay: Duration) -> bool {
-    tokio::select! {
-        () = ctx.cancel.cancelled() => true,
-        () = tokio::time::sleep(delay) => false,
     }
 }
 

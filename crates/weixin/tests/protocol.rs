@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use channel_core::conformance::Running;
 use channel_core::testing::StandaloneHost;
-use channel_core::{AnyChannel, CancellationToken, DmPolicy, ErrorKind, Outbound, Receipt};
+use channel_core::{
+    AccountPhase, AnyChannel, CancellationToken, DmPolicy, ErrorKind, Outbound, Receipt,
+};
 use common::{Wx, fast_options};
 use imsim::ilink::{ExpiryVariant, Fault, IlinkOptions};
 
@@ -116,7 +118,7 @@ async fn bad_getupdates_answers_are_classified_retried_and_survived() {
         let errors: Vec<String> = host
             .statuses()
             .into_iter()
-            .filter(|(_, p)| p.lifecycle.as_deref() == Some("recovering"))
+            .filter(|(_, p)| p.lifecycle == Some(AccountPhase::Recovering))
             .filter_map(|(_, p)| p.last_error.flatten())
             .collect();
         assert!(
@@ -181,7 +183,7 @@ async fn one_stale_answer_is_rechecked_but_a_dead_session_needs_login() {
     );
     let (_, last) = host.statuses().pop().expect("a status");
     assert_eq!(last.needs_login, Some(true));
-    assert_eq!(last.lifecycle.as_deref(), Some("blocked"));
+    assert_eq!(last.lifecycle, Some(AccountPhase::Blocked));
     assert!(last.last_error.flatten().is_some_and(|e| e.contains("-14")));
 }
 

@@ -8,13 +8,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use channel_core::media::MediaPolicy;
 use channel_core::{
-    AccountView, Backoff, Capabilities, Channel, ChannelError, ChatKind, DeliveryMode, Descriptor,
-    ErrorKind, Fetched, Host, Media, Meta, Outbound, Probe, Receipt, RunContext, StateDir,
-    StatusPatch, Target, TransportModule, lock,
+    AccountView, Capabilities, Channel, ChannelError, ChatKind, Connector, DeliveryMode,
+    Descriptor, ErrorKind, Fetched, Host, Lifecycle, LiveAccounts, Media, Meta, Outbound, Probe,
+    Receipt, RunContext, StateDir, Target, TransportModule, lock,
 };
 use tokio::sync::mpsc;
 
@@ -23,11 +23,6 @@ use crate::nim::{ConnectStatus, Kicked, Login, LoginStatus, NimEvent, NimTranspo
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
 
-/// Kicks beyond this many within [`KICK_WINDOW`] mean two clients fight over the account.
-const MAX_KICKS: usize = 3;
-const KICK_WINDOW: Duration = Duration::from_secs(600);
-/// After a kick, wait at least this long before logging in again.
-const KICK_PAUSE: Duration = Duration::from_secs(5);
 /// The SDK reports a kick as a logout first, then the link going down, then the kick itself:
 /// after a logout, its reason may still come this long.
 const LOGOUT_REASON_GRACE: Duration = Duration::from_millis(500);
@@ -100,7 +95,7 @@ impl SentLog {
 pub struct YunxinChannel {
     dir: PathBuf,
     transports: Arc<dyn Transports>,
-    live: Arc<Mutex<HashMap<String, Live>>>,
+    live: LiveAccounts<Live>,
 }
 
 /// One account, resolved from config.
@@ -121,12 +116,12 @@ impl YunxinChannel {
         Self {
             dir: state.channel(CHANNEL_ID),
             transports,
-            live: Arc::default(),
+            live: LiveAccounts::default(),
         }
     }
 
     fn live(&self, account: &str) -> Result<Live, ChannelError> {
-        lock(&self.live).get(account).cloned().ok_or_else(|| {
+        self.live.get(account).ok_or_else(|| {
             ChannelError::transient(format!(
                 "netease-yunxin account {account} is not logged in in this gateway (sends use \
                  its long connection)"
@@ -135,23 +130,37 @@ impl YunxinChannel {
     }
 }
 
-/// How one login ended.
-enum End {
-    Cancelled,
-    Lost(ChannelError),
+/// One account's logins: each session opens the transport, logs in, receives until the login
+/// ends, and closes the transport again.
+struct Logins {
+    settings: AccountSettings,
+    transports: Arc<dyn Transports>,
+    live: LiveAccounts<Live>,
+    ctx: RunContext,
 }
 
-impl YunxinChannel {
-    async fn session(
-        &self,
-        settings: &AccountSettings,
-        opened: &mut Opened,
-        ctx: &RunContext,
-    ) -> End {
-        let credentials = match &settings.credentials {
-            Ok(c) => c.clone(),
-            Err(e) => return End::Lost(e.clone()),
+#[async_trait::async_trait]
+impl Connector for Logins {
+    async fn session(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
+        let mut opened = tokio::select! {
+            () = life.cancel().cancelled() => return Ok(()),
+            opened = self.transports.open(&self.settings, self.ctx.host()) => opened?,
         };
+        let ended = self.logged_in(&mut opened, life).await;
+        if ended.is_ok() {
+            // Logged out on purpose, so the server does not hold the session.
+            let _ = opened.transport.logout().await;
+        }
+        opened.transport.close().await;
+        ended
+    }
+}
+
+impl Logins {
+    /// Logs in on `opened` and receives until the login ends (`Ok` when cancelled).
+    async fn logged_in(&self, opened: &mut Opened, life: &Lifecycle) -> Result<(), ChannelError> {
+        let settings = &self.settings;
+        let credentials = settings.credentials.clone()?;
         let login = Login {
             app_key: credentials.app_key.clone(),
             account_id: credentials.account_id.clone(),
@@ -160,21 +169,19 @@ impl YunxinChannel {
         };
         let transport = Arc::clone(&opened.transport);
         tokio::select! {
-            () = ctx.cancel.cancelled() => return End::Cancelled,
-            result = transport.login(&login) => if let Err(error) = result {
-                return End::Lost(ChannelError::from(error).context("login"));
-            },
+            () = life.cancel().cancelled() => return Ok(()),
+            result = transport.login(&login) => result.map_err(|e| ChannelError::from(e).context("login"))?,
         }
         let me = credentials.account_id.clone();
-        lock(&self.live).insert(
-            settings.id.clone(),
+        let _registered = self.live.register(
+            &settings.id,
             Live {
                 transport: Arc::clone(&transport),
                 me: me.clone(),
                 sent: Arc::default(),
             },
         );
-        ctx.status(StatusPatch::connected());
+        life.connected();
         match settings.transport {
             TransportKind::Sdk => {
                 tracing::info!(account = %settings.id, "[netease-yunxin] SDK connected; send and receive via long connection")
@@ -185,18 +192,18 @@ impl YunxinChannel {
         }
         loop {
             let event = tokio::select! {
-                () = ctx.cancel.cancelled() => return End::Cancelled,
+                () = life.cancel().cancelled() => return Ok(()),
                 event = opened.events.recv() => event,
             };
             let Some(event) = event else {
-                return End::Lost(ChannelError::transient("the NIM transport went away"));
+                return Err(ChannelError::transient("the NIM transport went away"));
             };
             match event {
                 NimEvent::ReceiveMessages(messages) => {
                     for msg in messages {
                         match normalize(&settings.id, &me, &msg) {
                             Ok(inbound) => {
-                                if let Err(err) = ctx.accept(inbound).await {
+                                if let Err(err) = self.ctx.accept(inbound).await {
                                     tracing::error!(account = %settings.id, %err, "an inbound message could not be handed over");
                                 }
                             }
@@ -207,36 +214,32 @@ impl YunxinChannel {
                     }
                 }
                 NimEvent::ConnectStatus(ConnectStatus::Connected)
-                | NimEvent::LoginStatus(LoginStatus::Logined) => {
-                    ctx.status(StatusPatch::connected())
-                }
+                | NimEvent::LoginStatus(LoginStatus::Logined) => life.connected(),
                 NimEvent::ConnectStatus(status) => {
                     tracing::warn!(account = %settings.id, ?status, "NIM link down; the SDK reconnects");
-                    ctx.status(StatusPatch::recovering(&ChannelError::transient(format!(
+                    life.degraded(&ChannelError::transient(format!(
                         "NIM link {status:?}; the SDK reconnects"
-                    ))));
+                    )));
                 }
-                NimEvent::KickedOffline(kicked) => return End::Lost(kicked_error(&kicked)),
+                NimEvent::KickedOffline(kicked) => return Err(kicked_error(&kicked)),
                 NimEvent::LoginFailed(error) => {
-                    return End::Lost(ChannelError::from(error).context("login"));
+                    return Err(ChannelError::from(error).context("login"));
                 }
                 NimEvent::ConnectFailed(error) | NimEvent::Disconnected(Some(error))
                     if !error.kind().is_retryable() =>
                 {
-                    return End::Lost(error.into());
+                    return Err(error.into());
                 }
                 NimEvent::ConnectFailed(error) | NimEvent::Disconnected(Some(error)) => {
-                    ctx.status(StatusPatch::recovering(&error.into()));
+                    life.degraded(&error.into());
                 }
                 NimEvent::LoginStatus(LoginStatus::Logout) => {
-                    return End::Lost(logout_reason(&mut opened.events).await);
+                    return Err(logout_reason(&mut opened.events).await);
                 }
                 NimEvent::Closed(error) => {
-                    return End::Lost(
-                        error
-                            .map(Into::into)
-                            .unwrap_or_else(|| ChannelError::transient("the NIM transport closed")),
-                    );
+                    return Err(error
+                        .map(Into::into)
+                        .unwrap_or_else(|| ChannelError::transient("the NIM transport closed")));
                 }
                 other => tracing::debug!(account = %settings.id, ?other, "NIM event"),
             }
@@ -338,73 +341,18 @@ impl Channel for YunxinChannel {
         }
     }
 
-    async fn run(&self, account: Account, ctx: RunContext) -> Result<(), ChannelError> {
-        let settings = account.settings;
-        settings.credentials.clone()?;
-        let mut backoff = Backoff::default();
-        let mut kicks: Vec<Instant> = Vec::new();
-        let result = loop {
-            let opened = tokio::select! {
-                () = ctx.cancel.cancelled() => break Ok(()),
-                opened = self.transports.open(&settings, ctx.host()) => opened,
-            };
-            let end = match opened {
-                Ok(mut opened) => {
-                    let end = self.session(&settings, &mut opened, &ctx).await;
-                    lock(&self.live).remove(&settings.id);
-                    if matches!(end, End::Cancelled) {
-                        // Logged out on purpose, so the server does not hold the session.
-                        let _ = opened.transport.logout().await;
-                    }
-                    opened.transport.close().await;
-                    end
-                }
-                Err(error) => End::Lost(error),
-            };
-            let error = match end {
-                End::Cancelled => break Ok(()),
-                End::Lost(error) => error,
-            };
-            let mut delay = backoff.delay_for(&error);
-            match error.kind {
-                ErrorKind::Kicked => {
-                    let now = Instant::now();
-                    kicks.retain(|at| now.duration_since(*at) < KICK_WINDOW);
-                    kicks.push(now);
-                    if kicks.len() > MAX_KICKS {
-                        break Err(ChannelError::new(
-                            ErrorKind::Kicked,
-                            format!(
-                                "kicked {} times in {} minutes ({}): another client keeps logging \
-                                 in as this account; stop it, then restart this account",
-                                kicks.len(),
-                                KICK_WINDOW.as_secs() / 60,
-                                error.message
-                            ),
-                        ));
-                    }
-                    delay = delay.max(KICK_PAUSE);
-                }
-                kind if !kind.is_retryable() => break Err(error),
-                _ => {}
-            }
-            tracing::warn!(account = %settings.id, kind = %error.kind, %error, retry_in_ms = delay.as_millis() as u64, "NIM session ended; logging in again");
-            ctx.status(StatusPatch::recovering(&error));
-            tokio::select! {
-                () = ctx.cancel.cancelled() => break Ok(()),
-                () = tokio::time::sleep(delay) => {}
-            }
-        };
-        match &result {
-            Ok(()) => ctx.status(StatusPatch {
-                running: Some(false),
-                connected: Some(false),
-                lifecycle: Some("stopped".into()),
-                ..StatusPatch::default()
-            }),
-            Err(error) => ctx.status(StatusPatch::blocked(error)),
-        }
-        result
+    async fn connect(
+        &self,
+        account: Account,
+        ctx: RunContext,
+    ) -> Result<Box<dyn Connector>, ChannelError> {
+        account.settings.credentials.clone()?;
+        Ok(Box::new(Logins {
+            settings: account.settings,
+            transports: Arc::clone(&self.transports),
+            live: self.live.clone(),
+            ctx,
+        }))
     }
 
     async fn send(
@@ -460,7 +408,7 @@ impl Channel for YunxinChannel {
     }
 
     async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {
-        let logged_in = lock(&self.live).contains_key(&account.settings.id);
+        let logged_in = self.live.is_running(&account.settings.id);
         Ok(Probe {
             ok: logged_in,
             detail: if logged_in {

@@ -7,7 +7,7 @@ use channel_core::conformance::Harness;
 use channel_core::{DmPolicy, StateDir};
 use serde_json::{Value, json};
 use yunxin::YunxinChannel;
-use yunxin::nim::{ConversationId, Message};
+use yunxin::nim::{ConversationId, KickReason, Message};
 use yunxin::testing::FakeNim;
 
 const BOT: &str = "bot";
@@ -80,6 +80,16 @@ impl Harness for Nim {
 
     async fn break_once(&self) {
         self.nim.break_link(BOT);
+    }
+
+    async fn revoke_login(&self) {
+        self.nim.add_account(BOT, "a-token-nobody-has");
+        self.nim.break_link(BOT);
+    }
+
+    async fn kick(&self) -> bool {
+        self.nim.kick(BOT, KickReason::ClientExclusive);
+        true
     }
 }
 

@@ -545,12 +545,14 @@ impl OpenImSim {
 
     // ---- connections -----------------------------------------------------------------------------
 
+    /// Whether the user has a connection that is not being dropped: a connection told to close
+    /// stays in the table until its task ends, and must not count as "back online".
     pub fn online(&self, user_id: &str) -> bool {
         self.shared
             .lock()
             .conns
             .values()
-            .any(|c| c.info.user_id == user_id)
+            .any(|c| c.info.user_id == user_id && !*c.kill.borrow())
     }
 
     pub fn connections(&self) -> Vec<ConnInfo> {

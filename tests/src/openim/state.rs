@@ -391,8 +391,10 @@ impl Shared {
         let st = self.lock();
         let mut n = 0;
         for c in st.conns.values().filter(|c| c.info.user_id == user) {
-            c.kill.send_replace(true);
-            n += 1;
+            // Counted once: a connection already told to close is not dropped again.
+            if !c.kill.send_replace(true) {
+                n += 1;
+            }
         }
         n
     }

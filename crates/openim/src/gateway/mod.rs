@@ -6,7 +6,8 @@
 //!    └──── backoff ◄── disconnect │ token refused or kicked ─► recovery ──┘
 //! ```
 //!
-//! [`Runner::run`] owns the loop; [`Link`] lets sends use whatever connection is current.
+//! [`Runner`] is one connection; channel-core's supervisor runs it again after each loss (backoff,
+//! kicks, token recovery, status). [`Link`] lets sends use whatever connection is current.
 
 pub mod conn;
 pub mod link;
@@ -15,10 +16,9 @@ pub mod sync;
 use std::sync::Arc;
 use std::time::Duration;
 
-use channel_core::{Backoff, ChannelError, ErrorKind, StatusPatch};
+use channel_core::{ChannelError, Connector, Lifecycle};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 pub use conn::{Connection, Event, Login, Timing};
 pub use link::{Link, Stored};
@@ -38,11 +38,7 @@ pub trait Recover: Send + Sync {
     async fn accepted(&self) {}
 }
 
-/// Kicks beyond this many within [`KICK_WINDOW`] mean two clients fight over the account.
-const MAX_KICKS: usize = 3;
-const KICK_WINDOW: Duration = Duration::from_secs(600);
-
-/// One account's connection loop.
+/// One account's connection to its message gateway; channel-core's supervisor runs it.
 pub struct Runner {
     pub login: Login,
     pub timing: Timing,
@@ -52,8 +48,6 @@ pub struct Runner {
     pub sync: Sequencer,
     pub sink: Arc<dyn Sink>,
     pub recover: Arc<dyn Recover>,
-    pub status: Arc<dyn Fn(StatusPatch) + Send + Sync>,
-    pub backoff: Backoff,
 }
 
 impl std::fmt::Debug for Runner {
@@ -70,81 +64,41 @@ enum End {
     Lost(ChannelError),
 }
 
-impl Runner {
-    /// Runs until `cancel` fires (`Ok`) or the account cannot go on without a person (`Err`:
-    /// a token nobody could renew, or a kick loop).
-    pub async fn run(mut self, cancel: CancellationToken) -> Result<(), ChannelError> {
-        let mut kicks: Vec<Instant> = Vec::new();
-        let result = loop {
-            let error = match self.session(&cancel).await {
-                Ok(End::Cancelled) => break Ok(()),
-                Ok(End::Lost(error)) | Err(error) => error,
-            };
-            if cancel.is_cancelled() {
-                break Ok(());
-            }
-            if matches!(error.kind, ErrorKind::AuthExpired | ErrorKind::Kicked) {
-                if error.kind == ErrorKind::Kicked {
-                    let now = Instant::now();
-                    kicks.retain(|at| now.duration_since(*at) < KICK_WINDOW);
-                    kicks.push(now);
-                    if kicks.len() > MAX_KICKS {
-                        break Err(ChannelError::new(
-                            ErrorKind::Kicked,
-                            format!(
-                                "kicked {} times in {} minutes: another client keeps logging in \
-                                 as {} on platform {} with a different token. Stop the other \
-                                 client (or give it another platformID), then restart this \
-                                 account",
-                                kicks.len(),
-                                KICK_WINDOW.as_secs() / 60,
-                                self.login.user_id,
-                                self.login.platform_id
-                            ),
-                        ));
-                    }
-                }
-                tracing::warn!(user = %self.login.user_id, kind = %error.kind, %error, "token refused; recovering");
-                (self.status)(StatusPatch::recovering(&error));
-                let renewed = tokio::select! {
-                    () = cancel.cancelled() => break Ok(()),
-                    renewed = self.recover.recover(&error) => renewed,
-                };
-                match renewed {
-                    Ok(token) => {
-                        self.login.token = token;
-                        self.backoff.reset();
-                        continue;
-                    }
-                    Err(failed) => break Err(failed),
-                }
-            }
-            if !error.kind.is_retryable() {
-                break Err(error);
-            }
-            let delay = self.backoff.delay_for(&error);
-            tracing::warn!(user = %self.login.user_id, kind = %error.kind, %error, retry_in_ms = delay.as_millis() as u64, "gateway connection lost");
-            (self.status)(StatusPatch::recovering(&error));
-            tokio::select! {
-                () = cancel.cancelled() => break Ok(()),
-                () = tokio::time::sleep(delay) => {}
-            }
-        };
-        self.link.down();
-        match &result {
-            Ok(()) => (self.status)(StatusPatch {
-                running: Some(false),
-                connected: Some(false),
-                lifecycle: Some("stopped".into()),
-                ..StatusPatch::default()
-            }),
-            Err(error) => (self.status)(StatusPatch::blocked(error)),
+#[async_trait::async_trait]
+impl Connector for Runner {
+    async fn session(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
+        match self.connection(life).await? {
+            End::Cancelled => Ok(()),
+            End::Lost(error) => Err(error),
         }
-        result
     }
 
+    async fn recover(&mut self, error: &ChannelError) -> Option<Result<(), ChannelError>> {
+        Some(
+            self.recover
+                .recover(error)
+                .await
+                .map(|token| self.login.token = token),
+        )
+    }
+
+    fn kick_advice(&self) -> String {
+        format!(
+            "another client keeps logging in as {} on platform {} with a different token. Stop \
+             the other client (or give it another platformID), then restart this account",
+            self.login.user_id, self.login.platform_id
+        )
+    }
+
+    async fn close(&mut self) {
+        self.link.down();
+    }
+}
+
+impl Runner {
     /// One connection, from connect to disconnect.
-    async fn session(&mut self, cancel: &CancellationToken) -> Result<End, ChannelError> {
+    async fn connection(&mut self, life: &Lifecycle) -> Result<End, ChannelError> {
+        let cancel = life.cancel();
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let conn = tokio::select! {
             () = cancel.cancelled() => return Ok(End::Cancelled),
@@ -163,9 +117,8 @@ impl Runner {
             }
         };
         tracing::info!(user = %self.login.user_id, conversations = report.conversations, pulled = report.pulled, "connected and caught up");
-        self.backoff.reset();
         self.link.up(conn.clone());
-        (self.status)(StatusPatch::connected());
+        life.connected();
 
         let mut health =
             tokio::time::interval_at(Instant::now() + self.health_every, self.health_every);

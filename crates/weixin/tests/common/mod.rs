@@ -121,4 +121,8 @@ impl Harness for Wx {
     async fn break_once(&self) {
         self.sim.fault(&self.bot.bot_id, Fault::HttpStatus(502));
     }
+
+    async fn revoke_login(&self) {
+        self.sim.expire_token(&self.bot.bot_id);
+    }
 }
