@@ -16,6 +16,7 @@ use crate::error::ChannelError;
 use crate::host::AccountPhase;
 use crate::message::Outbound;
 use crate::registry::AnyChannel;
+use crate::sendlog::SendLog;
 use crate::supervisor::{KICK_PAUSE, MAX_KICKS};
 use crate::testing::StandaloneHost;
 
@@ -360,6 +361,46 @@ pub async fn applies_every_dm_policy<H: Harness>(state: &Path) {
     running.stop().await;
 }
 
+/// A turn whose reply went out, cut off before it ended (the gateway killed), is replayed by the
+/// next run; its reply is recognised in the send log and not sent again.
+pub async fn a_replayed_turn_never_sends_its_reply_twice<H: Harness>(state: &Path) {
+    let h = H::start(state).await;
+    let peer = h.stranger();
+    let section = h.section(DmPolicy::Allowlist, &allow(&peer));
+    let host = Arc::new(StandaloneHost::default().stalling_after_replies());
+    let running = Running::start(&h, Arc::clone(&host), section.clone()).await;
+    h.inject(&peer, "cut me off").await;
+    assert!(
+        host.wait_for(STEP, |host| host.turns().len() == 1).await,
+        "no turn"
+    );
+    assert_eq!(wait_sent(&h, &peer, 1).await, ["echo: cut me off"]);
+    running.stop().await;
+    // The next run is a new process: nothing carried over in memory.
+    SendLog::forget_open_logs();
+    let host = Arc::new(StandaloneHost::default());
+    let running = Running::start(&h, Arc::clone(&host), section).await;
+    assert!(
+        host.wait_for(STEP, |host| host.turns().len() == 1).await,
+        "the cut-off turn was not replayed"
+    );
+    assert_eq!(host.turns()[0].inbound.text, "cut me off");
+    settle().await;
+    assert_eq!(
+        h.sent_to(&peer).await,
+        ["echo: cut me off"],
+        "the replayed turn sent its reply again"
+    );
+    assert!(
+        host.statuses()
+            .iter()
+            .any(|(_, patch)| patch.last_outbound_at.is_some()),
+        "the replayed reply did not count as delivered (refused as a duplicate?): {:?}",
+        host.statuses()
+    );
+    running.stop().await;
+}
+
 /// `starting`, then `ready`; `recovering` while a broken connection is replaced, `ready` again;
 /// `stopped` at the end. The supervisor writes these for every channel.
 pub async fn status_follows_the_connection<H: Harness>(state: &Path) {
@@ -483,6 +524,7 @@ macro_rules! channel_conformance_tests {
             status_follows_the_connection,
             a_revoked_login_blocks_the_account,
             a_kick_loop_blocks_the_account,
+            a_replayed_turn_never_sends_its_reply_twice,
         );
     };
     (@each $harness:ty; $($check:ident),* $(,)?) => {

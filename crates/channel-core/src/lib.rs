@@ -38,6 +38,7 @@ pub mod message;
 pub mod pipeline;
 pub mod registry;
 pub mod schema;
+pub mod sendlog;
 pub mod session;
 pub mod state;
 pub mod supervisor;
@@ -67,6 +68,7 @@ pub use message::{
 };
 pub use pipeline::{Accepted, Outlet, Pipeline};
 pub use registry::AnyChannel;
+pub use sendlog::SendLog;
 pub use session::{DmScope, Route, RouteQuery, ScopeResolver, SessionKeyResolver};
 pub use state::StateDir;
 pub use supervisor::{Connector, Lifecycle};

@@ -177,6 +177,23 @@ impl Outbound {
             ..Self::default()
         }
     }
+
+    /// The send-log key of wire piece `part` (0-based) of this message, when the caller named
+    /// it ([`Outbound::client_id`]); see [`crate::SendLog`].
+    pub fn piece_key(&self, part: usize) -> Option<String> {
+        self.client_id.as_ref().map(|id| format!("{id}#{part}"))
+    }
+
+    /// A 32-hex-digit client id for wire piece `part` sent by `account`: derived from
+    /// [`Outbound::client_id`] when the caller named the message, so a retry carries the same
+    /// id and servers that know it (and our catch-up) recognise the piece; random otherwise.
+    pub fn wire_id(&self, account: &str, part: usize) -> String {
+        use md5::Digest;
+        match &self.client_id {
+            Some(id) => hex::encode(md5::Md5::digest(format!("{account}\n{id}\n{part}"))),
+            None => hex::encode(rand::random::<[u8; 16]>()),
+        }
+    }
 }
 
 /// The truth about what happened to an outbound message.
@@ -222,4 +239,26 @@ pub fn local_media_path(
         )));
     }
     Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_ids_are_stable_per_message_account_and_part() {
+        let named = Outbound {
+            client_id: Some("d1".into()),
+            ..Outbound::default()
+        };
+        let a = named.wire_id("primary", 0);
+        assert_eq!(a, named.wire_id("primary", 0));
+        assert_ne!(a, named.wire_id("primary", 1));
+        assert_ne!(a, named.wire_id("team-b", 0));
+        assert_eq!(a.len(), 32);
+        let unnamed = Outbound::text("hi");
+        assert_ne!(unnamed.wire_id("p", 0), unnamed.wire_id("p", 0));
+        assert_eq!(named.piece_key(2).as_deref(), Some("d1#2"));
+        assert_eq!(unnamed.piece_key(0), None);
+    }
 }

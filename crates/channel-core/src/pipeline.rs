@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -91,6 +91,9 @@ pub struct Pipeline {
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
     tasks: TaskTracker,
     cancel: CancellationToken,
+    /// Set once the account first reported connected: replays wait for it, because their
+    /// replies need the connection (and would fail, or wait out a send timeout, before it).
+    connected: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -127,6 +130,7 @@ impl Pipeline {
             peers: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             cancel,
+            connected: watch::Sender::new(false),
         });
         if !pending.is_empty() {
             tracing::info!(
@@ -160,6 +164,9 @@ impl Pipeline {
     }
 
     pub fn report_status(&self, patch: StatusPatch) {
+        if patch.connected == Some(true) {
+            self.connected.send_replace(true);
+        }
         self.host
             .report_status(&self.config.channel, &self.config.account, patch);
     }
@@ -327,6 +334,14 @@ impl Pipeline {
 
     async fn finish_turn(&self, work: Work) {
         let id = work.inbound.server_id.clone();
+        if work.replay {
+            let mut connected = self.connected.subscribe();
+            tokio::select! {
+                // Still pending in the journal: the next run replays it.
+                () = self.cancel.cancelled() => return,
+                _ = connected.wait_for(|up| *up) => {}
+            }
+        }
         let outcome = tokio::select! {
             // Left pending in the journal: the next run replays it.
             () = self.cancel.cancelled() => return,
@@ -612,6 +627,12 @@ mod tests {
             CancellationToken::new(),
         )
         .expect("open");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            host.turns().is_empty(),
+            "replays wait until the account is connected"
+        );
+        pipeline.report_status(StatusPatch::connected());
         assert!(
             host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
                 .await
@@ -641,6 +662,7 @@ mod tests {
             CancellationToken::new(),
         )
         .expect("reopen");
+        pipeline.report_status(StatusPatch::connected());
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(host.turns().is_empty(), "replayed a finished turn");
         pipeline.close().await;

@@ -1,7 +1,7 @@
 //! Type-erased channels, so a host can hold several protocols in one list and talk to them in
 //! JSON (the config section as OpenClaw has it, targets as users type them).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -201,12 +201,18 @@ impl<C: Channel> AnyChannel for Arc<C> {
         cancel: CancellationToken,
     ) -> Result<(), ChannelError> {
         let descriptor = C::descriptor(self);
+        // Status goes through the pipeline once there is one (its replays wait for the first
+        // connection), straight to the host before.
+        let opened: Arc<OnceLock<Arc<Pipeline>>> = Arc::default();
         let life = {
-            let host = Arc::clone(&host);
+            let (host, opened) = (Arc::clone(&host), Arc::clone(&opened));
             let (channel_id, account_id) = (descriptor.id.clone(), account_id.to_owned());
             Lifecycle::new(
                 cancel.clone(),
-                Arc::new(move |patch| host.report_status(&channel_id, &account_id, patch)),
+                Arc::new(move |patch| match opened.get() {
+                    Some(pipeline) => pipeline.report_status(patch),
+                    None => host.report_status(&channel_id, &account_id, patch),
+                }),
             )
         };
         life.starting();
@@ -215,6 +221,7 @@ impl<C: Channel> AnyChannel for Arc<C> {
                 Ok(prepared) => prepared,
                 Err(error) => return Err(life.stop_before_start(error)),
             };
+        let _ = opened.set(Arc::clone(&pipeline));
         let result = supervise(connector.as_mut(), &life, Backoff::default(), account_id).await;
         drop(connector);
         pipeline.close().await;

@@ -39,6 +39,8 @@ pub struct StandaloneHost {
     media_roots: Vec<String>,
     /// This host's media store, removed with the host.
     media_store: PathBuf,
+    /// Turns never return after their replies (the process "dies" mid-turn).
+    stall_after_replies: bool,
     changed: Notify,
 }
 
@@ -81,8 +83,16 @@ impl StandaloneHost {
                 std::process::id(),
                 rand::random::<u64>()
             )),
+            stall_after_replies: false,
             changed: Notify::new(),
         }
+    }
+
+    /// Turns send their replies, then never return: what a gateway killed between a reply and
+    /// the end of its turn leaves behind (the turn still pending in the journal).
+    pub fn stalling_after_replies(mut self) -> Self {
+        self.stall_after_replies = true;
+        self
     }
 
     /// Installs a global function `name` (what an operator puts on `globalThis`). A `null`
@@ -233,6 +243,9 @@ impl Host for StandaloneHost {
         // Recorded after the replies went out, so a test that saw the turn can expect them.
         lock(&self.turns).push(turn);
         self.changed.notify_waiters();
+        if self.stall_after_replies {
+            std::future::pending::<()>().await;
+        }
         outcome
     }
 

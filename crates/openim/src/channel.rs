@@ -16,7 +16,7 @@ use channel_core::media::MediaPolicy;
 use channel_core::{
     AccountView, Capabilities, Channel, ChannelError, ChatKind, Connector, DeliveryMode,
     Descriptor, Fetched, Lifecycle, LiveAccounts, LiveEntry, Media, Meta, Outbound, Probe, Receipt,
-    RunContext, StateDir, Target,
+    RunContext, SendLog, StateDir, Target,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -117,6 +117,8 @@ impl OpenimChannel {
             rest: &live.rest,
             media: &live.media,
         };
+        // Each part's `clientMsgID` derives from the message's client id, and the link's send
+        // log knows every one the server stored: a replayed reply is not sent again.
         let messages = outbound::build(&sender, target, message, attach).await?;
         let mut ids = Vec::with_capacity(messages.len());
         for msg in &messages {
@@ -399,7 +401,7 @@ impl Channel for OpenimChannel {
             );
         }
         let rest = RestClient::new(RestConfig::from_account(&settings)?)?;
-        let link = Arc::new(Link::default());
+        let link = Arc::new(Link::new(SendLog::for_account(&self.dir, &settings.id)));
         let me = credentials.user_id.clone();
         // The sender nickname travels in every message (the server does not fill it in).
         let nickname = match rest.users_info(std::slice::from_ref(&me)).await {

@@ -4,9 +4,7 @@
 use channel_core::dm::strip_prefix_ci;
 use channel_core::media::{MediaPolicy, mime};
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
-use md5::{Digest, Md5};
 
-use crate::gateway::conn::random_id;
 use crate::rest::RestClient;
 use crate::wire::proto::MsgData;
 use crate::wire::{
@@ -82,15 +80,6 @@ pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
     })
 }
 
-/// The `clientMsgID` of part `part` of a logical message: derived from the host's delivery id
-/// when there is one, so a retried delivery reuses it and is recognised as already stored.
-pub fn client_msg_id(account: &str, client_id: Option<&str>, part: usize) -> String {
-    match client_id {
-        Some(id) => hex::encode(Md5::digest(format!("{account}\n{id}\n{part}"))),
-        None => random_id(),
-    }
-}
-
 /// Builds every wire message of `message`: attachments first (uploaded now), then the text.
 pub async fn build(
     sender: &Sender<'_>,
@@ -120,7 +109,7 @@ pub async fn build(
                 sender,
                 target,
                 content,
-                client_msg_id(sender.account, message.client_id.as_deref(), part),
+                message.wire_id(sender.account, part),
             )
         })
         .collect()
@@ -330,16 +319,6 @@ mod tests {
         assert_eq!(wire_group_id("primary", "g1"), "g1");
         assert_eq!(wire_group_id("team-b", "g1@primary"), "g1@primary");
         assert_eq!(wire_group_id("primary", "@primary"), "@primary");
-    }
-
-    #[test]
-    fn client_ids_are_stable_per_delivery_and_part() {
-        let a = client_msg_id("primary", Some("d1"), 0);
-        assert_eq!(a, client_msg_id("primary", Some("d1"), 0));
-        assert_ne!(a, client_msg_id("primary", Some("d1"), 1));
-        assert_ne!(a, client_msg_id("team-b", Some("d1"), 0));
-        assert_eq!(a.len(), 32);
-        assert_ne!(client_msg_id("p", None, 0), client_msg_id("p", None, 0));
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use channel_core::supervisor::supervise;
-use channel_core::{AccountPhase, Backoff, ChannelError, ErrorKind, Lifecycle, StatusPatch};
+use channel_core::{
+    AccountPhase, Backoff, ChannelError, ErrorKind, Lifecycle, SendLog, StatusPatch,
+};
 use imsim::openim::{Fault, OpenImOptions, OpenImSim};
 use openim::gateway::{Connection, Link, Login, Recover, Runner, Seqs, Sequencer, Sink, Timing};
 use openim::wire::proto::{GetMaxSeqReq, GetMaxSeqResp, MsgData};
@@ -157,7 +159,7 @@ fn start(
     sink: Arc<Recorder>,
     recover: Arc<dyn Recover>,
 ) -> Running {
-    let link = Arc::new(Link::default());
+    let link = Arc::new(Link::new(SendLog::at(seqs.with_extension("sent.jsonl"))));
     *sink.link.lock().unwrap() = Some(Arc::clone(&link));
     let statuses = Arc::new(Mutex::new(Vec::new()));
     let recorded = Arc::clone(&statuses);

@@ -85,6 +85,12 @@ impl Account {
     pub fn windows(&self) -> window::WindowStore {
         window::WindowStore::new(self.store.accounts_dir(), &self.id)
     }
+
+    /// Whole messages that went out, by the caller's id (a queued one is resumed by the outbox,
+    /// so pieces need no record of their own).
+    pub fn send_log(&self) -> channel_core::SendLog {
+        channel_core::SendLog::for_account(self.store.dir(), &self.id)
+    }
 }
 
 impl WeixinChannel {

@@ -183,6 +183,7 @@ impl Store {
                 ".context-tokens.json",
                 ".windows.json",
                 ".outbox.json",
+                // Written by versions before the shared send log.
                 ".delivered.json",
                 ".recent.json",
             ] {
@@ -192,6 +193,7 @@ impl Store {
             }
         }
         state::remove_file(&self.dir.join("dedup").join(format!("{id}.jsonl")))?;
+        state::remove_file(&self.dir.join("sent").join(format!("{id}.jsonl")))?;
         let ids: Vec<String> =
             state::read_json(&self.dir.join("accounts.json"))?.unwrap_or_default();
         let kept: Vec<&String> = ids

@@ -121,18 +121,13 @@ pub struct Queued {
 pub struct WindowStore {
     windows: PathBuf,
     outbox: PathBuf,
-    delivered: PathBuf,
 }
-
-/// Logical messages remembered as delivered, so a retried send of one is not sent again.
-const DELIVERED_KEPT: usize = 1000;
 
 impl WindowStore {
     pub fn new(accounts_dir: PathBuf, account: &str) -> Self {
         Self {
             windows: accounts_dir.join(format!("{account}.windows.json")),
             outbox: accounts_dir.join(format!("{account}.outbox.json")),
-            delivered: accounts_dir.join(format!("{account}.delivered.json")),
         }
     }
 
@@ -168,27 +163,6 @@ impl WindowStore {
         let mut all = self.read_windows()?;
         all.entry(peer.to_owned()).or_default().refused = true;
         state::write_json(&self.windows, &all, false)
-    }
-
-    fn read_delivered(&self) -> io::Result<std::collections::VecDeque<String>> {
-        Ok(state::read_json(&self.delivered)?.unwrap_or_default())
-    }
-
-    /// Whether the logical message `client_id` already went out in full.
-    pub fn was_delivered(&self, client_id: &str) -> io::Result<bool> {
-        Ok(self.read_delivered()?.iter().any(|id| id == client_id))
-    }
-
-    pub fn record_delivered(&self, client_id: &str) -> io::Result<()> {
-        let mut all = self.read_delivered()?;
-        if all.iter().any(|id| id == client_id) {
-            return Ok(());
-        }
-        all.push_back(client_id.to_owned());
-        while all.len() > DELIVERED_KEPT {
-            all.pop_front();
-        }
-        state::write_json(&self.delivered, &all, false)
     }
 
     /// The queued entry of the logical message `client_id`, if it waits.

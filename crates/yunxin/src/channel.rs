@@ -5,21 +5,20 @@
 //! refused token ends the session, and the account either logs in again after a backoff or
 //! stops until a person fixes its credentials.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use channel_core::media::MediaPolicy;
 use channel_core::{
     AccountView, Capabilities, Channel, ChannelError, ChatKind, Connector, DeliveryMode,
     Descriptor, ErrorKind, Fetched, Host, Lifecycle, LiveAccounts, Media, Meta, Outbound, Probe,
-    Receipt, RunContext, StateDir, Target, TransportModule, lock,
+    Receipt, RunContext, SendLog, StateDir, Target, TransportModule,
 };
 use tokio::sync::mpsc;
 
 use crate::config::{AccountSettings, TransportKind, YunxinConfig, process_env};
-use crate::nim::{ConnectStatus, Kicked, Login, LoginStatus, NimEvent, NimTransport, Opened, Sent};
+use crate::nim::{ConnectStatus, Kicked, Login, LoginStatus, NimEvent, NimTransport, Opened};
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
 
@@ -55,39 +54,11 @@ impl Transports for ConfiguredTransports {
     }
 }
 
-/// Sent messages remembered per account, so a host retry is answered without a resend.
-const REMEMBERED_SENDS: usize = 2048;
-
 /// What a logged-in account shares with senders.
 #[derive(Debug, Clone)]
 struct Live {
     transport: Arc<dyn NimTransport>,
     me: String,
-    /// `messageClientId` → what the server stored. The SDK refuses an id it already sent
-    /// (191004) instead of answering with the first result, so the answer is kept here.
-    sent: Arc<Mutex<SentLog>>,
-}
-
-#[derive(Debug, Default)]
-struct SentLog {
-    by_id: HashMap<String, Sent>,
-    order: std::collections::VecDeque<String>,
-}
-
-impl SentLog {
-    fn get(&self, id: &str) -> Option<Sent> {
-        self.by_id.get(id).cloned()
-    }
-
-    fn insert(&mut self, sent: Sent) {
-        if self.by_id.len() >= REMEMBERED_SENDS
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.by_id.remove(&oldest);
-        }
-        self.order.push_back(sent.message_client_id.clone());
-        self.by_id.insert(sent.message_client_id.clone(), sent);
-    }
 }
 
 /// The Yunxin channel.
@@ -178,7 +149,6 @@ impl Logins {
             Live {
                 transport: Arc::clone(&transport),
                 me: me.clone(),
-                sent: Arc::default(),
             },
         );
         life.connected();
@@ -367,24 +337,23 @@ impl Channel for YunxinChannel {
         let prepared =
             outbound::build(&account.settings.id, &conversation, message, &account.media).await?;
         let requests = &prepared.parts;
+        // The SDK refuses an id it already sent (191004) instead of answering with the first
+        // result, so a retried or replayed reply is answered from the send log.
+        let log = SendLog::for_account(&self.dir, &account.settings.id);
         let mut last = String::new();
-        for request in requests {
-            let id = &request.request.message_client_id;
-            let remembered = lock(&live.sent).get(id);
-            let sent = match remembered {
-                Some(sent) => sent,
-                None => {
-                    let sent = live.transport.send(&request.request).await.map_err(|e| {
-                        ChannelError::from(e).context(format!(
-                            "netease-yunxin {}: sending to {target}",
-                            account.settings.id
-                        ))
-                    })?;
-                    lock(&live.sent).insert(sent.clone());
-                    sent
-                }
-            };
-            last = sent.message_server_id;
+        for (part, request) in requests.iter().enumerate() {
+            last = log
+                .once(message.piece_key(part).as_deref(), || async {
+                    let sent = live.transport.send(&request.request).await?;
+                    Ok(sent.message_server_id)
+                })
+                .await
+                .map_err(|e| {
+                    e.context(format!(
+                        "netease-yunxin {}: sending to {target}",
+                        account.settings.id
+                    ))
+                })?;
         }
         Ok(Receipt::Sent {
             message_id: last,

@@ -5,7 +5,6 @@
 use channel_core::dm::strip_prefix_ci;
 use channel_core::media::{MediaPolicy, TempFile, mime};
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
-use md5::{Digest, Md5};
 
 use crate::nim::{ConversationId, SendBody, SendRequest};
 
@@ -78,14 +77,6 @@ pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
     })
 }
 
-/// The `messageClientId` of part `part`: from the host's delivery id when there is one.
-pub fn message_client_id(account: &str, client_id: Option<&str>, part: usize) -> String {
-    match client_id {
-        Some(id) => hex::encode(Md5::digest(format!("{account}\n{id}\n{part}"))),
-        None => hex::encode(rand::random::<[u8; 16]>()),
-    }
-}
-
 pub async fn build(
     account: &str,
     conversation: &ConversationId,
@@ -115,7 +106,7 @@ pub async fn build(
         .map(|(part, body)| Built {
             request: SendRequest {
                 conversation_id: conversation.to_string(),
-                message_client_id: message_client_id(account, message.client_id.as_deref(), part),
+                message_client_id: message.wire_id(account, part),
                 body,
             },
         })

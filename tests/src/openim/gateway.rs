@@ -704,6 +704,10 @@ fn handle_request(shared: &Arc<Shared>, conn: &Conn, payload: &[u8]) -> bool {
     true
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// 1003: checks, reply `SendMsgResp` (no seq), then store + push.
 fn send_msg(
     shared: &Arc<Shared>,
@@ -747,6 +751,16 @@ fn send_msg(
         modify: None,
     };
     let out = reply(Ok(Some(resp.encode_to_vec())));
+    let lost = st
+        .lost_replies
+        .iter()
+        .any(|text| contains(&msg.content, text.as_bytes()));
+    if lost {
+        st.commit(msg, Some(index));
+        drop(st);
+        shared.bump();
+        return;
+    }
     if shared.opts.push_before_reply {
         st.commit(msg, Some(index));
         st.send_conn(conn.id, out);

@@ -586,6 +586,13 @@ impl OpenImSim {
         self.shared.force_logout(user_id, Some(platform_id))
     }
 
+    /// From now on, a 1003 send whose content contains `text` is stored and pushed as usual, but
+    /// its reply is never sent: the reply is lost on the way, as when the connection dies right
+    /// after the server stored the message.
+    pub fn lose_send_replies(&self, text: &str) {
+        self.shared.lock().lost_replies.push(text.to_owned());
+    }
+
     /// Queues a one-shot fault for the user's next server → client binary frame.
     pub fn fault(&self, user_id: &str, fault: Fault) {
         self.shared

@@ -187,6 +187,8 @@ pub(crate) struct State {
     pub next_conn: u64,
     pub sent: Vec<Sent>,
     pub faults: BTreeMap<String, VecDeque<Fault>>,
+    /// Sends whose content contains one of these are stored and pushed, but never answered.
+    pub lost_replies: Vec<String>,
     pub friend_calls: Vec<FriendCall>,
     pub rest_calls: Vec<RestCall>,
     pub objects: ObjectStore,

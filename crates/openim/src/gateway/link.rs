@@ -5,20 +5,15 @@
 //! catch-up, which pulls our own stored messages back; only if its `clientMsgID` is still not
 //! among them is it sent again, with the same id.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::Duration;
 
-use channel_core::lock;
-use channel_core::{ChannelError, ErrorKind};
+use channel_core::{ChannelError, ErrorKind, SendLog};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::conn::Connection;
 use crate::wire::proto::{MsgData, SendMsgResp};
 
-/// How many of our own stored `clientMsgID`s are remembered for reconciling.
-const REMEMBERED: usize = 4096;
 /// After a reconnect, how long a push echo of an unanswered send may still take to arrive
 /// (the server assigns seqs and pushes asynchronously after storing).
 const ECHO_GRACE: Duration = Duration::from_millis(1500);
@@ -31,44 +26,13 @@ struct State {
     generation: u64,
 }
 
-/// Our own messages known to be stored, by `clientMsgID`.
-#[derive(Debug, Default)]
-struct Confirmed {
-    by_client_id: HashMap<String, String>,
-    order: VecDeque<String>,
-}
-
-impl Confirmed {
-    fn insert(&mut self, client_msg_id: &str, server_msg_id: &str) {
-        if self
-            .by_client_id
-            .insert(client_msg_id.to_owned(), server_msg_id.to_owned())
-            .is_none()
-        {
-            self.order.push_back(client_msg_id.to_owned());
-        }
-        while self.order.len() > REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.by_client_id.remove(&old);
-            }
-        }
-    }
-}
-
 /// Shared between the account's connection loop and its senders.
 #[derive(Debug)]
 pub struct Link {
     state: watch::Sender<State>,
-    confirmed: Mutex<Confirmed>,
-}
-
-impl Default for Link {
-    fn default() -> Self {
-        Self {
-            state: watch::Sender::new(State::default()),
-            confirmed: Mutex::default(),
-        }
-    }
+    /// Our own messages known to be stored, by `clientMsgID`: from send replies, push echoes
+    /// and pulled copies, kept on disk so a restarted gateway knows them too.
+    confirmed: SendLog,
 }
 
 /// What a send ended with.
@@ -80,6 +44,14 @@ pub struct Stored {
 }
 
 impl Link {
+    /// A link whose confirmed sends are recorded in `log` (the account's send log).
+    pub fn new(log: SendLog) -> Self {
+        Self {
+            state: watch::Sender::new(State::default()),
+            confirmed: log,
+        }
+    }
+
     /// The connection is logged in and caught up: sends may go.
     pub fn up(&self, conn: Connection) {
         self.state.send_modify(|s| {
@@ -98,16 +70,17 @@ impl Link {
 
     /// Records one of our messages as stored (its reply, a push echo or a pulled copy).
     pub fn confirm(&self, client_msg_id: &str, server_msg_id: &str) {
-        if !client_msg_id.is_empty() {
-            lock(&self.confirmed).insert(client_msg_id, server_msg_id);
+        if client_msg_id.is_empty() {
+            return;
+        }
+        if let Err(err) = self.confirmed.record(client_msg_id, server_msg_id) {
+            // Known in no record: a replay after a restart may send it again.
+            tracing::error!(client_msg_id, %err, "could not record a stored message in the send log");
         }
     }
 
-    fn stored(&self, client_msg_id: &str) -> Option<String> {
-        lock(&self.confirmed)
-            .by_client_id
-            .get(client_msg_id)
-            .cloned()
+    fn stored(&self, client_msg_id: &str) -> Result<Option<String>, ChannelError> {
+        self.confirmed.sent(client_msg_id)
     }
 
     /// Waits for a caught-up connection newer than `after`.
@@ -146,7 +119,8 @@ impl Link {
         let mut resent = 0;
         loop {
             // A host retry of a message that went out already, or a reconciled lost reply.
-            if let Some(server_msg_id) = self.stored(id) {
+            if let Some(server_msg_id) = self.stored(id)? {
+                tracing::info!(client_msg_id = %id, "already stored; not sending it again");
                 return Ok(Stored {
                     server_msg_id,
                     resent,
@@ -178,7 +152,7 @@ impl Link {
                     self.down_if(generation);
                     after = generation;
                     let (_, newer) = self.connection(after, deadline).await?;
-                    if self.stored(id).is_none() {
+                    if self.stored(id)?.is_none() {
                         tokio::time::sleep(
                             ECHO_GRACE.min(deadline.saturating_duration_since(Instant::now())),
                         )
