@@ -107,6 +107,25 @@ impl AccountView {
     }
 }
 
+impl AccountView {
+    /// An account that cannot run because its config is wrong: not configured, with the error
+    /// as the reason, closed to DMs and groups.
+    pub fn unusable(account_id: &str, error: &ChannelError) -> Self {
+        Self {
+            account_id: account_id.to_owned(),
+            name: None,
+            enabled: true,
+            configured: false,
+            unconfigured_reason: Some(error.message.clone()),
+            dm: DmConfig {
+                policy: crate::dm::DmPolicy::Disabled,
+                ..DmConfig::default()
+            },
+            group: GroupConfig::default(),
+        }
+    }
+}
+
 /// Result of a health check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,13 +5,14 @@ use serde::Deserialize;
 
 use crate::error::ChannelError;
 
-/// Checks the keys every channel shares ([`crate::media::MediaKeys`],
+/// Checks the keys every channel shares ([`crate::dm::DmKeys`], [`crate::media::MediaKeys`],
 /// [`crate::group::GroupKeys`]) in `section` and in each of its `accounts.<id>`. Channels
 /// flatten these into their config types, and serde loses the path of an error inside a
 /// flattened struct; checked on their own first, their errors name the full path
 /// (`channels.multi-openim.accounts.b.groupPolicy: unknown variant …`).
 pub fn check_shared_keys(what: &str, section: &serde_json::Value) -> Result<(), ChannelError> {
     fn check(at: &str, value: &serde_json::Value) -> Result<(), ChannelError> {
+        parse_config::<crate::dm::DmKeys>(at, value)?;
         parse_config::<crate::media::MediaKeys>(at, value)?;
         parse_config::<crate::group::GroupKeys>(at, value)?;
         Ok(())
@@ -26,6 +27,21 @@ pub fn check_shared_keys(what: &str, section: &serde_json::Value) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// The account ids a section names without parsing it: the keys of `accounts`, or `default`.
+/// For a section whose parse failed, so each of its accounts can report the error.
+pub fn listed_account_ids(section: &serde_json::Value) -> Vec<String> {
+    let listed: Vec<String> = section
+        .get("accounts")
+        .and_then(serde_json::Value::as_object)
+        .map(|accounts| accounts.keys().cloned().collect())
+        .unwrap_or_default();
+    if listed.is_empty() {
+        vec!["default".to_owned()]
+    } else {
+        listed
+    }
 }
 
 /// Whether `id` can name a state file: not empty, `.` or `..`, and without a path separator

@@ -49,6 +49,40 @@ pub struct DmConfig {
     pub implicit_allow: Vec<String>,
 }
 
+/// `dmPolicy` and `allowFrom` as a section or an account declares them; flattened into every
+/// channel's config at both levels (`#[serde(flatten)]`), and merged by [`DmConfig::layered`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DmKeys {
+    /// Who may DM the bot: `pairing` (default), `allowlist`, `open` (needs `"*"` in
+    /// `allowFrom`) or `disabled`. An account's value overrides the channel's.
+    pub dm_policy: Option<DmPolicy>,
+    /// Sender ids allowed to DM the bot; `"*"` for everyone. An account's list replaces the
+    /// channel's.
+    pub allow_from: Option<Vec<crate::config::StringOrNumber>>,
+}
+
+impl DmConfig {
+    /// An account's DM settings: each of its keys over the channel's, then the defaults.
+    pub fn layered(channel: &DmKeys, account: Option<&DmKeys>) -> Self {
+        let own = account.cloned().unwrap_or_default();
+        let strings = |list: Option<Vec<crate::config::StringOrNumber>>| {
+            list.map(|l| {
+                l.into_iter()
+                    .map(crate::config::StringOrNumber::into_string)
+                    .collect()
+            })
+        };
+        Self {
+            policy: own.dm_policy.or(channel.dm_policy).unwrap_or_default(),
+            allow_from: strings(own.allow_from)
+                .or_else(|| strings(channel.allow_from.clone()))
+                .unwrap_or_default(),
+            implicit_allow: Vec::new(),
+        }
+    }
+}
+
 /// A pairing request as the host stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairingCode {

@@ -4,7 +4,10 @@
 //! [`Pipeline`] through its [`RunContext`]; the pipeline drops redeliveries ([`dedup`]), applies
 //! the DM policy ([`dm`]) or the group policy ([`group`]) and gives the rest to the [`Host`],
 //! whose replies come back through the channel's [`Channel::send`]. Attachments go through
-//! [`media`], both ways. Nothing in here knows Node or any IM protocol.
+//! [`media`], both ways. Each account runs under a [`supervisor`]: the channel provides a
+//! [`Connector`] (one connection, start to end) and the supervisor reconnects it, stops it when a
+//! person must act, and writes its status. Sent pieces are recorded in the [`SendLog`], so a
+//! replayed reply is never sent twice. Nothing in here knows Node or any IM protocol.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -54,7 +57,7 @@ pub use channel::{
     AccountView, Capabilities, Channel, DeliveryMode, Descriptor, Meta, Probe, RunContext,
 };
 pub use config::{StringOrNumber, parse_config};
-pub use dm::{DmConfig, DmPolicy, PairingStore};
+pub use dm::{DmConfig, DmKeys, DmPolicy, PairingStore};
 pub use error::{ChannelError, ErrorKind};
 pub use group::{GroupConfig, GroupKeys, GroupPolicy};
 pub use host::{

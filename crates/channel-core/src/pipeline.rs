@@ -348,6 +348,11 @@ impl Pipeline {
             outcome = self.turn(work.inbound, work.replay) => outcome,
         };
         match outcome {
+            // Replies already sent by the cut-off run are recognised in the send log; a host that
+            // knows the turn finished answers with none.
+            Ok(outcome) if work.replay => {
+                tracing::info!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "replayed turn finished")
+            }
             Ok(outcome) => {
                 tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "turn finished")
             }

@@ -10,7 +10,7 @@ use crate::action::{self, ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use crate::backoff::Backoff;
 use crate::channel::{AccountView, Channel, Descriptor, Probe, RunContext};
 use crate::dedup::Window;
-use crate::error::ChannelError;
+use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, TransportModule};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{Fetched, Media, Outbound, Receipt, Target};
@@ -185,12 +185,27 @@ impl<C: Channel> AnyChannel for Arc<C> {
         C::descriptor(self)
     }
 
+    /// A config error in the channel's section is every account's problem, not the host's:
+    /// the accounts are still listed (those under `accounts`, else `default`), each one shows
+    /// the error in its status, and the rest of the gateway runs.
     fn account_ids(&self, section: &Value) -> Result<Vec<String>, ChannelError> {
-        C::account_ids(self, section)
+        match C::account_ids(self, section) {
+            Err(error) if error.kind == ErrorKind::BadInput => {
+                tracing::warn!(channel = %C::descriptor(self).id, %error, "config error; its accounts cannot start");
+                Ok(crate::config::listed_account_ids(section))
+            }
+            ids => ids,
+        }
     }
 
     fn describe(&self, section: &Value, account: &str) -> Result<AccountView, ChannelError> {
-        Ok(self.view(&resolve(self.as_ref(), section, account)?))
+        match resolve(self.as_ref(), section, account) {
+            Ok(resolved) => Ok(self.view(&resolved)),
+            Err(error) if error.kind == ErrorKind::BadInput => {
+                Ok(AccountView::unusable(account, &error))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     async fn run(

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use channel_core::DmPolicy;
+use channel_core::DmKeys;
 use channel_core::media::MediaKeys;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -36,11 +36,10 @@ pub struct WeixinConfig {
     pub route_tag: Option<StringOrNumber>,
     /// `base_info.bot_agent`: space-separated `name/version` tokens. Default `OpenClaw`.
     pub bot_agent: Option<String>,
-    /// Who may DM the bot: `pairing` (default), `allowlist`, `open` (needs `"*"` in
-    /// `allowFrom`) or `disabled`. The WeChat user who bound the bot is always allowed.
-    pub dm_policy: Option<DmPolicy>,
-    /// WeChat user ids (`…@im.wechat`) allowed to DM the bot; `"*"` for everyone.
-    pub allow_from: Option<Vec<StringOrNumber>>,
+    /// `dmPolicy` and `allowFrom` (WeChat user ids, `…@im.wechat`). The WeChat user who bound
+    /// the bot is always allowed.
+    #[serde(flatten)]
+    pub dm: DmKeys,
     /// Per-account overrides, keyed by normalized account id (e.g. `b0f5860fdecb-im-bot`).
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
@@ -76,9 +75,23 @@ pub struct AccountConfig {
     pub media: MediaKeys,
     pub route_tag: Option<StringOrNumber>,
     pub bot_agent: Option<String>,
-    pub dm_policy: Option<DmPolicy>,
-    pub allow_from: Option<Vec<StringOrNumber>>,
+    /// Overrides the channel's `dmPolicy` and `allowFrom` for this account.
+    #[serde(flatten)]
+    pub dm: DmKeys,
 }
+
+impl WeixinConfig {
+    /// Parses the section; errors name the full path of the bad key.
+    pub fn parse(section: &serde_json::Value) -> Result<Self, channel_core::ChannelError> {
+        if section.is_null() {
+            return Ok(Self::default());
+        }
+        channel_core::config::check_shared_keys(SECTION, section)?;
+        channel_core::parse_config(SECTION, section)
+    }
+}
+
+const SECTION: &str = "channels.openclaw-weixin";
 
 /// The JSON Schema of [`WeixinConfig`], as the manifest carries it.
 pub fn schema() -> serde_json::Value {
@@ -106,7 +119,7 @@ mod tests {
         });
         let config: WeixinConfig =
             channel_core::parse_config("channels.openclaw-weixin", &raw).expect("parse");
-        assert_eq!(config.dm_policy, Some(DmPolicy::Allowlist));
+        assert_eq!(config.dm.dm_policy, Some(channel_core::DmPolicy::Allowlist));
         assert_eq!(config.accounts["b0-im-bot"].enabled, Some(false));
         assert_eq!(config.media.media_max_mb, Some(2.5));
         assert_eq!(config.media.media_allow_private_network, Some(true));
@@ -115,8 +128,7 @@ mod tests {
     #[test]
     fn bad_values_name_the_field() {
         let raw = serde_json::json!({"accounts": {"b0": {"dmPolicy": "sometimes"}}});
-        let err = channel_core::parse_config::<WeixinConfig>("channels.openclaw-weixin", &raw)
-            .expect_err("bad");
+        let err = WeixinConfig::parse(&raw).expect_err("bad");
         assert!(
             err.message
                 .contains("channels.openclaw-weixin.accounts.b0.dmPolicy"),

@@ -39,7 +39,7 @@ use std::time::Instant;
 use channel_core::{
     AccountView, CancellationToken, Capabilities, Channel, ChannelError, ChatKind, Connector,
     DeliveryMode, Descriptor, DmConfig, Fetched, LoginResult, LoginUi, Media, Meta, Outbound,
-    Probe, Receipt, RunContext, StateDir, Target, parse_config,
+    Probe, Receipt, RunContext, StateDir, Target,
 };
 
 use channel_core::media::MediaPolicy;
@@ -154,22 +154,6 @@ impl WeixinChannel {
         }
         Ok(settings)
     }
-
-    fn config(section: &serde_json::Value) -> Result<WeixinConfig, ChannelError> {
-        if section.is_null() {
-            return Ok(WeixinConfig::default());
-        }
-        channel_core::config::check_shared_keys("channels.openclaw-weixin", section)?;
-        parse_config("channels.openclaw-weixin", section)
-    }
-}
-
-fn strings(entries: Option<Vec<config::StringOrNumber>>) -> Option<Vec<String>> {
-    entries.map(|list| {
-        list.into_iter()
-            .map(config::StringOrNumber::into_string)
-            .collect()
-    })
 }
 
 #[async_trait::async_trait]
@@ -212,14 +196,14 @@ impl Channel for WeixinChannel {
     /// linger as a dead account.
     fn account_ids(&self, section: &serde_json::Value) -> Result<Vec<String>, ChannelError> {
         // Parsed anyway, so a bad section is reported here and not first at start.
-        Self::config(section)?;
+        WeixinConfig::parse(section)?;
         self.store
             .account_ids()
             .map_err(|e| ChannelError::from(e).context("reading openclaw-weixin/accounts.json"))
     }
 
     fn account(&self, section: &serde_json::Value, id: &str) -> Result<Account, ChannelError> {
-        let config = Self::config(section)?;
+        let config = WeixinConfig::parse(section)?;
         let id = store::normalize_account_id(id);
         let (key, overrides) = config
             .accounts
@@ -272,11 +256,9 @@ impl Channel for WeixinChannel {
         let api = endpoint.as_ref().ok().map(|e| &e.base_url);
         let media = self.media_settings(&config, &key, &overrides, api)?;
         let dm = DmConfig {
-            policy: overrides.dm_policy.or(config.dm_policy).unwrap_or_default(),
-            allow_from: strings(overrides.allow_from)
-                .or(strings(config.allow_from))
-                .unwrap_or_default(),
+            // The WeChat user who bound the bot may always write to it.
             implicit_allow: owner.iter().cloned().collect(),
+            ..DmConfig::layered(&config.dm, Some(&overrides.dm))
         };
         let defaults = window::Limits::DEFAULT;
         let limits = window::Limits {
@@ -369,7 +351,7 @@ impl Channel for WeixinChannel {
         ui: Arc<dyn LoginUi>,
         cancel: CancellationToken,
     ) -> Result<LoginResult, ChannelError> {
-        let config = Self::config(section)?;
+        let config = WeixinConfig::parse(section)?;
         let base = config
             .login_base_url
             .as_deref()

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
-use channel_core::{ChannelError, DmConfig, DmPolicy, StringOrNumber, parse_config};
+use channel_core::{ChannelError, DmConfig, DmKeys, parse_config};
 use channel_core::{GroupConfig, GroupKeys, GroupPolicy};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -51,11 +51,9 @@ pub struct AccountKeys {
     pub account_id: Option<String>,
     /// The account's login token.
     pub token: Option<Secret>,
-    /// Who may DM the bot: `pairing` (default), `allowlist`, `open` (with `"*"` in
-    /// `allowFrom`) or `disabled`.
-    pub dm_policy: Option<DmPolicy>,
-    /// Accids allowed to DM the bot; `"*"` for everyone.
-    pub allow_from: Option<Vec<StringOrNumber>>,
+    /// `dmPolicy` and `allowFrom` (accids).
+    #[serde(flatten)]
+    pub dm: DmKeys,
     /// `sdk` (default) or `server-api`.
     pub transport: Option<TransportKind>,
     /// The SDK login's `aiBot` flag; NIM expects 2 for bot accounts. Default 2.
@@ -277,10 +275,6 @@ impl YunxinConfig {
                 }
             }
         };
-        let strings = |list: &Option<Vec<StringOrNumber>>| {
-            list.clone()
-                .map(|l| l.into_iter().map(StringOrNumber::into_string).collect())
-        };
         let server_api = match transport {
             TransportKind::Sdk => None,
             TransportKind::ServerApi => Some(server_api(
@@ -299,13 +293,7 @@ impl YunxinConfig {
             id: id.to_owned(),
             enabled: self.enabled() && own.enabled.unwrap_or(true),
             credentials,
-            dm: DmConfig {
-                policy: own.dm_policy.or(top.dm_policy).unwrap_or_default(),
-                allow_from: strings(&own.allow_from)
-                    .or_else(|| strings(&top.allow_from))
-                    .unwrap_or_default(),
-                implicit_allow: Vec::new(),
-            },
+            dm: DmConfig::layered(&top.dm, Some(&own.dm)),
             group: GroupConfig::layered(&top.group, Some(&own.group), GroupPolicy::Allowlist, true),
             transport,
             ai_bot,
@@ -414,6 +402,7 @@ pub fn process_env(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use channel_core::DmPolicy;
     use serde_json::json;
 
     fn no_env(_: &str) -> Option<String> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
 use channel_core::{
-    ChannelError, DmConfig, DmPolicy, GroupConfig, GroupKeys, GroupPolicy, parse_config,
+    ChannelError, DmConfig, DmKeys, GroupConfig, GroupKeys, GroupPolicy, parse_config,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -53,11 +53,9 @@ pub struct OpenimConfig {
     /// `MULTI_OPENIM_FRIEND_API_DISABLED`, for deployments where another system owns friend
     /// relationships. Default true; accounts may override it.
     pub disable_friend_sdk: Option<bool>,
-    /// Who may DM the bot: `pairing` (default), `allowlist`, `open` (needs `"*"` in
-    /// `allowFrom`) or `disabled`. Accounts may override it.
-    pub dm_policy: Option<DmPolicy>,
-    /// OpenIM user ids allowed to DM the bot; `"*"` for everyone. Accounts may override it.
-    pub allow_from: Option<Vec<StringOrNumber>>,
+    /// `dmPolicy` and `allowFrom` (OpenIM user ids); accounts may override them.
+    #[serde(flatten)]
+    pub dm: DmKeys,
     /// What to do when a token expires, is refused or is kicked.
     pub token_refresh: Option<TokenRefreshConfig>,
     /// Media size cap and the hosts media may be fetched from; accounts may override them.
@@ -110,10 +108,9 @@ pub struct AccountConfig {
     pub inbound_whitelist: Option<Vec<StringOrNumber>>,
     /// Overrides the channel's `disableFriendSdk` for this account.
     pub disable_friend_sdk: Option<bool>,
-    /// Overrides the channel's `dmPolicy` for this account.
-    pub dm_policy: Option<DmPolicy>,
-    /// Overrides the channel's `allowFrom` for this account.
-    pub allow_from: Option<Vec<StringOrNumber>>,
+    /// Overrides the channel's `dmPolicy` and `allowFrom` for this account.
+    #[serde(flatten)]
+    pub dm: DmKeys,
     /// Overrides the channel's media keys for this account.
     #[serde(flatten)]
     pub media: MediaKeys,
@@ -296,13 +293,7 @@ impl OpenimConfig {
                 .or(self.disable_friend_sdk)
                 .unwrap_or(true),
             health_check_interval: self.health_check_interval()?,
-            dm: DmConfig {
-                policy: account.dm_policy.or(self.dm_policy).unwrap_or_default(),
-                allow_from: strings(&account.allow_from)
-                    .or_else(|| strings(&self.allow_from))
-                    .unwrap_or_default(),
-                implicit_allow: Vec::new(),
-            },
+            dm: DmConfig::layered(&self.dm, Some(&account.dm)),
             token_refresh: self.token_refresh()?,
         })
     }
@@ -421,7 +412,7 @@ fn parse_addr(field: &str, raw: Option<&str>, schemes: &[&str]) -> Result<Url, C
 
 #[cfg(test)]
 mod tests {
-    use channel_core::ErrorKind;
+    use channel_core::{DmPolicy, ErrorKind};
     use serde_json::json;
 
     use super::*;
