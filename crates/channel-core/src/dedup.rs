@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::ReplyPayload;
 use crate::message::Inbound;
 use crate::state;
 
@@ -50,6 +51,12 @@ enum Line {
     Done {
         done: String,
     },
+    /// Reply `n` (1-based) of a pending turn, recorded before it is sent.
+    Reply {
+        reply: String,
+        n: usize,
+        payload: ReplyPayload,
+    },
     Seen {
         id: String,
         at: u64,
@@ -62,6 +69,27 @@ enum Line {
 struct Entry {
     at: u64,
     pending: Option<Box<Inbound>>,
+    /// The replies a pending turn produced so far, in order.
+    replies: Vec<ReplyPayload>,
+}
+
+impl Entry {
+    fn new(at: u64, pending: Option<Box<Inbound>>) -> Self {
+        Self {
+            at,
+            pending,
+            replies: Vec::new(),
+        }
+    }
+
+    /// Takes reply `n` if it is the next one of a pending turn.
+    fn add_reply(&mut self, n: usize, payload: &ReplyPayload) -> bool {
+        let next = self.pending.is_some() && n == self.replies.len() + 1;
+        if next {
+            self.replies.push(payload.clone());
+        }
+        next
+    }
 }
 
 /// What happened to an id offered to [`Journal::admit`].
@@ -99,13 +127,22 @@ impl Journal {
                     }
                     match serde_json::from_str::<Line>(&line) {
                         Ok(Line::Seen { id, at, pending }) => {
-                            if entries.insert(id.clone(), Entry { at, pending }).is_none() {
+                            if entries
+                                .insert(id.clone(), Entry::new(at, pending))
+                                .is_none()
+                            {
                                 order.push_back(id);
                             }
                         }
                         Ok(Line::Done { done }) => {
                             if let Some(entry) = entries.get_mut(&done) {
                                 entry.pending = None;
+                                entry.replies.clear();
+                            }
+                        }
+                        Ok(Line::Reply { reply, n, payload }) => {
+                            if let Some(entry) = entries.get_mut(&reply) {
+                                entry.add_reply(n, &payload);
                             }
                         }
                         Err(err) => tracing::warn!(
@@ -183,7 +220,7 @@ impl Journal {
             at,
             pending: pending.clone(),
         })?;
-        self.entries.insert(id.to_owned(), Entry { at, pending });
+        self.entries.insert(id.to_owned(), Entry::new(at, pending));
         self.order.push_back(id.to_owned());
         self.evict(at);
         Ok(Admit::New)
@@ -194,6 +231,7 @@ impl Journal {
         match self.entries.get_mut(id) {
             Some(entry) if entry.pending.is_some() => {
                 entry.pending = None;
+                entry.replies.clear();
                 self.append(&Line::Done {
                     done: id.to_owned(),
                 })
@@ -202,11 +240,32 @@ impl Journal {
         }
     }
 
-    /// Messages accepted before a crash whose turns never finished, oldest first.
-    pub fn pending(&self) -> Vec<Inbound> {
+    /// Records reply `n` (1-based) of the pending turn `id` before it is sent, so a turn cut
+    /// short after its agent answered can still deliver that answer. A reply recorded before
+    /// (a replay producing it again) keeps its first content.
+    pub fn record_reply(&mut self, id: &str, n: usize, payload: &ReplyPayload) -> io::Result<()> {
+        let Some(entry) = self.entries.get_mut(id) else {
+            return Ok(());
+        };
+        if !entry.add_reply(n, payload) {
+            return Ok(());
+        }
+        self.append(&Line::Reply {
+            reply: id.to_owned(),
+            n,
+            payload: payload.clone(),
+        })
+    }
+
+    /// Messages accepted before a crash whose turns never finished, oldest first, each with the
+    /// replies its turn had produced.
+    pub fn pending(&self) -> Vec<(Inbound, Vec<ReplyPayload>)> {
         self.order
             .iter()
-            .filter_map(|id| self.entries.get(id)?.pending.as_deref().cloned())
+            .filter_map(|id| {
+                let entry = self.entries.get(id)?;
+                Some((entry.pending.as_deref()?.clone(), entry.replies.clone()))
+            })
             .collect()
     }
 
@@ -253,6 +312,15 @@ impl Journal {
                 };
                 serde_json::to_writer(&mut bytes, &line).map_err(io::Error::other)?;
                 bytes.push(b'\n');
+                for (n, payload) in entry.replies.iter().enumerate() {
+                    let line = Line::Reply {
+                        reply: id.clone(),
+                        n: n + 1,
+                        payload: payload.clone(),
+                    };
+                    serde_json::to_writer(&mut bytes, &line).map_err(io::Error::other)?;
+                    bytes.push(b'\n');
+                }
             }
         }
         state::write_atomic(&self.path, &bytes)?;
@@ -337,8 +405,47 @@ mod tests {
         let journal = Journal::open(&path, Window::default()).expect("reopen");
         let pending = journal.pending();
         assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0].server_id, "crashed");
-        assert_eq!(pending[0].text, "text of crashed");
+        assert_eq!(pending[0].0.server_id, "crashed");
+        assert_eq!(pending[0].0.text, "text of crashed");
+        assert!(pending[0].1.is_empty());
+    }
+
+    #[test]
+    fn replies_of_a_pending_turn_survive_a_crash_and_compaction_until_it_is_done() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("j.jsonl");
+        let reply = |text: &str| ReplyPayload {
+            text: text.into(),
+            ..ReplyPayload::default()
+        };
+        {
+            let mut journal = Journal::open(&path, Window::default()).expect("open");
+            journal.admit_pending(&inbound("cut")).expect("admit");
+            journal.record_reply("cut", 1, &reply("first")).expect("r1");
+            journal
+                .record_reply("cut", 2, &reply("second"))
+                .expect("r2");
+            // A replay producing reply 1 again keeps the first content; a gap is refused.
+            journal
+                .record_reply("cut", 1, &reply("other"))
+                .expect("r1 again");
+            journal.record_reply("cut", 4, &reply("gap")).expect("gap");
+            journal.admit("dropped").expect("admit");
+            journal
+                .record_reply("dropped", 1, &reply("x"))
+                .expect("not pending");
+        }
+        // Opening compacts the file: the replies must be kept with their turn.
+        let journal = Journal::open(&path, Window::default()).expect("reopen");
+        let mut journal = Journal::open(journal.path(), Window::default()).expect("reopen again");
+        let pending = journal.pending();
+        assert_eq!(pending.len(), 1);
+        let texts: Vec<_> = pending[0].1.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["first", "second"]);
+        journal.complete("cut").expect("complete");
+        drop(journal);
+        let journal = Journal::open(&path, Window::default()).expect("reopen");
+        assert!(journal.pending().is_empty());
     }
 
     #[test]

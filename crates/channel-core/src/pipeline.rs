@@ -77,6 +77,8 @@ pub struct PipelineConfig {
 struct Work {
     inbound: Inbound,
     replay: bool,
+    /// The replies a cut-off run of this turn produced (recorded before they were sent).
+    recorded: Vec<ReplyPayload>,
 }
 
 /// How long a peer's worker waits for another message before it exits.
@@ -140,10 +142,11 @@ impl Pipeline {
                 "replaying turns left unfinished by the previous run"
             );
         }
-        for inbound in pending {
+        for (inbound, recorded) in pending {
             pipeline.enqueue(Work {
                 inbound,
                 replay: true,
+                recorded,
             });
         }
         Ok(pipeline)
@@ -222,6 +225,7 @@ impl Pipeline {
                 self.enqueue(Work {
                     inbound,
                     replay: false,
+                    recorded: Vec::new(),
                 });
                 Ok(Accepted::Dispatched)
             }
@@ -332,7 +336,7 @@ impl Pipeline {
         }
     }
 
-    async fn finish_turn(&self, work: Work) {
+    async fn finish_turn(self: &Arc<Self>, work: Work) {
         let id = work.inbound.server_id.clone();
         if work.replay {
             let mut connected = self.connected.subscribe();
@@ -340,6 +344,21 @@ impl Pipeline {
                 // Still pending in the journal: the next run replays it.
                 () = self.cancel.cancelled() => return,
                 _ = connected.wait_for(|up| *up) => {}
+            }
+            // What the agent already answered goes out first (pieces that went out before are
+            // recognised in the send log): the host may consider this turn finished and answer
+            // the replay with nothing.
+            if !work.recorded.is_empty() {
+                let replier = self.replier(&work.inbound);
+                for payload in work.recorded.iter().cloned() {
+                    let sent = tokio::select! {
+                        () = self.cancel.cancelled() => return,
+                        sent = replier.reply(payload) => sent,
+                    };
+                    if let Err(err) = sent {
+                        tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "a recorded reply could not be delivered");
+                    }
+                }
             }
         }
         let outcome = tokio::select! {
@@ -421,7 +440,25 @@ impl Pipeline {
         }
     }
 
-    async fn turn(&self, mut inbound: Inbound, replay: bool) -> Result<TurnOutcome, ChannelError> {
+    /// The replier of `inbound`'s turn: reply `n` is recorded in the journal, then sent under
+    /// the client id `<inbound id>:reply:<n>`.
+    fn replier(self: &Arc<Self>, inbound: &Inbound) -> Arc<TurnReplier> {
+        Arc::new(TurnReplier {
+            pipeline: Arc::clone(self),
+            target: Target {
+                kind: inbound.chat.kind,
+                id: inbound.chat.id.clone(),
+            },
+            inbound_id: inbound.server_id.clone(),
+            sent: Mutex::new(0),
+        })
+    }
+
+    async fn turn(
+        self: &Arc<Self>,
+        mut inbound: Inbound,
+        replay: bool,
+    ) -> Result<TurnOutcome, ChannelError> {
         self.materialize_media(&mut inbound).await;
         let query = RouteQuery {
             channel: self.config.channel.clone(),
@@ -437,20 +474,8 @@ impl Pipeline {
             // Replies keep their stable ids, so nothing that already went out goes out twice.
             context["MessageSid"] = format!("{}:replay", inbound.server_id).into();
         }
-        let target = Target {
-            kind: inbound.chat.kind,
-            id: inbound.chat.id.clone(),
-        };
-        let replier = Arc::new(TurnReplier {
-            outlet: Arc::clone(&self.outlet),
-            target: target.clone(),
-            inbound_id: inbound.server_id.clone(),
-            sent: Mutex::new(0),
-            host: Arc::clone(&self.host),
-            channel: self.config.channel.clone(),
-            account: self.config.account.clone(),
-        });
-        let typing = self.show_typing(target);
+        let replier = self.replier(&inbound);
+        let typing = self.show_typing(replier.target.clone());
         let outcome = self
             .host
             .run_turn(
@@ -499,14 +524,10 @@ impl Pipeline {
 
 /// Sends one turn's replies back where the message came from.
 struct TurnReplier {
-    outlet: Arc<dyn Outlet>,
+    pipeline: Arc<Pipeline>,
     target: Target,
     inbound_id: String,
     sent: Mutex<usize>,
-    /// For `lastOutboundAt`.
-    host: Arc<dyn Host>,
-    channel: String,
-    account: String,
 }
 
 #[async_trait::async_trait]
@@ -523,6 +544,12 @@ impl Replier for TurnReplier {
             *sent += 1;
             *sent
         };
+        let pipeline = &self.pipeline;
+        let recorded = lock(&pipeline.journal).record_reply(&self.inbound_id, index, &payload);
+        if let Err(err) = recorded {
+            // Sent anyway: only a crash before it goes out would lose it now.
+            tracing::warn!(channel = %pipeline.config.channel, account = %pipeline.config.account, %err, "could not record a reply before sending it");
+        }
         let message = Outbound {
             text: payload.text,
             media: payload.media,
@@ -533,15 +560,11 @@ impl Replier for TurnReplier {
             // The channel's own allowed roots apply.
             media_roots: Vec::new(),
         };
-        let receipt = self.outlet.send(&self.target, &message).await?;
-        self.host.report_status(
-            &self.channel,
-            &self.account,
-            StatusPatch {
-                last_outbound_at: Some(now_ms()),
-                ..StatusPatch::default()
-            },
-        );
+        let receipt = pipeline.outlet.send(&self.target, &message).await?;
+        pipeline.report_status(StatusPatch {
+            last_outbound_at: Some(now_ms()),
+            ..StatusPatch::default()
+        });
         Ok(receipt)
     }
 }
@@ -671,6 +694,45 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(host.turns().is_empty(), "replayed a finished turn");
         pipeline.close().await;
+    }
+
+    /// The agent answered, then the gateway died before the answer went out; OpenClaw, which
+    /// considers that turn finished, answers the replay with nothing. The recorded answer is
+    /// delivered anyway, under the reply's stable id.
+    #[tokio::test]
+    async fn a_recorded_reply_of_a_cut_off_turn_is_delivered_by_the_replay() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        {
+            let mut journal =
+                Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
+            journal.admit_pending(&inbound("cut", "p")).expect("admit");
+            let answer = ReplyPayload {
+                text: "the answer".into(),
+                ..ReplyPayload::default()
+            };
+            journal.record_reply("cut", 1, &answer).expect("record");
+        }
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = Pipeline::open(
+            config(tmp.path()),
+            host.clone(),
+            outlet.clone(),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        let sent = lock(&outlet.0).clone();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].1.text, "the answer");
+        assert_eq!(sent[0].1.client_id.as_deref(), Some("cut:reply:1"));
+        pipeline.close().await;
+        let journal = Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
+        assert!(journal.pending().is_empty(), "the replayed turn is done");
     }
 
     #[tokio::test]
