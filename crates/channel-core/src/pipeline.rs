@@ -590,6 +590,14 @@ mod tests {
         }
     }
 
+    fn open_pipeline(
+        dir: &std::path::Path,
+        host: Arc<StandaloneHost>,
+        outlet: Arc<Recorder>,
+    ) -> Arc<Pipeline> {
+        Pipeline::open(config(dir), host, outlet, CancellationToken::new()).expect("open")
+    }
+
     fn inbound(id: &str, peer: &str) -> Inbound {
         Inbound {
             channel: "test".into(),
@@ -648,13 +656,7 @@ mod tests {
         }
         let host = Arc::new(StandaloneHost::default());
         let outlet = Arc::new(Recorder::default());
-        let pipeline = Pipeline::open(
-            config(tmp.path()),
-            host.clone(),
-            outlet.clone(),
-            CancellationToken::new(),
-        )
-        .expect("open");
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(
             host.turns().is_empty(),
@@ -683,13 +685,7 @@ mod tests {
 
         // Finished now: a second restart replays nothing.
         let host = Arc::new(StandaloneHost::default());
-        let pipeline = Pipeline::open(
-            config(tmp.path()),
-            host.clone(),
-            outlet,
-            CancellationToken::new(),
-        )
-        .expect("reopen");
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet);
         pipeline.report_status(StatusPatch::connected());
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(host.turns().is_empty(), "replayed a finished turn");
@@ -714,13 +710,7 @@ mod tests {
         }
         let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
         let outlet = Arc::new(Recorder::default());
-        let pipeline = Pipeline::open(
-            config(tmp.path()),
-            host.clone(),
-            outlet.clone(),
-            CancellationToken::new(),
-        )
-        .expect("open");
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
         pipeline.report_status(StatusPatch::connected());
         assert!(
             host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
@@ -740,13 +730,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let host = Arc::new(StandaloneHost::default());
         let outlet = Arc::new(Recorder::default());
-        let pipeline = Pipeline::open(
-            config(tmp.path()),
-            host.clone(),
-            outlet.clone(),
-            CancellationToken::new(),
-        )
-        .expect("open");
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
         for n in 0..20 {
             let peer = if n % 2 == 0 { "even" } else { "odd" };
             assert_eq!(

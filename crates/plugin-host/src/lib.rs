@@ -466,13 +466,15 @@ pub async fn probe(channel: String, account: String, section: String) -> napi::R
 }
 
 /// Panics on purpose inside a synchronous call, so tests can prove a panic reaches JS as an
-/// error and the process lives on.
+/// error and the process lives on. Test builds only (feature `testkit`, never packaged).
+#[cfg(feature = "testkit")]
 #[napi]
 pub fn debug_panic_sync() -> napi::Result<()> {
     guard(|| panic!("deliberate panic in a synchronous call"))
 }
 
 /// The same, inside a future on the runtime.
+#[cfg(feature = "testkit")]
 #[napi]
 pub async fn debug_panic_async() -> napi::Result<()> {
     guard_async(async {

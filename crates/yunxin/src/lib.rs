@@ -5,7 +5,7 @@
 //! variables, plus named accounts. NetEase's long-connection protocol is closed, so the crate
 //! models the NIM **V2 API surface** ([`nim`]) and runs the channel on a [`nim::NimTransport`]:
 //! NetEase's JS SDK inside the gateway (`sdk`, the default), the server API (`server-api`), or
-//! the scripted [`testing::FakeNim`].
+//! the scripted `testing::FakeNim` (feature `testing`, for tests; never packaged).
 //!
 //! Modules, in the order of the inbound flow: [`nim`] (events, messages, conversation ids,
 //! error codes), [`normalize`] (message → `Inbound`), [`channel`] ([`YunxinChannel`]),
@@ -33,6 +33,7 @@ pub mod normalize;
 pub mod outbound;
 pub mod sdk;
 pub mod server_api;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use channel::{Account, YunxinChannel};
