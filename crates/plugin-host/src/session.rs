@@ -354,6 +354,19 @@ impl PairingStore for JsHost {
     }
 }
 
+/// Forgets a turn's replier however the turn ends, a cancelled one included: the replier holds
+/// the account's pipeline, which must not outlive the account.
+struct ForgetReplier<'a> {
+    host: &'a JsHost,
+    id: u32,
+}
+
+impl Drop for ForgetReplier<'_> {
+    fn drop(&mut self) {
+        lock(&self.host.repliers).remove(&self.id);
+    }
+}
+
 #[async_trait::async_trait]
 impl Host for JsHost {
     async fn run_turn(
@@ -363,6 +376,7 @@ impl Host for JsHost {
     ) -> Result<TurnOutcome, ChannelError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         lock(&self.repliers).insert(id, replier);
+        let _forget = ForgetReplier { host: self, id };
         let args = json!({
             "context": turn.context,
             "route": turn.route,
@@ -370,9 +384,7 @@ impl Host for JsHost {
             "accountId": turn.inbound.account,
         });
         // A turn runs the agent: it takes as long as it takes.
-        let result = self.call(id, "turn", args, None).await;
-        lock(&self.repliers).remove(&id);
-        let v = result?;
+        let v = self.call(id, "turn", args, None).await?;
         Ok(TurnOutcome {
             replies: v.get("replies").and_then(Value::as_u64).unwrap_or(0) as usize,
         })

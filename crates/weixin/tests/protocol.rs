@@ -437,11 +437,15 @@ async fn config_errors_name_the_field() {
         )),
         "{reason}"
     );
+    // A bad channel-level key: the account is still listed, and shows the error.
     let bad = serde_json::json!({"dmPolicy": 7});
-    let err = wx.channel.account_ids(&bad).expect_err("bad dmPolicy");
+    assert_eq!(wx.channel.account_ids(&bad).expect("ids"), [wx.account()]);
+    let view = wx.channel.describe(&bad, &wx.account()).expect("describe");
+    assert!(!view.configured);
+    let reason = view.unconfigured_reason.expect("reason");
     assert!(
-        err.message.contains("channels.openclaw-weixin.dmPolicy"),
-        "{err}"
+        reason.contains("channels.openclaw-weixin.dmPolicy"),
+        "{reason}"
     );
 }
 
