@@ -54,9 +54,12 @@ test("accounts come from the Tencent-layout state and config", () => {
   assert.equal(dm.policyPath, "channels.openclaw-weixin.dmPolicy");
 });
 
-test("bad config is an error that names the field", () => {
+test("bad config keeps the accounts listed and names the field on each, without throwing", () => {
   const cfg = { channels: { "openclaw-weixin": { dmPolicy: "sometimes" } } };
-  assert.throws(() => weixin.config.listAccountIds(cfg), /badInput: channels\.openclaw-weixin\.dmPolicy/);
+  assert.doesNotThrow(() => weixin.config.listAccountIds(cfg));
+  const account = weixin.config.resolveAccount(cfg, "b0f5860fdecb-im-bot");
+  assert.equal(account.configured, false);
+  assert.match(weixin.config.unconfiguredReason(account), /channels\.openclaw-weixin\.dmPolicy/);
 });
 
 test("targets keep their spelling past the prefixes", () => {
