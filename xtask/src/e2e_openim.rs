@@ -121,6 +121,14 @@ pub fn start(stack: &Stack) -> Result<Vec<Server>> {
             Duration::from_secs(90),
             || s.sim.online(s.bot).then_some(()),
         )?;
+        // A new account's first sync takes what is already stored as history, not as messages
+        // for the agent: the test's first message must come after it.
+        let caught_up = format!("connected and caught up user={}", s.bot);
+        wait(
+            &format!("{} caught up", s.bot),
+            Duration::from_secs(60),
+            || stack.gateway.log().contains(&caught_up).then_some(()),
+        )?;
     }
     Ok(servers)
 }
