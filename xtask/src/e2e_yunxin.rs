@@ -145,28 +145,9 @@ fn team_closed_by_default(stack: &Stack, sim: &NimSim) -> Result {
 /// host's media store; one on another loopback address causes no request, and its turn runs
 /// with a note that the picture was refused.
 fn pictures(stack: &Stack, sim: &NimSim) -> Result {
-    let replies_to_dave = || sim.sent().iter().filter(|s| s.receiver == "dave").count();
-    step("server-api: a picture on the simulator's NOS store reaches the host's media store");
-    let own = crate::e2e::png(31)?;
-    let url = sim.put_object(own.clone());
-    let before = replies_to_dave();
-    let pushed = stack
-        .runtime()
-        .block_on(sim.push_image("dave", SERVER_BOT, &url, 64, 48))?;
-    check(
-        pushed.status == 200,
-        format!("webhook answered {}", pushed.status),
-    )?;
-    wait("a reply to the picture", TURN, || {
-        (replies_to_dave() > before).then_some(())
-    })?;
-    check(
-        !crate::e2e::files_with(&stack.gateway.state.join("media"), &own).is_empty(),
-        "no file in the host's media store has the picture's bytes",
-    )?;
-
-    step("server-api: a picture on another loopback address is never fetched; the turn runs");
-    crate::e2e::canary_never_fetched(stack, |url| {
+    // Dave sends a picture at `url` through the webhook; his turn must be answered.
+    let answered = |url: &str, what: &str| -> Result {
+        let replies_to_dave = || sim.sent().iter().filter(|s| s.receiver == "dave").count();
         let before = replies_to_dave();
         let pushed = stack
             .runtime()
@@ -175,10 +156,18 @@ fn pictures(stack: &Stack, sim: &NimSim) -> Result {
             pushed.status == 200,
             format!("webhook answered {}", pushed.status),
         )?;
-        wait("a reply to the canary picture", TURN, || {
-            (replies_to_dave() > before).then_some(())
-        })
-    })
+        wait(what, TURN, || (replies_to_dave() > before).then_some(()))
+    };
+    step("server-api: a picture on the simulator's NOS store reaches the host's media store");
+    let own = crate::e2e::png(31)?;
+    answered(&sim.put_object(own.clone()), "a reply to the picture")?;
+    check(
+        !crate::e2e::files_with(&stack.gateway.state.join("media"), &own).is_empty(),
+        "no file in the host's media store has the picture's bytes",
+    )?;
+
+    step("server-api: a picture on another loopback address is never fetched; the turn runs");
+    crate::e2e::canary_never_fetched(stack, |url| answered(url, "a reply to the canary picture"))
 }
 
 fn stub_module() -> PathBuf {

@@ -155,11 +155,16 @@ impl SendLog {
             return Ok(id);
         }
         let id = send().await?;
-        if let Err(err) = self.record(key, &id) {
-            // It went out: failing now would make the caller send it again.
+        self.record_sent(key, &id);
+        Ok(id)
+    }
+
+    /// Records that `key` went out as `id`, for a caller that already sent it: a failure is
+    /// logged, not returned, because failing now would make the caller send it again.
+    pub fn record_sent(&self, key: &str, id: &str) {
+        if let Err(err) = self.record(key, id) {
             tracing::error!(key, path = %self.inner.path.display(), %err, "sent, but could not record it in the send log; a replay may send it again");
         }
-        Ok(id)
     }
 
     /// The server id of `key`, when it went out (from this process or another).

@@ -124,10 +124,6 @@ impl Lifecycle {
         error
     }
 
-    fn recovering(&self, error: &ChannelError) {
-        self.degraded(error);
-    }
-
     fn report(&self, patch: StatusPatch) {
         self.state.connected.store(false, Ordering::SeqCst);
         (self.report)(patch);
@@ -181,7 +177,7 @@ pub async fn supervise(
         if !renewable && !error.kind.is_retryable() {
             break Err(error);
         }
-        life.recovering(&error);
+        life.degraded(&error);
         if renewable {
             tracing::warn!(account, kind = %error.kind, %error, "credentials refused or taken over; recovering");
             let renewed = tokio::select! {

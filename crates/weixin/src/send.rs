@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use channel_core::{Backoff, ChannelError, Outbound, Receipt, SendLog, Target, now_ms};
+use channel_core::{Backoff, ChannelError, Outbound, Receipt, Target, now_ms};
 
 use crate::Account;
 use crate::client::{IlinkClient, Sent};
@@ -72,14 +72,6 @@ fn io(what: &'static str) -> impl Fn(std::io::Error) -> ChannelError {
     move |e| ChannelError::from(e).context(what)
 }
 
-/// Records a delivered message; a failure is logged, not returned: the message went out, and an
-/// error would make the caller send it again.
-fn record_sent(account: &Account, log: &SendLog, client_id: &str, message_id: &str) {
-    if let Err(err) = log.record(client_id, message_id) {
-        tracing::error!(account = %account.id, %err, "sent, but could not record it in the send log; a replay may send it again");
-    }
-}
-
 pub(crate) async fn send(
     account: &Account,
     target: &Target,
@@ -141,7 +133,7 @@ pub(crate) async fn send(
     match deliver(account, &client, &plan).await? {
         Delivered::All { last_id } => {
             if message.client_id.is_some() {
-                record_sent(account, &log, &client_id, &last_id);
+                log.record_sent(&client_id, &last_id);
             }
             Ok(Receipt::Sent {
                 message_id: last_id,
@@ -272,7 +264,7 @@ pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, Channe
         let outcome = deliver(account, &client, &plan).await;
         let stopped_at = match outcome {
             Ok(Delivered::All { last_id }) => {
-                record_sent(account, &account.send_log(), &item.client_id, &last_id);
+                account.send_log().record_sent(&item.client_id, &last_id);
                 flushed += 1;
                 tracing::info!(account = %account.id, queue_id = %item.queue_id, "queued message delivered");
                 continue;

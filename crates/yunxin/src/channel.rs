@@ -316,7 +316,7 @@ impl Channel for YunxinChannel {
         account: Account,
         ctx: RunContext,
     ) -> Result<Box<dyn Connector>, ChannelError> {
-        account.settings.credentials.clone()?;
+        // Credentials are checked by each login (and an unconfigured account never gets here).
         Ok(Box::new(Logins {
             settings: account.settings,
             transports: Arc::clone(&self.transports),

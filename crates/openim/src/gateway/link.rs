@@ -70,12 +70,8 @@ impl Link {
 
     /// Records one of our messages as stored (its reply, a push echo or a pulled copy).
     pub fn confirm(&self, client_msg_id: &str, server_msg_id: &str) {
-        if client_msg_id.is_empty() {
-            return;
-        }
-        if let Err(err) = self.confirmed.record(client_msg_id, server_msg_id) {
-            // Known in no record: a replay after a restart may send it again.
-            tracing::error!(client_msg_id, %err, "could not record a stored message in the send log");
+        if !client_msg_id.is_empty() {
+            self.confirmed.record_sent(client_msg_id, server_msg_id);
         }
     }
 
