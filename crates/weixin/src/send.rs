@@ -131,15 +131,10 @@ pub(crate) async fn send(
         first_piece: 0,
     };
     match deliver(account, &client, &plan).await? {
-        Delivered::All { last_id } => {
-            if message.client_id.is_some() {
-                log.record_sent(&client_id, &last_id);
-            }
-            Ok(Receipt::Sent {
-                message_id: last_id,
-                parts: parts.len(),
-            })
-        }
+        Delivered::All { last_id } => Ok(Receipt::Sent {
+            message_id: last_id,
+            parts: parts.len(),
+        }),
         Delivered::Stopped { sent, reason } => {
             let queue_id = format!("{client_id}:queued");
             let reason = if sent > 0 {
@@ -263,8 +258,7 @@ pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, Channe
         };
         let outcome = deliver(account, &client, &plan).await;
         let stopped_at = match outcome {
-            Ok(Delivered::All { last_id }) => {
-                account.send_log().record_sent(&item.client_id, &last_id);
+            Ok(Delivered::All { .. }) => {
                 flushed += 1;
                 tracing::info!(account = %account.id, queue_id = %item.queue_id, "queued message delivered");
                 continue;
@@ -334,6 +328,11 @@ async fn deliver(
         };
         match send_part(account, client, plan.to, &token, &wire_id, part.item()).await {
             Ok(Sent::Accepted { message_id }) => {
+                if n + 1 == plan.parts.len() {
+                    // The whole message went out: recorded before any other bookkeeping, so a
+                    // crash now cannot make a replay send it again.
+                    account.send_log().record_sent(plan.client_id, &wire_id);
+                }
                 windows
                     .record_send(plan.to)
                     .map_err(io("counting the send"))?;
