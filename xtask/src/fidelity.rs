@@ -93,12 +93,49 @@ pub fn run(keep: bool, only: Option<Client>) -> Result {
     }
 }
 
+/// Where Tencent's plugin writes its own log whatever the config says (OpenClaw's preferred
+/// temp dir, which is fixed).
+const TENCENT_TMP: &str = "/tmp/openclaw";
+
+/// The files in `dir` now.
+fn files_in(dir: &Path) -> BTreeSet<PathBuf> {
+    fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// Moves what the run added to Tencent's temp dir into the run's own directory, so it is kept
+/// with the other logs on failure and removed with them on success; files that were there
+/// before (another OpenClaw on this machine) stay.
+fn collect_tencent_tmp(before: &BTreeSet<PathBuf>, existed: bool, run: &Path) -> Result {
+    let tmp = Path::new(TENCENT_TMP);
+    let added: Vec<PathBuf> = files_in(tmp).difference(before).cloned().collect();
+    if !added.is_empty() {
+        let into = run.join("tencent-tmp");
+        fs::create_dir_all(&into)?;
+        for file in added {
+            if let Some(name) = file.file_name() {
+                fs::copy(&file, into.join(name))?;
+            }
+            fs::remove_file(&file)?;
+        }
+    }
+    if !existed {
+        // Only if empty: the run created it and nothing else uses it.
+        let _ = fs::remove_dir(tmp);
+    }
+    Ok(())
+}
+
 fn weixin(keep: bool) -> Result {
     let dir = root().join("target/fidelity/run");
     let started = Instant::now();
+    let tmp_existed = Path::new(TENCENT_TMP).exists();
+    let tmp_before = files_in(Path::new(TENCENT_TMP));
     let mut stack = Stack::new(&dir)?;
     let result = scenario(&mut stack);
     stack.gateway.stop()?;
+    collect_tencent_tmp(&tmp_before, tmp_existed, &dir)?;
     match &result {
         Ok(()) => {
             eprintln!(
@@ -111,8 +148,8 @@ fn weixin(keep: bool) -> Result {
         }
         Err(_) => {
             eprintln!(
-                "\nfidelity: failed; gateway logs and state are in {} (Tencent's plugin also \
-                 logs to /tmp/openclaw/openclaw-<date>.log)",
+                "\nfidelity: failed; gateway logs and state are in {} (Tencent's plugin's own \
+                 log, which it writes to {TENCENT_TMP}, is in tencent-tmp/ there)",
                 dir.display()
             );
         }

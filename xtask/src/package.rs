@@ -84,10 +84,7 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
     fs::create_dir_all(&out)?;
     let addon = format!("imbridge.{}.node", platform_suffix());
     fs::copy(&built, out.join(&addon))?;
-    fs::copy(
-        root.join("crates/plugin-host/js/index.js"),
-        out.join("index.js"),
-    )?;
+    copy_entry(&root.join("crates/plugin-host/js"), &out)?;
 
     let descriptor = read_descriptor(&sh, &out.join(&addon))?;
     let transports = transports(&descriptor)?;
@@ -121,6 +118,24 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
     }
     Ok(out)
 }
+
+/// The JS entry: `index.js` and the modules under `lib/` it imports.
+fn copy_entry(js: &Path, out: &Path) -> Result {
+    fs::copy(js.join("index.js"), out.join("index.js"))?;
+    fs::create_dir_all(out.join(ENTRY_LIB_DIR))?;
+    for entry in fs::read_dir(js.join(ENTRY_LIB_DIR))? {
+        let path = entry?.path();
+        if let Some(name) = path.file_name()
+            && path.extension().is_some_and(|e| e == "js")
+        {
+            fs::copy(&path, out.join(ENTRY_LIB_DIR).join(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The entry's modules, next to `index.js`.
+const ENTRY_LIB_DIR: &str = "lib";
 
 /// Where the JS entry looks for transport modules, next to itself.
 const TRANSPORTS_DIR: &str = "transports";
@@ -190,10 +205,15 @@ pub fn transports(descriptor: &Value) -> Result<Transports> {
 }
 
 /// Loads the addon in Node and asks it what it contains.
+/// Every export answers `{"ok": …}` or `{"error": …}`.
 fn read_descriptor(sh: &Shell, addon: &Path) -> Result<Value> {
     let script = "process.stdout.write(require(process.argv[1]).descriptor())";
     let text = cmd!(sh, "node -e {script} {addon}").read()?;
-    Ok(serde_json::from_str(&text)?)
+    let mut envelope: Value = serde_json::from_str(&text)?;
+    match envelope.get_mut("ok") {
+        Some(descriptor) => Ok(descriptor.take()),
+        None => Err(format!("the addon has no descriptor: {}", envelope["error"]).into()),
+    }
 }
 
 fn channels(descriptor: &Value) -> Result<&Vec<Value>> {
@@ -283,7 +303,13 @@ pub fn manifest(descriptor: &Value) -> Result<Value> {
 }
 
 fn package_json(descriptor: &Value, addon: &str, transports: &Transports) -> Value {
-    let mut files = vec!["index.js", addon, "openclaw.plugin.json", "README.md"];
+    let mut files = vec![
+        "index.js",
+        ENTRY_LIB_DIR,
+        addon,
+        "openclaw.plugin.json",
+        "README.md",
+    ];
     if !transports.modules.is_empty() {
         files.push(TRANSPORTS_DIR);
     }

@@ -216,7 +216,7 @@ impl OptionSpec {
 }
 
 /// What a command did: text for the person who ran it, and config edits for the host to apply.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandOutcome {
     /// Printed once the edits are saved.
@@ -230,7 +230,7 @@ pub struct CommandOutcome {
 /// A `null` value removes the key. With `merge`, an object value is merged key by key into the
 /// object already there (a `null` member removes that member), so settings the command does not
 /// know stay as they are.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigEdit {
     pub path: Vec<String>,
@@ -328,7 +328,7 @@ impl ConfigEdit {
 }
 
 /// A question for the person running a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Question {
     /// What is asked, without a trailing colon ("Server URL").

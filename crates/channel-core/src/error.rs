@@ -7,7 +7,17 @@
 use std::time::Duration;
 
 /// What kind of failure happened, which decides the reaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorKind {
     /// Network blip, timeout, 5xx, unparsable answer: retry with backoff.
@@ -64,6 +74,9 @@ pub struct ChannelError {
     pub message: String,
     /// A server-provided hint for when to try again (e.g. `Retry-After`).
     pub retry_after: Option<Duration>,
+    /// The code the failing server or module gave, as it gave it (NIM's `302`), for a caller
+    /// that reacts to codes. Never parsed out of `message`.
+    pub code: Option<String>,
 }
 
 impl ChannelError {
@@ -72,6 +85,7 @@ impl ChannelError {
             kind,
             message: message.into(),
             retry_after: None,
+            code: None,
         }
     }
 
@@ -93,6 +107,11 @@ impl ChannelError {
 
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
+        self
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
         self
     }
 

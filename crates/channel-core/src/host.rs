@@ -49,7 +49,7 @@ pub struct TurnOutcome {
 
 /// A partial update of an account's status, merged by the host into what it shows in
 /// `openclaw channels status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,7 +75,7 @@ pub struct StatusPatch {
 }
 
 /// Where an account is in its life, as `openclaw channels status` shows it (`lifecycle`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountPhase {
     Starting,

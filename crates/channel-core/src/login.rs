@@ -21,7 +21,7 @@ pub trait LoginUi: Send + Sync {
 }
 
 /// How a login ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResult {
     /// The account that is now logged in (or was already).

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Direct chat or group chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
     Direct,

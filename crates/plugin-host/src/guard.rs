@@ -1,5 +1,5 @@
-//! Every export runs behind a guard: errors become JS errors whose message starts with the error
-//! kind, and panics become errors too instead of aborting the gateway.
+//! Every export runs behind a guard: its result or error becomes the JSON envelope of
+//! [`Returned`], and a panic becomes an error too instead of aborting the gateway.
 
 use std::any::Any;
 use std::future::Future;
@@ -7,10 +7,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use channel_core::ChannelError;
 use futures::FutureExt;
+use serde::Serialize;
 
-pub fn to_napi(err: &ChannelError) -> napi::Error {
-    napi::Error::new(napi::Status::GenericFailure, err.to_string())
-}
+use crate::boundary::Returned;
 
 fn panic_error(payload: Box<dyn Any + Send>) -> ChannelError {
     let message = payload
@@ -22,11 +21,18 @@ fn panic_error(payload: Box<dyn Any + Send>) -> ChannelError {
     ChannelError::permanent(format!("internal error (panic): {message}"))
 }
 
-pub fn guard<T>(f: impl FnOnce() -> Result<T, ChannelError>) -> napi::Result<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result.map_err(|e| to_napi(&e)),
-        Err(payload) => Err(to_napi(&panic_error(payload))),
-    }
+/// Runs a synchronous export: `{"ok": value}` or `{"error": …}`.
+pub fn guard<T: Serialize>(f: impl FnOnce() -> Result<T, ChannelError>) -> String {
+    let result =
+        catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| Err(panic_error(payload)));
+    Returned::of(result).to_json()
+}
+
+/// Runs an asynchronous export to completion: `{"ok": value}` or `{"error": …}`.
+pub async fn guard_async<T: Serialize>(
+    fut: impl Future<Output = Result<T, ChannelError>>,
+) -> String {
+    Returned::of(catch_panic(fut).await).to_json()
 }
 
 /// Runs a future to completion; a panic becomes `Err(Panicked)`, apart from the future's own
@@ -48,8 +54,4 @@ pub async fn catch_panic<T>(
         Ok(result) => result,
         Err(payload) => Err(panic_error(payload)),
     }
-}
-
-pub async fn guard_async<T>(fut: impl Future<Output = Result<T, ChannelError>>) -> napi::Result<T> {
-    catch_panic(fut).await.map_err(|e| to_napi(&e))
 }

@@ -2,14 +2,17 @@
 //! Node: it links the channels selected by Cargo features and exposes them to a JS entry that
 //! knows no channel.
 //!
+//! Every export returns a JSON envelope, `{"ok": value}` or `{"error": {kind, code, message,
+//! retryable, rpcCode}}` ([`boundary::Returned`]); `js/lib/native.js` unwraps it and throws an
+//! `ImbridgeError` with those fields. Errors are never text to parse.
+//!
 //! ```js
-//! import { createRequire } from "node:module";
-//! const native = createRequire(import.meta.url)("./imbridge.node");
-//! const { channels } = JSON.parse(native.descriptor());
+//! import { native } from "./lib/native.js";
+//! const { channels } = native.descriptor();
 //! const handle = await native.startAccount("openclaw-weixin", "b0f5-im-bot", JSON.stringify(section));
 //! for (;;) {
-//!   const event = JSON.parse(await native.next(handle));   // request | status | stopped
-//!   if (event.type === "stopped") break;
+//!   const event = await native.next(handle);   // request | status | stopped
+//!   if (event === null || event.type === "stopped") break;
 //!   // … answer requests with native.respond(handle, event.id, true, JSON.stringify(result))
 //! }
 //! ```
@@ -22,11 +25,12 @@
 //! `transport.call`, `transport.close`); JS hands each event a module emits to
 //! `transportEvent(handle, transportId, json)`.
 //!
-//! Every call that can fail rejects with an `Error` whose message starts with the error kind
-//! (`badInput: …`, `needsLogin: …`). A Rust panic becomes such an error too; it never takes the
-//! gateway down.
+//! The types that cross, events and requests included, are in [`boundary`], and
+//! `js/boundary.schema.json` is generated from them. A Rust panic becomes an error envelope; it
+//! never takes the gateway down.
 #![allow(unsafe_code)] // napi-derive expands to FFI glue.
 
+pub mod boundary;
 mod guard;
 mod logs;
 mod registry;
@@ -38,13 +42,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
-use channel_core::{CancellationToken, ChannelError, Outbound};
+use channel_core::{CancellationToken, ChannelError, Outbound, Receipt};
 use napi::bindgen_prelude::create_custom_tokio_runtime;
 use napi_derive::napi;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::boundary::{DeliveredReply, Event, HostFailure, TransportEvent};
 use crate::guard::{guard, guard_async};
-use crate::session::{Event, JsHost};
+use crate::session::JsHost;
 
 /// Worker threads of the addon's runtime: the gateway shares the machine.
 const WORKER_THREADS: usize = 2;
@@ -105,55 +111,63 @@ fn find_session(handle: u32) -> Option<Arc<Session>> {
         .cloned()
 }
 
-fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, ChannelError> {
+fn parse_json(what: &str, text: &str) -> Result<Value, ChannelError> {
     if text.trim().is_empty() {
-        return Ok(serde_json::Value::Null);
+        return Ok(Value::Null);
     }
     serde_json::from_str(text)
         .map_err(|e| ChannelError::bad_input(format!("{what}: invalid JSON: {e}")))
 }
 
+/// `text` as a `T`, or a `BadInput` error naming `what`.
+fn parse_as<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, ChannelError> {
+    serde_json::from_str(text).map_err(|e| ChannelError::bad_input(format!("{what}: {e}")))
+}
+
 /// Log lines since the last call, as JSON `[{level, message}]`. The first call moves Rust's
 /// log output from stderr to the caller for the rest of the process.
 #[napi]
-pub fn drain_logs() -> napi::Result<String> {
-    guard(|| Ok(serde_json::to_string(&logs::drain()).unwrap_or_else(|_| "[]".into())))
+pub fn drain_logs() -> String {
+    guard(|| Ok(logs::drain()))
 }
 
 /// The plugin and its channels: ids, meta, capabilities, config schemas. JSON.
 #[napi]
-pub fn descriptor() -> napi::Result<String> {
-    guard(|| Ok(registry::descriptor().to_string()))
+pub fn descriptor() -> String {
+    guard(|| Ok(registry::descriptor()))
 }
 
 /// Account ids of `channel` for the config section `section` (JSON).
 #[napi]
-pub fn list_account_ids(channel: String, section: String) -> napi::Result<Vec<String>> {
+pub fn list_account_ids(channel: String, section: String) -> String {
     guard(|| registry::channel(&channel)?.account_ids(&parse_json("section", &section)?))
 }
 
-/// A secret-free view of one account (JSON).
+/// The account the host means when it names none (`message send` without `--account`).
 #[napi]
-pub fn describe_account(channel: String, section: String, account: String) -> napi::Result<String> {
+pub fn default_account_id(channel: String, section: String) -> String {
+    guard(|| registry::account_or_default(&channel, &parse_json("section", &section)?, None))
+}
+
+/// A secret-free view of one account; `null` is the default account.
+#[napi]
+pub fn describe_account(channel: String, section: String, account: Option<String>) -> String {
     guard(|| {
-        let view =
-            registry::channel(&channel)?.describe(&parse_json("section", &section)?, &account)?;
-        Ok(serde_json::to_value(view).unwrap_or_default().to_string())
+        let section = parse_json("section", &section)?;
+        let account = registry::account_or_default(&channel, &section, account)?;
+        registry::channel(&channel)?.describe(&section, &account)
     })
 }
 
-/// Parses a user-typed target; JSON `{kind, id}`.
+/// Parses a user-typed target: `{kind, id}`.
 #[napi]
-pub fn parse_target(channel: String, raw: String) -> napi::Result<String> {
-    guard(|| {
-        let target = registry::channel(&channel)?.parse_target(&raw)?;
-        Ok(serde_json::to_value(target).unwrap_or_default().to_string())
-    })
+pub fn parse_target(channel: String, raw: String) -> String {
+    guard(|| registry::channel(&channel)?.parse_target(&raw))
 }
 
 /// Starts an account's receive loop; returns the handle to pull its events with.
 #[napi]
-pub async fn start_account(channel: String, account: String, section: String) -> napi::Result<u32> {
+pub async fn start_account(channel: String, account: String, section: String) -> String {
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
@@ -186,11 +200,7 @@ pub async fn start_account(channel: String, account: String, section: String) ->
 /// whose events (`qr`, `message`, `request` op `prompt`, then `loginDone` or `stopped`) are
 /// pulled with `next`.
 #[napi]
-pub async fn start_login(
-    channel: String,
-    section: String,
-    account: Option<String>,
-) -> napi::Result<u32> {
+pub async fn start_login(channel: String, section: String, account: Option<String>) -> String {
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
@@ -211,35 +221,24 @@ pub async fn start_login(
     .await
 }
 
-/// The actions (agent tools, gateway methods) of `channel`: JSON `[ActionSpec]`. The same list
-/// is in the descriptor.
+/// The actions (agent tools, gateway methods) of `channel`: `[ActionSpec]`. The same list is
+/// in the descriptor.
 #[napi]
-pub fn list_actions(channel: String) -> napi::Result<String> {
-    guard(|| {
-        let actions = registry::channel(&channel)?.actions();
-        Ok(serde_json::to_string(&actions).unwrap_or_else(|_| "[]".into()))
-    })
+pub fn list_actions(channel: String) -> String {
+    guard(|| Ok(registry::channel(&channel)?.actions()))
 }
 
-/// The CLI commands of `channel`: JSON `[CommandSpec]`. The same list is in the descriptor.
+/// The CLI commands of `channel`: `[CommandSpec]`. The same list is in the descriptor.
 #[napi]
-pub fn list_commands(channel: String) -> napi::Result<String> {
-    guard(|| {
-        let commands = registry::channel(&channel)?.commands();
-        Ok(serde_json::to_string(&commands).unwrap_or_else(|_| "[]".into()))
-    })
+pub fn list_commands(channel: String) -> String {
+    guard(|| Ok(registry::channel(&channel)?.commands()))
 }
 
 /// Starts action `name` of `channel` with JSON `args`; returns a handle whose events (`request`
 /// ops `global.call` and `config.set`, then `actionDone {result}` or `stopped {error}`) are
 /// pulled with `next`. `stopAccount(handle)` cancels it. An unknown action rejects at once.
 #[napi]
-pub async fn start_action(
-    channel: String,
-    section: String,
-    name: String,
-    args: String,
-) -> napi::Result<u32> {
+pub async fn start_action(channel: String, section: String, name: String, args: String) -> String {
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         channel_core::action::find(&channel, &handler.actions(), &name)?;
@@ -283,7 +282,7 @@ pub async fn start_command(
     command: String,
     subcommand: String,
     options: String,
-) -> napi::Result<u32> {
+) -> String {
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let known = handler.commands().iter().any(|c| {
@@ -324,7 +323,7 @@ pub async fn start_command(
 
 /// Forgets an account's credentials and state; whether there was anything to forget.
 #[napi]
-pub async fn logout(channel: String, section: String, account: String) -> napi::Result<bool> {
+pub async fn logout(channel: String, section: String, account: String) -> String {
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         handler
@@ -334,43 +333,47 @@ pub async fn logout(channel: String, section: String, account: String) -> napi::
     .await
 }
 
-/// The next event of a running account (JSON), or `null` once it is gone.
+/// The next event of a session ([`Event`]), or `null` once it is gone.
 #[napi]
-pub async fn next(handle: u32) -> napi::Result<Option<String>> {
+pub async fn next(handle: u32) -> String {
     guard_async(async move {
         let Some(session) = find_session(handle) else {
             return Ok(None);
         };
         let mut events = session.events.lock().await;
-        Ok(events
-            .recv()
-            .await
-            .map(|event| serde_json::to_string(&event).unwrap_or_default()))
+        Ok(events.recv().await)
     })
     .await
 }
 
-/// Answers request `id` of a running account: `ok` with a JSON result, or an error message.
+/// Answers request `id` of a session: `ok` with its JSON result, or a JSON [`HostFailure`].
+/// An answer Rust cannot read still answers the request, as a failure that says so, so the
+/// request never waits for an answer that will not come.
 #[napi]
-pub fn respond(handle: u32, id: u32, ok: bool, payload: String) -> napi::Result<bool> {
+pub fn respond(handle: u32, id: u32, ok: bool, payload: String) -> String {
     guard(|| {
         // The account stopped (a restart, a reload) while JS was working on the request: the
         // answer is moot, and the unfinished turn is replayed by the account's next run.
         let Some(session) = find_session(handle) else {
             return Ok(false);
         };
+        let unreadable = |e: ChannelError| HostFailure {
+            message: format!("unreadable answer: {}", e.message),
+            code: None,
+        };
         let answer = if ok {
-            Ok(parse_json("respond payload", &payload)?)
+            parse_json("answer", &payload).map_err(unreadable)
         } else {
-            Err(payload)
+            Err(parse_as::<HostFailure>("failure", &payload).unwrap_or_else(unreadable))
         };
         Ok(session.host.respond(id, answer))
     })
 }
 
-/// Sends one reply of an open turn back to the chat it came from; JSON receipt.
+/// Sends one reply ([`DeliveredReply`]) of an open turn back to the chat it came from; its
+/// receipt.
 #[napi]
-pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> napi::Result<String> {
+pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> String {
     guard_async(async move {
         let gone = || {
             ChannelError::transient(format!(
@@ -379,11 +382,8 @@ pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> napi::Result
         };
         let session = find_session(handle).ok_or_else(gone)?;
         let replier = session.host.replier(turn_id).ok_or_else(gone)?;
-        let payload = session::reply_payload(&parse_json("reply payload", &payload)?);
-        let receipt = replier.reply(payload).await?;
-        Ok(serde_json::to_value(receipt)
-            .unwrap_or_default()
-            .to_string())
+        let reply: DeliveredReply = parse_as("reply", &payload)?;
+        replier.reply(reply.into_payload()).await
     })
     .await
 }
@@ -391,7 +391,7 @@ pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> napi::Result
 /// Stops a running account (or cancels a login, action or command); its `next()` then yields
 /// the `stopped` event.
 #[napi]
-pub fn stop_account(handle: u32) -> napi::Result<()> {
+pub fn stop_account(handle: u32) -> String {
     guard(|| {
         if let Some(session) = find_session(handle) {
             session.cancel.cancel();
@@ -403,7 +403,7 @@ pub fn stop_account(handle: u32) -> napi::Result<()> {
 /// Forgets a stopped account's handle. Requests still waiting fail, and its transports deliver
 /// no more events.
 #[napi]
-pub fn release(handle: u32) -> napi::Result<()> {
+pub fn release(handle: u32) -> String {
     guard(|| {
         let session = SESSIONS
             .lock()
@@ -416,51 +416,63 @@ pub fn release(handle: u32) -> napi::Result<()> {
     })
 }
 
-/// Hands one event of transport `transport_id` (JSON `{"event", "payload"}`, as the module
-/// emitted it) to the channel of session `handle`; false once that transport is closed or the
-/// session is gone.
+/// Hands one event of transport `transport_id` ([`TransportEvent`], as the module emitted it)
+/// to the channel of session `handle`; false once that transport is closed or the session is
+/// gone.
 #[napi]
-pub fn transport_event(handle: u32, transport_id: u32, event: String) -> napi::Result<bool> {
+pub fn transport_event(handle: u32, transport_id: u32, event: String) -> String {
     guard(|| {
         let Some(session) = find_session(handle) else {
             return Ok(false);
         };
-        let event = parse_json("transport event", &event)?;
+        let event: TransportEvent = parse_as("transport event", &event)?;
+        let event = serde_json::json!({ "event": event.event, "payload": event.payload });
         Ok(session.host.transport_event(transport_id, event))
     })
 }
 
-/// Sends a message outside any turn (`openclaw message send`, cron); JSON receipt.
+/// Sends a message outside any turn (`openclaw message send`, cron) from `account` (`null`:
+/// the default one); its receipt. A message that was queued instead of sent (a closed WeChat
+/// window) is an error with code `IMBRIDGE_QUEUED`: the caller must not report it as sent.
 #[napi]
 pub async fn send(
     channel: String,
-    account: String,
+    account: Option<String>,
     section: String,
     target: String,
     message: String,
-) -> napi::Result<String> {
+) -> String {
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
-        let message: Outbound = serde_json::from_value(parse_json("message", &message)?)
-            .map_err(|e| ChannelError::bad_input(format!("message: {e}")))?;
-        let receipt = handler.send(&section, &account, &target, &message).await?;
-        Ok(serde_json::to_value(receipt)
-            .unwrap_or_default()
-            .to_string())
+        let account = registry::account_or_default(&channel, &section, account)?;
+        let message: Outbound = parse_as("message", &message)?;
+        match handler.send(&section, &account, &target, &message).await? {
+            Receipt::Queued { queue_id, reason } => {
+                tracing::info!(channel = %channel, %target, %queue_id, %reason, "message queued, not sent yet");
+                Err(ChannelError::transient(format!(
+                    "queued, not sent yet: {reason} (queue id {queue_id})"
+                ))
+                .with_code(QUEUED))
+            }
+            sent => Ok(sent),
+        }
     })
     .await
 }
 
-/// Checks an account's credentials and reachability; JSON `{ok, detail, elapsedMs}`.
+/// The error code of a send that was queued instead of sent.
+const QUEUED: &str = "IMBRIDGE_QUEUED";
+
+/// Checks an account's credentials and reachability (`null`: the default account);
+/// `{ok, detail, elapsedMs}`.
 #[napi]
-pub async fn probe(channel: String, account: String, section: String) -> napi::Result<String> {
+pub async fn probe(channel: String, account: Option<String>, section: String) -> String {
     guard_async(async move {
         let handler = registry::channel(&channel)?;
-        let probe = handler
-            .probe(&parse_json("section", &section)?, &account)
-            .await?;
-        Ok(serde_json::to_value(probe).unwrap_or_default().to_string())
+        let section = parse_json("section", &section)?;
+        let account = registry::account_or_default(&channel, &section, account)?;
+        handler.probe(&section, &account).await
     })
     .await
 }
@@ -469,15 +481,15 @@ pub async fn probe(channel: String, account: String, section: String) -> napi::R
 /// error and the process lives on. Test builds only (feature `testkit`, never packaged).
 #[cfg(feature = "testkit")]
 #[napi]
-pub fn debug_panic_sync() -> napi::Result<()> {
-    guard(|| panic!("deliberate panic in a synchronous call"))
+pub fn debug_panic_sync() -> String {
+    guard::<()>(|| panic!("deliberate panic in a synchronous call"))
 }
 
 /// The same, inside a future on the runtime.
 #[cfg(feature = "testkit")]
 #[napi]
-pub async fn debug_panic_async() -> napi::Result<()> {
-    guard_async(async {
+pub async fn debug_panic_async() -> String {
+    guard_async::<()>(async {
         tokio::task::yield_now().await;
         panic!("deliberate panic inside a future")
     })

@@ -47,6 +47,20 @@ pub fn channel(id: &str) -> Result<Arc<dyn AnyChannel>, ChannelError> {
     })
 }
 
+/// `account`, or the account the host means when it names none: the first one the channel
+/// lists (for WeChat, the first logged-in account), else `default`.
+pub fn account_or_default(
+    channel_id: &str,
+    section: &serde_json::Value,
+    account: Option<String>,
+) -> Result<String, ChannelError> {
+    if let Some(account) = account.filter(|a| !a.is_empty()) {
+        return Ok(account);
+    }
+    let ids = channel(channel_id)?.account_ids(section)?;
+    Ok(ids.into_iter().next().unwrap_or_else(|| "default".into()))
+}
+
 /// One channel's descriptor with its actions, commands and transport modules, as the JS entry
 /// and the packager read it.
 fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {

@@ -18,59 +18,16 @@ use std::time::Duration;
 
 use channel_core::dm::{PairingCode, PairingStore};
 use channel_core::{
-    ChannelError, CommandOutcome, ErrorKind, Host, HostTransport, LoginResult, LoginUi, Prompter,
-    Question, Replier, ReplyPayload, Route, RouteQuery, SessionKeyResolver, StatusPatch, Turn,
-    TurnOutcome,
+    ChannelError, ErrorKind, Host, HostTransport, LoginUi, Prompter, Question, Replier, Route,
+    RouteQuery, SessionKeyResolver, StatusPatch, Turn, TurnOutcome,
 };
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-/// What `next()` hands to JS.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum Event {
-    /// A host service call; answer with `respond`.
-    Request {
-        id: u32,
-        op: &'static str,
-        args: Value,
-    },
-    /// Merge into the account status.
-    Status { patch: StatusPatch },
-    /// The account's receive loop (or a login) ended with an error, or without one.
-    Stopped { error: Option<ErrorJson> },
-    /// A QR code to show: its URL, a terminal drawing and a PNG `data:` URL.
-    #[serde(rename_all = "camelCase")]
-    Qr {
-        url: String,
-        terminal: String,
-        data_url: String,
-    },
-    /// A progress line of a login.
-    Message { text: String },
-    /// A login finished.
-    LoginDone { result: LoginResult },
-    /// An action finished; `result` goes to the model or the RPC caller.
-    ActionDone { result: Value },
-    /// A command finished: print `text` once `configEdits` are saved.
-    CommandDone { outcome: CommandOutcome },
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorJson {
-    pub kind: ErrorKind,
-    pub message: String,
-}
-
-impl From<&ChannelError> for ErrorJson {
-    fn from(err: &ChannelError) -> Self {
-        Self {
-            kind: err.kind,
-            message: err.message.clone(),
-        }
-    }
-}
+use crate::boundary::{
+    Event, HostFailure, PairingCodeAnswer, Peer, Request, RouteAnswer, SavedMedia, TurnDone,
+};
 
 /// Requests other than turns get an answer quickly, or something is wrong on the JS side.
 const SERVICE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -83,8 +40,8 @@ const TRANSPORT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Closing a transport module (a logout, then freeing the SDK instance): best-effort.
 const TRANSPORT_CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// JS's answer to a request: a JSON result, or its error message.
-type Answer = Result<Value, String>;
+/// JS's answer to a request: a JSON result, or its failure.
+pub type Answer = Result<Value, HostFailure>;
 
 /// The host of one running account, backed by the JS entry.
 pub struct JsHost {
@@ -138,40 +95,49 @@ impl JsHost {
         lock(&self.repliers).get(&turn_id).cloned()
     }
 
-    async fn request(
+    /// Asks JS for `request` and reads its answer as `T`.
+    async fn request<T: DeserializeOwned>(
         &self,
-        op: &'static str,
-        args: Value,
+        request: Request,
         timeout: Option<Duration>,
-    ) -> Result<Value, ChannelError> {
+    ) -> Result<T, ChannelError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.call(id, op, args, timeout).await
+        self.call(id, request, timeout).await
     }
 
-    async fn call(
+    async fn call<T: DeserializeOwned>(
         &self,
         id: u32,
-        op: &'static str,
-        args: Value,
+        request: Request,
         timeout: Option<Duration>,
-    ) -> Result<Value, ChannelError> {
-        self.exchange(id, op, args, timeout)
+    ) -> Result<T, ChannelError> {
+        let op = request.op();
+        let value = self
+            .exchange(id, request, timeout)
             .await?
-            .map_err(|message| ChannelError::transient(format!("host {op} failed: {message}")))
+            .map_err(|failure| {
+                failure
+                    .into_error(ErrorKind::Transient)
+                    .context(format!("host {op} failed"))
+            })?;
+        // The answer itself stays out of the message: a prompt's may be a token.
+        serde_json::from_value(value).map_err(|e| {
+            ChannelError::transient(format!("host {op} answered with the wrong shape: {e}"))
+        })
     }
 
-    /// Sends request `op` and waits for JS's answer. `Err` when there is none: the time is up,
-    /// or JS stopped listening.
+    /// Sends `request` and waits for JS's answer. `Err` when there is none: the time is up, or
+    /// JS stopped listening.
     async fn exchange(
         &self,
         id: u32,
-        op: &'static str,
-        args: Value,
+        request: Request,
         timeout: Option<Duration>,
     ) -> Result<Answer, ChannelError> {
+        let op = request.op();
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id, tx);
-        if self.events.send(Event::Request { id, op, args }).is_err() {
+        if self.events.send(Event::Request { id, request }).is_err() {
             lock(&self.pending).remove(&id);
             return Err(ChannelError::transient(format!(
                 "host went away before {op}"
@@ -206,9 +172,11 @@ impl JsHost {
         if lock(&self.transports).remove(&id).is_none() {
             return;
         }
-        let args = json!({ "id": id });
         if let Err(err) = self
-            .request("transport.close", args, Some(TRANSPORT_CLOSE_TIMEOUT))
+            .request::<Value>(
+                Request::TransportClose { id },
+                Some(TRANSPORT_CLOSE_TIMEOUT),
+            )
             .await
         {
             tracing::debug!(transport = id, %err, "closing a transport module failed");
@@ -241,22 +209,26 @@ struct JsTransport {
 
 #[async_trait::async_trait]
 impl HostTransport for JsTransport {
-    /// Request `transport.call {id, method, params}`. A rejection keeps the module's own text
-    /// (channels read error codes from it).
+    /// Request `transport.call {id, method, params}`. A rejection keeps the module's own
+    /// message and code.
     async fn call(&self, method: &str, params: Value) -> Result<Value, ChannelError> {
         let what = || format!("{}.{method}", self.module);
         if !lock(&self.host.transports).contains_key(&self.id) {
             return Err(ChannelError::transient(format!("{}: closed", what())));
         }
         let id = self.host.next_id.fetch_add(1, Ordering::Relaxed);
-        let args = json!({ "id": self.id, "method": method, "params": params });
+        let request = Request::TransportCall {
+            id: self.id,
+            method: method.to_owned(),
+            params,
+        };
         match self
             .host
-            .exchange(id, "transport.call", args, Some(TRANSPORT_CALL_TIMEOUT))
+            .exchange(id, request, Some(TRANSPORT_CALL_TIMEOUT))
             .await
         {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(message)) => Err(ChannelError::transient(message)),
+            Ok(Err(failure)) => Err(failure.into_error(ErrorKind::Transient)),
             Err(err) => Err(err.context(what())),
         }
     }
@@ -267,29 +239,24 @@ impl HostTransport for JsTransport {
     }
 }
 
-fn field<'a>(op: &str, value: &'a Value, name: &str) -> Result<&'a str, ChannelError> {
-    value.get(name).and_then(Value::as_str).ok_or_else(|| {
-        ChannelError::transient(format!("host {op} answer lacks string `{name}`: {value}"))
-    })
-}
-
 #[async_trait::async_trait]
 impl SessionKeyResolver for JsHost {
     async fn resolve_route(&self, q: &RouteQuery) -> Result<Route, ChannelError> {
-        let args = json!({
-            "channel": q.channel,
-            "accountId": q.account,
-            "peer": {"kind": q.peer_kind.as_str(), "id": q.peer_id},
-        });
-        let v = self.request("route", args, Some(SERVICE_TIMEOUT)).await?;
+        let request = Request::Route {
+            channel: q.channel.clone(),
+            account_id: q.account.clone(),
+            peer: Peer {
+                kind: q.peer_kind,
+                id: q.peer_id.clone(),
+            },
+        };
+        let answer: RouteAnswer = self.request(request, Some(SERVICE_TIMEOUT)).await?;
         Ok(Route {
-            agent_id: field("route", &v, "agentId")?.to_owned(),
-            session_key: field("route", &v, "sessionKey")?.to_owned(),
-            main_session_key: v
-                .get("mainSessionKey")
-                .and_then(Value::as_str)
-                .unwrap_or_else(|| v["sessionKey"].as_str().unwrap_or_default())
-                .to_owned(),
+            main_session_key: answer
+                .main_session_key
+                .unwrap_or_else(|| answer.session_key.clone()),
+            agent_id: answer.agent_id,
+            session_key: answer.session_key,
         })
     }
 }
@@ -301,16 +268,12 @@ impl PairingStore for JsHost {
         channel: &str,
         account: &str,
     ) -> Result<Vec<String>, ChannelError> {
-        let v = self
-            .request(
-                "pairing.readAllowFrom",
-                json!({"channel": channel, "accountId": account}),
-                Some(SERVICE_TIMEOUT),
-            )
-            .await?;
-        let entries = v.as_array().ok_or_else(|| {
-            ChannelError::transient(format!("pairing.readAllowFrom: not a list: {v}"))
-        })?;
+        let request = Request::PairingReadAllowFrom {
+            channel: channel.to_owned(),
+            account_id: account.to_owned(),
+        };
+        // The store may hold numeric ids; anything else is not an id.
+        let entries: Vec<Value> = self.request(request, Some(SERVICE_TIMEOUT)).await?;
         Ok(entries
             .iter()
             .filter_map(|e| match e {
@@ -328,13 +291,16 @@ impl PairingStore for JsHost {
         id: &str,
         meta: Value,
     ) -> Result<PairingCode, ChannelError> {
-        let args = json!({"channel": channel, "accountId": account, "id": id, "meta": meta});
-        let v = self
-            .request("pairing.upsert", args, Some(SERVICE_TIMEOUT))
-            .await?;
+        let request = Request::PairingUpsert {
+            channel: channel.to_owned(),
+            account_id: account.to_owned(),
+            id: id.to_owned(),
+            meta,
+        };
+        let answer: PairingCodeAnswer = self.request(request, Some(SERVICE_TIMEOUT)).await?;
         Ok(PairingCode {
-            code: field("pairing.upsert", &v, "code")?.to_owned(),
-            created: v.get("created").and_then(Value::as_bool).unwrap_or(false),
+            code: answer.code,
+            created: answer.created,
         })
     }
 
@@ -344,13 +310,12 @@ impl PairingStore for JsHost {
         id_line: &str,
         code: &str,
     ) -> Result<String, ChannelError> {
-        let args = json!({"channel": channel, "idLine": id_line, "code": code});
-        let v = self
-            .request("pairing.replyText", args, Some(SERVICE_TIMEOUT))
-            .await?;
-        v.as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ChannelError::transient(format!("pairing.replyText: not a string: {v}")))
+        let request = Request::PairingReplyText {
+            channel: channel.to_owned(),
+            id_line: id_line.to_owned(),
+            code: code.to_owned(),
+        };
+        self.request(request, Some(SERVICE_TIMEOUT)).await
     }
 }
 
@@ -377,16 +342,19 @@ impl Host for JsHost {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         lock(&self.repliers).insert(id, replier);
         let _forget = ForgetReplier { host: self, id };
-        let args = json!({
-            "context": turn.context,
-            "route": turn.route,
-            "peer": {"kind": turn.inbound.chat.kind.as_str(), "id": turn.inbound.chat.id},
-            "accountId": turn.inbound.account,
-        });
+        let request = Request::Turn {
+            context: turn.context,
+            route: turn.route,
+            peer: Peer {
+                kind: turn.inbound.chat.kind,
+                id: turn.inbound.chat.id,
+            },
+            account_id: turn.inbound.account,
+        };
         // A turn runs the agent: it takes as long as it takes.
-        let v = self.call(id, "turn", args, None).await?;
+        let done: TurnDone = self.call(id, request, None).await?;
         Ok(TurnOutcome {
-            replies: v.get("replies").and_then(Value::as_u64).unwrap_or(0) as usize,
+            replies: done.replies,
         })
     }
 
@@ -396,11 +364,20 @@ impl Host for JsHost {
         mime: &str,
         file_name: Option<&str>,
     ) -> Result<String, ChannelError> {
-        let args = json!({"path": file, "contentType": mime, "fileName": file_name});
-        let v = self
-            .request("media.save", args, Some(SERVICE_TIMEOUT))
-            .await?;
-        Ok(field("media.save", &v, "path")?.to_owned())
+        // The download cap was enforced while the file was written: the host's store needs no
+        // other limit than its size.
+        let size = tokio::fs::metadata(file)
+            .await
+            .map_err(|e| ChannelError::transient(format!("{}: {e}", file.display())))?
+            .len();
+        let request = Request::MediaSave {
+            path: file.to_string_lossy().into_owned(),
+            content_type: mime.to_owned(),
+            file_name: file_name.map(str::to_owned),
+            max_bytes: size,
+        };
+        let saved: SavedMedia = self.request(request, Some(SERVICE_TIMEOUT)).await?;
+        Ok(saved.path)
     }
 
     fn report_status(&self, _channel: &str, _account: &str, patch: StatusPatch) {
@@ -413,13 +390,11 @@ impl Host for JsHost {
         name: &str,
         args: Vec<Value>,
     ) -> Result<Option<Value>, ChannelError> {
-        let v = self
-            .request(
-                "global.call",
-                json!({"name": name, "args": args}),
-                Some(SERVICE_TIMEOUT),
-            )
-            .await?;
+        let request = Request::GlobalCall {
+            name: name.to_owned(),
+            args,
+        };
+        let v: Value = self.request(request, Some(SERVICE_TIMEOUT)).await?;
         Ok(Some(v).filter(|v| !v.is_null()))
     }
 
@@ -431,24 +406,20 @@ impl Host for JsHost {
                 path.join(".")
             )));
         }
-        self.request(
-            "config.set",
-            json!({"path": path, "value": value}),
-            Some(SERVICE_TIMEOUT),
-        )
-        .await
-        .map_err(|e| e.context(format!("saving {}", path.join("."))))?;
+        let request = Request::ConfigSet {
+            path: path.to_vec(),
+            value,
+        };
+        self.request::<Value>(request, Some(SERVICE_TIMEOUT))
+            .await
+            .map_err(|e| e.context(format!("saving {}", path.join("."))))?;
         Ok(())
     }
 
     /// Request `media.roots`: the directories the action's caller may send files from.
     async fn media_roots(&self) -> Result<Vec<String>, ChannelError> {
-        let roots = self
-            .request("media.roots", Value::Null, Some(SERVICE_TIMEOUT))
-            .await?;
-        serde_json::from_value(roots).map_err(|e| {
-            ChannelError::permanent(format!("media.roots: expected a list of paths: {e}"))
-        })
+        self.request(Request::MediaRoots, Some(SERVICE_TIMEOUT))
+            .await
     }
 
     /// Request `transport.open {id, module, options}`: JS starts `transports/<module>.mjs`. The
@@ -467,14 +438,13 @@ impl Host for JsHost {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         lock(&self.transports).insert(id, events);
         let request = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let args = json!({ "id": id, "module": module, "options": options });
+        let open = Request::TransportOpen {
+            id,
+            module: module.to_owned(),
+            options,
+        };
         let failed = match self
-            .exchange(
-                request,
-                "transport.open",
-                args,
-                Some(TRANSPORT_OPEN_TIMEOUT),
-            )
+            .exchange(request, open, Some(TRANSPORT_OPEN_TIMEOUT))
             .await
         {
             Ok(Ok(_)) => {
@@ -485,9 +455,9 @@ impl Host for JsHost {
                 }));
             }
             // JS started nothing.
-            Ok(Err(message)) => {
+            Ok(Err(failure)) => {
                 lock(&self.transports).remove(&id);
-                ChannelError::transient(message)
+                failure.into_error(ErrorKind::Transient)
             }
             // It may still start: closed as soon as it does.
             Err(err) => {
@@ -505,10 +475,10 @@ pub struct JsUi(pub Arc<JsHost>);
 
 impl JsUi {
     async fn ask_js(&self, question: &Question) -> Result<String, ChannelError> {
-        let args = serde_json::to_value(question).unwrap_or_default();
         // A person types the answer: no deadline.
-        let answer = self.0.request("prompt", args, None).await?;
-        Ok(answer.as_str().unwrap_or_default().to_owned())
+        self.0
+            .request(Request::Prompt(question.clone()), None)
+            .await
     }
 }
 
@@ -553,37 +523,17 @@ impl LoginUi for JsUi {
     }
 }
 
-/// Turns host reply JSON (`{text, mediaUrl, mediaUrls, kind}`) into a payload.
-pub fn reply_payload(raw: &Value) -> ReplyPayload {
-    let mut media: Vec<String> = Vec::new();
-    if let Some(url) = raw.get("mediaUrl").and_then(Value::as_str) {
-        media.push(url.to_owned());
-    }
-    if let Some(urls) = raw.get("mediaUrls").and_then(Value::as_array) {
-        for url in urls.iter().filter_map(Value::as_str) {
-            if !media.iter().any(|m| m == url) {
-                media.push(url.to_owned());
-            }
-        }
-    }
-    ReplyPayload {
-        text: raw
-            .get("text")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        media,
-        kind: raw
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("final")
-            .to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn failure(message: &str) -> HostFailure {
+        HostFailure {
+            message: message.into(),
+            code: None,
+        }
+    }
 
     #[tokio::test]
     async fn requests_round_trip_and_time_out_cleanly() {
@@ -601,9 +551,7 @@ mod tests {
                 .await
             })
         };
-        let Some(Event::Request { id, op, args }) = rx.recv().await else {
-            panic!("no request")
-        };
+        let (id, op, args) = next_request(&mut rx).await;
         assert_eq!(op, "route");
         assert_eq!(args["peer"]["id"], "P");
         assert!(host.respond(
@@ -621,10 +569,8 @@ mod tests {
             let host = Arc::clone(&host);
             tokio::spawn(async move { host.read_allow_from("c", "a").await })
         };
-        let Some(Event::Request { id, .. }) = rx.recv().await else {
-            panic!("no request")
-        };
-        host.respond(id, Err("store locked".into()));
+        let (id, ..) = next_request(&mut rx).await;
+        host.respond(id, Err(failure("store locked")));
         let err = failing
             .await
             .expect("join")
@@ -649,9 +595,7 @@ mod tests {
         let mut answers = [Value::Null, json!({"token": "t"}), Value::Null].into_iter();
         let mut seen = Vec::new();
         for _ in 0..3 {
-            let Some(Event::Request { id, op, args }) = rx.recv().await else {
-                panic!("no request")
-            };
+            let (id, op, args) = next_request(&mut rx).await;
             seen.push((op, args));
             host.respond(id, Ok(answers.next().expect("answer")));
         }
@@ -675,10 +619,8 @@ mod tests {
                 host.set_config(&path, json!("secret-value")).await
             })
         };
-        let Some(Event::Request { id, .. }) = rx.recv().await else {
-            panic!("no request")
-        };
-        host.respond(id, Err("config is read-only".into()));
+        let (id, ..) = next_request(&mut rx).await;
+        host.respond(id, Err(failure("config is read-only")));
         let err = failing.await.expect("join").expect_err("refused");
         assert!(err.message.starts_with("saving channels.c.x"), "{err}");
         assert!(!err.message.contains("secret-value"), "{err}");
@@ -689,7 +631,11 @@ mod tests {
     /// The next request JS would see.
     async fn next_request(rx: &mut mpsc::UnboundedReceiver<Event>) -> (u32, &'static str, Value) {
         match rx.recv().await {
-            Some(Event::Request { id, op, args }) => (id, op, args),
+            Some(Event::Request { id, request }) => {
+                let op = request.op();
+                let args = serde_json::to_value(&request).expect("json")["args"].clone();
+                (id, op, args)
+            }
             other => panic!("expected a request, got {other:?}"),
         }
     }
@@ -745,15 +691,22 @@ mod tests {
         assert_eq!(args["id"], id);
         assert_eq!(args["method"], "login");
         assert_eq!(args["params"]["accountId"], "bot");
-        host.respond(request, Err("302 wrong token".into()));
+        host.respond(
+            request,
+            Err(HostFailure {
+                message: "wrong token".into(),
+                code: Some(crate::boundary::Code("302".into())),
+            }),
+        );
         let (request, _, args) = next_request(&mut rx).await;
         assert_eq!(args["method"], "sendText");
         host.respond(request, Ok(json!({"messageServerId": "9"})));
         let (refused, sent) = calling.await.expect("join");
         let refused = refused.expect_err("refused");
         assert_eq!(
-            refused.message, "302 wrong token",
-            "the module's text, untouched"
+            (refused.message.as_str(), refused.code.as_deref()),
+            ("wrong token", Some("302")),
+            "the module's message and code, untouched"
         );
         assert_eq!(sent.expect("sent"), json!({"messageServerId": "9"}));
 
@@ -779,7 +732,7 @@ mod tests {
         );
         assert_eq!(events.recv().await, None, "the event queue ends");
         // Best-effort: a failure to close is not the channel's problem.
-        host.respond(request, Err("destroy failed".into()));
+        host.respond(request, Err(failure("destroy failed")));
         closing.await.expect("join");
 
         transport.close().await;
@@ -806,7 +759,7 @@ mod tests {
         };
         let (request, _, args) = next_request(&mut rx).await;
         let id = u32::try_from(args["id"].as_u64().expect("id")).expect("u32");
-        host.respond(request, Err("unknown transport module \"nope\"".into()));
+        host.respond(request, Err(failure("unknown transport module \"nope\"")));
         let err = opening.await.expect("join").expect_err("refused");
         assert_eq!(
             err.message,
@@ -923,14 +876,5 @@ mod tests {
             err.message.contains("went away before transport.open"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn reply_payloads_merge_media_fields() {
-        let p = reply_payload(
-            &json!({"text": "hi", "mediaUrl": "/a.png", "mediaUrls": ["/a.png", "/b.png"]}),
-        );
-        assert_eq!(p.media, vec!["/a.png", "/b.png"]);
-        assert_eq!(p.kind, "final");
     }
 }

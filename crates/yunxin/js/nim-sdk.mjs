@@ -8,7 +8,7 @@
 // options: { sdkModule?, appKey, debugLevel?, lbsUrls?, linkUrl?, sendTimeoutMs? }; see README.md.
 //
 // Every rejection of `call` is an Error with `.code` (the NIM code, 0 when the failure is not
-// NIM's) and `.message` "<code> <desc>". The token never reaches a log, an error or an event.
+// NIM's) and `.message` (NIM's description). The token never reaches a log, an error or an event.
 import fs from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -97,9 +97,8 @@ function describe(err) {
 }
 
 function nimError(code, desc) {
-  const err = new Error(`${code} ${desc}`);
+  const err = new Error(desc);
   err.code = code;
-  err.desc = desc;
   return err;
 }
 

@@ -71,24 +71,15 @@ pub async fn open(host: &dyn Host, settings: &AccountSettings) -> Result<Opened,
     })
 }
 
-/// The module rejects with `"<code> <desc>"`; the host may put a kind in front (`transient: …`).
+/// The module rejects with NIM's code in `code` and its description as the message; a failure
+/// that is not NIM's (a timeout of the host, a closed transport) has no code, which is NIM's 0.
 fn nim_error(error: ChannelError) -> NimError {
-    let text = error.message.trim();
-    let start = text.find(|c: char| c.is_ascii_digit());
-    if let Some(start) = start {
-        let digits: String = text[start..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        let before = &text[..start];
-        // Only a leading code counts ("transient: 302 bad token"), not a number inside prose.
-        let leading = before.trim_end().is_empty() || before.trim_end().ends_with(':');
-        if let (true, Ok(code)) = (leading, digits.parse()) {
-            let desc = text[start + digits.len()..].trim().to_owned();
-            return NimError { code, desc };
-        }
-    }
-    NimError::new(0, text)
+    let code = error
+        .code
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    NimError::new(code, error.message)
 }
 
 #[async_trait::async_trait]
@@ -171,11 +162,13 @@ mod tests {
 
     #[test]
     fn module_errors_keep_their_code() {
-        let e = nim_error(ChannelError::transient("302 wrong token"));
+        let e = nim_error(ChannelError::transient("wrong token").with_code("302"));
         assert_eq!((e.code, e.desc.as_str()), (302, "wrong token"));
-        let e = nim_error(ChannelError::transient("transient: 192001 connect failed"));
-        assert_eq!(e.code, 192001);
-        let e = nim_error(ChannelError::transient("timed out after 30 s"));
+        let e = nim_error(ChannelError::transient(
+            "host did not answer transport.call",
+        ));
         assert_eq!(e.code, 0);
+        let e = nim_error(ChannelError::transient("odd").with_code("E_ODD"));
+        assert_eq!((e.code, e.desc.as_str()), (0, "odd"));
     }
 }

@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import test from "node:test";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
 const entryPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../index.js");
@@ -27,8 +27,8 @@ process.env.IMBRIDGE_ADDON = addon;
 
 const ID = "imbridge-testkit";
 const entry = (await import("../index.js")).default;
-const native = createRequire(import.meta.url)(addon);
-const descriptor = JSON.parse(native.descriptor()).channels.find((c) => c.id === ID);
+const { native } = await import("../lib/native.js");
+const descriptor = native.descriptor().channels.find((c) => c.id === ID);
 
 // A fake OpenClaw plugin API that records what is registered and what is written.
 function fakeApi(mode, config = {}) {
@@ -66,8 +66,8 @@ const section = (accounts) => ({ channels: { [ID]: { accounts }, other: { keep: 
 
 test("the descriptor carries the testkit's actions and commands, as the list exports do", () => {
   assert.ok(descriptor, "build the addon with --features testkit");
-  assert.deepEqual(JSON.parse(native.listActions(ID)), descriptor.actions);
-  assert.deepEqual(JSON.parse(native.listCommands(ID)), descriptor.commands);
+  assert.deepEqual(native.listActions(ID), descriptor.actions);
+  assert.deepEqual(native.listCommands(ID), descriptor.commands);
   const kinds = Object.fromEntries(descriptor.actions.map((a) => [a.name, [a.kind, a.optional]]));
   assert.deepEqual(kinds, {
     imbridge_testkit_send_text: ["tool", false],
@@ -76,7 +76,7 @@ test("the descriptor carries the testkit's actions and commands, as the list exp
   });
   assert.equal(descriptor.actions[0].parameters.type, "object");
   assert.deepEqual(descriptor.commands[0].subcommands[0].options, [{ flags: "--account <id>", description: "The account to set up" }]);
-  assert.throws(() => native.listActions("nope"), /badInput: channel "nope" is not in this build/);
+  assert.throws(() => native.listActions("nope"), { name: "ImbridgeError", kind: "badInput", rpcCode: "INVALID_REQUEST", message: /^channel "nope" is not in this build/ });
 });
 
 test("each registration mode gets what OpenClaw expects of it", () => {
@@ -87,7 +87,7 @@ test("each registration mode gets what OpenClaw expects of it", () => {
     seen[mode ?? "none"] = [api.tools.length, api.methods.size, api.clis.length, api.channels.length > 0];
   }
   // Every channel in this build counts: other channels may declare actions too.
-  const all = JSON.parse(native.descriptor()).channels;
+  const all = native.descriptor().channels;
   const count = (pick) => all.reduce((n, c) => n + pick(c), 0);
   const tools = count((c) => (c.actions ?? []).filter((a) => a.kind === "tool").length);
   const methods = count((c) => (c.actions ?? []).filter((a) => a.kind === "gatewayMethod").length);
@@ -133,7 +133,7 @@ test("a tool calls the operator's global function and saves the token without a 
   assert.deepEqual(api.config.channels.other, { keep: true });
 
   delete globalThis.__imbridgeTestkitRefresher;
-  await assert.rejects(tool.execute("call-2", { accountId: "a1" }), /needsLogin: .*__imbridgeTestkitRefresher is not set/);
+  await assert.rejects(tool.execute("call-2", { accountId: "a1" }), { kind: "needsLogin", message: /__imbridgeTestkitRefresher is not set/ });
   globalThis.__imbridgeTestkitRefresher = () => {
     throw new Error("refresher is down");
   };
@@ -141,12 +141,13 @@ test("a tool calls the operator's global function and saves the token without a 
   globalThis.__imbridgeTestkitRefresher = 42;
   await assert.rejects(tool.execute("call-4", { accountId: "a1" }), /is not a function/);
   await assert.rejects(tool.execute("call-5", { accountId: 7 }), (err) => {
-    assert.match(err.message, /badInput: imbridge_testkit_refresh_token\.accountId/);
+    assert.equal(err.kind, "badInput");
+    assert.match(err.message, /^imbridge_testkit_refresh_token\.accountId/);
     // OpenClaw passes a ToolInputError's message to the caller instead of a generic failure.
     assert.equal(err.name, "ToolInputError");
     return true;
   });
-  await assert.rejects(tool.execute("call-6", { accountId: "a1" }), (err) => err.name === "Error");
+  await assert.rejects(tool.execute("call-6", { accountId: "a1" }), (err) => err.name !== "ToolInputError");
   assert.equal(api.writes.length, 1, "nothing written by failed calls");
 });
 
@@ -166,6 +167,7 @@ test("a gateway method answers through respond, errors with a protocol code", as
   const [failed, none, error] = await call({ method: "x" });
   assert.equal(failed, false);
   assert.equal(none, undefined);
+  assert.deepEqual(Object.keys(error), ["code", "message"], "not retryable");
   assert.equal(error.code, "INVALID_REQUEST");
   assert.match(error.message, /imbridge-testkit\.echo.*accountId/);
 });
@@ -216,11 +218,14 @@ test("an evaluation from a copy of the package shares the native state: tools re
   entry.register(first);
   const stop = await startAccount(first.channels.find((c) => c.id === ID), cfg, "live");
   try {
-    // The gateway loading the plugin again from a temporary copy: another path to the addon.
-    const copy = path.join(fs.mkdtempSync(path.join(state, "copy-")), "imbridge.node");
+    // The gateway loading the plugin again from a temporary copy of the package: other paths to
+    // the entry, its modules and the addon.
+    const dir = fs.mkdtempSync(path.join(state, "copy-"));
+    fs.cpSync(path.dirname(entryPath), dir, { recursive: true, filter: (from) => !from.includes(`${path.sep}test`) });
+    const copy = path.join(dir, "imbridge.node");
     fs.copyFileSync(addon, copy);
     process.env.IMBRIDGE_ADDON = copy;
-    const again = (await import(`../index.js?copy=${Date.now()}`)).default;
+    const again = (await import(pathToFileURL(path.join(dir, "index.js")).href)).default;
     const second = fakeApi("tool-discovery", cfg);
     again.register(second);
     const send = second.tools.find((x) => x.tool.name === "imbridge_testkit_send_text").tool;
@@ -231,10 +236,10 @@ test("an evaluation from a copy of the package shares the native state: tools re
 
     // Without the process-wide addon, the copy would have its own statics and no live account.
     const separate = createRequire(import.meta.url)(copy);
-    assert.notEqual(separate, native);
-    const handle = await separate.startAction(ID, JSON.stringify(cfg.channels[ID]), "imbridge_testkit_send_text", JSON.stringify({ accountId: "live", to: "p", text: "x" }));
+    const ok = (text) => JSON.parse(text).ok;
+    const handle = ok(await separate.startAction(ID, JSON.stringify(cfg.channels[ID]), "imbridge_testkit_send_text", JSON.stringify({ accountId: "live", to: "p", text: "x" })));
     let event;
-    do event = JSON.parse(await separate.next(handle));
+    do event = ok(await separate.next(handle));
     while (event.type === "request");
     separate.release(handle);
     assert.equal(event.type, "stopped");
@@ -246,8 +251,8 @@ test("an evaluation from a copy of the package shares the native state: tools re
 });
 
 test("unknown actions and commands are refused up front, naming them", async () => {
-  await assert.rejects(native.startAction(ID, "{}", "nope", "{}"), /badInput: imbridge-testkit: unknown action "nope"/);
-  await assert.rejects(native.startCommand(ID, "{}", ID, "teardown", "{}"), /badInput: imbridge-testkit: unknown command imbridge-testkit teardown/);
+  await assert.rejects(native.startAction(ID, "{}", "nope", "{}"), { kind: "badInput", message: /^imbridge-testkit: unknown action "nope"/ });
+  await assert.rejects(native.startCommand(ID, "{}", ID, "teardown", "{}"), { kind: "badInput", message: /^imbridge-testkit: unknown command imbridge-testkit teardown/ });
 });
 
 // The CLI process: a fake commander program, the registrar, and the subcommand's action with

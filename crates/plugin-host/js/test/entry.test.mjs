@@ -8,7 +8,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "node:test";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -20,7 +19,7 @@ process.env.OPENCLAW_STATE_DIR = state;
 const addon = path.join(state, "imbridge.node");
 fs.copyFileSync(process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so"), addon);
 process.env.IMBRIDGE_ADDON = addon;
-const native = createRequire(import.meta.url)(addon);
+const { native } = await import("../lib/native.js");
 
 const entry = (await import("../index.js")).default;
 const registered = [];
@@ -72,21 +71,21 @@ test("sending to a peer that never wrote is refused with a reason", async () => 
   const cfg = { channels: { "openclaw-weixin": {} } };
   await assert.rejects(
     weixin.outbound.sendText({ cfg, accountId: "b0f5860fdecb-im-bot", to: "stranger@im.wechat", text: "hi" }),
-    /badInput: .*no conversation with stranger@im\.wechat/,
+    { kind: "badInput", message: /no conversation with stranger@im\.wechat/ },
   );
 });
 
 test("a Rust panic reaches JS as an error and the process lives on", async () => {
-  assert.throws(() => native.debugPanicSync(), /internal error \(panic\)/);
-  await assert.rejects(native.debugPanicAsync(), /internal error \(panic\)/);
-  assert.ok(JSON.parse(native.descriptor()).channels.length > 0, "the addon still answers");
+  assert.throws(() => native.debugPanicSync(), { kind: "permanent", message: /^internal error \(panic\)/ });
+  await assert.rejects(native.debugPanicAsync(), { kind: "permanent", message: /^internal error \(panic\)/ });
+  assert.ok(native.descriptor().channels.length > 0, "the addon still answers");
 });
 
 test("Rust logs reach the host's logger, not stderr", async () => {
   // An account that never logged in stops at once, and says why in the log.
   const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
   let event;
-  do event = JSON.parse(await native.next(handle));
+  do event = await native.next(handle);
   while (event.type !== "stopped");
   assert.equal(event.error.kind, "needsLogin");
   native.release(handle);
@@ -148,10 +147,10 @@ test("a Control UI login shows a PNG QR code, connects, and reloads the channel"
 test("answers for an account that already stopped are dropped quietly, replies are refused with a reason", async () => {
   const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
   let event;
-  do event = JSON.parse(await native.next(handle));
+  do event = await native.next(handle);
   while (event.type !== "stopped");
   native.release(handle);
   // A host call that finishes after a restart must not throw (it would be an unhandled rejection).
   assert.equal(native.respond(handle, 1, true, "null"), false);
-  await assert.rejects(native.deliver(handle, 1, JSON.stringify({ text: "late" })), /restarted during turn 1.*runs again/);
+  await assert.rejects(native.deliver(handle, 1, JSON.stringify({ text: "late" })), { kind: "transient", retryable: true, message: /restarted during turn 1.*runs again/ });
 });

@@ -11,7 +11,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "node:test";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,7 +30,7 @@ const STUB = path.join(MODULES, "test/stub-sdk.mjs");
 const { stub } = await import(STUB);
 const { SDK_PACKAGE, SDK_VERSION } = await import(path.join(MODULES, "nim-sdk.mjs"));
 const entry = (await import("../index.js")).default;
-const native = createRequire(import.meta.url)(addon);
+const { native } = await import("../lib/native.js");
 
 const ID = "netease-yunxin";
 const TOKEN = "yx-t0ken-never-logged";
@@ -111,7 +110,7 @@ test.beforeEach(() => {
 
 test("the descriptor declares the nim-sdk module with the SDK it pins", () => {
   assert.ok(channel, `build the addon with --all-features (channels: ${registered.map((p) => p.id)})`);
-  const d = JSON.parse(native.descriptor()).channels.find((c) => c.id === ID);
+  const d = native.descriptor().channels.find((c) => c.id === ID);
   assert.deepEqual(d.transports, [{ name: "nim-sdk", source: "crates/yunxin/js/nim-sdk.mjs", npmDependencies: { [SDK_PACKAGE]: SDK_VERSION } }]);
 });
 

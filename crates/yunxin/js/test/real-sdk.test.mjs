@@ -186,7 +186,7 @@ test("login to a closed loopback link fails as a network error (LBS on a closed 
   const err = await rejection(t.transport.call("login", { accountId: "bot-offline", token: TOKEN, retryCount: 0 }));
   assert.ok(err instanceof Error);
   assertNetworkFamily(err.code);
-  assert.ok(err.message.startsWith(`${err.code} `), err.message);
+  assert.ok(err.message.length > 0 && !/^\d/.test(err.message), `the code is apart from the message: ${err.message}`);
   assert.ok(!err.message.includes(TOKEN));
   const failures = t.of("connectFailed");
   assert.ok(failures.length >= 1, JSON.stringify(t.events));

@@ -1,0 +1,144 @@
+// The host services Rust asks for (the `request` events of boundary.schema.json), each as a
+// function of the request's args. They translate to OpenClaw's API and decide nothing.
+import fs from "node:fs/promises";
+import { native } from "./native.js";
+
+// `api.runtime` throws in registration modes without a runtime (cli-metadata, setup-only).
+export function runtimeOf(api) {
+  try {
+    return api?.runtime;
+  } catch {
+    return undefined;
+  }
+}
+
+// The newest config: edits that do not restart a channel are visible only here.
+export function currentConfig(api, fallback) {
+  return runtimeOf(api)?.config?.current?.() ?? fallback ?? api?.config;
+}
+
+// A channel's config section, as the JSON Rust reads.
+export function sectionOf(cfg, id) {
+  return JSON.stringify(cfg?.channels?.[id] ?? null);
+}
+
+// Writes the OpenClaw config through the host's config API, which keeps the file's comments,
+// includes and SecretRefs. `afterWrite: auto` lets a running gateway reload what changed.
+export async function mutateConfig(api, mutate, afterWrite = { mode: "auto" }) {
+  const params = { afterWrite, mutate };
+  const config = runtimeOf(api)?.config;
+  if (typeof config?.mutateConfigFile === "function") return config.mutateConfigFile(params);
+  const sdk = await import("openclaw/plugin-sdk/config-runtime");
+  return sdk.mutateConfigFile(params);
+}
+
+// One config edit from Rust (`{path, value, merge}`), as channel_core::ConfigEdit::apply does
+// it: objects are created on the way, `null` removes, `merge` merges an object member-wise.
+export function applyConfigEdit(draft, { path, value, merge }) {
+  if (!Array.isArray(path) || path.length === 0 || path.some((key) => typeof key !== "string" || key === "")) {
+    throw new Error(`config edit: bad path ${JSON.stringify(path)}`);
+  }
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  let node = draft;
+  for (const key of path.slice(0, -1)) {
+    if (!isObject(node[key])) node[key] = {};
+    node = node[key];
+  }
+  const last = path.at(-1);
+  if (value === null || value === undefined) {
+    delete node[last];
+  } else if (merge && isObject(value)) {
+    if (!isObject(node[last])) node[last] = {};
+    for (const [key, member] of Object.entries(value)) {
+      if (member === null) delete node[last][key];
+      else node[last][key] = member;
+    }
+  } else {
+    node[last] = value;
+  }
+}
+
+// A login in another process (the CLI) saved new credentials: touching the channel's config
+// makes a running gateway reload the channel and start the account, as Tencent's plugin does.
+export async function touchChannelConfig(api, id) {
+  await mutateConfig(api, (draft) =>
+    applyConfigEdit(draft, { path: ["channels", id, "channelConfigUpdatedAt"], value: new Date().toISOString() }),
+  );
+}
+
+// Services any Rust session may ask for, whatever it is (an account, an action).
+export function hostServices(api) {
+  return {
+    // `globalThis[name](...args)`, awaited; a missing function answers null.
+    async "global.call"({ name, args }) {
+      const key = String(name).replace(/^globalThis\./, "");
+      const fn = globalThis[key];
+      if (fn == null) return null;
+      if (typeof fn !== "function") throw new Error(`globalThis.${key} is not a function`);
+      return (await fn(...(Array.isArray(args) ? args : []))) ?? null;
+    },
+    // One value the channel already uses (a refreshed token): saved without restarting it.
+    async "config.set"({ path, value }) {
+      await mutateConfig(api, (draft) => applyConfigEdit(draft, { path, value }), {
+        mode: "none",
+        reason: `imbridge: ${Array.isArray(path) ? path.join(".") : "a value"} saved by the channel that uses it`,
+      });
+      return null;
+    },
+  };
+}
+
+// Services of a running account, backed by the `channelRuntime` the host gave it. Each takes
+// the request's args and the call: `{runtime, cfg, handle, id}` (the request id is the turn's
+// id for `deliver`). `deliver` is injectable for tests.
+export function accountServices(api, channelId, log, deliver = native.deliver) {
+  return {
+    route(args, { runtime, cfg }) {
+      return runtime.routing.resolveAgentRoute({ cfg: currentConfig(api, cfg), channel: args.channel, accountId: args.accountId, peer: args.peer });
+    },
+    "pairing.readAllowFrom"(args, { runtime }) {
+      return runtime.pairing.readAllowFromStore({ channel: args.channel, accountId: args.accountId });
+    },
+    "pairing.upsert"(args, { runtime }) {
+      return runtime.pairing.upsertPairingRequest({ channel: args.channel, id: args.id, accountId: args.accountId, meta: args.meta });
+    },
+    "pairing.replyText"(args, { runtime }) {
+      return runtime.pairing.buildPairingReply({ channel: args.channel, idLine: args.idLine, code: args.code });
+    },
+    // Rust downloaded an attachment into a temporary file, within its own cap (`maxBytes`); the
+    // host's media store keeps it.
+    async "media.save"(args, { runtime }) {
+      const buffer = await fs.readFile(args.path);
+      const saved = await runtime.media.saveMediaBuffer(buffer, args.contentType, "inbound", args.maxBytes, args.fileName ?? undefined);
+      return { path: saved.path };
+    },
+    // finalize → record → dispatch, with every reply delivered through Rust.
+    async turn(args, { runtime, cfg, handle, id }) {
+      const config = currentConfig(api, cfg);
+      const ctx = runtime.reply.finalizeInboundContext(args.context);
+      const storePath = runtime.session.resolveStorePath(config.session?.store, { agentId: args.route.agentId });
+      await runtime.session.recordInboundSession({
+        storePath,
+        sessionKey: ctx.SessionKey ?? args.route.sessionKey,
+        ctx,
+        updateLastRoute: { sessionKey: args.route.mainSessionKey, channel: channelId, to: args.peer.id, accountId: args.accountId },
+        onRecordError: (err) => log.warn?.(`[${channelId}] recording the session failed: ${err}`),
+      });
+      let replies = 0;
+      await runtime.reply.dispatchReplyWithBufferedBlockDispatcher({
+        ctx,
+        cfg: config,
+        dispatcherOptions: {
+          deliver: async (payload, info) => {
+            const reply = { text: payload?.text ?? "", mediaUrl: payload?.mediaUrl, mediaUrls: payload?.mediaUrls, kind: info?.kind };
+            await deliver(handle, id, JSON.stringify(reply));
+            replies += 1;
+          },
+          onError: (err, info) => log.warn?.(`[${channelId}] delivering a ${info?.kind ?? "reply"} failed: ${err?.message ?? err}`),
+        },
+        replyOptions: { disableBlockStreaming: true },
+      });
+      return { replies };
+    },
+  };
+}

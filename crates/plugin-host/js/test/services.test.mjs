@@ -1,0 +1,212 @@
+// The host services, one request kind at a time, against a fake OpenClaw runtime; and the entry
+// against boundary.schema.json (generated from the Rust types): every request kind Rust can send
+// has a service here, and there is none Rust does not know.
+//
+// Build first: cargo build -p plugin-host --all-features
+// then: node --test crates/plugin-host/js/test/*.test.mjs
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "node:test";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../../../..");
+const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-services-"));
+process.on("exit", () => fs.rmSync(state, { recursive: true, force: true }));
+process.env.OPENCLAW_STATE_DIR = state;
+const addon = path.join(state, "imbridge.node");
+fs.copyFileSync(process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so"), addon);
+process.env.IMBRIDGE_ADDON = addon;
+
+const { accountServices, hostServices } = await import("../lib/services.js");
+const { sessionTransports } = await import("../lib/transports.js");
+const { answer, failureOf } = await import("../lib/session.js");
+const { ImbridgeError, native } = await import("../lib/native.js");
+const schema = JSON.parse(fs.readFileSync(path.join(here, "../boundary.schema.json"), "utf8"));
+
+const ID = "multi-openim";
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+// Records every call into the fake runtime by name.
+function fakeRuntime(overrides = {}) {
+  const calls = [];
+  const record = (name, result) => (arg) => {
+    calls.push([name, arg]);
+    return typeof result === "function" ? result(arg) : result;
+  };
+  const runtime = {
+    routing: { resolveAgentRoute: record("resolveAgentRoute", { agentId: "main", sessionKey: "agent:main:x", mainSessionKey: "agent:main:main" }) },
+    pairing: {
+      readAllowFromStore: record("readAllowFromStore", ["alice"]),
+      upsertPairingRequest: record("upsertPairingRequest", { code: "PAIR1", created: true }),
+      buildPairingReply: record("buildPairingReply", ({ code }) => `code ${code}`),
+    },
+    media: {
+      saveMediaBuffer: async (buffer, contentType, direction, maxBytes, fileName) => {
+        calls.push(["saveMediaBuffer", { text: buffer.toString(), contentType, direction, maxBytes, fileName }]);
+        return { path: "/state/media/inbound/x.png", contentType };
+      },
+    },
+    reply: {
+      finalizeInboundContext: record("finalizeInboundContext", (ctx) => ({ ...ctx, SessionKey: ctx.SessionKey ?? "agent:main:x", finalized: true })),
+      dispatchReplyWithBufferedBlockDispatcher: async (params) => {
+        calls.push(["dispatch", params]);
+        await params.dispatcherOptions.deliver({ text: "one" }, { kind: "block" });
+        await params.dispatcherOptions.deliver({ text: "two", mediaUrl: "/m/a.png", mediaUrls: ["/m/a.png", "/m/b.png"] }, { kind: "final" });
+      },
+    },
+    session: {
+      resolveStorePath: (store, { agentId }) => `/store/${agentId}/${store ?? "default"}`,
+      recordInboundSession: async (params) => calls.push(["recordInboundSession", params]),
+    },
+    ...overrides,
+  };
+  return { runtime, calls };
+}
+
+// The request kinds Rust can send, from the schema.
+function requestOps() {
+  const variants = schema.$defs.Request.oneOf;
+  return variants.map((v) => v.properties.op.const).sort();
+}
+
+test("the schema lists every request kind, and the entry serves exactly those", () => {
+  const ops = requestOps();
+  assert.ok(ops.includes("turn") && ops.includes("transport.call") && ops.includes("prompt"), ops.join(","));
+  const transports = sessionTransports({ id: ID, transports: [] }, 0, "test", quiet);
+  const served = [
+    ...Object.keys(accountServices({}, ID, quiet)),
+    ...Object.keys(hostServices({})),
+    ...Object.keys(transports.services),
+    // Served where their sessions run: an action's caller's media roots (lib/actions.js), a
+    // person's answer at the terminal or in the Control UI (logins and commands).
+    "media.roots",
+    "prompt",
+  ].sort();
+  assert.deepEqual(served, ops);
+  // Each answer JS gives has its shape in the schema too.
+  assert.deepEqual(Object.keys(schema.$defs.Answers.properties).sort(), ops);
+});
+
+test("route asks the host's router with the newest config", async () => {
+  const { runtime, calls } = fakeRuntime();
+  const newest = { session: { dmScope: "per-peer" } };
+  const services = accountServices({ runtime: { config: { current: () => newest } } }, ID, quiet);
+  const peer = { kind: "group", id: "g1" };
+  const route = await services.route({ channel: ID, accountId: "a", peer }, { runtime, cfg: { stale: true } });
+  assert.equal(route.agentId, "main");
+  assert.deepEqual(calls, [["resolveAgentRoute", { cfg: newest, channel: ID, accountId: "a", peer }]]);
+});
+
+test("pairing requests map onto the host's pairing store", async () => {
+  const { runtime, calls } = fakeRuntime();
+  const services = accountServices({}, ID, quiet);
+  assert.deepEqual(await services["pairing.readAllowFrom"]({ channel: ID, accountId: "a" }, { runtime }), ["alice"]);
+  assert.deepEqual(await services["pairing.upsert"]({ channel: ID, accountId: "a", id: "bob", meta: { name: "Bob" } }, { runtime }), { code: "PAIR1", created: true });
+  assert.equal(await services["pairing.replyText"]({ channel: ID, idLine: "Your id: bob", code: "PAIR1" }, { runtime }), "code PAIR1");
+  assert.deepEqual(calls, [
+    ["readAllowFromStore", { channel: ID, accountId: "a" }],
+    ["upsertPairingRequest", { channel: ID, id: "bob", accountId: "a", meta: { name: "Bob" } }],
+    ["buildPairingReply", { channel: ID, idLine: "Your id: bob", code: "PAIR1" }],
+  ]);
+});
+
+test("media.save hands the file to the host's store with Rust's cap", async () => {
+  const { runtime, calls } = fakeRuntime();
+  const file = path.join(state, "download.bin");
+  fs.writeFileSync(file, "PNGDATA");
+  const saved = await accountServices({}, ID, quiet)["media.save"]({ path: file, contentType: "image/png", fileName: null, maxBytes: 7 }, { runtime });
+  assert.deepEqual(saved, { path: "/state/media/inbound/x.png" });
+  assert.deepEqual(calls, [["saveMediaBuffer", { text: "PNGDATA", contentType: "image/png", direction: "inbound", maxBytes: 7, fileName: undefined }]]);
+  await assert.rejects(accountServices({}, ID, quiet)["media.save"]({ path: path.join(state, "gone"), contentType: "image/png", maxBytes: 1 }, { runtime }), { code: "ENOENT" });
+});
+
+test("a turn finalizes, records and dispatches, delivering every reply through Rust in order", async () => {
+  const { runtime, calls } = fakeRuntime();
+  const delivered = [];
+  const deliver = async (handle, id, json) => {
+    delivered.push([handle, id, JSON.parse(json)]);
+    return { status: "sent", messageId: `m${delivered.length}`, parts: 1 };
+  };
+  const cfg = { session: { store: "s1" } };
+  const args = {
+    context: { Body: "hi", From: "multi-openim:alice" },
+    route: { agentId: "main", sessionKey: "agent:main:x", mainSessionKey: "agent:main:main" },
+    peer: { kind: "direct", id: "alice" },
+    accountId: "a",
+  };
+  const done = await accountServices({}, ID, quiet, deliver).turn(args, { runtime, cfg, handle: 5, id: 42 });
+  assert.deepEqual(done, { replies: 2 });
+  assert.deepEqual(delivered, [
+    [5, 42, { text: "one", kind: "block" }],
+    [5, 42, { text: "two", mediaUrl: "/m/a.png", mediaUrls: ["/m/a.png", "/m/b.png"], kind: "final" }],
+  ]);
+  const [finalize, record, dispatch] = calls;
+  assert.deepEqual(finalize, ["finalizeInboundContext", args.context]);
+  assert.equal(record[1].storePath, "/store/main/s1");
+  assert.equal(record[1].sessionKey, "agent:main:x");
+  assert.deepEqual(record[1].updateLastRoute, { sessionKey: "agent:main:main", channel: ID, to: "alice", accountId: "a" });
+  assert.equal(dispatch[1].ctx.finalized, true);
+  assert.deepEqual(dispatch[1].replyOptions, { disableBlockStreaming: true });
+});
+
+test("a turn whose delivery fails rejects, and the host's failure reaches Rust as data", async () => {
+  const { runtime } = fakeRuntime();
+  const deliver = async () => {
+    throw new ImbridgeError({ kind: "transient", code: null, message: "the account restarted", retryable: true, rpcCode: "UNAVAILABLE" });
+  };
+  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
+  await assert.rejects(accountServices({}, ID, quiet, deliver).turn(args, { runtime, cfg: {}, handle: 1, id: 1 }), { kind: "transient" });
+  const broken = fakeRuntime({ reply: { finalizeInboundContext: () => { throw new TypeError("ctx.Body missing"); } } });
+  await assert.rejects(accountServices({}, ID, quiet).turn(args, { runtime: broken.runtime, cfg: {}, handle: 1, id: 1 }), TypeError);
+});
+
+test("global.call and config.set use the process's globals and the host's config writer", async (t) => {
+  const writes = [];
+  let config = { channels: { [ID]: { accounts: { a: { token: "old" } } } } };
+  const api = {
+    runtime: {
+      config: {
+        current: () => config,
+        mutateConfigFile: async ({ mutate, afterWrite }) => {
+          const draft = structuredClone(config);
+          await mutate(draft);
+          config = draft;
+          writes.push(afterWrite);
+        },
+      },
+    },
+  };
+  const services = hostServices(api);
+  globalThis.__imbridgeServicesTest = async (a, b) => ({ sum: a + b });
+  t.after(() => delete globalThis.__imbridgeServicesTest);
+  assert.deepEqual(await services["global.call"]({ name: "globalThis.__imbridgeServicesTest", args: [2, 3] }), { sum: 5 });
+  assert.equal(await services["global.call"]({ name: "__imbridgeNoSuchFunction", args: [] }), null);
+  globalThis.__imbridgeServicesTest = 7;
+  await assert.rejects(services["global.call"]({ name: "__imbridgeServicesTest", args: [] }), /is not a function/);
+  assert.equal(await services["config.set"]({ path: ["channels", ID, "accounts", "a", "token"], value: "new" }), null);
+  assert.equal(config.channels[ID].accounts.a.token, "new");
+  assert.equal(writes[0].mode, "none", "a value the channel already uses: no restart");
+  await assert.rejects(services["config.set"]({ path: [], value: 1 }), /bad path/);
+});
+
+test("failures cross as {message, code}: a module's code is kept, anything else is dropped", () => {
+  const nim = Object.assign(new Error("wrong token"), { code: 302 });
+  assert.deepEqual(failureOf(nim), { message: "wrong token", code: 302 });
+  assert.deepEqual(failureOf(Object.assign(new Error("x"), { code: "ENOENT" })), { message: "x", code: "ENOENT" });
+  assert.deepEqual(failureOf(Object.assign(new Error("x"), { code: { nested: 1 } })), { message: "x", code: null });
+  assert.deepEqual(failureOf("plain"), { message: "plain", code: null });
+});
+
+test("an answer to a session that is gone is dropped without throwing", async () => {
+  const warnings = [];
+  const log = { ...quiet, warn: (m) => warnings.push(m) };
+  await answer(987654, { id: 1, op: "route" }, () => ({ agentId: "main" }), log);
+  await answer(987654, { id: 2, op: "route" }, () => {
+    throw new Error("router down");
+  }, log);
+  assert.deepEqual(warnings, []);
+  assert.equal(native.respond(987654, 3, false, JSON.stringify({ message: "x", code: 1 })), false);
+});
