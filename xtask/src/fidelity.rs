@@ -95,7 +95,7 @@ pub fn run(keep: bool, only: Option<Client>) -> Result {
 
 /// Where Tencent's plugin writes its own log whatever the config says (OpenClaw's preferred
 /// temp dir, which is fixed).
-const TENCENT_TMP: &str = "/tmp/openclaw";
+const TENCENT_TMP: &str = crate::OPENCLAW_TMP;
 
 /// The files in `dir` now.
 fn files_in(dir: &Path) -> BTreeSet<PathBuf> {
@@ -106,8 +106,9 @@ fn files_in(dir: &Path) -> BTreeSet<PathBuf> {
 
 /// Moves what the run added to Tencent's temp dir into the run's own directory, so it is kept
 /// with the other logs on failure and removed with them on success; files that were there
-/// before (another OpenClaw on this machine) stay.
-fn collect_tencent_tmp(before: &BTreeSet<PathBuf>, existed: bool, run: &Path) -> Result {
+/// before (another OpenClaw on this machine) stay. The directory itself goes at the end of the
+/// xtask command if the command created it.
+fn collect_tencent_tmp(before: &BTreeSet<PathBuf>, run: &Path) -> Result {
     let tmp = Path::new(TENCENT_TMP);
     let added: Vec<PathBuf> = files_in(tmp).difference(before).cloned().collect();
     if !added.is_empty() {
@@ -120,22 +121,17 @@ fn collect_tencent_tmp(before: &BTreeSet<PathBuf>, existed: bool, run: &Path) ->
             fs::remove_file(&file)?;
         }
     }
-    if !existed {
-        // Only if empty: the run created it and nothing else uses it.
-        let _ = fs::remove_dir(tmp);
-    }
     Ok(())
 }
 
 fn weixin(keep: bool) -> Result {
     let dir = root().join("target/fidelity/run");
     let started = Instant::now();
-    let tmp_existed = Path::new(TENCENT_TMP).exists();
     let tmp_before = files_in(Path::new(TENCENT_TMP));
     let mut stack = Stack::new(&dir)?;
     let result = scenario(&mut stack);
     stack.gateway.stop()?;
-    collect_tencent_tmp(&tmp_before, tmp_existed, &dir)?;
+    collect_tencent_tmp(&tmp_before, &dir)?;
     match &result {
         Ok(()) => {
             eprintln!(

@@ -79,8 +79,36 @@ pub fn root() -> PathBuf {
 
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// OpenClaw's fixed temp dir: the gateways a command starts create it whatever their config
+/// says. Removed when the command ends if the command created it and nothing is left in it (its
+/// files are moved into the run's own directory by whoever knows them).
+struct HostTmpDir {
+    created_here: bool,
+}
+
+/// Where OpenClaw, and Tencent's plugin through it, put temp files and logs.
+pub const OPENCLAW_TMP: &str = "/tmp/openclaw";
+
+impl HostTmpDir {
+    fn watch() -> Self {
+        Self {
+            created_here: !std::path::Path::new(OPENCLAW_TMP).exists(),
+        }
+    }
+}
+
+impl Drop for HostTmpDir {
+    fn drop(&mut self) {
+        if self.created_here {
+            // Fails, and so keeps it, when anything is left in it.
+            let _ = std::fs::remove_dir(OPENCLAW_TMP);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _tmp = HostTmpDir::watch();
     let result = match cli.command {
         Command::Package { features, debug } => package::run(features, !debug).map(|dir| {
             println!("packaged {}", dir.display());

@@ -37,6 +37,32 @@ pub struct Meta {
     pub order: u32,
 }
 
+impl Meta {
+    /// A channel's labels; its docs page is `/channels/<id>`, where OpenClaw keeps channel
+    /// pages.
+    pub fn new(id: &str, label: &str, selection_label: &str) -> Self {
+        Self {
+            label: label.into(),
+            selection_label: selection_label.into(),
+            docs_path: format!("/channels/{id}"),
+            blurb: String::new(),
+            order: 0,
+        }
+    }
+
+    /// One line for the channel picker.
+    pub fn blurb(mut self, blurb: &str) -> Self {
+        self.blurb = blurb.into();
+        self
+    }
+
+    /// Where the channel sorts among the others.
+    pub fn order(mut self, order: u32) -> Self {
+        self.order = order;
+        self
+    }
+}
+
 /// What the channel can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,6 +93,35 @@ pub struct Descriptor {
     pub interactive_login: bool,
 }
 
+impl Descriptor {
+    /// A channel that carries media, streams replies in blocks and sends from the gateway
+    /// process, which alone holds each account's live connection (and, for WeChat, each peer's
+    /// window). The rest is the channel's to fill in.
+    pub fn new(
+        id: &str,
+        meta: Meta,
+        chat_types: Vec<ChatKind>,
+        config_schema: serde_json::Value,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            meta,
+            capabilities: Capabilities {
+                chat_types,
+                media: true,
+                block_streaming: true,
+            },
+            delivery_mode: DeliveryMode::Gateway,
+            text_chunk_limit: 4000,
+            config_schema,
+            target_hint: String::new(),
+            id_label: String::new(),
+            tool_hints: Vec::new(),
+            interactive_login: false,
+        }
+    }
+}
+
 /// A secret-free summary of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,24 +140,31 @@ pub struct AccountView {
     pub group: GroupConfig,
 }
 
-impl AccountView {
-    /// The view of an account whose credentials resolved to `credentials`: configured when
-    /// they did, with their error as the reason when they did not.
-    pub fn of<T>(
-        account_id: &str,
-        enabled: bool,
-        credentials: &Result<T, ChannelError>,
-        dm: DmConfig,
-        group: GroupConfig,
-    ) -> Self {
-        Self {
-            account_id: account_id.to_owned(),
+/// What every account of every channel resolves to, whatever else its channel adds: who it
+/// is, whether it runs, who may reach it, and its credentials `C`, or why it has none it can use
+/// (the other accounts still run).
+#[derive(Debug, Clone)]
+pub struct AccountBase<C> {
+    pub id: String,
+    /// Both the channel and the account are enabled.
+    pub enabled: bool,
+    pub credentials: Result<C, ChannelError>,
+    pub dm: DmConfig,
+    pub group: GroupConfig,
+}
+
+impl<C> AccountBase<C> {
+    /// The account as `openclaw channels status` shows it: configured when the credentials
+    /// resolved, with their error as the reason when they did not.
+    pub fn view(&self) -> AccountView {
+        AccountView {
+            account_id: self.id.clone(),
             name: None,
-            enabled,
-            configured: credentials.is_ok(),
-            unconfigured_reason: credentials.as_ref().err().map(|e| e.message.clone()),
-            dm,
-            group,
+            enabled: self.enabled,
+            configured: self.credentials.is_ok(),
+            unconfigured_reason: self.credentials.as_ref().err().map(|e| e.message.clone()),
+            dm: self.dm.clone(),
+            group: self.group.clone(),
         }
     }
 }
@@ -184,14 +246,15 @@ pub trait Channel: Send + Sync + 'static {
         &self,
         account: Self::Account,
         ctx: RunContext,
-    ) -> Result<Box<dyn Connector>, ChannelError>;
+    ) -> crate::Result<Box<dyn Connector>>;
 
+    /// Sends one logical message to `to`.
     async fn send(
         &self,
         account: &Self::Account,
-        target: &Target,
+        to: &Target,
         message: &Outbound,
-    ) -> Result<Receipt, ChannelError>;
+    ) -> crate::Result<Receipt>;
 
     async fn probe(&self, account: &Self::Account) -> Result<Probe, ChannelError>;
 

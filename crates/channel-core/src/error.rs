@@ -66,6 +66,9 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// The result of anything a channel does; `Result<T>` fails with a [`ChannelError`].
+pub type Result<T, E = ChannelError> = std::result::Result<T, E>;
+
 /// A classified channel failure. The message must never contain a token or secret.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{kind}: {message}")]

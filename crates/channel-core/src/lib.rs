@@ -54,11 +54,12 @@ pub use action::{
 };
 pub use backoff::Backoff;
 pub use channel::{
-    AccountView, Capabilities, Channel, DeliveryMode, Descriptor, Meta, Probe, RunContext,
+    AccountBase, AccountView, Capabilities, Channel, DeliveryMode, Descriptor, Meta, Probe,
+    RunContext,
 };
 pub use config::{StringOrNumber, parse_config};
 pub use dm::{DmConfig, DmKeys, DmPolicy, PairingStore};
-pub use error::{ChannelError, ErrorKind};
+pub use error::{ChannelError, ErrorKind, Result};
 pub use group::{GroupConfig, GroupKeys, GroupPolicy};
 pub use host::{
     AccountPhase, Host, HostTransport, Replier, ReplyPayload, StatusPatch, TransportModule, Turn,

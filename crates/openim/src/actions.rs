@@ -309,7 +309,7 @@ async fn setup(
     let mut merged = section.clone();
     ConfigEdit::merge(["accounts", account.as_str()], patch.clone()).apply(&mut merged)?;
     let settings = OpenimConfig::parse(&merged)?.account(&account)?;
-    let credentials = settings.credentials.clone()?;
+    let credentials = settings.base.credentials.clone()?;
     ui.say(&format!(
         "Token for user {} on platform {}.",
         credentials.user_id, credentials.platform_id

@@ -14,9 +14,9 @@ use channel_core::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use channel_core::lock;
 use channel_core::media::MediaPolicy;
 use channel_core::{
-    AccountView, Capabilities, Channel, ChannelError, ChatKind, Connector, DeliveryMode,
-    Descriptor, Fetched, Lifecycle, LiveAccounts, LiveEntry, Media, Meta, Outbound, Probe, Receipt,
-    RunContext, SendLog, StateDir, Target,
+    AccountView, Channel, ChannelError, ChatKind, Connector, Descriptor, Fetched, Lifecycle,
+    LiveAccounts, LiveEntry, Media, Meta, Outbound, Probe, Receipt, Result, RunContext, SendLog,
+    StateDir, Target,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -301,26 +301,14 @@ impl Channel for OpenimChannel {
     type Account = Account;
 
     fn descriptor(&self) -> Descriptor {
+        let meta = Meta::new(CHANNEL_ID, "OpenIM", "OpenIM (multi-account, Rust)")
+            .blurb(
+                "OpenIM servers, several accounts on several servers at once; gap-free \
+                        catch-up and config-driven token refresh.",
+            )
+            .order(76);
         Descriptor {
-            id: CHANNEL_ID.into(),
-            meta: Meta {
-                label: "OpenIM".into(),
-                selection_label: "OpenIM (multi-account, Rust)".into(),
-                docs_path: "/channels/multi-openim".into(),
-                blurb: "OpenIM servers, several accounts on several servers at once; gap-free \
-                        catch-up and config-driven token refresh."
-                    .into(),
-                order: 76,
-            },
-            capabilities: Capabilities {
-                chat_types: vec![ChatKind::Direct, ChatKind::Group],
-                media: true,
-                block_streaming: true,
-            },
-            // Sends need the account's live WebSocket, which only the gateway holds.
-            delivery_mode: DeliveryMode::Gateway,
             text_chunk_limit: outbound::CHUNK_CHARS,
-            config_schema: crate::config::schema(),
             target_hint: "<userID> or group:<groupID>".into(),
             id_label: "Your OpenIM user id".into(),
             interactive_login: false,
@@ -328,6 +316,7 @@ impl Channel for OpenimChannel {
                 "OpenIM targets are user ids (direct) or group:<groupID>; every account is named, so set the accountId."
                     .into(),
             ],
+            ..Descriptor::new(CHANNEL_ID, meta, vec![ChatKind::Direct, ChatKind::Group], crate::config::schema())
         }
     }
 
@@ -376,32 +365,25 @@ impl Channel for OpenimChannel {
     }
 
     fn view(&self, account: &Account) -> AccountView {
-        let settings = &account.settings;
-        AccountView::of(
-            &settings.id,
-            settings.enabled,
-            &settings.credentials,
-            settings.dm.clone(),
-            settings.group.clone(),
-        )
+        account.settings.base.view()
     }
 
-    async fn connect(
-        &self,
-        account: Account,
-        ctx: RunContext,
-    ) -> Result<Box<dyn Connector>, ChannelError> {
+    async fn connect(&self, account: Account, ctx: RunContext) -> Result<Box<dyn Connector>> {
         let settings = account.settings;
-        let credentials = settings.credentials.clone()?;
-        if !settings.group.policy_configured && settings.group.policy == GroupPolicy::Open {
+        let credentials = settings.base.credentials.clone()?;
+        if !settings.base.group.policy_configured && settings.base.group.policy == GroupPolicy::Open
+        {
             tracing::info!(
-                account = %settings.id,
+                account = %settings.base.id,
                 "groups are open to every member, as in the multi-openim plugin; set \
                  channels.multi-openim.groupPolicy (with groupAllowFrom or groups) to restrict them"
             );
         }
         let rest = RestClient::new(RestConfig::from_account(&settings)?)?;
-        let link = Arc::new(Link::new(SendLog::for_account(&self.dir, &settings.id)));
+        let link = Arc::new(Link::new(SendLog::for_account(
+            &self.dir,
+            &settings.base.id,
+        )));
         let me = credentials.user_id.clone();
         // The sender nickname travels in every message (the server does not fill it in).
         let nickname = match rest.users_info(std::slice::from_ref(&me)).await {
@@ -411,12 +393,12 @@ impl Channel for OpenimChannel {
                 .map(|u| u.nickname)
                 .unwrap_or_default(),
             Err(err) => {
-                tracing::warn!(account = %settings.id, %err, "could not read the bot's own profile");
+                tracing::warn!(account = %settings.base.id, %err, "could not read the bot's own profile");
                 String::new()
             }
         };
         let registered = self.live.register(
-            &settings.id,
+            &settings.base.id,
             Live {
                 link: Arc::clone(&link),
                 rest: rest.clone(),
@@ -426,9 +408,9 @@ impl Channel for OpenimChannel {
                 media: account.media.clone(),
             },
         );
-        let seqs = Seqs::open(self.seqs_path(&settings.id))?;
+        let seqs = Seqs::open(self.seqs_path(&settings.base.id))?;
         let sink = Arc::new(ChannelSink {
-            account: settings.id.clone(),
+            account: settings.base.id.clone(),
             gate: Gate {
                 me: me.clone(),
                 whitelist: settings.inbound_whitelist.clone(),
@@ -440,7 +422,7 @@ impl Channel for OpenimChannel {
         });
         let recover = Arc::new(AccountRecovery {
             recovery: tokio::sync::Mutex::new(Recovery::new(
-                settings.id.clone(),
+                settings.base.id.clone(),
                 settings.token_refresh.clone(),
             )),
             host: Arc::new(HostServices {
@@ -469,14 +451,9 @@ impl Channel for OpenimChannel {
         }))
     }
 
-    async fn send(
-        &self,
-        account: &Account,
-        target: &Target,
-        message: &Outbound,
-    ) -> Result<Receipt, ChannelError> {
+    async fn send(&self, account: &Account, to: &Target, message: &Outbound) -> Result<Receipt> {
         let ids = self
-            .send_as(&account.settings.id, target, message, None)
+            .send_as(&account.settings.base.id, to, message, None)
             .await?;
         Ok(Receipt::Sent {
             parts: ids.len(),
@@ -496,7 +473,7 @@ impl Channel for OpenimChannel {
         let result = rest.server_time().await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let connected = self
-            .live(&account.settings.id)
+            .live(&account.settings.base.id)
             .map(|l| l.link.is_up())
             .unwrap_or(false);
         Ok(match result {

@@ -35,7 +35,7 @@
 //! let config = openim::config::OpenimConfig::parse(&section)?;
 //! let account = config.account("primary")?;
 //! // userID and platformID were left out, so they come from the token's claims.
-//! let credentials = account.credentials?;
+//! let credentials = account.base.credentials?;
 //! assert_eq!((credentials.user_id.as_str(), credentials.platform_id), ("bot1", 7));
 //!
 //! // The first request after login: newest seq of every conversation.

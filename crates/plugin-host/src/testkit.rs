@@ -19,10 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use channel_core::action::{self, OptionSpec, SubcommandSpec, parse_args};
 use channel_core::{
-    AccountView, ActionSpec, Capabilities, Channel, ChannelError, ChatKind, CommandOutcome,
-    CommandSpec, ConfigEdit, Connector, DeliveryMode, Descriptor, DmConfig, Host, Lifecycle,
-    LiveAccounts, LiveEntry, Meta, Outbound, Probe, Prompter, Question, Receipt, RunContext,
-    StateDir, Target,
+    AccountView, ActionSpec, Channel, ChannelError, ChatKind, CommandOutcome, CommandSpec,
+    ConfigEdit, Connector, Descriptor, DmConfig, Host, Lifecycle, LiveAccounts, LiveEntry, Meta,
+    Outbound, Probe, Prompter, Question, Receipt, RunContext, StateDir, Target,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -186,27 +185,22 @@ impl Channel for TestkitChannel {
     type Account = Account;
 
     fn descriptor(&self) -> Descriptor {
+        let meta = Meta::new(ID, "Testkit", "Testkit (tests only)")
+            .blurb("A channel without a network, for the plugin host's tests.")
+            .order(999);
+        let mut descriptor = Descriptor::new(
+            ID,
+            meta,
+            vec![ChatKind::Direct],
+            channel_core::schema::for_type::<Section>(),
+        );
+        descriptor.capabilities.media = false;
+        descriptor.capabilities.block_streaming = false;
         Descriptor {
-            id: ID.into(),
-            meta: Meta {
-                label: "Testkit".into(),
-                selection_label: "Testkit (tests only)".into(),
-                docs_path: "/channels/imbridge-testkit".into(),
-                blurb: "A channel without a network, for the plugin host's tests.".into(),
-                order: 999,
-            },
-            capabilities: Capabilities {
-                chat_types: vec![ChatKind::Direct],
-                media: false,
-                block_streaming: false,
-            },
-            delivery_mode: DeliveryMode::Gateway,
             text_chunk_limit: 1000,
-            config_schema: channel_core::schema::for_type::<Section>(),
             target_hint: "<peer id>".into(),
             id_label: "Your testkit id".into(),
-            tool_hints: vec![],
-            interactive_login: false,
+            ..descriptor
         }
     }
 

@@ -37,9 +37,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use channel_core::{
-    AccountView, CancellationToken, Capabilities, Channel, ChannelError, ChatKind, Connector,
-    DeliveryMode, Descriptor, DmConfig, Fetched, LoginResult, LoginUi, Media, Meta, Outbound,
-    Probe, Receipt, RunContext, StateDir, Target,
+    AccountBase, AccountView, CancellationToken, Channel, ChannelError, ChatKind, Connector,
+    Descriptor, DmConfig, Fetched, GroupConfig, LoginResult, LoginUi, Media, Meta, Outbound, Probe,
+    Receipt, Result, RunContext, StateDir, Target,
 };
 
 use channel_core::media::MediaPolicy;
@@ -59,18 +59,17 @@ pub struct WeixinChannel {
 /// One bot account, resolved from config and its state file.
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub id: String,
+    /// Its id, whether it runs, its DM gate, and where and as whom it talks (or why it cannot).
+    /// iLink bots have direct chats only: the group gate stays closed.
+    pub base: AccountBase<Endpoint>,
     pub name: Option<String>,
-    pub enabled: bool,
     /// The WeChat user who bound the bot.
     pub owner: Option<String>,
-    pub dm: DmConfig,
     /// Longest text of one wire message.
     pub chunk_limit: usize,
     pub limits: window::Limits,
     /// CDN, size cap, local roots and network policy for attachments.
     pub media: media::MediaSettings,
-    endpoint: Result<Endpoint, ChannelError>,
     store: Store,
     /// Typing tickets by peer, fetched with `getconfig` once per account run.
     tickets: Arc<Mutex<HashMap<String, String>>>,
@@ -79,17 +78,17 @@ pub struct Account {
 impl Account {
     /// Where and as whom to talk, or why this account cannot.
     pub fn endpoint(&self) -> Result<Endpoint, ChannelError> {
-        self.endpoint.clone()
+        self.base.credentials.clone()
     }
 
     pub fn windows(&self) -> window::WindowStore {
-        window::WindowStore::new(self.store.accounts_dir(), &self.id)
+        window::WindowStore::new(self.store.accounts_dir(), &self.base.id)
     }
 
     /// Whole messages that went out, by the caller's id (a queued one is resumed by the outbox,
     /// so pieces need no record of their own).
     pub fn send_log(&self) -> channel_core::SendLog {
-        channel_core::SendLog::for_account(self.store.dir(), &self.id)
+        channel_core::SendLog::for_account(self.store.dir(), &self.base.id)
     }
 }
 
@@ -161,20 +160,11 @@ impl Channel for WeixinChannel {
     type Account = Account;
 
     fn descriptor(&self) -> Descriptor {
+        let meta = Meta::new(CHANNEL_ID, "WeChat", "WeChat (iLink bot, Rust)")
+            .blurb("Personal WeChat through Tencent's iLink bot API; log in by scanning a QR code.")
+            .order(75);
         Descriptor {
-            id: CHANNEL_ID.into(),
-            meta: Meta {
-                label: "WeChat".into(),
-                selection_label: "WeChat (iLink bot, Rust)".into(),
-                docs_path: "/channels/openclaw-weixin".into(),
-                blurb: "Personal WeChat through Tencent's iLink bot API; log in by scanning a QR code.".into(),
-                order: 75,
-            },
-            capabilities: Capabilities { chat_types: vec![ChatKind::Direct], media: true, block_streaming: true },
-            // Sends run next to the receive loop, so one process owns each peer's window.
-            delivery_mode: DeliveryMode::Gateway,
             text_chunk_limit: 4000,
-            config_schema: config::schema(),
             target_hint: "<user id>@im.wechat".into(),
             id_label: "Your WeChat user id".into(),
             interactive_login: true,
@@ -184,6 +174,7 @@ impl Channel for WeixinChannel {
                 "Cron deliveries to WeChat must set both delivery.to (the @im.wechat id) and delivery.accountId.".into(),
                 "WeChat sends images, videos and files (audio goes as a file); local files must lie under the state dir's media/ or workspace/ or channels.openclaw-weixin.mediaLocalRoots.".into(),
             ],
+            ..Descriptor::new(CHANNEL_ID, meta, vec![ChatKind::Direct], crate::config::schema())
         }
     }
 
@@ -279,44 +270,32 @@ impl Channel for WeixinChannel {
                 .unwrap_or(text::DEFAULT_CHUNK_CHARS)
                 .clamp(64, 4000),
             limits,
-            enabled: overrides.enabled.unwrap_or(true) && config.enabled.unwrap_or(true),
             name: overrides.name.or(config.name),
             owner,
-            dm,
-            endpoint,
             store: self.store.clone(),
-            id,
+            base: AccountBase {
+                id,
+                enabled: overrides.enabled.unwrap_or(true) && config.enabled.unwrap_or(true),
+                credentials: endpoint,
+                dm,
+                group: GroupConfig::default(),
+            },
         })
     }
 
     fn view(&self, account: &Account) -> AccountView {
         AccountView {
-            account_id: account.id.clone(),
             name: account.name.clone(),
-            enabled: account.enabled,
-            configured: account.endpoint.is_ok(),
-            unconfigured_reason: account.endpoint.as_ref().err().map(|e| e.message.clone()),
-            dm: account.dm.clone(),
-            // iLink bots have direct chats only.
-            group: channel_core::GroupConfig::default(),
+            ..account.base.view()
         }
     }
 
-    async fn connect(
-        &self,
-        account: Account,
-        ctx: RunContext,
-    ) -> Result<Box<dyn Connector>, ChannelError> {
+    async fn connect(&self, account: Account, ctx: RunContext) -> Result<Box<dyn Connector>> {
         Ok(Box::new(receive::Poller::new(account, ctx)?))
     }
 
-    async fn send(
-        &self,
-        account: &Account,
-        target: &Target,
-        message: &Outbound,
-    ) -> Result<Receipt, ChannelError> {
-        send::send(account, target, message).await
+    async fn send(&self, account: &Account, to: &Target, message: &Outbound) -> Result<Receipt> {
+        send::send(account, to, message).await
     }
 
     async fn fetch_media(&self, account: &Account, media: &Media) -> Result<Fetched, ChannelError> {
@@ -327,7 +306,10 @@ impl Channel for WeixinChannel {
         let client = IlinkClient::new(account.endpoint()?)?;
         let started = Instant::now();
         // getconfig is authenticated and has no side effects: a cheap proof the token works.
-        let who = account.owner.clone().unwrap_or_else(|| account.id.clone());
+        let who = account
+            .owner
+            .clone()
+            .unwrap_or_else(|| account.base.id.clone());
         let result = client.get_config(&who, None).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(match result {
@@ -384,7 +366,7 @@ impl Channel for WeixinChannel {
     ) -> Result<(), ChannelError> {
         let Some((peer, token)) = account
             .store
-            .context_token(&account.id, &target.id)
+            .context_token(&account.base.id, &target.id)
             .ok()
             .flatten()
         else {

@@ -35,7 +35,7 @@ impl Poller {
         let client = IlinkClient::new(account.endpoint()?)?;
         let cursor = account
             .store
-            .load_cursor(&account.id)
+            .load_cursor(&account.base.id)
             .map_err(|e| ChannelError::from(e).context("reading the cursor"))?;
         Ok(Self {
             account,
@@ -67,7 +67,7 @@ impl Connector for Poller {
         if let Ok(Err(err)) =
             tokio::time::timeout(Duration::from_secs(3), self.client.notify_stop()).await
         {
-            tracing::debug!(account = %self.account.id, %err, "notifystop failed");
+            tracing::debug!(account = %self.account.base.id, %err, "notifystop failed");
         }
     }
 }
@@ -80,7 +80,7 @@ impl Poller {
             match self.client.notify_start().await {
                 Ok(()) => life.connected(),
                 Err(err) => {
-                    tracing::warn!(account = %account.id, %err, "notifystart failed; polling anyway")
+                    tracing::warn!(account = %account.base.id, %err, "notifystart failed; polling anyway")
                 }
             }
         }
@@ -96,9 +96,9 @@ impl Poller {
                     // One stale answer is not proof the login is gone: announce ourselves and ask
                     // again.
                     rechecked_expiry = true;
-                    tracing::warn!(account = %account.id, %err, "session looks expired; checking once more");
+                    tracing::warn!(account = %account.base.id, %err, "session looks expired; checking once more");
                     if let Err(again) = self.client.notify_start().await {
-                        tracing::debug!(account = %account.id, %again, "notifystart during re-check");
+                        tracing::debug!(account = %account.base.id, %again, "notifystart during re-check");
                     }
                     tokio::select! {
                         () = life.cancel().cancelled() => return Ok(()),
@@ -118,7 +118,7 @@ impl Poller {
             if !next.is_empty() && *next != self.cursor {
                 account
                     .store
-                    .save_cursor(&account.id, next)
+                    .save_cursor(&account.base.id, next)
                     .map_err(|e| ChannelError::from(e).context("saving the cursor"))?;
                 self.cursor.clone_from(next);
             }
@@ -135,7 +135,11 @@ fn resolve_quote(account: &Account, inbound: &mut channel_core::Inbound) {
         return;
     }
     if let Some(id) = &reply.id {
-        reply.body = account.store.recall_text(&account.id, id).ok().flatten();
+        reply.body = account
+            .store
+            .recall_text(&account.base.id, id)
+            .ok()
+            .flatten();
     }
 }
 
@@ -151,7 +155,7 @@ async fn deliver(
             Err(err) => {
                 // A message we cannot read can never be delivered; holding the cursor for it
                 // would block every message after it.
-                tracing::error!(account = %account.id, field = %err.path(), error = %err.inner(), "skipping undecodable getupdates message");
+                tracing::error!(account = %account.base.id, field = %err.path(), error = %err.inner(), "skipping undecodable getupdates message");
                 continue;
             }
         };
@@ -161,7 +165,7 @@ async fn deliver(
             // Recorded before the DM gate: a pairing reply to a stranger needs it too.
             account
                 .store
-                .record_context_token(&account.id, from, token)
+                .record_context_token(&account.base.id, from, token)
                 .map_err(|e| ChannelError::from(e).context("saving the context token"))?;
             account
                 .windows()
@@ -171,17 +175,17 @@ async fn deliver(
             match send::flush(account, from).await {
                 Ok(0) => {}
                 Ok(n) => {
-                    tracing::info!(account = %account.id, flushed = n, "sent messages that waited for the peer")
+                    tracing::info!(account = %account.base.id, flushed = n, "sent messages that waited for the peer")
                 }
                 Err(err) => {
-                    tracing::warn!(account = %account.id, %err, "could not flush queued messages; they stay queued")
+                    tracing::warn!(account = %account.base.id, %err, "could not flush queued messages; they stay queued")
                 }
             }
         }
-        let mut inbound = match normalize(&account.id, &msg, raw.clone()) {
+        let mut inbound = match normalize(&account.base.id, &msg, raw.clone()) {
             Ok(inbound) => inbound,
             Err(err) => {
-                tracing::error!(account = %account.id, %err, "skipping unusable getupdates message");
+                tracing::error!(account = %account.base.id, %err, "skipping unusable getupdates message");
                 continue;
             }
         };
@@ -189,12 +193,12 @@ async fn deliver(
         if let Err(err) =
             account
                 .store
-                .remember_text(&account.id, &inbound.server_id, &inbound.text)
+                .remember_text(&account.base.id, &inbound.server_id, &inbound.text)
         {
-            tracing::debug!(account = %account.id, %err, "could not remember the message for quotes");
+            tracing::debug!(account = %account.base.id, %err, "could not remember the message for quotes");
         }
         let outcome = ctx.accept(inbound).await?;
-        tracing::debug!(account = %account.id, ?outcome, "inbound handled");
+        tracing::debug!(account = %account.base.id, ?outcome, "inbound handled");
     }
     Ok(())
 }

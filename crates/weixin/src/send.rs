@@ -25,7 +25,7 @@ const ATTEMPTS: u32 = 3;
 async fn account_lock(account: &Account) -> tokio::sync::OwnedMutexGuard<()> {
     static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
         LazyLock::new(Mutex::default);
-    let key = account.store.accounts_dir().join(&account.id);
+    let key = account.store.accounts_dir().join(&account.base.id);
     let lock = LOCKS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -58,12 +58,12 @@ fn client_id_for(message: &Outbound) -> String {
 fn peer(account: &Account, target: &str) -> Result<(String, String), ChannelError> {
     account
         .store
-        .context_token(&account.id, target)
+        .context_token(&account.base.id, target)
         .map_err(|e| ChannelError::from(e).context("reading context tokens"))?
         .ok_or_else(|| {
             ChannelError::bad_input(format!(
                 "openclaw-weixin: no conversation with {target} on account {}: WeChat lets a bot write only to users who messaged it first",
-                account.id
+                account.base.id
             ))
         })
 }
@@ -159,7 +159,7 @@ pub(crate) async fn send(
                     reason: reason.clone(),
                 })
                 .map_err(io("queueing the message"))?;
-            tracing::info!(account = %account.id, queue_id, %reason, "message queued");
+            tracing::info!(account = %account.base.id, queue_id, %reason, "message queued");
             Ok(Receipt::Queued { queue_id, reason })
         }
     }
@@ -178,7 +178,7 @@ async fn upload_media(
     let (kind, item) = media_out::upload(client, &account.media, to, source)
         .await
         .map_err(|e| e.context(format!("openclaw-weixin: sending {name}")))?;
-    tracing::debug!(account = %account.id, kind = kind.as_str(), "media uploaded");
+    tracing::debug!(account = %account.base.id, kind = kind.as_str(), "media uploaded");
     Ok(QueuedMedia {
         kind: kind.as_str().into(),
         item,
@@ -260,7 +260,7 @@ pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, Channe
         let stopped_at = match outcome {
             Ok(Delivered::All { .. }) => {
                 flushed += 1;
-                tracing::info!(account = %account.id, queue_id = %item.queue_id, "queued message delivered");
+                tracing::info!(account = %account.base.id, queue_id = %item.queue_id, "queued message delivered");
                 continue;
             }
             Ok(Delivered::Stopped { sent, reason }) => Some((sent, Ok(reason))),
@@ -338,7 +338,9 @@ async fn deliver(
                     .map_err(io("counting the send"))?;
                 // The peer may quote the bot's words later, by server id.
                 if let (Some(server_id), Part::Text(text)) = (message_id, part) {
-                    let _ = account.store.remember_text(&account.id, &server_id, text);
+                    let _ = account
+                        .store
+                        .remember_text(&account.base.id, &server_id, text);
                 }
                 last_id = wire_id;
             }
@@ -391,7 +393,7 @@ async fn send_part(
             Err(err) if err.kind.is_retryable() && attempt < ATTEMPTS => {
                 attempt += 1;
                 let delay = backoff.delay_for(&err);
-                tracing::warn!(account = %account.id, %err, attempt, "sendmessage failed; retrying with the same client_id");
+                tracing::warn!(account = %account.base.id, %err, attempt, "sendmessage failed; retrying with the same client_id");
                 tokio::time::sleep(delay).await;
             }
             other => return other,

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use channel_core::media::MediaPolicy;
 use channel_core::{
-    AccountView, Capabilities, Channel, ChannelError, ChatKind, Connector, DeliveryMode,
-    Descriptor, ErrorKind, Fetched, Host, Lifecycle, LiveAccounts, Media, Meta, Outbound, Probe,
-    Receipt, RunContext, SendLog, StateDir, Target, TransportModule,
+    AccountView, Channel, ChannelError, ChatKind, Connector, Descriptor, ErrorKind, Fetched, Host,
+    Lifecycle, LiveAccounts, Media, Meta, Outbound, Probe, Receipt, Result, RunContext, SendLog,
+    StateDir, Target, TransportModule,
 };
 use tokio::sync::mpsc;
 
@@ -131,7 +131,7 @@ impl Logins {
     /// Logs in on `opened` and receives until the login ends (`Ok` when cancelled).
     async fn logged_in(&self, opened: &mut Opened, life: &Lifecycle) -> Result<(), ChannelError> {
         let settings = &self.settings;
-        let credentials = settings.credentials.clone()?;
+        let credentials = settings.base.credentials.clone()?;
         let login = Login {
             app_key: credentials.app_key.clone(),
             account_id: credentials.account_id.clone(),
@@ -145,7 +145,7 @@ impl Logins {
         }
         let me = credentials.account_id.clone();
         let _registered = self.live.register(
-            &settings.id,
+            &settings.base.id,
             Live {
                 transport: Arc::clone(&transport),
                 me: me.clone(),
@@ -154,10 +154,10 @@ impl Logins {
         life.connected();
         match settings.transport {
             TransportKind::Sdk => {
-                tracing::info!(account = %settings.id, "[netease-yunxin] SDK connected; send and receive via long connection")
+                tracing::info!(account = %settings.base.id, "[netease-yunxin] SDK connected; send and receive via long connection")
             }
             TransportKind::ServerApi => {
-                tracing::info!(account = %settings.id, "[netease-yunxin] server API ready; sending over REST, receiving through the message-copy webhook")
+                tracing::info!(account = %settings.base.id, "[netease-yunxin] server API ready; sending over REST, receiving through the message-copy webhook")
             }
         }
         loop {
@@ -171,14 +171,14 @@ impl Logins {
             match event {
                 NimEvent::ReceiveMessages(messages) => {
                     for msg in messages {
-                        match normalize(&settings.id, &me, &msg) {
+                        match normalize(&settings.base.id, &me, &msg) {
                             Ok(inbound) => {
                                 if let Err(err) = self.ctx.accept(inbound).await {
-                                    tracing::error!(account = %settings.id, %err, "an inbound message could not be handed over");
+                                    tracing::error!(account = %settings.base.id, %err, "an inbound message could not be handed over");
                                 }
                             }
                             Err(skip) => {
-                                tracing::debug!(account = %settings.id, ?skip, "not for the agent")
+                                tracing::debug!(account = %settings.base.id, ?skip, "not for the agent")
                             }
                         }
                     }
@@ -186,7 +186,7 @@ impl Logins {
                 NimEvent::ConnectStatus(ConnectStatus::Connected)
                 | NimEvent::LoginStatus(LoginStatus::Logined) => life.connected(),
                 NimEvent::ConnectStatus(status) => {
-                    tracing::warn!(account = %settings.id, ?status, "NIM link down; the SDK reconnects");
+                    tracing::warn!(account = %settings.base.id, ?status, "NIM link down; the SDK reconnects");
                     life.degraded(&ChannelError::transient(format!(
                         "NIM link {status:?}; the SDK reconnects"
                     )));
@@ -211,7 +211,7 @@ impl Logins {
                         .map(Into::into)
                         .unwrap_or_else(|| ChannelError::transient("the NIM transport closed")));
                 }
-                other => tracing::debug!(account = %settings.id, ?other, "NIM event"),
+                other => tracing::debug!(account = %settings.base.id, ?other, "NIM event"),
             }
         }
     }
@@ -251,30 +251,28 @@ impl Channel for YunxinChannel {
     type Account = Account;
 
     fn descriptor(&self) -> Descriptor {
+        let meta = Meta::new(
+            CHANNEL_ID,
+            "NetEase Yunxin IM",
+            "NetEase Yunxin IM (NIM, Rust)",
+        )
+        .blurb(
+            "NetEase Yunxin IM: appKey + accountId + token over NetEase's JS SDK, or \
+                        the NIM server API.",
+        )
+        .order(77);
         Descriptor {
-            id: CHANNEL_ID.into(),
-            meta: Meta {
-                label: "NetEase Yunxin IM".into(),
-                selection_label: "NetEase Yunxin IM (NIM, Rust)".into(),
-                docs_path: "/channels/netease-yunxin".into(),
-                blurb: "NetEase Yunxin IM: appKey + accountId + token over NetEase's JS SDK, or \
-                        the NIM server API."
-                    .into(),
-                order: 77,
-            },
-            capabilities: Capabilities {
-                chat_types: vec![ChatKind::Direct, ChatKind::Group],
-                media: true,
-                block_streaming: true,
-            },
-            // Sends need the account's long connection, which only the gateway holds.
-            delivery_mode: DeliveryMode::Gateway,
             text_chunk_limit: outbound::CHUNK_CHARS,
-            config_schema: crate::config::schema(),
             target_hint: "<accid> or team:<teamId>".into(),
             id_label: "Your NIM account id (accid)".into(),
             interactive_login: false,
             tool_hints: Vec::new(),
+            ..Descriptor::new(
+                CHANNEL_ID,
+                meta,
+                vec![ChatKind::Direct, ChatKind::Group],
+                crate::config::schema(),
+            )
         }
     }
 
@@ -297,25 +295,16 @@ impl Channel for YunxinChannel {
         let settings = &account.settings;
         AccountView {
             name: settings
+                .base
                 .credentials
                 .as_ref()
                 .ok()
                 .map(|c| c.account_id.clone()),
-            ..AccountView::of(
-                &settings.id,
-                settings.enabled,
-                &settings.credentials,
-                settings.dm.clone(),
-                settings.group.clone(),
-            )
+            ..settings.base.view()
         }
     }
 
-    async fn connect(
-        &self,
-        account: Account,
-        ctx: RunContext,
-    ) -> Result<Box<dyn Connector>, ChannelError> {
+    async fn connect(&self, account: Account, ctx: RunContext) -> Result<Box<dyn Connector>> {
         // Credentials are checked by each login (and an unconfigured account never gets here).
         Ok(Box::new(Logins {
             settings: account.settings,
@@ -325,21 +314,21 @@ impl Channel for YunxinChannel {
         }))
     }
 
-    async fn send(
-        &self,
-        account: &Account,
-        target: &Target,
-        message: &Outbound,
-    ) -> Result<Receipt, ChannelError> {
-        let live = self.live(&account.settings.id)?;
-        let conversation = outbound::conversation(&live.me, target);
+    async fn send(&self, account: &Account, to: &Target, message: &Outbound) -> Result<Receipt> {
+        let live = self.live(&account.settings.base.id)?;
+        let conversation = outbound::conversation(&live.me, to);
         // Downloaded attachments stay on disk until every part is sent.
-        let prepared =
-            outbound::build(&account.settings.id, &conversation, message, &account.media).await?;
+        let prepared = outbound::build(
+            &account.settings.base.id,
+            &conversation,
+            message,
+            &account.media,
+        )
+        .await?;
         let requests = &prepared.parts;
         // The SDK refuses an id it already sent (191004) instead of answering with the first
         // result, so a retried or replayed reply is answered from the send log.
-        let log = SendLog::for_account(&self.dir, &account.settings.id);
+        let log = SendLog::for_account(&self.dir, &account.settings.base.id);
         let mut last = String::new();
         for (part, request) in requests.iter().enumerate() {
             last = log
@@ -350,8 +339,8 @@ impl Channel for YunxinChannel {
                 .await
                 .map_err(|e| {
                     e.context(format!(
-                        "netease-yunxin {}: sending to {target}",
-                        account.settings.id
+                        "netease-yunxin {}: sending to {to}",
+                        account.settings.base.id
                     ))
                 })?;
         }
@@ -377,7 +366,7 @@ impl Channel for YunxinChannel {
     }
 
     async fn probe(&self, account: &Account) -> Result<Probe, ChannelError> {
-        let logged_in = self.live.is_running(&account.settings.id);
+        let logged_in = self.live.is_running(&account.settings.base.id);
         Ok(Probe {
             ok: logged_in,
             detail: if logged_in {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
-use channel_core::{ChannelError, DmConfig, DmKeys, parse_config};
+use channel_core::{AccountBase, ChannelError, DmConfig, DmKeys, parse_config};
 use channel_core::{GroupConfig, GroupKeys, GroupPolicy};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -113,13 +113,8 @@ pub fn schema() -> serde_json::Value {
 /// One account's effective settings.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
-    pub id: String,
-    pub enabled: bool,
-    /// Who logs in, or why this account cannot.
-    pub credentials: Result<Credentials, ChannelError>,
-    pub dm: DmConfig,
-    /// The team gate.
-    pub group: GroupConfig,
+    /// Its id, whether it runs, its DM and team gates, and who logs in (or why it cannot).
+    pub base: AccountBase<Credentials>,
     pub transport: TransportKind,
     pub ai_bot: i64,
     pub lbs_urls: Vec<String>,
@@ -290,11 +285,18 @@ impl YunxinConfig {
             )));
         }
         Ok(AccountSettings {
-            id: id.to_owned(),
-            enabled: self.enabled() && own.enabled.unwrap_or(true),
-            credentials,
-            dm: DmConfig::layered(&top.dm, Some(&own.dm)),
-            group: GroupConfig::layered(&top.group, Some(&own.group), GroupPolicy::Allowlist, true),
+            base: AccountBase {
+                id: id.to_owned(),
+                enabled: self.enabled() && own.enabled.unwrap_or(true),
+                credentials,
+                dm: DmConfig::layered(&top.dm, Some(&own.dm)),
+                group: GroupConfig::layered(
+                    &top.group,
+                    Some(&own.group),
+                    GroupPolicy::Allowlist,
+                    true,
+                ),
+            },
             transport,
             ai_bot,
             lbs_urls: own
@@ -320,8 +322,8 @@ impl YunxinConfig {
     ) -> Result<MediaPolicy, ChannelError> {
         let own = self
             .accounts
-            .get(&settings.id)
-            .map(|keys| (settings.id.as_str(), &keys.media));
+            .get(&settings.base.id)
+            .map(|keys| (settings.base.id.as_str(), &keys.media));
         let mut policy = MediaPolicy::layered(SECTION, &self.keys.media, own, tmp_dir)?;
         if let Some(server_api) = &settings.server_api {
             policy.trust_url(&server_api.base_url);
@@ -417,14 +419,14 @@ mod tests {
         .unwrap();
         assert_eq!(config.account_ids(&no_env), ["default"]);
         let account = config.account("default", &no_env).unwrap();
-        let creds = account.credentials.unwrap();
+        let creds = account.base.credentials.unwrap();
         assert_eq!(
             (creds.app_key.as_str(), creds.account_id.as_str()),
             ("k", "bot")
         );
         assert_eq!(account.transport, TransportKind::Sdk);
         assert_eq!(account.ai_bot, 2);
-        assert_eq!(account.dm.policy, DmPolicy::Pairing);
+        assert_eq!(account.base.dm.policy, DmPolicy::Pairing);
     }
 
     #[test]
@@ -471,13 +473,14 @@ mod tests {
         let default = config
             .account("default", &env)
             .unwrap()
+            .base
             .credentials
             .unwrap();
         assert_eq!(default.account_id, "env-bot");
         assert_eq!(default.token.expose(), "env-token");
         // A named account takes the channel's appKey but never the environment's.
         let second = config.account("second", &env).unwrap();
-        let err = second.credentials.unwrap_err();
+        let err = second.base.credentials.unwrap_err();
         assert!(err.message.contains("accounts.second.appKey"), "{err}");
         assert!(!err.message.contains("NETEASE"), "{err}");
     }
@@ -496,6 +499,7 @@ mod tests {
         let err = config
             .account("default", &no_env)
             .unwrap()
+            .base
             .credentials
             .unwrap_err();
         assert!(
@@ -522,7 +526,7 @@ mod tests {
         }))
         .unwrap();
         let account = config.account("default", &no_env).unwrap();
-        assert!(account.credentials.is_ok());
+        assert!(account.base.credentials.is_ok());
         let api = account.server_api.unwrap();
         assert_eq!(api.webhook_path, "/netease-yunxin/webhook");
         assert_eq!(format!("{:?}", api.app_secret), "<redacted>");

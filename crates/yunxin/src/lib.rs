@@ -19,7 +19,7 @@
 //! let section = serde_json::json!({"appKey": "k", "accountId": "bot", "token": "t"});
 //! let config = YunxinConfig::parse(&section).unwrap();
 //! let account = config.account("default", &|_| None).unwrap();
-//! assert_eq!(account.credentials.unwrap().account_id, "bot");
+//! assert_eq!(account.base.credentials.unwrap().account_id, "bot");
 //!
 //! assert_eq!(ConversationId::p2p("bot", "alice").to_string(), "bot|1|alice");
 //! // A refused token stops the account instead of retrying forever.

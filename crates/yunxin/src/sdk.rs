@@ -33,6 +33,7 @@ struct SdkTransport {
 /// Starts the module for one account.
 pub async fn open(host: &dyn Host, settings: &AccountSettings) -> Result<Opened, ChannelError> {
     let app_key = settings
+        .base
         .credentials
         .as_ref()
         .map(|c| c.app_key.clone())
@@ -50,7 +51,7 @@ pub async fn open(host: &dyn Host, settings: &AccountSettings) -> Result<Opened,
     let (raw_tx, mut raw) = mpsc::unbounded_channel::<Value>();
     let module = host.open_transport(MODULE, options, raw_tx).await?;
     let (events_tx, events) = mpsc::unbounded_channel();
-    let account = settings.id.clone();
+    let account = settings.base.id.clone();
     tokio::spawn(async move {
         while let Some(value) = raw.recv().await {
             match serde_json::from_value::<NimEvent>(value) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
 use channel_core::{
-    ChannelError, DmConfig, DmKeys, GroupConfig, GroupKeys, GroupPolicy, parse_config,
+    AccountBase, ChannelError, DmConfig, DmKeys, GroupConfig, GroupKeys, GroupPolicy, parse_config,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -130,19 +130,12 @@ pub fn schema() -> serde_json::Value {
 /// One account's effective settings: its keys, then the channel's, then defaults.
 #[derive(Debug, Clone)]
 pub struct AccountSettings {
-    pub id: String,
-    /// Both the channel and the account are enabled.
-    pub enabled: bool,
-    /// Where and as whom to connect, or why this account cannot (the other accounts still
-    /// run).
-    pub credentials: Result<Credentials, ChannelError>,
+    /// Its id, whether it runs, its DM and group gates (`requireMention` is the default
+    /// mention rule), and where and as whom it connects.
+    pub base: AccountBase<Credentials>,
     pub inbound_whitelist: Vec<String>,
-    /// The group gate: `groupPolicy` and friends, with `requireMention` as the default
-    /// mention rule.
-    pub group: GroupConfig,
     pub disable_friend_sdk: bool,
     pub health_check_interval: Duration,
-    pub dm: DmConfig,
     pub token_refresh: TokenRefresh,
 }
 
@@ -251,14 +244,14 @@ impl OpenimConfig {
         settings: &AccountSettings,
         tmp_dir: std::path::PathBuf,
     ) -> Result<MediaPolicy, ChannelError> {
-        let own = self.accounts.get(&settings.id).map(|a| &a.media);
+        let own = self.accounts.get(&settings.base.id).map(|a| &a.media);
         let mut policy = MediaPolicy::layered(
             SECTION,
             &self.media,
-            own.map(|keys| (settings.id.as_str(), keys)),
+            own.map(|keys| (settings.base.id.as_str(), keys)),
             tmp_dir,
         )?;
-        if let Ok(credentials) = &settings.credentials {
+        if let Ok(credentials) = &settings.base.credentials {
             policy.trust_url(&credentials.ws_addr);
             policy.trust_url(&credentials.api_addr);
         }
@@ -283,17 +276,19 @@ impl OpenimConfig {
                 .map(|l| l.into_iter().map(StringOrNumber::into_string).collect())
         };
         Ok(AccountSettings {
-            id: id.to_owned(),
-            enabled: self.enabled() && account.enabled.unwrap_or(true),
-            credentials: credentials(id, account),
-            group: self.group_config(account),
+            base: AccountBase {
+                id: id.to_owned(),
+                enabled: self.enabled() && account.enabled.unwrap_or(true),
+                credentials: credentials(id, account),
+                dm: DmConfig::layered(&self.dm, Some(&account.dm)),
+                group: self.group_config(account),
+            },
             inbound_whitelist: strings(&account.inbound_whitelist).unwrap_or_default(),
             disable_friend_sdk: account
                 .disable_friend_sdk
                 .or(self.disable_friend_sdk)
                 .unwrap_or(true),
             health_check_interval: self.health_check_interval()?,
-            dm: DmConfig::layered(&self.dm, Some(&account.dm)),
             token_refresh: self.token_refresh()?,
         })
     }
@@ -422,6 +417,11 @@ mod tests {
         OpenimConfig::parse(&value)
     }
 
+    /// Account `id`'s credentials, or why it has none it can use.
+    fn credentials(config: &OpenimConfig, id: &str) -> Result<Credentials, ChannelError> {
+        config.account(id).expect(id).base.credentials
+    }
+
     fn account(extra: serde_json::Value) -> serde_json::Value {
         let mut base = json!({
             "token": user_token("bot1", 7),
@@ -475,15 +475,19 @@ mod tests {
         .expect("parse");
         assert_eq!(config.account_ids(), ["primary", "team-b"]);
         let primary = config.account("primary").expect("primary");
-        assert!(primary.enabled && !primary.group.require_mention && primary.disable_friend_sdk);
+        assert!(
+            primary.base.enabled
+                && !primary.base.group.require_mention
+                && primary.disable_friend_sdk
+        );
         // The seed's groups: open, with its requireMention.
-        assert_eq!(primary.group.policy, GroupPolicy::Open);
-        assert!(!primary.group.policy_configured);
+        assert_eq!(primary.base.group.policy, GroupPolicy::Open);
+        assert!(!primary.base.group.policy_configured);
         assert_eq!(primary.health_check_interval, Duration::from_secs(1800));
         let team_b = config.account("team-b").expect("team-b");
-        assert!(team_b.group.require_mention);
+        assert!(team_b.base.group.require_mention);
         assert!(team_b.inbound_whitelist.is_empty());
-        let creds = team_b.credentials.expect("credentials");
+        let creds = team_b.base.credentials.expect("credentials");
         assert_eq!(creds.ws_addr.as_str(), "ws://im-b.example.com:10001/");
         assert_eq!((creds.user_id.as_str(), creds.platform_id), ("bot2", 5));
         assert_eq!(team_b.token_refresh.mode, RefreshMode::Http);
@@ -519,7 +523,7 @@ mod tests {
     #[test]
     fn user_and_platform_come_from_the_token_when_omitted() {
         let config = parse(json!({"accounts": {"a": account(json!({}))}})).expect("parse");
-        let creds = config.account("a").expect("a").credentials.expect("creds");
+        let creds = credentials(&config, "a").expect("creds");
         assert_eq!(creds.user_id, "bot1");
         assert_eq!(creds.platform_id, 7);
         assert_eq!(
@@ -539,7 +543,7 @@ mod tests {
             "bad-platform": account(json!({"platformID": 12})),
         }}))
         .expect("parse");
-        let creds = |id: &str| config.account(id).expect(id).credentials;
+        let creds = |id: &str| credentials(&config, id);
         assert_eq!(creds("same").expect("same").user_id, "bot1");
         assert_eq!(creds("numeric").expect("numeric").user_id, "10086");
         let err = creds("other-user").expect_err("mismatch");
@@ -567,14 +571,10 @@ mod tests {
             "half": account(json!({"token": "opaque", "userID": "bot1"})),
         }}))
         .expect("parse");
-        let explicit = config
-            .account("explicit")
-            .expect("explicit")
-            .credentials
-            .expect("the server judges the token");
+        let explicit = credentials(&config, "explicit").expect("the server judges the token");
         assert_eq!(explicit.claims, None);
         for (id, missing) in [("implicit", "userID"), ("half", "platformID")] {
-            let err = config.account(id).expect(id).credentials.expect_err(id);
+            let err = credentials(&config, id).expect_err(id);
             assert_eq!(err.kind, ErrorKind::BadInput);
             assert!(
                 err.message.starts_with(&format!(
@@ -603,7 +603,7 @@ mod tests {
             "bad-claims": account(json!({"token": token_with(&json!({"UserID": "u", "PlatformID": 42}))})),
         }}))
         .expect("one bad account does not sink the channel");
-        assert!(config.account("ok").expect("ok").credentials.is_ok());
+        assert!(credentials(&config, "ok").is_ok());
         let cases = [
             (
                 "no-token",
@@ -637,7 +637,7 @@ mod tests {
             ),
         ];
         for (id, kind, expected) in cases {
-            let err = config.account(id).expect(id).credentials.expect_err(id);
+            let err = credentials(&config, id).expect_err(id);
             assert_eq!(err.kind, kind, "{err}");
             assert!(err.message.contains(expected), "{expected:?} not in {err}");
         }
@@ -663,17 +663,17 @@ mod tests {
         .expect("parse");
         let a = config.account("a").expect("a");
         assert!(!a.disable_friend_sdk);
-        assert_eq!(a.dm.policy, DmPolicy::Allowlist);
-        assert_eq!(a.dm.allow_from, ["alice", "42"]);
+        assert_eq!(a.base.dm.policy, DmPolicy::Allowlist);
+        assert_eq!(a.base.dm.allow_from, ["alice", "42"]);
         assert_eq!(a.health_check_interval, Duration::from_secs(300));
         let b = config.account("b").expect("b");
-        assert!(!b.enabled && b.disable_friend_sdk);
-        assert_eq!(b.dm.policy, DmPolicy::Open);
-        assert_eq!(b.dm.allow_from, ["*"]);
+        assert!(!b.base.enabled && b.disable_friend_sdk);
+        assert_eq!(b.base.dm.policy, DmPolicy::Open);
+        assert_eq!(b.base.dm.allow_from, ["*"]);
         assert_eq!(b.inbound_whitelist, ["alice", "7"]);
         let off =
             parse(json!({"enabled": false, "accounts": {"a": account(json!({}))}})).expect("parse");
-        assert!(!off.account("a").expect("a").enabled);
+        assert!(!off.account("a").expect("a").base.enabled);
     }
 
     #[test]
@@ -687,7 +687,7 @@ mod tests {
             }
         }))
         .expect("parse");
-        let listed = config.account("listed").expect("listed").group;
+        let listed = config.account("listed").expect("listed").base.group;
         assert_eq!(
             listed.policy,
             GroupPolicy::Allowlist,
@@ -696,11 +696,16 @@ mod tests {
         assert_eq!(listed.allow_from, ["alice"]);
         assert!(listed.require_mention);
         assert_eq!(
-            config.account("explicit").expect("explicit").group.policy,
+            config
+                .account("explicit")
+                .expect("explicit")
+                .base
+                .group
+                .policy,
             GroupPolicy::Open
         );
         assert_eq!(
-            config.account("closed").expect("closed").group.policy,
+            config.account("closed").expect("closed").base.group.policy,
             GroupPolicy::Disabled
         );
         let err = parse(json!({"groupPolicy": "sometimes"})).expect_err("bad policy");
@@ -718,8 +723,8 @@ mod tests {
         let config = parse(json!({"accounts": {"a": account(json!({}))}})).expect("parse");
         let a = config.account("a").expect("a");
         assert_eq!(a.health_check_interval, Duration::from_secs(30 * 60));
-        assert!(a.disable_friend_sdk && !a.group.require_mention && a.enabled);
-        assert_eq!(a.dm.policy, DmPolicy::Pairing);
+        assert!(a.disable_friend_sdk && !a.base.group.require_mention && a.base.enabled);
+        assert_eq!(a.base.dm.policy, DmPolicy::Pairing);
         assert_eq!(a.token_refresh.mode, RefreshMode::Hook);
     }
 

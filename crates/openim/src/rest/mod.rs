@@ -104,9 +104,9 @@ impl RestConfig {
 
     /// From an account's effective settings; fails with the credentials' own error.
     pub fn from_account(settings: &AccountSettings) -> Result<Self, ChannelError> {
-        let credentials = settings.credentials.clone()?;
+        let credentials = settings.base.credentials.clone()?;
         let mut config = Self::new(
-            settings.id.clone(),
+            settings.base.id.clone(),
             credentials.api_addr,
             credentials.user_id,
             credentials.token,

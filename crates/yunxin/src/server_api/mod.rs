@@ -38,15 +38,15 @@ pub fn open(settings: &AccountSettings) -> Result<Opened, ChannelError> {
     let api = settings.server_api.clone().ok_or_else(|| {
         ChannelError::bad_input(format!(
             "netease-yunxin {}: transport server-api needs serverApi settings",
-            settings.id
+            settings.base.id
         ))
     })?;
-    let credentials = settings.credentials.clone()?;
+    let credentials = settings.base.credentials.clone()?;
     let rest = rest::Rest::new(&api, &credentials.app_key)?;
     let (events, receiver) = mpsc::unbounded_channel();
     Ok(Opened {
         transport: Arc::new(ServerApiTransport {
-            account: settings.id.clone(),
+            account: settings.base.id.clone(),
             app_key: credentials.app_key,
             api,
             rest,
