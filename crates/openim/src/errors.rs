@@ -188,7 +188,7 @@ pub fn classify(what: &str, code: i64, err_msg: &str, err_dlt: &str) -> ChannelE
         message.push_str(": ");
         message.push_str(hint);
     }
-    ChannelError::new(kind, message)
+    ChannelError::new(kind, message).with_code(code.to_string())
 }
 
 fn hint(code: i64) -> Option<&'static str> {
@@ -215,7 +215,11 @@ pub fn kicked() -> ChannelError {
         "2002 kick: another client logged in as this user on the same platform with a different \
          token; the server closed the connection and will refuse this token (1506)",
     )
+    .with_code(KICK_FRAME.to_string())
 }
+
+/// The push frame that kicks a connection, as [`code_of`] reports it.
+const KICK_FRAME: i64 = 2002;
 
 /// A REST answer whose HTTP status is not 200 (OpenIM answers every business result with 200,
 /// so these come from proxies or a wrong `apiAddr`). `None` for 2xx.
@@ -398,18 +402,10 @@ mod tests {
     }
 }
 
-/// The OpenIM code a classified error carries (`errCode N`, or 2002 for the kick frame), so a
+/// The OpenIM code a classified error carries (its `errCode`, or 2002 for the kick frame), so a
 /// caller can tell 1501 from 1507 after the error has travelled as a [`ChannelError`].
 pub fn code_of(error: &ChannelError) -> Option<i64> {
-    if error.message.starts_with("2002 kick") {
-        return Some(2002);
-    }
-    let at = error.message.find("errCode ")? + "errCode ".len();
-    let digits: String = error.message[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    error.code.as_deref()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -421,5 +417,12 @@ mod code_of_tests {
         assert_eq!(code_of(&classify("handshake", 1507, "", "")), Some(1507));
         assert_eq!(code_of(&kicked()), Some(2002));
         assert_eq!(code_of(&ChannelError::transient("eof")), None);
+        let travelled = classify("handshake", 1501, "", "").context("connect");
+        assert_eq!(code_of(&travelled), Some(1501), "context keeps the code");
+        assert_eq!(
+            code_of(&ChannelError::transient("see errCode 1507 above")),
+            None,
+            "never read from the text"
+        );
     }
 }

@@ -210,3 +210,49 @@ test("an answer to a session that is gone is dropped without throwing", async ()
   assert.deepEqual(warnings, []);
   assert.equal(native.respond(987654, 3, false, JSON.stringify({ message: "x", code: 1 })), false);
 });
+
+test("transport.open, .call and .close drive a module the descriptor declares, by the id Rust gave it", async () => {
+  const dir = fs.mkdtempSync(path.join(state, "transports-"));
+  fs.writeFileSync(
+    path.join(dir, "echo.mjs"),
+    `export function open({ options, emit }) {
+       const seen = [];
+       globalThis.__imbridgeEchoClosed = 0;
+       return {
+         async call(method, params) {
+           if (method === "fail") throw Object.assign(new Error("refused"), { code: 417 });
+           seen.push(method);
+           return { method, params, options, seen: seen.length };
+         },
+         async close() { globalThis.__imbridgeEchoClosed += 1; },
+       };
+     }`,
+  );
+  process.env.IMBRIDGE_TRANSPORTS_DIR = dir;
+  try {
+    const d = { id: ID, transports: [{ name: "echo" }] };
+    const transports = sessionTransports(d, 0, "test", quiet);
+    const serve = transports.services;
+    await assert.rejects(serve["transport.open"]({ id: 1, module: "other", options: {} }), /unknown transport module "other": multi-openim declares echo/);
+    assert.equal(await serve["transport.open"]({ id: 1, module: "echo", options: { appKey: "k" } }), null);
+    assert.deepEqual(await serve["transport.call"]({ id: 1, method: "send", params: { text: "hi" } }), {
+      method: "send",
+      params: { text: "hi" },
+      options: { appKey: "k" },
+      seen: 1,
+    });
+    const refused = await serve["transport.call"]({ id: 1, method: "fail", params: {} }).catch((err) => err);
+    assert.deepEqual(failureOf(refused), { message: "refused", code: 417 }, "the module's code crosses apart from its text");
+    await assert.rejects(serve["transport.call"]({ id: 2, method: "send" }), /transport 2 is not open/);
+    assert.equal(await serve["transport.close"]({ id: 1 }), null);
+    assert.equal(globalThis.__imbridgeEchoClosed, 1);
+    await assert.rejects(serve["transport.call"]({ id: 1, method: "send" }), /transport 1 is not open/);
+    // A module still open when its session ends is closed with it.
+    await serve["transport.open"]({ id: 3, module: "echo", options: {} });
+    await transports.closeAll();
+    assert.equal(globalThis.__imbridgeEchoClosed, 1, "a fresh module instance counts from zero and was closed once");
+  } finally {
+    delete process.env.IMBRIDGE_TRANSPORTS_DIR;
+    delete globalThis.__imbridgeEchoClosed;
+  }
+});

@@ -120,15 +120,13 @@ impl std::error::Error for NimError {}
 
 impl From<NimError> for ChannelError {
     fn from(error: NimError) -> Self {
-        ChannelError::new(error.kind(), error.to_string())
+        ChannelError::new(error.kind(), error.to_string()).with_code(error.code.to_string())
     }
 }
 
-/// The code inside a [`ChannelError`] made from a [`NimError`], if any.
+/// The NIM code a [`ChannelError`] made from a [`NimError`] carries, if any.
 pub fn code_of(error: &ChannelError) -> Option<i64> {
-    let rest = error.message.split("NIM error ").nth(1)?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    error.code.as_deref()?.parse().ok()
 }
 
 #[cfg(test)]
