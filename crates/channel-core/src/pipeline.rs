@@ -42,6 +42,15 @@ pub trait Outlet: Send + Sync {
 
 /// How often "typing…" is renewed while a turn runs; indicators expire after a few seconds.
 const TYPING_EVERY: Duration = Duration::from_secs(5);
+/// When a turn the host refused before its agent answered is tried again (OpenClaw refuses
+/// turns while its own restart recovery holds the session, for some seconds after a start).
+/// After the last one the turn stays pending in the journal, for the account's next start.
+const TURN_RETRIES: [Duration; 4] = [
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(15),
+    Duration::from_secs(30),
+];
 
 /// What [`Pipeline::accept`] did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,25 +370,53 @@ impl Pipeline {
                 }
             }
         }
-        let outcome = tokio::select! {
-            // Left pending in the journal: the next run replays it.
+        let mut inbound = work.inbound;
+        tokio::select! {
             () = self.cancel.cancelled() => return,
-            outcome = self.turn(work.inbound, work.replay) => outcome,
-        };
-        match outcome {
-            // Replies already sent by the cut-off run are recognised in the send log; a host that
-            // knows the turn finished answers with none.
-            Ok(outcome) if work.replay => {
-                tracing::info!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "replayed turn finished")
+            () = self.materialize_media(&mut inbound) => {}
+        }
+        let answered_before = !work.recorded.is_empty();
+        let mut retries = TURN_RETRIES.iter();
+        let mut attempt = 0;
+        loop {
+            let replier = self.replier(&inbound);
+            let outcome = tokio::select! {
+                // Left pending in the journal: the next run replays it.
+                () = self.cancel.cancelled() => return,
+                outcome = self.turn(inbound.clone(), work.replay, attempt, Arc::clone(&replier)) => outcome,
+            };
+            let replied = answered_before || *lock(&replier.sent) > 0;
+            match outcome {
+                // Replies already sent by the cut-off run are recognised in the send log; a host
+                // that knows the turn finished answers with none.
+                Ok(outcome) if work.replay => {
+                    tracing::info!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "replayed turn finished")
+                }
+                Ok(outcome) => {
+                    tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "turn finished")
+                }
+                // Refused before the agent answered: nothing went out, so running it again
+                // cannot double anything, and dropping it would lose the message.
+                Err(err) if !replied && err.kind.is_retryable() => {
+                    let Some(delay) = retries.next() else {
+                        tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, attempts = attempt + 1, "the host kept refusing this turn; it stays pending and runs again when the account next starts");
+                        return;
+                    };
+                    tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, ?delay, "the host refused this turn before its agent answered; trying again");
+                    tokio::select! {
+                        () = self.cancel.cancelled() => return,
+                        () = tokio::time::sleep(*delay) => {}
+                    }
+                    attempt += 1;
+                    continue;
+                }
+                // A turn that failed inside the host after replying in part is finished:
+                // running it again could double those replies.
+                Err(err) => {
+                    tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, replied, "turn failed")
+                }
             }
-            Ok(outcome) => {
-                tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "turn finished")
-            }
-            // A turn that failed inside the host may have replied in part; running it again
-            // could double those replies, so it is finished either way.
-            Err(err) => {
-                tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "turn failed")
-            }
+            break;
         }
         if let Err(err) = lock(&self.journal).complete(&id) {
             tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "could not mark the turn done");
@@ -454,12 +491,14 @@ impl Pipeline {
         })
     }
 
+    /// Runs one attempt of `inbound`'s turn in the host, its replies going through `replier`.
     async fn turn(
         self: &Arc<Self>,
-        mut inbound: Inbound,
+        inbound: Inbound,
         replay: bool,
+        attempt: usize,
+        replier: Arc<TurnReplier>,
     ) -> Result<TurnOutcome, ChannelError> {
-        self.materialize_media(&mut inbound).await;
         let query = RouteQuery {
             channel: self.config.channel.clone(),
             account: self.config.account.clone(),
@@ -468,13 +507,18 @@ impl Pipeline {
         };
         let route = self.host.resolve_route(&query).await?;
         let mut context = msg_context(&inbound, &route);
-        if replay {
-            // The host drops a MessageSid it has seen (or still runs) as a duplicate; a turn
-            // cut short by a restart must run again, so its replay gets an id of its own.
-            // Replies keep their stable ids, so nothing that already went out goes out twice.
-            context["MessageSid"] = format!("{}:replay", inbound.server_id).into();
+        // The host drops a MessageSid it has seen (or still runs) as a duplicate; a turn cut
+        // short by a restart, or refused, must run again, so each new attempt gets an id of its
+        // own. Replies keep their stable ids, so nothing that already went out goes out twice.
+        let sid = match (replay, attempt) {
+            (false, 0) => None,
+            (true, 0) => Some(format!("{}:replay", inbound.server_id)),
+            (false, n) => Some(format!("{}:retry{n}", inbound.server_id)),
+            (true, n) => Some(format!("{}:replay:retry{n}", inbound.server_id)),
+        };
+        if let Some(sid) = sid {
+            context["MessageSid"] = sid.into();
         }
-        let replier = self.replier(&inbound);
         let typing = self.show_typing(replier.target.clone());
         let outcome = self
             .host
@@ -723,6 +767,110 @@ mod tests {
         pipeline.close().await;
         let journal = Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
         assert!(journal.pending().is_empty(), "the replayed turn is done");
+    }
+
+    /// Pending turns in the journal at `dir`.
+    fn pending_ids(dir: &std::path::Path) -> Vec<String> {
+        let journal = Journal::open(dir.join("a.jsonl"), Window::default()).expect("open");
+        journal
+            .pending()
+            .into_iter()
+            .map(|(inbound, _)| inbound.server_id)
+            .collect()
+    }
+
+    /// OpenClaw refuses a turn while its own restart recovery holds the session ("restart
+    /// recovery claim changed before agent adoption"). Nothing was answered, so the turn runs
+    /// again, under a new MessageSid, instead of being marked done and lost.
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_the_host_refuses_before_its_agent_answers_runs_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().refusing_turns(2));
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
+        pipeline.report_status(StatusPatch::connected());
+        pipeline.accept(inbound("r1", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(120), |h| h.turns().len() == 1)
+                .await
+        );
+        assert_eq!(host.attempts(), ["r1", "r1:retry1", "r1:retry2"]);
+        let sent = lock(&outlet.0).clone();
+        assert_eq!(sent.len(), 1, "answered once: {sent:?}");
+        assert_eq!(sent[0].1.client_id.as_deref(), Some("r1:reply:1"));
+        pipeline.close().await;
+        assert!(pending_ids(tmp.path()).is_empty(), "done once answered");
+    }
+
+    /// A host that keeps refusing does not lose the message either: it stays pending for the
+    /// account's next start, and the peer's next message is not held up behind it forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_the_host_keeps_refusing_stays_pending_and_the_peer_moves_on() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().refusing_turns(1 + TURN_RETRIES.len()));
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
+        pipeline.report_status(StatusPatch::connected());
+        pipeline
+            .accept(inbound("stuck", "p"))
+            .await
+            .expect("accept");
+        pipeline.accept(inbound("next", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(600), |h| h.turns().len() == 1)
+                .await
+        );
+        assert_eq!(host.turns()[0].inbound.server_id, "next");
+        assert_eq!(host.attempts().len(), 1 + TURN_RETRIES.len() + 1);
+        pipeline.close().await;
+        assert_eq!(pending_ids(tmp.path()), ["stuck"]);
+
+        // The next start replays it, and this time the host takes it.
+        let host = Arc::new(StandaloneHost::default());
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
+        pipeline.report_status(StatusPatch::connected());
+        assert!(
+            host.wait_for(Duration::from_secs(60), |h| h.turns().len() == 1)
+                .await
+        );
+        assert_eq!(host.turns()[0].context["MessageSid"], "stuck:replay");
+        pipeline.close().await;
+        assert!(pending_ids(tmp.path()).is_empty());
+    }
+
+    /// An outlet whose sends all fail.
+    struct Refusing;
+
+    #[async_trait::async_trait]
+    impl Outlet for Refusing {
+        async fn send(&self, _: &Target, _: &Outbound) -> Result<Receipt, ChannelError> {
+            Err(ChannelError::transient("the server is down"))
+        }
+    }
+
+    /// A turn that failed after the agent answered is finished: its answer may be out, and a
+    /// second run could send another one.
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_that_failed_after_its_agent_answered_is_not_run_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        let pipeline = Pipeline::open(
+            config(tmp.path()),
+            host.clone(),
+            Arc::new(Refusing),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        pipeline.accept(inbound("once", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(60), |h| h.turns().len() == 1)
+                .await
+        );
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert_eq!(host.attempts(), ["once"]);
+        pipeline.close().await;
+        assert!(pending_ids(tmp.path()).is_empty());
     }
 
     #[tokio::test]

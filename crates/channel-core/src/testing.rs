@@ -41,6 +41,11 @@ pub struct StandaloneHost {
     media_store: PathBuf,
     /// Turns never return after their replies (the process "dies" mid-turn).
     stall_after_replies: bool,
+    /// Turns the host refuses before its agent runs, as OpenClaw does while its own restart
+    /// recovery holds the session.
+    refusals: Mutex<usize>,
+    /// Every turn the host was asked to run, refused ones included.
+    attempts: Mutex<Vec<Value>>,
     changed: Notify,
 }
 
@@ -84,6 +89,8 @@ impl StandaloneHost {
                 rand::random::<u64>()
             )),
             stall_after_replies: false,
+            refusals: Mutex::new(0),
+            attempts: Mutex::new(Vec::new()),
             changed: Notify::new(),
         }
     }
@@ -93,6 +100,17 @@ impl StandaloneHost {
     pub fn stalling_after_replies(mut self) -> Self {
         self.stall_after_replies = true;
         self
+    }
+
+    /// Refuses the next `count` turns before the agent runs, with a transient error.
+    pub fn refusing_turns(self, count: usize) -> Self {
+        *lock(&self.refusals) = count;
+        self
+    }
+
+    /// The `MessageSid` of every turn the host was asked to run, refused ones included.
+    pub fn attempts(&self) -> Vec<Value> {
+        lock(&self.attempts).clone()
     }
 
     /// Installs a global function `name` (what an operator puts on `globalThis`). A `null`
@@ -218,6 +236,18 @@ impl Host for StandaloneHost {
         turn: Turn,
         replier: Arc<dyn Replier>,
     ) -> Result<TurnOutcome, ChannelError> {
+        lock(&self.attempts).push(turn.context["MessageSid"].clone());
+        {
+            let mut refusals = lock(&self.refusals);
+            if *refusals > 0 {
+                *refusals -= 1;
+                drop(refusals);
+                self.changed.notify_waiters();
+                return Err(ChannelError::transient(
+                    "host turn failed: restart recovery claim changed before agent adoption",
+                ));
+            }
+        }
         let replies = (self.agent)(&turn);
         let mut outcome = Ok(TurnOutcome::default());
         for text in replies {
