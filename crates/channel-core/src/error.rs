@@ -66,6 +66,9 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// The longest `Retry-After` honoured.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
 /// The result of anything a channel does; `Result<T>` fails with a [`ChannelError`].
 pub type Result<T, E = ChannelError> = std::result::Result<T, E>;
 
@@ -108,8 +111,10 @@ impl ChannelError {
         Self::new(ErrorKind::NeedsLogin, message)
     }
 
+    /// A server's hint for when to try again, held to [`MAX_RETRY_AFTER`]: a misconfigured or
+    /// hostile server must not park an account for days.
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
+        self.retry_after = Some(after.min(MAX_RETRY_AFTER));
         self
     }
 
@@ -128,5 +133,18 @@ impl ChannelError {
 impl From<std::io::Error> for ChannelError {
     fn from(err: std::io::Error) -> Self {
         Self::transient(format!("i/o: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_held_to_ten_minutes() {
+        let day = ChannelError::transient("busy").with_retry_after(Duration::from_secs(86_400));
+        assert_eq!(day.retry_after, Some(MAX_RETRY_AFTER));
+        let short = ChannelError::transient("busy").with_retry_after(Duration::from_secs(7));
+        assert_eq!(short.retry_after, Some(Duration::from_secs(7)));
     }
 }

@@ -38,6 +38,7 @@ pub mod live;
 pub mod login;
 pub mod media;
 pub mod message;
+pub mod owner;
 pub mod pipeline;
 pub mod registry;
 pub mod schema;

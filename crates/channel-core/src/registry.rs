@@ -14,6 +14,7 @@ use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, TransportModule};
 use crate::login::{LoginResult, LoginUi};
 use crate::message::{Fetched, Media, Outbound, Receipt, Target};
+use crate::owner::AccountLock;
 use crate::pipeline::{Outlet, Pipeline, PipelineConfig};
 use crate::supervisor::{Connector, Lifecycle, supervise};
 
@@ -231,6 +232,12 @@ impl<C: Channel> AnyChannel for Arc<C> {
             )
         };
         life.starting();
+        // One owner per account across processes: a second gateway on this state directory
+        // would keep a journal, a send log and a cursor of its own.
+        let owner = match AccountLock::acquire(&self.state_dir(), account_id, &cancel).await {
+            Ok(owner) => owner,
+            Err(error) => return Err(life.stop_before_start(error)),
+        };
         let (pipeline, mut connector) =
             match prepare(self, &descriptor, section, account_id, host, &cancel).await {
                 Ok(prepared) => prepared,
@@ -240,6 +247,7 @@ impl<C: Channel> AnyChannel for Arc<C> {
         let result = supervise(connector.as_mut(), &life, Backoff::default(), account_id).await;
         drop(connector);
         pipeline.close().await;
+        drop(owner);
         result
     }
 
