@@ -106,7 +106,7 @@ pub(super) fn prepare(
 
 fn endpoint(filler: &mut Filler<'_>, template: &str) -> Result<reqwest::Url, ChannelError> {
     let at = key("http.endpoint");
-    let filled = filler.fill(template, &at)?;
+    let filled = filler.fill_url(template, &at)?;
     // The filled-in URL may carry a state value (an API key in the query): only the template
     // is ever named.
     let url = reqwest::Url::parse(filled.trim()).map_err(|e| {

@@ -82,6 +82,14 @@ pub(super) struct Filler<'a> {
     pub(super) secrets: Vec<String>,
 }
 
+/// Everything but RFC 3986's unreserved characters: safe as data in a path segment, a query
+/// and a fragment alike.
+const URL_DATA: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 impl<'a> Filler<'a> {
     pub(super) fn new(account_id: &'a str, state: &'a StateView) -> Self {
         Self {
@@ -94,6 +102,32 @@ impl<'a> Filler<'a> {
     /// Replaces `{accountId}` and `{state.<field>}` in `template`; `at` names the config key
     /// for errors. Other braces (JSON in a string, say) are kept as written.
     pub(super) fn fill(&mut self, template: &str, at: &str) -> Result<String, ChannelError> {
+        self.fill_with(template, at, |_, value| value.to_owned())
+    }
+
+    /// [`Filler::fill`] for a URL. A placeholder in the path, the query or the fragment is
+    /// percent-encoded as the data it is, so a `&`, `/`, `?` or `#` in a token or an account id
+    /// cannot add a query parameter, climb a path or cut the URL short. One that stands before
+    /// the path (`{state.auth_server_url}/api/refresh`) is the operator's own server and is
+    /// taken as written.
+    pub(super) fn fill_url(&mut self, template: &str, at: &str) -> Result<String, ChannelError> {
+        self.fill_with(template, at, |before, value| {
+            let rest = before.find("://").map_or(before, |i| &before[i + 3..]);
+            if rest.contains(['/', '?', '#']) {
+                percent_encoding::utf8_percent_encode(value, URL_DATA).to_string()
+            } else {
+                value.to_owned()
+            }
+        })
+    }
+
+    /// Fills `template`; `encode(text so far, value)` is what a value becomes.
+    fn fill_with(
+        &mut self,
+        template: &str,
+        at: &str,
+        encode: impl Fn(&str, &str) -> String,
+    ) -> Result<String, ChannelError> {
         let mut out = String::with_capacity(template.len());
         let mut rest = template;
         while let Some(open) = rest.find('{') {
@@ -104,11 +138,17 @@ impl<'a> Filler<'a> {
             out.push_str(&rest[..open]);
             let name = &after[1..close];
             if name == "accountId" {
-                out.push_str(self.account_id);
+                let encoded = encode(&out, self.account_id);
+                out.push_str(&encoded);
             } else if let Some(field) = name.strip_prefix("state.") {
                 let value = self.state.field(self.account_id, field, at)?;
-                self.secrets.push(value.clone());
-                out.push_str(&value);
+                let encoded = encode(&out, &value);
+                out.push_str(&encoded);
+                // An error that quotes the URL shows the encoded form: scrub both.
+                if encoded != value {
+                    self.secrets.push(encoded);
+                }
+                self.secrets.push(value);
             } else {
                 out.push_str(&after[..=close]);
             }
@@ -219,6 +259,40 @@ mod tests {
             .expect("fill");
         assert_eq!(text, "a:r-1:7:{other}:{");
         assert_eq!(filler.secrets, ["r-1", "7"]);
+    }
+
+    #[test]
+    fn url_placeholders_are_data_whatever_they_hold() {
+        let state = view(Some(
+            json!({"a b": {"rt": "r&admin=1/../x?y#z", "base": "https://auth.example"}}),
+        ));
+        let mut filler = Filler::new("a b", &state);
+        let url = filler
+            .fill_url("{state.base}/{accountId}/refresh?rt={state.rt}&v=1", "k")
+            .expect("fill");
+        assert_eq!(
+            url, "https://auth.example/a%20b/refresh?rt=r%26admin%3D1%2F..%2Fx%3Fy%23z&v=1",
+            "the base as written, the path and query values as data"
+        );
+        let parsed = reqwest::Url::parse(&url).expect("url");
+        let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("rt".into(), "r&admin=1/../x?y#z".into()),
+                ("v".into(), "1".into())
+            ]
+        );
+        assert_eq!(parsed.fragment(), None);
+        assert_eq!(
+            filler.secrets,
+            [
+                "https://auth.example",
+                "r%26admin%3D1%2F..%2Fx%3Fy%23z",
+                "r&admin=1/../x?y#z"
+            ],
+            "scrubbed as written and as sent"
+        );
     }
 
     #[test]
