@@ -44,16 +44,6 @@ impl AccountLock {
         account: &str,
         cancel: &CancellationToken,
     ) -> Result<Self, ChannelError> {
-        Self::acquire_within(state_dir, account, cancel, WAIT_FOR_OWNER).await
-    }
-
-    /// [`AccountLock::acquire`] with another wait.
-    pub async fn acquire_within(
-        state_dir: &Path,
-        account: &str,
-        cancel: &CancellationToken,
-        wait: Duration,
-    ) -> Result<Self, ChannelError> {
         let dir = state_dir.join("locks");
         crate::state::ensure_private_dir(&dir)
             .map_err(|e| ChannelError::from(e).context(format!("creating {}", dir.display())))?;
@@ -65,7 +55,7 @@ impl AccountLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| ChannelError::from(e).context(format!("opening {}", path.display())))?;
-        let deadline = tokio::time::Instant::now() + wait;
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_OWNER;
         loop {
             // Qualified: std's own `File::try_lock` is newer than this crate's MSRV.
             match fs4::FileExt::try_lock(&file) {

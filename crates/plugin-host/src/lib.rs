@@ -146,16 +146,20 @@ pub fn list_account_ids(channel: String, section: String) -> String {
 /// The account the host means when it names none (`message send` without `--account`).
 #[napi]
 pub fn default_account_id(channel: String, section: String) -> String {
-    guard(|| registry::account_or_default(&channel, &parse_json("section", &section)?, None))
+    guard(|| {
+        let handler = registry::channel(&channel)?;
+        registry::account_or_default(handler.as_ref(), &parse_json("section", &section)?, None)
+    })
 }
 
 /// A secret-free view of one account; `null` is the default account.
 #[napi]
 pub fn describe_account(channel: String, section: String, account: Option<String>) -> String {
     guard(|| {
+        let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
-        let account = registry::account_or_default(&channel, &section, account)?;
-        registry::channel(&channel)?.describe(&section, &account)
+        let account = registry::account_or_default(handler.as_ref(), &section, account)?;
+        handler.describe(&section, &account)
     })
 }
 
@@ -445,7 +449,7 @@ pub async fn send(
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
-        let account = registry::account_or_default(&channel, &section, account)?;
+        let account = registry::account_or_default(handler.as_ref(), &section, account)?;
         let message: Outbound = parse_as("message", &message)?;
         match handler.send(&section, &account, &target, &message).await? {
             Receipt::Queued { queue_id, reason } => {
@@ -471,7 +475,7 @@ pub async fn probe(channel: String, account: Option<String>, section: String) ->
     guard_async(async move {
         let handler = registry::channel(&channel)?;
         let section = parse_json("section", &section)?;
-        let account = registry::account_or_default(&channel, &section, account)?;
+        let account = registry::account_or_default(handler.as_ref(), &section, account)?;
         handler.probe(&section, &account).await
     })
     .await

@@ -50,14 +50,14 @@ pub fn channel(id: &str) -> Result<Arc<dyn AnyChannel>, ChannelError> {
 /// `account`, or the account the host means when it names none: the first one the channel
 /// lists (for WeChat, the first logged-in account), else `default`.
 pub fn account_or_default(
-    channel_id: &str,
+    channel: &dyn AnyChannel,
     section: &serde_json::Value,
     account: Option<String>,
 ) -> Result<String, ChannelError> {
     if let Some(account) = account.filter(|a| !a.is_empty()) {
         return Ok(account);
     }
-    let ids = channel(channel_id)?.account_ids(section)?;
+    let ids = channel.account_ids(section)?;
     Ok(ids.into_iter().next().unwrap_or_else(|| "default".into()))
 }
 
