@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::error::ChannelError;
 
 /// Checks the keys every channel shares ([`crate::dm::DmKeys`], [`crate::media::MediaKeys`],
-/// [`crate::group::GroupKeys`]) in `section` and in each of its `accounts.<id>`. Channels
+/// [`crate::group::GroupKeys`], [`crate::pipeline::TurnKeys`]) in `section` and in each of its `accounts.<id>`. Channels
 /// flatten these into their config types, and serde loses the path of an error inside a
 /// flattened struct; checked on their own first, their errors name the full path
 /// (`channels.multi-openim.accounts.b.groupPolicy: unknown variant …`).
@@ -15,6 +15,7 @@ pub fn check_shared_keys(what: &str, section: &serde_json::Value) -> Result<(), 
         parse_config::<crate::dm::DmKeys>(at, value)?;
         parse_config::<crate::media::MediaKeys>(at, value)?;
         parse_config::<crate::group::GroupKeys>(at, value)?;
+        parse_config::<crate::pipeline::TurnKeys>(at, value)?;
         Ok(())
     }
     if !section.is_object() {

@@ -57,6 +57,10 @@ enum Line {
         n: usize,
         payload: ReplyPayload,
     },
+    /// A start replayed the pending turn (one line per start).
+    Started {
+        started: String,
+    },
     Seen {
         id: String,
         at: u64,
@@ -71,6 +75,8 @@ struct Entry {
     pending: Option<Box<Inbound>>,
     /// The replies a pending turn produced so far, in order.
     replies: Vec<ReplyPayload>,
+    /// How many starts replayed this pending turn.
+    starts: u32,
 }
 
 impl Entry {
@@ -79,6 +85,7 @@ impl Entry {
             at,
             pending,
             replies: Vec::new(),
+            starts: 0,
         }
     }
 
@@ -143,6 +150,13 @@ impl Journal {
                         Ok(Line::Reply { reply, n, payload }) => {
                             if let Some(entry) = entries.get_mut(&reply) {
                                 entry.add_reply(n, &payload);
+                            }
+                        }
+                        Ok(Line::Started { started }) => {
+                            if let Some(entry) = entries.get_mut(&started)
+                                && entry.pending.is_some()
+                            {
+                                entry.starts = entry.starts.saturating_add(1);
                             }
                         }
                         Err(err) => tracing::warn!(
@@ -260,13 +274,35 @@ impl Journal {
     /// Messages accepted before a crash whose turns never finished, oldest first, each with the
     /// replies its turn had produced.
     pub fn pending(&self) -> Vec<(Inbound, Vec<ReplyPayload>)> {
+        self.pending_with_starts()
+            .into_iter()
+            .map(|(inbound, replies, _)| (inbound, replies))
+            .collect()
+    }
+
+    /// [`Journal::pending`], each with the number of starts that replayed it already.
+    pub fn pending_with_starts(&self) -> Vec<(Inbound, Vec<ReplyPayload>, u32)> {
         self.order
             .iter()
             .filter_map(|id| {
                 let entry = self.entries.get(id)?;
-                Some((entry.pending.as_deref()?.clone(), entry.replies.clone()))
+                let inbound = entry.pending.as_deref()?.clone();
+                Some((inbound, entry.replies.clone(), entry.starts))
             })
             .collect()
+    }
+
+    /// Counts one more start replaying the pending turn `id`.
+    pub fn started(&mut self, id: &str) -> io::Result<()> {
+        match self.entries.get_mut(id) {
+            Some(entry) if entry.pending.is_some() => {
+                entry.starts = entry.starts.saturating_add(1);
+                self.append(&Line::Started {
+                    started: id.to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn append(&mut self, line: &Line) -> io::Result<()> {
@@ -317,6 +353,13 @@ impl Journal {
                         reply: id.clone(),
                         n: n + 1,
                         payload: payload.clone(),
+                    };
+                    serde_json::to_writer(&mut bytes, &line).map_err(io::Error::other)?;
+                    bytes.push(b'\n');
+                }
+                for _ in 0..entry.starts {
+                    let line = Line::Started {
+                        started: id.clone(),
                     };
                     serde_json::to_writer(&mut bytes, &line).map_err(io::Error::other)?;
                     bytes.push(b'\n');

@@ -130,12 +130,20 @@ pub enum DropReason {
     NotAllowed,
 }
 
-/// Canonical form of an allow entry or sender id: trimmed, known prefixes removed, lowercased.
+/// Canonical form of an allow entry: trimmed, known prefixes removed, ASCII-lowercased.
 ///
-/// IM ids are compared case-insensitively (WeChat ids are mixed case and people retype them),
-/// while the wire always keeps the original bytes.
+/// IM ids are compared ASCII case-insensitively (WeChat ids are mixed case and people retype
+/// them), while the wire always keeps the original bytes. Only ASCII folds: Unicode case
+/// mapping would let a sender pick an id (the Kelvin sign for `K`, say) that folds onto someone
+/// else's entry.
 pub fn normalize_entry(channel: &str, entry: &str) -> String {
-    strip_prefixes(channel, entry).to_lowercase()
+    strip_prefixes(channel, entry).to_ascii_lowercase()
+}
+
+/// The form a sender's id is compared in. The id comes from the wire, chosen by the network or
+/// the sender, so nothing is stripped from it: a sender named `user:alice` is not `alice`.
+pub fn sender_key(sender: &str) -> String {
+    sender.to_ascii_lowercase()
 }
 
 /// Removes `<channel>:`, `user:`, `dm:` and `direct:` prefixes (any case, repeated), keeping the
@@ -177,7 +185,7 @@ pub async fn decide(
     if config.allow_from.iter().any(|e| e.trim() == "*") {
         return Ok(Verdict::Allow);
     }
-    let me = normalize_entry(channel, sender);
+    let me = sender_key(sender);
     let listed = |entries: &[String]| entries.iter().any(|e| normalize_entry(channel, e) == me);
     if listed(&config.allow_from) || listed(&config.implicit_allow) {
         return Ok(Verdict::Allow);
@@ -409,6 +417,39 @@ mod tests {
         assert_eq!(normalize_entry(CH, "user:"), "");
         assert_eq!(normalize_entry(CH, "dm:Bob"), "bob");
         assert_eq!(normalize_entry(CH, "ü"), "ü");
+        assert_eq!(normalize_entry(CH, "Ü"), "Ü", "only ASCII folds");
+    }
+
+    #[tokio::test]
+    async fn a_sender_id_is_neither_stripped_nor_unicode_folded() {
+        let store = MemoryPairingStore::new();
+        let config = DmConfig {
+            policy: DmPolicy::Allowlist,
+            allow_from: vec!["openclaw-weixin:Alice".into(), "kim".into()],
+            implicit_allow: vec![],
+        };
+        let decide = |sender: &'static str| {
+            let (config, store) = (config.clone(), &store);
+            async move {
+                decide(CH, "a", &config, sender, store)
+                    .await
+                    .expect("decide")
+            }
+        };
+        assert_eq!(decide("ALICE").await, Verdict::Allow, "ASCII case folds");
+        assert_eq!(decide("alice").await, Verdict::Allow);
+        for impostor in [
+            "user:alice",
+            "openclaw-weixin:alice",
+            " alice",
+            "\u{212A}im",
+        ] {
+            assert_eq!(
+                decide(impostor).await,
+                Verdict::Drop(DropReason::NotAllowed),
+                "{impostor:?} passed as a listed sender"
+            );
+        }
     }
 
     #[tokio::test]

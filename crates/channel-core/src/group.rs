@@ -20,7 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::StringOrNumber;
-use crate::dm::normalize_entry;
+use crate::dm::{normalize_entry, sender_key};
 
 /// `groupPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -201,7 +201,7 @@ impl GroupConfig {
         let senders = rule
             .and_then(|r| r.allow_from.as_deref())
             .unwrap_or(&self.allow_from);
-        let me = normalize_entry(channel, sender);
+        let me = sender_key(sender);
         let sender_listed = senders
             .iter()
             .any(|e| e.trim() == "*" || normalize_entry(channel, e) == me);

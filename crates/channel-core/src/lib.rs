@@ -71,7 +71,7 @@ pub use login::{LoginResult, LoginUi};
 pub use message::{
     Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target,
 };
-pub use pipeline::{Accepted, Outlet, Pipeline};
+pub use pipeline::{Accepted, Outlet, Pipeline, TurnKeys};
 pub use registry::AnyChannel;
 pub use sendlog::SendLog;
 pub use session::{DmScope, Route, RouteQuery, ScopeResolver, SessionKeyResolver};

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -52,6 +54,74 @@ const TURN_RETRIES: [Duration; 4] = [
     Duration::from_secs(30),
 ];
 
+/// Accepted turns not finished yet, across all peers of an account. Past it, `accept` waits
+/// for a turn to finish: the channel then stops reading, and the server keeps the rest (a
+/// network redelivers what a client has not taken), instead of this process holding them.
+/// Well below the journal's window, which never evicts a pending entry.
+pub const MAX_PENDING_TURNS: usize = 5_000;
+
+/// How many starts may replay one unfinished turn. A turn still pending after that many is
+/// one that kills or hangs the host each time (or a host that never takes it): it is given up,
+/// loudly, so it cannot block its peer on every start for ever.
+pub const MAX_REPLAY_STARTS: u32 = 5;
+
+/// The turn keys every channel reads, at the channel level and in each `accounts.<id>`
+/// (flattened into the channel's config type).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnKeys {
+    /// Longest time one agent turn may take before the peer's next message goes ahead, in
+    /// seconds. Default 1800. A reply that comes later is still delivered.
+    #[schemars(range(min = 10, max = 172800))]
+    pub turn_timeout_seconds: Option<u64>,
+}
+
+impl TurnKeys {
+    /// The default deadline of a turn: far past any answer a person waits for, short enough
+    /// that a host that never answers does not silence the peer for the day.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+    /// The account's deadline: its own key, else the channel's, else the default.
+    pub fn layered(channel: &TurnKeys, account: Option<&TurnKeys>) -> Duration {
+        account
+            .and_then(|a| a.turn_timeout_seconds)
+            .or(channel.turn_timeout_seconds)
+            .map_or(Self::DEFAULT_TIMEOUT, Duration::from_secs)
+    }
+
+    /// Reads the keys of `section` (a `channels.<id>` value) and of its `accounts.<account>`,
+    /// naming the path of a bad value.
+    pub fn resolve(
+        what: &str,
+        section: &serde_json::Value,
+        account: &str,
+    ) -> Result<Duration, ChannelError> {
+        if !section.is_object() {
+            return Ok(Self::DEFAULT_TIMEOUT);
+        }
+        let checked = |at: &str, value: &serde_json::Value| {
+            let keys: TurnKeys = crate::config::parse_config(at, value)?;
+            match keys.turn_timeout_seconds {
+                Some(seconds) if !(10..=172_800).contains(&seconds) => {
+                    Err(ChannelError::bad_input(format!(
+                        "{at}.turnTimeoutSeconds: must be between 10 and 172800, got {seconds}"
+                    )))
+                }
+                _ => Ok(keys),
+            }
+        };
+        let top = checked(what, section)?;
+        let own = match section.get("accounts").and_then(|a| a.get(account)) {
+            Some(value) if value.is_object() => {
+                Some(checked(&format!("{what}.accounts.{account}"), value)?)
+            }
+            _ => None,
+        };
+        let limit = Self::layered(&top, own.as_ref());
+        Ok(limit)
+    }
+}
+
 /// What [`Pipeline::accept`] did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
@@ -79,6 +149,10 @@ pub struct PipelineConfig {
     pub group: GroupConfig,
     pub journal: PathBuf,
     pub window: Window,
+    /// How long one turn may run in the host (`turnTimeoutSeconds`).
+    pub turn_timeout: Duration,
+    /// Unfinished turns held at most ([`MAX_PENDING_TURNS`]).
+    pub max_pending_turns: usize,
 }
 
 /// A message for a peer's worker; `replay` when an earlier run accepted it but never finished.
@@ -88,6 +162,8 @@ struct Work {
     replay: bool,
     /// The replies a cut-off run of this turn produced (recorded before they were sent).
     recorded: Vec<ReplyPayload>,
+    /// Its place among the account's [`MAX_PENDING_TURNS`], given back when the turn ends.
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 /// How long a peer's worker waits for another message before it exits.
@@ -100,6 +176,8 @@ pub struct Pipeline {
     host: Arc<dyn Host>,
     outlet: Arc<dyn Outlet>,
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
+    /// Slots of unfinished turns; `accept` waits for one.
+    slots: Arc<Semaphore>,
     tasks: TaskTracker,
     cancel: CancellationToken,
     /// Set once the account first reported connected: replays wait for it, because their
@@ -130,15 +208,18 @@ impl Pipeline {
         outlet: Arc<dyn Outlet>,
         cancel: CancellationToken,
     ) -> Result<Arc<Self>, ChannelError> {
-        let journal = Journal::open(&config.journal, config.window)
+        let mut journal = Journal::open(&config.journal, config.window)
             .map_err(|e| ChannelError::from(e).context("opening the dedup journal"))?;
-        let pending = journal.pending();
+        let pending = Self::starting_replays(&config, &mut journal)
+            .map_err(|e| ChannelError::from(e).context("writing the dedup journal"))?;
+        let slots = Arc::new(Semaphore::new(config.max_pending_turns.max(1)));
         let pipeline = Arc::new(Self {
             config,
             journal: Mutex::new(journal),
             host,
             outlet,
             peers: Mutex::new(HashMap::new()),
+            slots: Arc::clone(&slots),
             tasks: TaskTracker::new(),
             cancel,
             connected: watch::Sender::new(false),
@@ -156,9 +237,38 @@ impl Pipeline {
                 inbound,
                 replay: true,
                 recorded,
+                // Replays were accepted by an earlier run: they take a slot when one is free,
+                // and never wait for one (open is not the place to block).
+                _slot: Arc::clone(&slots).try_acquire_owned().ok(),
             });
         }
         Ok(pipeline)
+    }
+
+    /// The unfinished turns this start replays, each counted as started once more; those
+    /// already replayed by [`MAX_REPLAY_STARTS`] starts are given up and marked done.
+    fn starting_replays(
+        config: &PipelineConfig,
+        journal: &mut Journal,
+    ) -> std::io::Result<Vec<(Inbound, Vec<ReplyPayload>)>> {
+        let mut replays = Vec::new();
+        for (inbound, recorded, starts) in journal.pending_with_starts() {
+            if starts >= MAX_REPLAY_STARTS {
+                tracing::error!(
+                    channel = %config.channel,
+                    account = %config.account,
+                    id = %inbound.server_id,
+                    peer = %inbound.chat.id,
+                    starts,
+                    "giving up on a turn that {starts} starts replayed without finishing (it may crash or hang the host); the peer's later messages go ahead"
+                );
+                journal.complete(&inbound.server_id)?;
+                continue;
+            }
+            journal.started(&inbound.server_id)?;
+            replays.push((inbound, recorded));
+        }
+        Ok(replays)
     }
 
     pub fn channel(&self) -> &str {
@@ -186,6 +296,14 @@ impl Pipeline {
     /// Dedup, gate, and queue one message. Returns once the outcome is durable.
     pub async fn accept(self: &Arc<Self>, mut inbound: Inbound) -> Result<Accepted, ChannelError> {
         let id = inbound.server_id.clone();
+        if id.trim().is_empty() {
+            // Every id-less message would share one dedup key: all but the first would be
+            // dropped as redeliveries of it.
+            return Err(ChannelError::bad_input(format!(
+                "a message from {} in {} has no message id, so it cannot be told from a redelivery",
+                inbound.sender.id, inbound.chat.id
+            )));
+        }
         if lock(&self.journal).contains(&id) {
             tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, "dropping redelivered message");
             return Ok(Accepted::Duplicate);
@@ -228,6 +346,7 @@ impl Pipeline {
         }
         match verdict {
             Verdict::Allow => {
+                let slot = self.slot().await?;
                 if self.admit(|j| j.admit_pending(&inbound))? == Admit::Duplicate {
                     return Ok(Accepted::Duplicate);
                 }
@@ -235,6 +354,7 @@ impl Pipeline {
                     inbound,
                     replay: false,
                     recorded: Vec::new(),
+                    _slot: Some(slot),
                 });
                 Ok(Accepted::Dispatched)
             }
@@ -248,6 +368,20 @@ impl Pipeline {
                 self.admit(|j| j.admit(&id))?;
                 tracing::info!(channel = %self.config.channel, account = %self.config.account, ?reason, "DM refused by dmPolicy");
                 Ok(Accepted::Dropped(reason))
+            }
+        }
+    }
+
+    /// A slot for one more unfinished turn, waiting while [`MAX_PENDING_TURNS`] are taken.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, ChannelError> {
+        if let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() {
+            return Ok(slot);
+        }
+        tracing::warn!(channel = %self.config.channel, account = %self.config.account, limit = self.config.max_pending_turns, "too many unfinished turns; reading waits until some finish");
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(ChannelError::transient("the account is stopping")),
+            slot = Arc::clone(&self.slots).acquire_owned() => {
+                slot.map_err(|_| ChannelError::transient("the account is stopping"))
             }
         }
     }
@@ -520,19 +654,25 @@ impl Pipeline {
             context["MessageSid"] = sid.into();
         }
         let typing = self.show_typing(replier.target.clone());
-        let outcome = self
-            .host
-            .run_turn(
-                Turn {
-                    inbound,
-                    route,
-                    context,
-                },
-                replier,
-            )
-            .await;
+        let (id, peer) = (inbound.server_id.clone(), inbound.chat.id.clone());
+        let limit = self.config.turn_timeout;
+        let run = self.host.run_turn(
+            Turn {
+                inbound,
+                route,
+                context,
+            },
+            replier,
+        );
+        let outcome = tokio::time::timeout(limit, run).await;
         typing.cancel();
-        outcome
+        outcome.unwrap_or_else(|_| {
+            tracing::error!(channel = %self.config.channel, account = %self.config.account, id, peer, seconds = limit.as_secs(), "the host did not finish this turn in time (turnTimeoutSeconds); the peer's next message goes ahead, and a reply that comes later is still sent");
+            Err(ChannelError::permanent(format!(
+                "the host did not finish the turn within {} s (turnTimeoutSeconds)",
+                limit.as_secs()
+            )))
+        })
     }
 
     /// Keeps "typing…" up until the returned token is cancelled, then clears it. Failures only
@@ -681,6 +821,8 @@ mod tests {
             group: GroupConfig::default(),
             journal: dir.join("a.jsonl"),
             window: Window::default(),
+            turn_timeout: TurnKeys::DEFAULT_TIMEOUT,
+            max_pending_turns: MAX_PENDING_TURNS,
         }
     }
 
@@ -836,6 +978,198 @@ mod tests {
         assert_eq!(host.turns()[0].context["MessageSid"], "stuck:replay");
         pipeline.close().await;
         assert!(pending_ids(tmp.path()).is_empty());
+    }
+
+    /// Before: an id-less message was journaled under "", and every later id-less message was
+    /// dropped as a redelivery of the first.
+    #[tokio::test]
+    async fn a_message_without_an_id_is_refused_by_name() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        let pipeline = open_pipeline(tmp.path(), host, Arc::new(Recorder::default()));
+        let err = pipeline
+            .accept(inbound(" ", "bob"))
+            .await
+            .expect_err("an empty id cannot be deduplicated");
+        assert_eq!(err.kind, ErrorKind::BadInput);
+        assert!(err.message.contains("no message id"), "{err}");
+        assert!(err.message.contains("bob"), "names the sender: {err}");
+        pipeline.close().await;
+    }
+
+    /// A host that never answers a turn held its peer's later messages for ever, with "typing…"
+    /// renewed all along. At the deadline the turn ends as failed (done: the agent may have run)
+    /// and the next message goes ahead.
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_turn_ends_at_its_deadline_and_the_peer_moves_on() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()).stalling_after_replies());
+        let typing = Arc::new(Typing::default());
+        let config = PipelineConfig {
+            turn_timeout: Duration::from_secs(60),
+            ..config(tmp.path())
+        };
+        let pipeline = Pipeline::open(
+            config,
+            host.clone(),
+            typing.clone(),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        pipeline
+            .accept(inbound("hangs", "p"))
+            .await
+            .expect("accept");
+        pipeline.accept(inbound("next", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(59), |h| h.turns().len() == 1)
+                .await
+        );
+        assert!(
+            !host
+                .wait_for(Duration::from_secs(30), |h| h.turns().len() == 2)
+                .await,
+            "the next message waits while the turn is within its deadline"
+        );
+        assert!(
+            host.wait_for(Duration::from_secs(60), |h| h.turns().len() == 2)
+                .await,
+            "the deadline let the next message go ahead"
+        );
+        assert_eq!(host.turns()[1].inbound.server_id, "next");
+        assert!(
+            lock(&typing.0).contains(&false),
+            "typing stops with the first turn's deadline"
+        );
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        pipeline.close().await;
+        assert!(pending_ids(tmp.path()).is_empty(), "both turns ended");
+    }
+
+    /// Typing indicators, in order.
+    #[derive(Default)]
+    struct Typing(Mutex<Vec<bool>>);
+
+    #[async_trait::async_trait]
+    impl Outlet for Typing {
+        async fn send(&self, _: &Target, _: &Outbound) -> Result<Receipt, ChannelError> {
+            Ok(Receipt::Sent {
+                message_id: "m".into(),
+                parts: 1,
+            })
+        }
+
+        async fn typing(&self, _: &Target, active: bool) -> Result<(), ChannelError> {
+            lock(&self.0).push(active);
+            Ok(())
+        }
+    }
+
+    /// Accepted turns were held without limit (a queue per peer, each entry pending in the
+    /// journal). Past the limit, `accept` waits until a turn finishes, so the channel stops
+    /// reading and the server keeps the rest.
+    #[tokio::test(start_paused = true)]
+    async fn accept_waits_while_too_many_turns_are_unfinished() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()).stalling_after_replies());
+        let config = PipelineConfig {
+            turn_timeout: Duration::from_secs(60),
+            max_pending_turns: 2,
+            ..config(tmp.path())
+        };
+        let pipeline = Pipeline::open(
+            config,
+            host.clone(),
+            Arc::new(Recorder::default()),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        pipeline.accept(inbound("a", "p1")).await.expect("accept");
+        pipeline.accept(inbound("b", "p2")).await.expect("accept");
+        let third = tokio::spawn({
+            let pipeline = Arc::clone(&pipeline);
+            async move { pipeline.accept(inbound("c", "p3")).await }
+        });
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!third.is_finished(), "a third unfinished turn was taken");
+        assert_eq!(pending_ids(tmp.path()), ["a", "b"], "nor journaled");
+        // The first turns end at their deadline and give their slots back.
+        let accepted = tokio::time::timeout(Duration::from_secs(60), third)
+            .await
+            .expect("accepted once a slot freed")
+            .expect("join")
+            .expect("accept");
+        assert_eq!(accepted, Accepted::Dispatched);
+        pipeline.close().await;
+    }
+
+    /// A turn that crashes or hangs the host on every start used to be replayed on every start,
+    /// for ever, ahead of its peer's later messages. It is given up after MAX_REPLAY_STARTS.
+    #[tokio::test]
+    async fn a_turn_replayed_in_too_many_starts_is_given_up() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        {
+            let mut journal =
+                Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
+            journal
+                .admit_pending(&inbound("poison", "p"))
+                .expect("admit");
+            journal
+                .admit_pending(&inbound("unlucky", "q"))
+                .expect("admit");
+            for _ in 0..MAX_REPLAY_STARTS {
+                journal.started("poison").expect("started");
+            }
+            for _ in 1..MAX_REPLAY_STARTS {
+                journal.started("unlucky").expect("started");
+            }
+        }
+        let host = Arc::new(StandaloneHost::default());
+        let pipeline = open_pipeline(tmp.path(), host.clone(), Arc::new(Recorder::default()));
+        pipeline.report_status(StatusPatch::connected());
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        assert_eq!(
+            host.turns()[0].inbound.server_id,
+            "unlucky",
+            "one start short of the limit: still replayed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(host.turns().len(), 1, "the poison turn was replayed again");
+        pipeline.close().await;
+        assert!(pending_ids(tmp.path()).is_empty());
+    }
+
+    #[test]
+    fn the_turn_deadline_layers_and_names_a_bad_value() {
+        let section = serde_json::json!({
+            "turnTimeoutSeconds": 600,
+            "accounts": { "b": { "turnTimeoutSeconds": 60 }, "c": { "turnTimeoutSeconds": 5 } }
+        });
+        let resolve = |account| TurnKeys::resolve("channels.x", &section, account);
+        assert_eq!(resolve("a").expect("a"), Duration::from_secs(600));
+        assert_eq!(resolve("b").expect("b"), Duration::from_secs(60));
+        let err = resolve("c").expect_err("5 s is too short for any agent");
+        assert!(
+            err.message
+                .starts_with("channels.x.accounts.c.turnTimeoutSeconds: must be between"),
+            "{err}"
+        );
+        let err = TurnKeys::resolve(
+            "channels.x",
+            &serde_json::json!({ "turnTimeoutSeconds": "soon" }),
+            "a",
+        )
+        .expect_err("not a number");
+        assert!(err.message.contains("channels.x"), "{err}");
+        assert_eq!(
+            TurnKeys::resolve("channels.x", &serde_json::json!({}), "a").expect("default"),
+            TurnKeys::DEFAULT_TIMEOUT
+        );
     }
 
     /// An outlet whose sends all fail.

@@ -160,6 +160,12 @@ async fn prepare<C: Channel>(
             .join("dedup")
             .join(format!("{account_id}.jsonl")),
         window: Window::default(),
+        turn_timeout: crate::pipeline::TurnKeys::resolve(
+            &format!("channels.{}", descriptor.id),
+            section,
+            account_id,
+        )?,
+        max_pending_turns: crate::pipeline::MAX_PENDING_TURNS,
     };
     let pipeline = Pipeline::open(config, host, outlet, cancel.child_token())?;
     // Attachments live there for seconds; an hour-old one was left by a crash.

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use channel_core::DmKeys;
 use channel_core::media::MediaKeys;
+use channel_core::{DmKeys, TurnKeys};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -40,6 +40,9 @@ pub struct WeixinConfig {
     /// the bot is always allowed.
     #[serde(flatten)]
     pub dm: DmKeys,
+    /// `turnTimeoutSeconds`: how long one agent turn may hold its peer (read by channel-core).
+    #[serde(flatten)]
+    pub turn: TurnKeys,
     /// Per-account overrides, keyed by normalized account id (e.g. `b0f5860fdecb-im-bot`).
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
@@ -78,6 +81,9 @@ pub struct AccountConfig {
     /// Overrides the channel's `dmPolicy` and `allowFrom` for this account.
     #[serde(flatten)]
     pub dm: DmKeys,
+    /// `turnTimeoutSeconds`: how long one agent turn may hold its peer (read by channel-core).
+    #[serde(flatten)]
+    pub turn: TurnKeys,
 }
 
 impl WeixinConfig {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
 use channel_core::{AccountBase, ChannelError, DmConfig, DmKeys, parse_config};
-use channel_core::{GroupConfig, GroupKeys, GroupPolicy};
+use channel_core::{GroupConfig, GroupKeys, GroupPolicy, TurnKeys};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use url::Url;
@@ -74,6 +74,9 @@ pub struct AccountKeys {
     /// mention unless `groups` says otherwise.
     #[serde(flatten)]
     pub group: GroupKeys,
+    /// `turnTimeoutSeconds`: how long one agent turn may hold its peer (read by channel-core).
+    #[serde(flatten)]
+    pub turn: TurnKeys,
 }
 
 /// `serverApi`: the NIM server REST API and the message-copy webhook.

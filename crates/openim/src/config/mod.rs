@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use channel_core::media::{MediaKeys, MediaPolicy};
 use channel_core::{
-    AccountBase, ChannelError, DmConfig, DmKeys, GroupConfig, GroupKeys, GroupPolicy, parse_config,
+    AccountBase, ChannelError, DmConfig, DmKeys, GroupConfig, GroupKeys, GroupPolicy, TurnKeys,
+    parse_config,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -66,6 +67,9 @@ pub struct OpenimConfig {
     /// `inboundWhitelist` still apply).
     #[serde(flatten)]
     pub group: GroupKeys,
+    /// `turnTimeoutSeconds`: how long one agent turn may hold its peer (read by channel-core).
+    #[serde(flatten)]
+    pub turn: TurnKeys,
     /// The accounts, by name (e.g. `primary`). There is no implicit default account.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
@@ -117,6 +121,9 @@ pub struct AccountConfig {
     /// Overrides the channel's group keys for this account.
     #[serde(flatten)]
     pub group: GroupKeys,
+    /// `turnTimeoutSeconds`: how long one agent turn may hold its peer (read by channel-core).
+    #[serde(flatten)]
+    pub turn: TurnKeys,
 }
 
 /// The JSON Schema of [`OpenimConfig`], as the manifest carries it.
