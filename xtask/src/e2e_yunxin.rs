@@ -261,7 +261,7 @@ pub fn scenario(stack: &Stack) -> Result {
     team_closed_by_default(stack, &sim)?;
     pictures(stack, &sim)?;
 
-    step("server-api: forged and stale webhooks are refused with 401 and logged");
+    step("server-api: forged and tampered webhooks are refused with 401 and logged");
     let sent_before = sim.sent().len();
     for (what, pushed) in [
         (
@@ -271,10 +271,12 @@ pub fn scenario(stack: &Stack) -> Result {
                 .block_on(sim.push_forged("dave", SERVER_BOT, "[[ECHO:YX-FORGED]]"))?,
         ),
         (
-            "stale",
-            stack
-                .runtime()
-                .block_on(sim.push_stale("dave", SERVER_BOT, "[[ECHO:YX-STALE]]"))?,
+            "tampered",
+            stack.runtime().block_on(sim.push_tampered(
+                "dave",
+                SERVER_BOT,
+                "[[ECHO:YX-TAMPERED]]",
+            ))?,
         ),
     ] {
         check(

@@ -18,7 +18,9 @@ use channel_core::{
 use tokio::sync::mpsc;
 
 use crate::config::{AccountSettings, TransportKind, YunxinConfig, process_env};
-use crate::nim::{ConnectStatus, Kicked, Login, LoginStatus, NimEvent, NimTransport, Opened};
+use crate::nim::{
+    ConnectStatus, Kicked, Login, LoginStatus, Message, NimEvent, NimTransport, Opened,
+};
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
 
@@ -128,6 +130,24 @@ impl Connector for Logins {
 }
 
 impl Logins {
+    /// Gives one message to the pipeline; true once it is durable or not for the agent.
+    async fn hand_over(&self, me: &str, msg: &Message) -> bool {
+        let account = &self.settings.base.id;
+        match normalize(account, me, msg) {
+            Ok(inbound) => match self.ctx.accept(inbound).await {
+                Ok(_) => true,
+                Err(err) => {
+                    tracing::error!(account = %account, %err, "an inbound message could not be handed over");
+                    false
+                }
+            },
+            Err(skip) => {
+                tracing::debug!(account = %account, ?skip, "not for the agent");
+                true
+            }
+        }
+    }
+
     /// Logs in on `opened` and receives until the login ends (`Ok` when cancelled).
     async fn logged_in(&self, opened: &mut Opened, life: &Lifecycle) -> Result<(), ChannelError> {
         let settings = &self.settings;
@@ -171,18 +191,10 @@ impl Logins {
             match event {
                 NimEvent::ReceiveMessages(messages) => {
                     for msg in messages {
-                        match normalize(&settings.base.id, &me, &msg) {
-                            Ok(inbound) => {
-                                if let Err(err) = self.ctx.accept(inbound).await {
-                                    tracing::error!(account = %settings.base.id, %err, "an inbound message could not be handed over");
-                                }
-                            }
-                            Err(skip) => {
-                                tracing::debug!(account = %settings.base.id, ?skip, "not for the agent")
-                            }
-                        }
+                        self.hand_over(&me, &msg).await;
                     }
                 }
+                NimEvent::Copied(msg, durable) => durable.done(self.hand_over(&me, &msg).await),
                 NimEvent::ConnectStatus(ConnectStatus::Connected)
                 | NimEvent::LoginStatus(LoginStatus::Logined) => life.connected(),
                 NimEvent::ConnectStatus(status) => {

@@ -22,8 +22,6 @@ pub const ENV_TOKEN: &str = "NETEASE_YUNXIN_TOKEN";
 /// The NIM server API (V2 routes).
 pub const DEFAULT_SERVER_API: &str = "https://open.yunxinapi.com";
 /// How old a webhook's `CurTime` may be before it is refused as a replay.
-const DEFAULT_MAX_SKEW_SECONDS: u64 = 300;
-
 pub use channel_core::config::Secret;
 
 /// How an account reaches NIM.
@@ -92,7 +90,9 @@ pub struct ServerApiConfig {
     pub webhook_listen: Option<String>,
     /// The webhook's path. Default `/netease-yunxin/webhook`.
     pub webhook_path: Option<String>,
-    /// How old (seconds) a webhook's `CurTime` may be. Default 300.
+    /// Refuse webhook copies whose `CurTime` is more than this many seconds from this host's
+    /// clock. Unset by default: the dedup journal, not the clock, stops a copy that comes again.
+    #[schemars(range(min = 1))]
     pub max_skew_seconds: Option<u64>,
 }
 
@@ -140,7 +140,8 @@ pub struct ServerApi {
     pub base_url: Url,
     pub webhook_listen: Option<SocketAddr>,
     pub webhook_path: String,
-    pub max_skew: Duration,
+    /// `maxSkewSeconds`, when set.
+    pub max_skew: Option<Duration>,
 }
 
 impl YunxinConfig {
@@ -388,14 +389,13 @@ fn server_api(
     }
     let skew = own
         .and_then(|c| c.max_skew_seconds)
-        .or_else(|| top.and_then(|c| c.max_skew_seconds))
-        .unwrap_or(DEFAULT_MAX_SKEW_SECONDS);
+        .or_else(|| top.and_then(|c| c.max_skew_seconds));
     Ok(ServerApi {
         app_secret,
         base_url,
         webhook_listen,
         webhook_path,
-        max_skew: Duration::from_secs(skew),
+        max_skew: skew.map(Duration::from_secs),
     })
 }
 

@@ -155,7 +155,7 @@ async fn a_push_becomes_a_turn_and_the_reply_is_a_signed_v2_send() {
 }
 
 #[tokio::test]
-async fn forged_tampered_and_stale_pushes_get_401_and_no_turn() {
+async fn forged_and_tampered_pushes_get_401_and_no_turn() {
     let rig = Rig::new().await;
     let (cancel, _task) = rig.run(rig.good());
     assert!(rig.connected().await);
@@ -165,11 +165,7 @@ async fn forged_tampered_and_stale_pushes_get_401_and_no_turn() {
         .push_tampered("alice", "bot", "tampered")
         .await
         .unwrap();
-    let stale = rig.sim.push_stale("alice", "bot", "stale").await.unwrap();
-    assert_eq!(
-        (forged.status, tampered.status, stale.status),
-        (401, 401, 401)
-    );
+    assert_eq!((forged.status, tampered.status), (401, 401));
     // Unsigned and wrong-app requests too.
     let unsigned = rig.sim.push_raw(r#"{"eventType":"1"}"#, &[]).await.unwrap();
     assert_eq!(unsigned.status, 401);
@@ -185,6 +181,46 @@ async fn forged_tampered_and_stale_pushes_get_401_and_no_turn() {
         .map(|t| t.inbound.text.clone())
         .collect();
     assert_eq!(texts, ["genuine"], "{turns:?}");
+    cancel.cancel();
+}
+
+/// Before: a correctly signed copy was refused when it had no `AppKey` header (NetEase's
+/// samples show none) or a `CurTime` over 5 minutes old (a redelivery may keep its first
+/// signature). Both are taken now; the journal stops repeats. `maxSkewSeconds` still lets an
+/// operator refuse old copies.
+#[tokio::test]
+async fn a_copy_without_app_key_or_signed_long_ago_is_taken_unless_max_skew_is_set() {
+    let rig = Rig::new().await;
+    let (cancel, task) = rig.run(rig.good());
+    assert!(rig.connected().await);
+    let keyless = rig
+        .sim
+        .push_without_app_key("alice", "bot", "keyless")
+        .await
+        .unwrap();
+    let stale = rig.sim.push_stale("alice", "bot", "stale").await.unwrap();
+    assert_eq!((keyless.status, stale.status), (200, 200));
+    let again = rig.sim.redeliver(&stale).await.unwrap();
+    assert_eq!(again.status, 200, "a repeat is acknowledged");
+    rig.sim.push_text("alice", "bot", "last").await.unwrap();
+    let turns = rig.turns(3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let texts: Vec<_> = rig
+        .host
+        .turns()
+        .iter()
+        .map(|t| t.inbound.text.clone())
+        .collect();
+    assert_eq!(texts, ["keyless", "stale", "last"], "{turns:?}");
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+
+    let mut strict = rig.good();
+    strict["serverApi"]["maxSkewSeconds"] = json!(300);
+    let (cancel, _task) = rig.run(strict);
+    assert!(rig.connected().await);
+    let stale = rig.sim.push_stale("alice", "bot", "too old").await.unwrap();
+    assert_eq!(stale.status, 401);
     cancel.cancel();
 }
 
@@ -482,9 +518,11 @@ async fn stopping_frees_the_port_and_a_new_run_listens_again() {
     cancel.cancel();
 }
 
-/// The transport alone: events as the channel sees them, and its own dedup of redeliveries.
+/// The transport alone: events as the channel sees them. A copy is answered 200 only once the
+/// channel says it is durable, 503 when the channel drops it untold (NetEase then delivers it
+/// again). Before, the webhook answered 200 as soon as the copy was on an in-memory queue.
 #[tokio::test]
-async fn the_transport_delivers_each_copy_once_and_stops_idempotently() {
+async fn the_webhook_answers_200_only_once_a_copy_is_durable() {
     let sim = sim_with(NimOptions::default()).await;
     let port = free_port();
     sim.set_webhook(&format!("http://127.0.0.1:{port}{PATH}"));
@@ -510,30 +548,54 @@ async fn the_transport_delivers_each_copy_once_and_stops_idempotently() {
         ai_bot: 2,
     };
     transport.login(&login).await.unwrap();
+
+    // The channel: drops the first copy untold (a crash before the journal), keeps the rest
+    // after a pause (a slow disk).
+    let channel = tokio::spawn(async move {
+        let mut received = Vec::new();
+        while received.len() < 3 {
+            match tokio::time::timeout(T, events.recv())
+                .await
+                .unwrap()
+                .unwrap()
+            {
+                NimEvent::Copied(message, durable) => {
+                    if !received.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        durable.done(true);
+                    }
+                    received.push(*message);
+                }
+                NimEvent::LoginStatus(_) | NimEvent::ConnectStatus(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        received
+    });
     let pushed = sim
         .push_image("alice", "bot", "http://127.0.0.1:1/cat.png", 64, 32)
         .await
         .unwrap();
-    sim.redeliver(&pushed).await.unwrap();
+    assert_eq!(pushed.status, 503, "dropped before it was durable");
+    let started = std::time::Instant::now();
+    let again = sim.redeliver(&pushed).await.unwrap();
+    assert_eq!(again.status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "answered before the channel kept it"
+    );
     sim.push_text("alice", "bot", "after").await.unwrap();
 
-    let mut received = Vec::new();
-    while received.len() < 2 {
-        match tokio::time::timeout(T, events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            NimEvent::ReceiveMessages(messages) => received.extend(messages),
-            NimEvent::LoginStatus(_) | NimEvent::ConnectStatus(_) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    let received = channel.await.unwrap();
     assert_eq!(received[0].message_type, MessageType::Image);
     assert_eq!(received[0].conversation_id, "bot|1|alice");
+    assert_eq!(
+        received[1].message_server_id, received[0].message_server_id,
+        "the redelivery reaches the channel, whose journal tells repeats"
+    );
     let attachment = received[0].attachment.clone().unwrap();
     assert_eq!((attachment.width, attachment.height), (Some(64), Some(32)));
-    assert_eq!(received[1].text.as_deref(), Some("after"));
+    assert_eq!(received[2].text.as_deref(), Some("after"));
 
     transport.logout().await.unwrap();
     transport.close().await;

@@ -418,6 +418,16 @@ impl NimSim {
         self.push(p2p_text(from, to, text), Signing::Stale).await
     }
 
+    /// A P2P text signed correctly but without the `AppKey` header, as in NetEase's samples.
+    pub async fn push_without_app_key(
+        &self,
+        from: &str,
+        to: &str,
+        text: &str,
+    ) -> Result<Pushed, PushError> {
+        self.push(p2p_text(from, to, text), Signing::NoAppKey).await
+    }
+
     /// Posts `body` with exactly `headers` (plus `Content-Type: application/json` unless given).
     pub async fn push_raw(
         &self,

@@ -41,6 +41,9 @@ pub(crate) enum Signing {
     Tampered,
     /// Correctly signed with a `CurTime` ten minutes in the past.
     Stale,
+    /// Correctly signed, without the `AppKey` header: NetEase's published copy samples show
+    /// only `CurTime`, `MD5` and `CheckSum`.
+    NoAppKey,
 }
 
 /// The JSON body of `msg` with fresh ids and timestamp.
@@ -92,13 +95,16 @@ pub(crate) fn sign(
         _ => shared.app_secret.clone(),
     };
     let checksum = webhook_checksum(&secret, &md5, &cur_time);
-    let headers = vec![
+    let mut headers = vec![
         ("AppKey".to_owned(), shared.app_key.clone()),
         ("CurTime".to_owned(), cur_time),
         ("MD5".to_owned(), md5),
         ("CheckSum".to_owned(), checksum),
         ("Content-Type".to_owned(), "application/json".to_owned()),
     ];
+    if matches!(signing, Signing::NoAppKey) {
+        headers.retain(|(name, _)| name != "AppKey");
+    }
     let body = match signing {
         Signing::Tampered => tamper(&body),
         _ => body,

@@ -2,7 +2,7 @@
 //! (the JS SDK in the gateway, the server API, or a scripted fake in tests).
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{ConnectStatus, KickReason, LoginStatus, Message, NimError, SendingState};
 
@@ -21,6 +21,41 @@ pub enum NimEvent {
     SendMessage(SendUpdate),
     /// The transport itself ended (the JS module was unloaded, the webhook listener died).
     Closed(Option<NimError>),
+    /// A message copy the webhook received; NetEase is answered once `Durable` is told.
+    /// Not an SDK event: never sent to or read from JS.
+    #[serde(skip)]
+    Copied(Box<Message>, Durable),
+}
+
+/// Tells the webhook whether a copied message is durable (journaled, or nothing to keep): it
+/// answers NetEase 200 only then, and 503 otherwise, so NetEase delivers the copy again.
+#[derive(Debug, Clone)]
+pub struct Durable(std::sync::Arc<std::sync::Mutex<Option<oneshot::Sender<bool>>>>);
+
+impl Durable {
+    /// A handle for the channel and the receiver the webhook waits on.
+    pub fn new() -> (Self, oneshot::Receiver<bool>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Self(std::sync::Arc::new(std::sync::Mutex::new(Some(tx)))),
+            rx,
+        )
+    }
+
+    /// `kept`: the message is durable, or there was nothing to keep. Only the first call counts;
+    /// dropping every handle untold reads as not kept.
+    pub fn done(&self, kept: bool) {
+        if let Some(tx) = channel_core::lock(&self.0).take() {
+            let _ = tx.send(kept);
+        }
+    }
+}
+
+/// Two handles are equal when they answer the same copy.
+impl PartialEq for Durable {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,13 +4,19 @@
 //! `receiveMessages` events.
 //!
 //! Answers: 401 when a signature check fails (logged with the check and the peer, never the
-//! secret or the body), 400 for a signed body that is not a copy, 503 when the account is
-//! stopping (so NetEase delivers again later), 200 otherwise, including for copies this account
-//! ignores.
+//! secret or the body), 400 for a signed body that is not a copy, 413 for a body over
+//! [`MAX_BODY`], 200 once the copy is durable in the account's journal (or is not for this
+//! account), and 503 when it could not be kept in time (the account is stopping, the journal
+//! cannot be written), so that NetEase delivers it again.
+//!
+//! Replays: NetEase does not say whether a redelivered copy is signed again, so a copy's age
+//! (`CurTime`) is not held against it unless `maxSkewSeconds` asks for it. A validly signed copy
+//! that comes again is stopped by the dedup journal (its window is a week), not by the clock;
+//! only someone holding the app secret can sign a new one. `AppKey` is checked when present;
+//! NetEase's published copy samples carry only `CurTime`, `MD5` and `CheckSum`.
 
-use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +24,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use channel_core::{CancellationToken, lock, now_ms};
+use channel_core::{CancellationToken, now_ms};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -26,13 +32,19 @@ use tokio::task::JoinHandle;
 use super::sign;
 use crate::config::Secret;
 use crate::nim::{
-    Attachment, ConversationId, ConversationType, Message, MessageSource, MessageType, NimError,
-    NimEvent,
+    Attachment, ConversationId, ConversationType, Durable, Message, MessageSource, MessageType,
+    NimError, NimEvent,
 };
 
-/// Server ids remembered to drop NetEase's redeliveries. Only delivered messages are remembered
-/// (the webhook carries the whole app's traffic), so this covers far more than any retry burst.
-const SEEN_CAPACITY: usize = 4096;
+/// Largest body read. A copy is a message and its metadata (NetEase caps a text at 5,000
+/// characters; attachments travel as URLs), so a megabyte is generous.
+const MAX_BODY: usize = 1024 * 1024;
+/// How long one request may take, body included, before it is cut off: a slow or stalled
+/// sender cannot hold a connection and its buffers for ever.
+const REQUEST_TIME: Duration = Duration::from_secs(30);
+/// How long a copy waits to be durable before the answer is 503 (NetEase then retries; a
+/// copy kept meanwhile is a duplicate then, answered 200).
+const DURABLE_WAIT: Duration = Duration::from_secs(10);
 /// How long stopping waits for requests in flight before cutting them off.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The NIM code a listener failure is reported with (network class: the account retries).
@@ -48,7 +60,8 @@ pub(crate) struct Hook {
     /// The bot's accid: copies to and from other accounts of the app are not for it.
     pub me: String,
     pub path: String,
-    pub max_skew: Duration,
+    /// Refuse copies whose `CurTime` is further than this from our clock (`maxSkewSeconds`).
+    pub max_skew: Option<Duration>,
     pub events: mpsc::UnboundedSender<NimEvent>,
 }
 
@@ -62,7 +75,6 @@ pub(crate) struct Listener {
 #[derive(Debug)]
 struct Receiver {
     hook: Hook,
-    seen: Mutex<Seen>,
 }
 
 impl Listener {
@@ -82,11 +94,8 @@ impl Listener {
         // One fallback handler instead of a route: the configured path is compared as it is,
         // never parsed as an axum route pattern.
         let app = Router::new()
-            .fallback(receive)
-            .with_state(Arc::new(Receiver {
-                hook,
-                seen: Mutex::new(Seen::default()),
-            }));
+            .fallback(timed)
+            .with_state(Arc::new(Receiver { hook }));
         let task = tokio::spawn({
             let stop = stop.clone();
             async move {
@@ -118,6 +127,39 @@ impl Listener {
         if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
             task.abort();
             let _ = task.await;
+        }
+    }
+}
+
+/// [`receive`], within [`REQUEST_TIME`] (408 past it).
+async fn timed(
+    state: State<Arc<Receiver>>,
+    peer: ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Response {
+    let account = state.hook.account.clone();
+    let work = async move {
+        // The body is read here, inside the time limit, not by an extractor before it.
+        let body = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
+            Ok(body) => body,
+            Err(_) => {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is over {MAX_BODY} bytes or was cut off"),
+                )
+                    .into_response();
+            }
+        };
+        receive(state, peer, method, uri, headers, body).await
+    };
+    match tokio::time::timeout(REQUEST_TIME, work).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%account, peer = %peer.0, "[netease-yunxin] webhook request took over {} s; cut off", REQUEST_TIME.as_secs());
+            StatusCode::REQUEST_TIMEOUT.into_response()
         }
     }
 }
@@ -168,20 +210,27 @@ async fn receive(
         }
     };
     let id = message.message_server_id.clone();
-    if !lock(&receiver.seen).insert(&id) {
-        tracing::debug!(account = %hook.account, %id, "dropping a redelivered webhook copy");
-        return StatusCode::OK.into_response();
-    }
+    let (durable, kept) = Durable::new();
     if hook
         .events
-        .send(NimEvent::ReceiveMessages(vec![message]))
+        .send(NimEvent::Copied(Box::new(message), durable))
         .is_err()
     {
         // Nobody reads events any more (the account is stopping): NetEase delivers it again.
-        lock(&receiver.seen).forget(&id);
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    StatusCode::OK.into_response()
+    match tokio::time::timeout(DURABLE_WAIT, kept).await {
+        Ok(Ok(true)) => StatusCode::OK.into_response(),
+        outcome => {
+            let why = match outcome {
+                Ok(Ok(_)) => "the journal could not keep it",
+                Ok(Err(_)) => "the account stopped before keeping it",
+                Err(_) => "it was not kept in time",
+            };
+            tracing::warn!(account = %hook.account, %id, why, "[netease-yunxin] webhook copy answered 503; NetEase delivers it again");
+            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+        }
+    }
 }
 
 /// Why a webhook request was refused (answered 401).
@@ -203,25 +252,31 @@ pub(crate) enum Refusal {
     Skew { off_ms: i64, limit_ms: i64 },
 }
 
-/// The checks of spec §4: `AppKey` is ours, `MD5` is the body's, `CheckSum` is
-/// `sha1hex(secret + MD5 + CurTime)`, and `CurTime` (ms) is within `max_skew` of `now_ms`.
+/// The checks of spec §4: `MD5` is the body's, `CheckSum` is `sha1hex(secret + MD5 + CurTime)`,
+/// `AppKey` (when sent) is ours, and, only under `max_skew`, `CurTime` (ms) is that close to
+/// `now_ms`.
 pub(crate) fn verify(
     headers: &HeaderMap,
     body: &[u8],
     app_key: &str,
     secret: &str,
     now_ms: i64,
-    max_skew: Duration,
+    max_skew: Option<Duration>,
 ) -> Result<(), Refusal> {
-    let header = |name: &'static str| {
+    let optional = |name: &'static str| {
         headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
+            .map(|v| v.to_str().map(str::trim).map_err(|_| Refusal::Header(name)))
+            .transpose()
+    };
+    let header = |name: &'static str| {
+        optional(name)?
             .filter(|v| !v.is_empty())
             .ok_or(Refusal::Header(name))
     };
-    if header("AppKey")? != app_key {
+    if let Some(sent) = optional("AppKey")?
+        && sent != app_key
+    {
         return Err(Refusal::AppKey);
     }
     let cur_time = header("CurTime")?;
@@ -234,10 +289,12 @@ pub(crate) fn verify(
         return Err(Refusal::CheckSum);
     }
     let sent_at: i64 = cur_time.parse().map_err(|_| Refusal::CurTime)?;
-    let off_ms = now_ms.saturating_sub(sent_at).saturating_abs();
-    let limit_ms = i64::try_from(max_skew.as_millis()).unwrap_or(i64::MAX);
-    if off_ms > limit_ms {
-        return Err(Refusal::Skew { off_ms, limit_ms });
+    if let Some(max_skew) = max_skew {
+        let off_ms = now_ms.saturating_sub(sent_at).saturating_abs();
+        let limit_ms = i64::try_from(max_skew.as_millis()).unwrap_or(i64::MAX);
+        if off_ms > limit_ms {
+            return Err(Refusal::Skew { off_ms, limit_ms });
+        }
     }
     Ok(())
 }
@@ -457,36 +514,6 @@ fn members_of(list: &str) -> impl Iterator<Item = &str> {
         .filter(|m| !m.is_empty())
 }
 
-/// The last [`SEEN_CAPACITY`] delivered server ids.
-#[derive(Debug, Default)]
-struct Seen {
-    order: VecDeque<String>,
-    ids: HashSet<String>,
-}
-
-impl Seen {
-    /// Remembers `id`; false if it was already remembered.
-    fn insert(&mut self, id: &str) -> bool {
-        if self.ids.contains(id) {
-            return false;
-        }
-        if self.order.len() >= SEEN_CAPACITY
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.ids.remove(&oldest);
-        }
-        self.order.push_back(id.to_owned());
-        self.ids.insert(id.to_owned());
-        true
-    }
-
-    fn forget(&mut self, id: &str) {
-        if self.ids.remove(id) {
-            self.order.retain(|seen| seen != id);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,7 +522,7 @@ mod tests {
     /// Spec §4's vector.
     const BODY: &str = r#"{"eventType":"1","convType":"PERSON","fromAccount":"alice","to":"bot","msgType":"TEXT","body":"hi","msgidClient":"c1","msgidServer":"123","msgTimestamp":"1700000000000"}"#;
     const NOW: i64 = 1_700_000_000_000;
-    const SKEW: Duration = Duration::from_secs(300);
+    const SKEW: Option<Duration> = Some(Duration::from_secs(300));
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -546,6 +573,23 @@ mod tests {
             verify(&signed(), body, "key", "SECRET", NOW - 600_000, SKEW),
             Err(Refusal::Skew { .. })
         ));
+        // Without maxSkewSeconds a copy's age is not held against it: the journal stops repeats.
+        assert_eq!(
+            verify(&signed(), body, "key", "SECRET", NOW + 86_400_000, None),
+            Ok(())
+        );
+        // NetEase's samples carry no AppKey: a copy whose CheckSum verifies is taken without
+        // one, and refused when it names another app.
+        let mut no_app_key = signed();
+        no_app_key.remove("AppKey");
+        assert_eq!(
+            verify(&no_app_key, body, "key", "SECRET", NOW, SKEW),
+            Ok(())
+        );
+        assert_eq!(
+            verify(&no_app_key, body, "key", "NOT-IT", NOW, SKEW),
+            Err(Refusal::CheckSum)
+        );
         let mut missing = signed();
         missing.remove("CheckSum");
         assert_eq!(
@@ -667,19 +711,5 @@ mod tests {
                 event_type: "2".into()
             })
         );
-    }
-
-    #[test]
-    fn the_seen_set_is_bounded() {
-        let mut seen = Seen::default();
-        assert!(seen.insert("a"));
-        assert!(!seen.insert("a"));
-        seen.forget("a");
-        assert!(seen.insert("a"));
-        for i in 0..SEEN_CAPACITY {
-            seen.insert(&i.to_string());
-        }
-        assert_eq!(seen.order.len(), SEEN_CAPACITY);
-        assert!(seen.insert("a"), "the oldest id was forgotten");
     }
 }
