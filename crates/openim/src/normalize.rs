@@ -48,9 +48,11 @@ fn is_group(msg: &MsgData) -> bool {
 }
 
 /// The id a message is deduplicated by. Copies of one message share the `clientMsgID`
-/// (spec §6.3), even when the server stored them twice under different seqs.
+/// (spec §6.3), even when the server stored them twice under different seqs. The sender's
+/// client chooses that id and the server does not check it is unique, so it counts only
+/// together with the sender: a peer who reuses another's id can only shadow its own messages.
 pub fn dedup_id(msg: &MsgData) -> String {
-    msg.client_msg_id.clone()
+    format!("{}/{}", msg.send_id, msg.client_msg_id)
 }
 
 /// Turns one message from someone else into the pipeline's shape. Errors are permanent: the
@@ -227,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn a_direct_text_becomes_an_inbound_keyed_by_client_msg_id() {
+    fn a_direct_text_becomes_an_inbound_keyed_by_sender_and_client_msg_id() {
         let m = msg(
             session_type::SINGLE,
             content_type::TEXT,
@@ -237,8 +239,14 @@ mod tests {
         assert_eq!(inbound.chat.kind, ChatKind::Direct);
         assert_eq!(inbound.chat.id, "alice");
         assert_eq!(inbound.text, "hi");
-        assert_eq!(inbound.server_id, "c1");
+        assert_eq!(inbound.server_id, "alice/c1");
         assert_eq!(inbound.sender.name.as_deref(), Some("Alice"));
+        // The id is the sender's choice: another sender reusing it does not shadow this one.
+        let impostor = MsgData {
+            send_id: "mallory".into(),
+            ..m.clone()
+        };
+        assert_ne!(dedup_id(&impostor), inbound.server_id);
         assert_eq!(inbound.raw["seq"], 4);
     }
 

@@ -60,8 +60,10 @@ impl Harness for Oim {
         "mallory".into()
     }
 
+    /// The dedup id: the sender with its `clientMsgID`.
     async fn inject(&self, peer: &str, text: &str) -> String {
-        self.sim.inject_text(peer, BOT, text).client_msg_id
+        let client_msg_id = self.sim.inject_text(peer, BOT, text).client_msg_id;
+        format!("{peer}/{client_msg_id}")
     }
 
     /// A second stored copy with the same `clientMsgID` (spec §6.3: servers do duplicate).
@@ -74,7 +76,7 @@ impl Harness for Oim {
                 self.sim
                     .messages(&openim::wire::conversation::single("mallory", BOT)),
             )
-            .find(|m| m.client_msg_id == server_id)
+            .find(|m| format!("{}/{}", m.send_id, m.client_msg_id) == server_id)
             .expect("the message to redeliver was injected");
         self.sim.inject_msg(pb::MsgData {
             seq: 0,

@@ -104,7 +104,7 @@ pub fn normalize(account: &str, me: &str, msg: &Message) -> Result<Inbound, Skip
         was_mentioned,
         command_authorized: false,
         reply_to: None,
-        server_id: msg.dedup_id().to_owned(),
+        server_id: msg.dedup_id(),
         timestamp_ms: msg.create_time,
         raw: serde_json::to_value(msg).unwrap_or_default(),
     })

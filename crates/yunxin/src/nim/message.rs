@@ -52,12 +52,14 @@ pub struct Attachment {
 }
 
 impl Message {
-    /// The id deduplication keys on: the server's, or the sender's when the server gave none.
-    pub fn dedup_id(&self) -> &str {
-        if self.message_server_id.is_empty() {
-            &self.message_client_id
-        } else {
-            &self.message_server_id
+    /// The id deduplication keys on: the server's, or, when the server gave none, the
+    /// sender's own id for it, which counts only together with the sender (a peer who reuses
+    /// another's client id can only shadow its own messages). Empty when there is neither.
+    pub fn dedup_id(&self) -> String {
+        match (&self.message_server_id, &self.message_client_id) {
+            (server, _) if !server.is_empty() => server.clone(),
+            (_, client) if !client.is_empty() => format!("{}/{client}", self.sender_id),
+            _ => String::new(),
         }
     }
 }
