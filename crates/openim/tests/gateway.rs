@@ -26,6 +26,10 @@ struct Recorder {
     own: Mutex<Vec<String>>,
     link: Mutex<Option<Arc<Link>>>,
     changed: Notify,
+    /// While true, `deliver` waits (a catch-up stuck in the middle).
+    held: tokio::sync::watch::Sender<bool>,
+    /// Deliveries that started waiting on `held`.
+    holding: std::sync::atomic::AtomicUsize,
 }
 
 impl Recorder {
@@ -57,6 +61,12 @@ impl Recorder {
 #[async_trait::async_trait]
 impl Sink for Recorder {
     async fn deliver(&self, conversation_id: &str, msg: MsgData) -> Result<(), ChannelError> {
+        if *self.held.borrow() {
+            self.holding
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut held = self.held.subscribe();
+            let _ = held.wait_for(|h| !h).await;
+        }
         let text = Content::decode(msg.content_type, &msg.content)?
             .plain_text()
             .unwrap_or_default()
@@ -159,6 +169,17 @@ fn start(
     sink: Arc<Recorder>,
     recover: Arc<dyn Recover>,
 ) -> Running {
+    start_with(sim, token, seqs, sink, recover, |s| s)
+}
+
+fn start_with(
+    sim: &OpenImSim,
+    token: String,
+    seqs: &std::path::Path,
+    sink: Arc<Recorder>,
+    recover: Arc<dyn Recover>,
+    tune: impl FnOnce(Sequencer) -> Sequencer,
+) -> Running {
     let link = Arc::new(Link::new(SendLog::at(seqs.with_extension("sent.jsonl"))));
     *sink.link.lock().unwrap() = Some(Arc::clone(&link));
     let statuses = Arc::new(Mutex::new(Vec::new()));
@@ -168,7 +189,7 @@ fn start(
         timing: fast(),
         health_every: Duration::from_secs(3600),
         link: Arc::clone(&link),
-        sync: Sequencer::new(Seqs::open(seqs).unwrap(), BOT),
+        sync: tune(Sequencer::new(Seqs::open(seqs).unwrap(), BOT)),
         sink: sink.clone(),
         recover,
     };
@@ -573,4 +594,195 @@ async fn two_clients_kicking_each_other_stop_instead_of_looping() {
         err.message.contains("another client keeps logging in"),
         "{err}"
     );
+}
+
+/// Runs the account once, so it has synced before and later conversations count as new.
+async fn sync_once(sim: &OpenImSim, token: &str, seqs: &std::path::Path) {
+    let run = start(
+        sim,
+        token.to_owned(),
+        seqs,
+        Arc::default(),
+        Arc::new(NoRecovery),
+    );
+    until("connected", || run.link.is_up()).await;
+    run.stop().await.unwrap();
+}
+
+fn texts_of(got: &[(String, i64, String)], conversation_id: &str) -> Vec<String> {
+    got.iter()
+        .filter(|g| g.0 == conversation_id)
+        .map(|g| g.2.clone())
+        .collect()
+}
+
+/// A server that names i64::MAX as a conversation's newest seq must not make the catch-up pull
+/// towards it (a debug build panicked at the sum, a release build pulled for ever); the
+/// conversation is refused and the others go on.
+#[tokio::test]
+async fn an_absurd_newest_seq_is_refused_and_the_other_conversations_go_on() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    sim.add_user("bob");
+    sim.inject_text("alice", BOT, "before");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    sync_once(&sim, &token, &seqs).await;
+
+    let alice = conversation::single("alice", BOT);
+    sim.set_max_seq(&alice, i64::MAX);
+    sim.inject_text("bob", BOT, "still delivered");
+    let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
+    let got = run.sink.wait_for(1).await;
+    assert_eq!(got[0].2, "still delivered");
+    until("caught up", || run.link.is_up()).await;
+    sim.inject_text("bob", BOT, "live");
+    let got = run.sink.wait_for(2).await;
+    assert_eq!(got[1].2, "live");
+    assert!(got.iter().all(|g| g.0 != alice), "{got:?}");
+    run.stop().await.unwrap();
+    let marks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seqs).unwrap()).unwrap();
+    assert_eq!(marks["conversations"][alice.as_str()], 1, "the mark stayed");
+}
+
+/// One catch-up reads at most 20 pages of a conversation: a flooded one goes on from the
+/// backlog, after the other conversations were read, and nothing of it is skipped.
+#[tokio::test]
+async fn a_flooded_conversation_does_not_hold_up_the_others_and_loses_nothing() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    sim.add_user("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    sim.inject_text("alice", BOT, "known");
+    sim.inject_text("bob", BOT, "known");
+    sync_once(&sim, &token, &seqs).await;
+
+    let flood = 2_150;
+    for n in 1..=flood {
+        sim.inject_text("alice", BOT, &format!("a{n}"));
+    }
+    sim.inject_text("bob", BOT, "b1");
+    let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
+    let got = run.sink.wait_for(flood + 1).await;
+    let bob_at = got.iter().position(|g| g.2 == "b1").unwrap();
+    assert_eq!(
+        bob_at, 2_000,
+        "bob's message comes after alice's first 20 pages, not after all of them"
+    );
+    let alice: Vec<String> = (1..=flood).map(|n| format!("a{n}")).collect();
+    assert_eq!(texts_of(&got, &conversation::single("alice", BOT)), alice);
+    until("caught up", || run.link.is_up()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(run.sink.got().len(), flood + 1, "duplicates arrived");
+    run.stop().await.unwrap();
+}
+
+/// A conversation that appeared while the account was away is read from its last page, not
+/// from seq 1.
+#[tokio::test]
+async fn a_new_conversation_starts_from_its_recent_history() {
+    let sim = sim().await;
+    sim.add_user("carol");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    sync_once(&sim, &token, &seqs).await;
+
+    for n in 1..=250 {
+        sim.inject_text("carol", BOT, &format!("c{n}"));
+    }
+    let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
+    until("caught up", || run.link.is_up()).await;
+    sim.inject_text("carol", BOT, "live");
+    let got = run.sink.wait_for(101).await;
+    let mut expected: Vec<String> = (151..=250).map(|n| format!("c{n}")).collect();
+    expected.push("live".into());
+    assert_eq!(
+        texts_of(&got, &conversation::single("carol", BOT)),
+        expected
+    );
+    run.stop().await.unwrap();
+}
+
+/// A send goes out while the catch-up is still busy (here: stuck handing over a message),
+/// instead of waiting for it to end.
+#[tokio::test]
+async fn a_send_does_not_wait_for_the_catch_up() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    sync_once(&sim, &token, &seqs).await;
+
+    sim.inject_text("alice", BOT, "while away");
+    let sink = Arc::new(Recorder::default());
+    sink.held.send_replace(true);
+    let run = start(&sim, token, &seqs, sink.clone(), Arc::new(NoRecovery));
+    until("catch-up busy", || {
+        sink.holding.load(std::sync::atomic::Ordering::SeqCst) > 0
+    })
+    .await;
+    let stored = run
+        .link
+        .send(
+            &text_to_alice("c-during", "sent during catch-up"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(!stored.server_msg_id.is_empty());
+    assert!(!run.link.is_up(), "the catch-up was still running");
+    sink.held.send_replace(false);
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].2, "while away");
+    until("echo seen", || {
+        sink.own.lock().unwrap().contains(&"c-during".to_owned())
+    })
+    .await;
+    let copies = sim
+        .messages(&conversation::single("alice", BOT))
+        .into_iter()
+        .filter(|m| m.client_msg_id == "c-during")
+        .count();
+    assert_eq!(copies, 1);
+    run.stop().await.unwrap();
+}
+
+/// 100 messages whose page is larger than the 1 MiB frame cap: the page is retried smaller
+/// instead of failing the same way after every reconnect. A single message larger than the cap
+/// is skipped (it can never be read), and the conversation goes on after it.
+#[tokio::test]
+async fn a_page_over_the_frame_cap_is_retried_smaller_and_a_giant_message_is_skipped() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    sim.inject_text("alice", BOT, "known");
+    sync_once(&sim, &token, &seqs).await;
+
+    // 20 KB each: a page of 100 is about 2.7 MB on the wire.
+    let filler = "x".repeat(20_000);
+    for n in 1..=100 {
+        sim.inject_text("alice", BOT, &format!("big {n} {filler}"));
+    }
+    let giant = sim.inject_text("alice", BOT, &"y".repeat(1_200_000));
+    sim.inject_text("alice", BOT, "after the giant");
+    let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
+    let got = run.sink.wait_for(101).await;
+    let texts: Vec<String> = got
+        .iter()
+        .map(|g| g.2.trim_end_matches(filler.as_str()).trim_end().to_owned())
+        .collect();
+    let mut expected: Vec<String> = (1..=100).map(|n| format!("big {n}")).collect();
+    expected.push("after the giant".into());
+    assert_eq!(texts, expected);
+    assert!(got.iter().all(|g| g.1 != giant.seq));
+    until("caught up", || run.link.is_up()).await;
+    run.stop().await.unwrap();
 }

@@ -269,7 +269,7 @@ fn gave_up(result: Result<Recovered, RecoveryFailed>) -> (ChannelError, PathBuf,
             error,
             marker,
             attempts,
-        }) => (error, marker, attempts),
+        }) => (error, marker.expect("a marker path"), attempts),
         other => panic!("expected GaveUp, got {other:?}"),
     }
 }
@@ -341,7 +341,7 @@ async fn http_refresh_fills_templates_writes_back_and_cleans_up() {
         home.path(),
     );
     // A marker left by an earlier failure is obsolete once the token is back.
-    let marker = recovery.marker_path();
+    let marker = recovery.marker_path().expect("marker path");
     assert_eq!(
         marker,
         home.path()
@@ -551,7 +551,7 @@ async fn failures_are_retried_with_growing_backoff_until_success() {
         );
     }
     assert_eq!(host.saved().len(), 1);
-    assert!(!recovery.marker_path().exists());
+    assert!(!recovery.marker_path().expect("marker path").exists());
 }
 
 #[tokio::test]
@@ -688,6 +688,52 @@ async fn a_missing_state_field_is_named_and_not_retried() {
     assert!(marker.exists());
 }
 
+/// A state value (the auth server may have written it back) that climbs out of the
+/// `clearOnSuccess` directory is refused before anything is sent, and nothing is deleted.
+#[tokio::test]
+async fn a_clear_on_success_value_that_climbs_out_is_refused_and_nothing_is_deleted() {
+    let server = Server::start(|_, _| Reply::Json(200, json!({"token": "fresh"}))).await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let state_file = home.path().join("tokens.json");
+    write_json(
+        &state_file,
+        &json!({"a": {"name": "../precious", "secret_name": "rt-secret/../../x"}}),
+    );
+    let precious = home.path().join("precious.json");
+    write_json(&precious, &json!({"keep": true}));
+    let mut recovery = recovery(
+        "a",
+        json!({
+            "mode": "http",
+            "http": {
+                "stateFile": state_file,
+                "endpoint": format!("{}/refresh", server.base),
+                "clearOnSuccess": ["~/markers/{state.secret_name}.json", "~/markers/{state.name}.json"]
+            },
+            "backoff": {"initialMs": 1, "maxAttempts": 5}
+        }),
+        home.path(),
+    );
+    let (error, _, attempts) = gave_up(run(&mut recovery, expired(), &TestHost::default()).await);
+    assert_eq!(attempts, 1, "a config problem is not retried");
+    assert!(server.requests().is_empty(), "nothing sent");
+    assert!(
+        error
+            .message
+            .contains("channels.multi-openim.tokenRefresh.http.clearOnSuccess.0: "),
+        "{error}"
+    );
+    assert!(error.message.contains("leads outside"), "{error}");
+    assert!(
+        !error.message.contains("rt-secret"),
+        "a state value leaked: {error}"
+    );
+    assert!(
+        precious.exists(),
+        "a file outside the directory was deleted"
+    );
+}
+
 #[tokio::test]
 async fn timeouts_and_refused_connections_are_retried_then_give_up() {
     let server = Server::start(|_, _| Reply::Hang).await;
@@ -780,7 +826,7 @@ async fn cancellation_stops_a_request_and_a_backoff_wait_without_a_marker() {
         "{result:?}"
     );
     assert_eq!(server.requests().len(), 2);
-    assert!(!recovery.marker_path().exists());
+    assert!(!recovery.marker_path().expect("marker path").exists());
 
     // Cancelled before it starts: nothing is sent at all.
     let cancelled = CancellationToken::new();
@@ -954,7 +1000,10 @@ async fn mode_off_writes_the_marker_at_once() {
 async fn hook_mode_returns_the_hooks_token() {
     let home = tempfile::tempdir().expect("tempdir");
     let mut recovery = recovery("primary", json!({"mode": "hook"}), home.path());
-    write_json(&recovery.marker_path(), &json!({"stale": true}));
+    write_json(
+        &recovery.marker_path().expect("marker path"),
+        &json!({"stale": true}),
+    );
     let host = TestHost::with_hook(Ok(Some(HookToken {
         token: Secret::new("hook-token"),
         user_id: Some("bot-2".into()),
@@ -977,7 +1026,10 @@ async fn hook_mode_returns_the_hooks_token() {
     );
     // The hook owns its token store; the config is patched by mode http only, as in the seed.
     assert!(host.saved().is_empty());
-    assert!(!recovery.marker_path().exists(), "stale marker removed");
+    assert!(
+        !recovery.marker_path().expect("marker path").exists(),
+        "stale marker removed"
+    );
 }
 
 #[tokio::test]

@@ -511,6 +511,15 @@ impl OpenImSim {
             .map_or(0, |c| c.max_seq)
     }
 
+    /// Claims `seq` as the conversation's newest seq without storing anything, as a server with
+    /// a corrupt seq counter would: 1001 reports it and pulls answer placeholders below it. Do
+    /// not store into the conversation afterwards (the next seq would overflow at `i64::MAX`).
+    pub fn set_max_seq(&self, conversation_id: &str, seq: i64) {
+        if let Some(c) = self.shared.lock().convs.get_mut(conversation_id) {
+            c.max_seq = seq;
+        }
+    }
+
     /// Stored messages of a conversation in seq order.
     pub fn messages(&self, conversation_id: &str) -> Vec<pb::MsgData> {
         self.shared

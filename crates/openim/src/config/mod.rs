@@ -5,6 +5,7 @@
 //! rather than silently becoming a `default` account. `userID` and `platformID` may be left
 //! out: they are read from the token's claims, which the gateway requires them to match.
 
+pub(crate) mod paths;
 mod refresh;
 
 use std::collections::BTreeMap;

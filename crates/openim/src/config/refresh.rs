@@ -238,35 +238,39 @@ impl TokenRefresh {
 
     /// This account's marker file: `{accountId}` in the template replaced, or else the id
     /// inserted before the file's extension (`manual-login.json` → `manual-login.<id>.json`),
-    /// so N accounts write N markers. A leading `~/` is `home`.
-    pub fn manual_login_marker(&self, account_id: &str, home: Option<&Path>) -> PathBuf {
+    /// so N accounts write N markers. A leading `~/` is `home`. An id that would lead out of
+    /// the template's directory is refused, naming `manualLoginMarkerPath`.
+    pub fn manual_login_marker(
+        &self,
+        account_id: &str,
+        home: Option<&Path>,
+    ) -> Result<PathBuf, ChannelError> {
         // The id becomes part of a file name: it must not walk the directory tree.
         let id: String = account_id
             .chars()
             .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
             .collect();
         let template = self.manual_login_marker_path.as_str();
-        let path = if template.contains("{accountId}") {
-            template.replace("{accountId}", &id)
+        let template = if template.contains("{accountId}") {
+            template.to_owned()
         } else {
             let name_start = template.rfind(['/', '\\']).map_or(0, |i| i + 1);
             match template[name_start..].rfind('.') {
                 // A leading dot is a hidden file, not an extension.
                 Some(dot) if dot > 0 => {
                     let at = name_start + dot;
-                    format!("{}.{id}{}", &template[..at], &template[at..])
+                    format!("{}.{{accountId}}{}", &template[..at], &template[at..])
                 }
-                _ => format!("{template}.{id}"),
+                _ => format!("{template}.{{accountId}}"),
             }
         };
-        expand_home(&path, home)
-    }
-}
-
-fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
-    match (path.strip_prefix("~/"), home) {
-        (Some(rest), Some(home)) => home.join(rest),
-        _ => PathBuf::from(path),
+        let filled = template.replace("{accountId}", &id);
+        super::paths::confine(
+            &template,
+            &filled,
+            home,
+            "channels.multi-openim.tokenRefresh.manualLoginMarkerPath",
+        )
     }
 }
 
@@ -706,6 +710,7 @@ mod tests {
             TokenRefresh::resolve(AT, Some(&config))
                 .expect("resolve")
                 .manual_login_marker(id, Some(home))
+                .expect("marker")
         };
         assert_eq!(
             marker(None, "primary"),
@@ -733,10 +738,28 @@ mod tests {
         );
         let no_home = TokenRefresh::resolve(AT, None)
             .expect("resolve")
-            .manual_login_marker("a", None);
+            .manual_login_marker("a", None)
+            .expect("marker");
         assert_eq!(
             no_home,
             Path::new("~/.openclaw/multi-openim/manual-login.a.json")
+        );
+    }
+
+    #[test]
+    fn a_marker_id_that_climbs_out_of_the_directory_is_refused() {
+        let config = TokenRefreshConfig {
+            manual_login_marker_path: Some("/m/{accountId}/login.json".into()),
+            ..TokenRefreshConfig::default()
+        };
+        let refresh = TokenRefresh::resolve(AT, Some(&config)).expect("resolve");
+        let err = refresh
+            .manual_login_marker("..", None)
+            .expect_err("outside /m/");
+        assert!(
+            err.message
+                .starts_with("channels.multi-openim.tokenRefresh.manualLoginMarkerPath: "),
+            "{err}"
         );
     }
 }

@@ -6,7 +6,7 @@
 //! skipped: one bad frame must not take down a session that still carries good ones.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -97,6 +97,8 @@ struct Inner {
     /// Distinguishes this session's `msgIncr`s from an earlier session's late replies.
     session: String,
     closed: CancellationToken,
+    /// The session ended because the server sent a frame over [`MAX_SERVER_FRAME`].
+    oversized: AtomicBool,
 }
 
 /// A fresh 32-hex id, the shape the SDKs use for `operationID` and `clientMsgID`.
@@ -186,6 +188,7 @@ impl Connection {
             next_id: AtomicU64::new(1),
             session: random_id()[..8].to_owned(),
             closed: CancellationToken::new(),
+            oversized: AtomicBool::new(false),
         });
         tokio::spawn(io_task(socket, queue, Arc::clone(&inner), events));
         Ok(Self { inner })
@@ -246,6 +249,13 @@ impl Connection {
         self.inner.closed.is_cancelled()
     }
 
+    /// Whether the session ended on a frame larger than [`MAX_SERVER_FRAME`]. The socket cannot
+    /// skip such a frame, so the requests then pending lose their replies; the catch-up asks
+    /// for a smaller page next time.
+    pub fn ended_by_oversized_frame(&self) -> bool {
+        self.inner.oversized.load(Ordering::SeqCst)
+    }
+
     /// Resolves once the session has ended.
     pub async fn closed(&self) {
         self.inner.closed.cancelled().await;
@@ -300,7 +310,13 @@ async fn io_task(
                 last_heard = Instant::now();
                 match frame {
                     None => break ChannelError::transient("gateway closed the connection"),
-                    Some(Err(e)) => break socket_error("reading", e),
+                    Some(Err(e)) => {
+                        if matches!(e, tungstenite::Error::Capacity(_)) {
+                            // Set before the pending requests learn the session is gone.
+                            inner.oversized.store(true, Ordering::SeqCst);
+                        }
+                        break socket_error("reading", e);
+                    }
                     Some(Ok(Message::Binary(bytes))) => {
                         if let Some(kicked) = on_binary(&inner, &events, &bytes) {
                             break kicked;

@@ -1,13 +1,21 @@
 //! The account's connection as senders see it, and sends that survive a reconnect.
 //!
+//! A send goes out as soon as the connection is logged in: it does not wait for the
+//! catch-up, whose pulls share the socket with it (replies are matched by `msgIncr`).
+//!
 //! The server does not dedupe by `clientMsgID` (spec §1.8): resending after a lost reply can
-//! store a second copy. So a send whose reply never came waits for the next connection and its
-//! catch-up, which pulls our own stored messages back; only if its `clientMsgID` is still not
-//! among them is it sent again, with the same id.
+//! store a second copy. So a send whose reply never came waits for the next connection to be
+//! caught up (its catch-up and backlog pull our own stored messages back); only if its
+//! `clientMsgID` is still not among them is it sent again, with the same id. Until then any
+//! other send of that id waits the same way. Replayed turns, whose replies an earlier process
+//! may have sent, start only once the account reported connected, which is after the first
+//! full catch-up.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use channel_core::{ChannelError, ErrorKind, SendLog};
+use channel_core::{ChannelError, ErrorKind, SendLog, lock};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -20,10 +28,12 @@ const ECHO_GRACE: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, Clone, Default)]
 struct State {
-    /// Present while connected and caught up.
+    /// Present while logged in.
     conn: Option<Connection>,
-    /// Counts connections that reached "caught up".
+    /// Counts logged-in connections.
     generation: u64,
+    /// The current connection caught up with every conversation (backlog included).
+    caught_up: bool,
 }
 
 /// Shared between the account's connection loop and its senders.
@@ -33,6 +43,9 @@ pub struct Link {
     /// Our own messages known to be stored, by `clientMsgID`: from send replies, push echoes
     /// and pulled copies, kept on disk so a restarted gateway knows them too.
     confirmed: SendLog,
+    /// Sends whose reply was lost, by `clientMsgID`, with the generation that lost it: the
+    /// message may be stored, so it goes again only after a newer caught-up connection.
+    unsettled: Mutex<HashMap<String, u64>>,
 }
 
 /// What a send ended with.
@@ -49,29 +62,46 @@ impl Link {
         Self {
             state: watch::Sender::new(State::default()),
             confirmed: log,
+            unsettled: Mutex::default(),
         }
     }
 
-    /// The connection is logged in and caught up: sends may go.
+    /// The connection is logged in: sends may go, while its catch-up still runs.
     pub fn up(&self, conn: Connection) {
         self.state.send_modify(|s| {
             s.conn = Some(conn);
             s.generation += 1;
+            s.caught_up = false;
+        });
+    }
+
+    /// The current connection caught up: sends whose reply was lost may be reconciled.
+    pub fn caught_up(&self) {
+        self.state.send_if_modified(|s| {
+            let changed = s.conn.is_some() && !s.caught_up;
+            s.caught_up |= s.conn.is_some();
+            changed
         });
     }
 
     pub fn down(&self) {
-        self.state.send_modify(|s| s.conn = None);
+        self.state.send_modify(|s| {
+            s.conn = None;
+            s.caught_up = false;
+        });
     }
 
+    /// Logged in and caught up with every conversation.
     pub fn is_up(&self) -> bool {
-        self.state.borrow().conn.is_some()
+        let state = self.state.borrow();
+        state.conn.is_some() && state.caught_up
     }
 
     /// Records one of our messages as stored (its reply, a push echo or a pulled copy).
     pub fn confirm(&self, client_msg_id: &str, server_msg_id: &str) {
         if !client_msg_id.is_empty() {
             self.confirmed.record_sent(client_msg_id, server_msg_id);
+            lock(&self.unsettled).remove(client_msg_id);
         }
     }
 
@@ -79,7 +109,8 @@ impl Link {
         self.confirmed.sent(client_msg_id)
     }
 
-    /// Waits for a caught-up connection newer than `after`.
+    /// Waits for a logged-in connection newer than `after`; with `after > 0` (a lost reply to
+    /// reconcile) it must also be caught up.
     async fn connection(
         &self,
         after: u64,
@@ -88,7 +119,9 @@ impl Link {
         let mut rx = self.state.subscribe();
         let waited = tokio::time::timeout_at(
             deadline,
-            rx.wait_for(|s| s.generation > after && s.conn.is_some()),
+            rx.wait_for(|s| {
+                s.generation > after && s.conn.is_some() && (after == 0 || s.caught_up)
+            }),
         )
         .await;
         match waited {
@@ -111,7 +144,8 @@ impl Link {
     pub async fn send(&self, msg: &MsgData, within: Duration) -> Result<Stored, ChannelError> {
         let deadline = Instant::now() + within;
         let id = &msg.client_msg_id;
-        let mut after = 0;
+        // Another send of this id lost its reply: wait for the reconciliation it waits for.
+        let mut after = lock(&self.unsettled).get(id).copied().unwrap_or(0);
         let mut resent = 0;
         loop {
             // A host retry of a message that went out already, or a reconciled lost reply.
@@ -130,6 +164,7 @@ impl Link {
             match conn.exchange(msg).await {
                 Ok(response) => {
                     // The server answered: stored, or refused for good (no copy exists).
+                    lock(&self.unsettled).remove(id);
                     let reply: SendMsgResp = response.decode()?;
                     self.confirm(id, &reply.server_msg_id);
                     return Ok(Stored {
@@ -143,6 +178,11 @@ impl Link {
                 // connection before sending again.
                 Err(err) => {
                     tracing::warn!(client_msg_id = %id, %err, "no reply to a send; reconciling after the reconnect");
+                    {
+                        let mut unsettled = lock(&self.unsettled);
+                        let lost = unsettled.entry(id.clone()).or_default();
+                        *lost = (*lost).max(generation);
+                    }
                     // A silent but open socket would never be replaced otherwise.
                     conn.close();
                     self.down_if(generation);

@@ -1,9 +1,11 @@
 //! The message-gateway client of one account: connect, catch up, receive, reconnect.
 //!
 //! ```text
-//! connect ─► login result ─► catch-up (1001, 1002 pages) ─► link up ─► pushes, health checks
-//!    ▲                                                                    │
-//!    └──── backoff ◄── disconnect │ token refused or kicked ─► recovery ──┘
+//! connect ─► login result ─► link up (sends go) ─► catch-up (1001, ≤ 20 pages each)
+//!    ▲                                                    │
+//!    │            pushes, backlog pages, health checks ◄──┘ ─► caught up: connected
+//!    │                                    │
+//!    └──── backoff ◄── disconnect │ token refused or kicked ─► recovery
 //! ```
 //!
 //! [`Runner`] is one connection; channel-core's supervisor runs it again after each loss (backoff,
@@ -11,6 +13,7 @@
 
 pub mod conn;
 pub mod link;
+pub mod seqs;
 pub mod sync;
 
 use std::sync::Arc;
@@ -105,20 +108,31 @@ impl Runner {
             conn = Connection::open(&self.login, self.timing, events_tx) => conn?,
         };
         self.recover.accepted().await;
+        // Sends share the socket with the catch-up's pulls; they need not wait for it.
+        self.link.up(conn.clone());
         let caught_up = tokio::select! {
-            () = cancel.cancelled() => { conn.close(); return Ok(End::Cancelled) }
-            caught_up = self.sync.catch_up(&conn, self.sink.as_ref()) => caught_up,
+            () = cancel.cancelled() => Ok(None),
+            caught_up = self.sync.catch_up(&conn, self.sink.as_ref()) => caught_up.map(Some),
         };
         let report = match caught_up {
-            Ok(report) => report,
+            Ok(Some(report)) => report,
+            Ok(None) => {
+                self.link.down();
+                conn.close();
+                return Ok(End::Cancelled);
+            }
             Err(error) => {
+                self.link.down();
                 conn.close();
                 return Err(error);
             }
         };
-        tracing::info!(user = %self.login.user_id, conversations = report.conversations, pulled = report.pulled, "connected and caught up");
-        self.link.up(conn.clone());
-        life.connected();
+        tracing::info!(user = %self.login.user_id, conversations = report.conversations, pulled = report.pulled, backlog = report.deferred, "connected; catch-up done");
+        let mut settled = false;
+        if !self.sync.behind() {
+            self.settle(life);
+            settled = true;
+        }
 
         let mut health =
             tokio::time::interval_at(Instant::now() + self.health_every, self.health_every);
@@ -136,7 +150,7 @@ impl Runner {
                 }
                 event = events.recv() => match event {
                     Some(Event::Push(push)) => {
-                        if let Err(error) = self.sync.on_push(&conn, self.sink.as_ref(), push).await {
+                        if let Err(error) = self.sync.on_push(self.sink.as_ref(), push).await {
                             // The marks did not move: the next catch-up pulls it again.
                             break End::Lost(error.context("handling a push"));
                         }
@@ -146,10 +160,30 @@ impl Runner {
                     Some(Event::Closed(error)) => break End::Lost(error),
                     None => break End::Lost(ChannelError::transient("gateway session ended")),
                 },
+                // One page at a time, so live pushes of other conversations go in between.
+                stepped = self.sync.step(&conn, self.sink.as_ref()), if self.sync.behind() => {
+                    if let Err(error) = stepped {
+                        break End::Lost(error.context("pulling the backlog"));
+                    }
+                }
+            }
+            if !settled && !self.sync.behind() {
+                self.settle(life);
+                settled = true;
             }
         };
         self.link.down();
         conn.close();
         Ok(end)
+    }
+
+    /// Every conversation is caught up: lost replies can be reconciled, and the account is
+    /// connected (which releases replayed turns, whose replies an earlier run may have sent).
+    fn settle(&self, life: &Lifecycle) {
+        self.link.caught_up();
+        life.connected();
+        if self.sync.too_large() > 0 {
+            tracing::warn!(user = %self.login.user_id, skipped = self.sync.too_large(), "messages larger than the frame cap were skipped since the account started");
+        }
     }
 }

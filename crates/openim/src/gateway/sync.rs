@@ -5,20 +5,38 @@
 //! a bot must see every one. So after each (re)connect we ask for the newest seq of every
 //! conversation (1001) and pull everything past our own mark in pages (1002). Pushes that
 //! arrive meanwhile wait in the connection's event queue and are handled afterwards: a seq at or
-//! below the mark is a duplicate, the next seq is delivered, and a jump pulls the gap first.
+//! below the mark is a duplicate, the next seq is delivered, and a jump puts the conversation
+//! on the backlog, which pulls the gap (the pushed message included) in order.
+//!
+//! Bounds, so that no server answer can keep us busy forever:
+//! - Every seq is checked ([`check`]): a negative one or one past 2^53 is a protocol
+//!   error naming the frame and the conversation. That conversation is left where it is for
+//!   this round (logged as an error, counted in [`CatchUp::refused`]); the others go on.
+//! - A catch-up pulls at most [`CATCH_UP_PAGES`] pages per conversation. A conversation with
+//!   more to read stays on the backlog: after the catch-up the connection loop pulls it one page
+//!   at a time, between live pushes, until it reached the seq the server named. Nothing is
+//!   skipped, and a flooded group does not hold up the other conversations' live messages.
+//! - A conversation seen for the first time on an account that has synced before is read from
+//!   its recent history only: the last page up to its newest seq ([`recent_start`]).
+//!   Its older history is not replayed (logged with the count). The account's very first sync
+//!   reads no history at all.
+//! - A page whose answer is larger than the 1 MiB frame cap ends the connection (the socket
+//!   cannot skip a frame it refuses). Within the range that did not fit, the conversation's
+//!   pages are halved for the next try, down to a single seq; past it they are full again.
+//!   A single message that still does not fit can never be delivered: it is skipped with an error log naming the
+//!   conversation and the seq, and counted ([`Sequencer::too_large`]).
 //!
 //! A conversation's mark moves only after its messages were handed to the [`Sink`], which
 //! makes them durable (the dedup journal), so a crash re-pulls at most one page and the journal
 //! drops what it already has.
 
-use std::collections::BTreeMap;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
 
-use channel_core::{ChannelError, state};
-use serde::{Deserialize, Serialize};
+use channel_core::ChannelError;
 
 use super::conn::Connection;
+pub use super::seqs::{SEQ_LIMIT, Seqs};
+use super::seqs::{check, next_page, recent_start};
 use crate::wire::content_type;
 use crate::wire::conversation;
 use crate::wire::proto::{
@@ -28,6 +46,12 @@ use crate::wire::proto::{
 
 /// Seqs per pull request. A hundred average messages stay far below the 1 MiB frame cap.
 pub const PAGE: i64 = 100;
+
+/// Pages per conversation in one catch-up; the rest is pulled from the backlog afterwards.
+pub const CATCH_UP_PAGES: u32 = 20;
+
+const NEWEST_FRAME: &str = "1001 reply (GetMaxSeqResp)";
+const PUSH_FRAME: &str = "2001 push (PushMessages)";
 
 /// Where messages go once they are in order.
 #[async_trait::async_trait]
@@ -40,67 +64,6 @@ pub trait Sink: Send + Sync {
     fn own(&self, msg: &MsgData);
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct SeqFile {
-    /// The newest seq handled, per conversation id.
-    #[serde(default)]
-    conversations: BTreeMap<String, i64>,
-}
-
-/// The persisted marks of one account.
-#[derive(Debug)]
-pub struct Seqs {
-    path: PathBuf,
-    file: SeqFile,
-    /// No file yet: the account never synced, so history is not replayed.
-    fresh: bool,
-}
-
-impl Seqs {
-    pub fn open(path: impl Into<PathBuf>) -> Result<Self, ChannelError> {
-        let path = path.into();
-        let loaded: Option<SeqFile> = state::read_json(&path).map_err(|e| {
-            ChannelError::from(e).context(format!("reading the seq marks {}", path.display()))
-        })?;
-        Ok(Self {
-            fresh: loaded.is_none(),
-            file: loaded.unwrap_or_default(),
-            path,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn get(&self, conversation_id: &str) -> Option<i64> {
-        self.file.conversations.get(conversation_id).copied()
-    }
-
-    pub fn is_fresh(&self) -> bool {
-        self.fresh
-    }
-
-    fn set(&mut self, conversation_id: &str, seq: i64) {
-        let mark = self
-            .file
-            .conversations
-            .entry(conversation_id.to_owned())
-            .or_insert(0);
-        *mark = (*mark).max(seq);
-    }
-
-    fn save(&mut self) -> Result<(), ChannelError> {
-        state::write_json(&self.path, &self.file, false).map_err(|e| save_error(&self.path, e))?;
-        self.fresh = false;
-        Ok(())
-    }
-}
-
-fn save_error(path: &Path, e: io::Error) -> ChannelError {
-    ChannelError::from(e).context(format!("saving the seq marks {}", path.display()))
-}
-
 /// What one catch-up did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CatchUp {
@@ -110,14 +73,39 @@ pub struct CatchUp {
     pub pulled: usize,
     /// Conversations whose history was skipped because this is the account's first sync.
     pub baselined: usize,
+    /// Conversations seen for the first time, read from their recent history only.
+    pub recent: usize,
+    /// Conversations with more than [`CATCH_UP_PAGES`] pages to read, left on the backlog.
+    pub deferred: usize,
+    /// Conversations whose newest seq was absurd (negative or past 2^53), not pulled.
+    pub refused: usize,
 }
 
-/// The seq bookkeeping of one account, driven by its connection loop.
+/// The seq bookkeeping of one account, driven by its connection loop. It outlives the
+/// connections: the backlog is rebuilt by each catch-up, the shrunk page sizes are kept.
 #[derive(Debug)]
 pub struct Sequencer {
     seqs: Seqs,
     me: String,
     page: i64,
+    catch_up_pages: u32,
+    /// Conversations still to pull after the catch-up, with the newest seq the server named.
+    backlog: BTreeMap<String, i64>,
+    /// The conversation the backlog served last (it is served round-robin).
+    served: Option<String>,
+    /// Smaller pages for conversations whose page came back too large.
+    shrunk: HashMap<String, Shrunk>,
+    /// Messages skipped because even alone they exceed the frame cap.
+    too_large: u64,
+}
+
+/// A range of one conversation whose answer did not fit in a frame, and the page size that
+/// pulls it now.
+#[derive(Debug, Clone, Copy)]
+struct Shrunk {
+    size: i64,
+    /// The last seq of the range that did not fit; past it, pages are full again.
+    until: i64,
 }
 
 /// Only chat conversations carry messages for the agent; `n_…` streams are server notices.
@@ -131,6 +119,11 @@ impl Sequencer {
             seqs,
             me: me.into(),
             page: PAGE,
+            catch_up_pages: CATCH_UP_PAGES,
+            backlog: BTreeMap::new(),
+            served: None,
+            shrunk: HashMap::new(),
+            too_large: 0,
         }
     }
 
@@ -139,11 +132,27 @@ impl Sequencer {
         self
     }
 
+    pub fn with_catch_up_pages(mut self, pages: u32) -> Self {
+        self.catch_up_pages = pages.max(1);
+        self
+    }
+
     pub fn seqs(&self) -> &Seqs {
         &self.seqs
     }
 
-    /// Brings every conversation up to the server's newest seq.
+    /// Whether some conversation is still behind the server after the catch-up.
+    pub fn behind(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    /// Messages skipped so far because a single one is larger than the frame cap.
+    pub fn too_large(&self) -> u64 {
+        self.too_large
+    }
+
+    /// Brings every conversation up to the server's newest seq, at most
+    /// [`CATCH_UP_PAGES`] pages each; the rest stays on the backlog ([`Sequencer::step`]).
     pub async fn catch_up(
         &mut self,
         conn: &Connection,
@@ -155,50 +164,108 @@ impl Sequencer {
             })
             .await
             .map_err(|e| e.context("catch-up: newest seqs"))?;
+        // 1001 names every conversation's newest seq: it supersedes what an earlier
+        // connection still had to pull.
+        self.backlog.clear();
         let mut report = CatchUp::default();
         let first_sync = self.seqs.is_fresh();
         for (conversation_id, &server) in newest.max_seqs.iter().filter(|(c, _)| wanted(c)) {
-            let local = match self.seqs.get(conversation_id) {
-                Some(local) => local,
-                // An account's first connect starts from now; a conversation that appeared
-                // while we were away is new to us and read from its start.
-                None if first_sync => {
+            let server = match check(NEWEST_FRAME, conversation_id, server) {
+                Ok(server) => server,
+                Err(error) => {
+                    tracing::error!(user = %self.me, %error, "catch-up: not pulling this conversation");
+                    report.refused += 1;
+                    continue;
+                }
+            };
+            if self.seqs.get(conversation_id).is_none() {
+                if first_sync {
+                    // An account's first connect starts from now.
                     self.seqs.set(conversation_id, server);
                     report.baselined += 1;
                     continue;
                 }
-                None => 0,
-            };
+                self.start_recent(conversation_id, server);
+                report.recent += 1;
+            }
+            let local = self.seqs.get(conversation_id).unwrap_or(0);
             if server <= local {
                 continue;
             }
             report.conversations += 1;
-            report.pulled += self
-                .pull(conn, sink, conversation_id, local, server)
+            let (pulled, done) = self
+                .pull(conn, sink, conversation_id, server, self.catch_up_pages)
                 .await?;
+            report.pulled += pulled;
+            if !done {
+                self.backlog.insert(conversation_id.clone(), server);
+                report.deferred += 1;
+            }
         }
         self.seqs.save()?;
         if report.baselined > 0 {
             tracing::info!(user = %self.me, conversations = report.baselined, "first sync: existing history is not replayed");
         }
+        if report.deferred > 0 {
+            tracing::info!(user = %self.me, conversations = report.deferred, pages = self.catch_up_pages, "catch-up: conversations with more pages than one catch-up reads; the rest is pulled page by page between live messages");
+        }
         Ok(report)
     }
 
-    /// Pulls `(after, upto]` of one conversation page by page, moving its mark after each page.
+    /// A conversation we never saw: read from its last page up to `newest`, not its start.
+    fn start_recent(&mut self, conversation_id: &str, newest: i64) {
+        let start = recent_start(newest, self.page);
+        if start > 0 {
+            tracing::info!(user = %self.me, conversation = %conversation_id, older = start, "a new conversation: reading its recent history only; older messages are not replayed");
+        }
+        self.seqs.set(conversation_id, start);
+    }
+
+    /// Pulls one page of the next conversation on the backlog (round-robin), and drops the
+    /// conversation from it once it reached its target.
+    pub async fn step(&mut self, conn: &Connection, sink: &dyn Sink) -> Result<(), ChannelError> {
+        let next = self
+            .served
+            .as_ref()
+            .and_then(|last| {
+                use std::ops::Bound::{Excluded, Unbounded};
+                self.backlog
+                    .range::<String, _>((Excluded(last), Unbounded))
+                    .next()
+            })
+            .or_else(|| self.backlog.iter().next())
+            .map(|(c, &upto)| (c.clone(), upto));
+        let Some((conversation_id, upto)) = next else {
+            return Ok(());
+        };
+        self.served = Some(conversation_id.clone());
+        let (_, done) = self.pull(conn, sink, &conversation_id, upto, 1).await?;
+        if done {
+            self.backlog.remove(&conversation_id);
+            tracing::info!(user = %self.me, conversation = %conversation_id, seq = upto, "backlog: conversation caught up");
+        }
+        Ok(())
+    }
+
+    /// Pulls up to `pages` pages of `(mark, upto]` of one conversation, moving its mark after
+    /// each page. `true` when the mark reached `upto`.
     async fn pull(
         &mut self,
         conn: &Connection,
         sink: &dyn Sink,
         conversation_id: &str,
-        after: i64,
         upto: i64,
-    ) -> Result<usize, ChannelError> {
+        pages: u32,
+    ) -> Result<(usize, bool), ChannelError> {
         let mut pulled = 0;
-        let mut begin = after + 1;
-        while begin <= upto {
-            let end = (begin + self.page - 1).min(upto);
-            let answer: PullMessageBySeqsResp = conn
-                .request(&PullMessageBySeqsReq {
+        for _ in 0..pages {
+            let mark = self.seqs.get(conversation_id).unwrap_or(0);
+            let size = self.page_at(conversation_id, mark.saturating_add(1));
+            let Some((begin, end)) = next_page(mark, upto, size) else {
+                return Ok((pulled, true));
+            };
+            let answer = conn
+                .request::<_, PullMessageBySeqsResp>(&PullMessageBySeqsReq {
                     user_id: self.me.clone(),
                     seq_ranges: vec![SeqRange {
                         conversation_id: conversation_id.to_owned(),
@@ -209,12 +276,19 @@ impl Sequencer {
                     }],
                     order: PullOrder::Asc as i32,
                 })
-                .await
-                .map_err(|e| {
-                    e.context(format!(
+                .await;
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(error) => {
+                    let error = error.context(format!(
                         "catch-up: pulling {conversation_id} {begin}..={end}"
-                    ))
-                })?;
+                    ));
+                    if conn.ended_by_oversized_frame() {
+                        self.too_big(conversation_id, begin, end)?;
+                    }
+                    return Err(error);
+                }
+            };
             let mut msgs = answer
                 .msgs
                 .into_iter()
@@ -232,15 +306,51 @@ impl Sequencer {
             // nothing to wait for.
             self.seqs.set(conversation_id, end);
             self.seqs.save()?;
-            begin = end + 1;
         }
-        Ok(pulled)
+        let mark = self.seqs.get(conversation_id).unwrap_or(0);
+        Ok((pulled, mark >= upto))
     }
 
-    /// Handles a 2001 push after catch-up: duplicates dropped, gaps pulled first.
+    /// The answer to `begin..=end` did not fit in one frame: pages within that range ask for
+    /// half as many seqs. A single seq that does not fit is skipped for good, loudly.
+    fn too_big(&mut self, conversation_id: &str, begin: i64, end: i64) -> Result<(), ChannelError> {
+        let size = end - begin + 1;
+        if size > 1 {
+            let half = size / 2;
+            tracing::warn!(user = %self.me, conversation = %conversation_id, begin, end, page = half, "a page was larger than the frame cap; retrying it in smaller pages");
+            let shrunk = self
+                .shrunk
+                .entry(conversation_id.to_owned())
+                .or_insert(Shrunk {
+                    size: half,
+                    until: end,
+                });
+            shrunk.size = half;
+            shrunk.until = shrunk.until.max(end);
+            return Ok(());
+        }
+        self.too_large += 1;
+        tracing::error!(user = %self.me, conversation = %conversation_id, seq = begin, skipped_total = self.too_large, "a single message is larger than the 1 MiB frame cap and can never be delivered; skipping it");
+        self.seqs.set(conversation_id, begin);
+        self.seqs.save()
+    }
+
+    /// The page size for a pull of `conversation_id` starting at `begin`: smaller inside a
+    /// range whose answer did not fit, the full page past it.
+    fn page_at(&mut self, conversation_id: &str, begin: i64) -> i64 {
+        match self.shrunk.get(conversation_id) {
+            Some(shrunk) if begin <= shrunk.until => shrunk.size,
+            Some(_) => {
+                self.shrunk.remove(conversation_id);
+                self.page
+            }
+            None => self.page,
+        }
+    }
+
+    /// Handles a 2001 push after catch-up: duplicates dropped, gaps left to the backlog.
     pub async fn on_push(
         &mut self,
-        conn: &Connection,
         sink: &dyn Sink,
         push: PushMessages,
     ) -> Result<(), ChannelError> {
@@ -253,18 +363,32 @@ impl Sequencer {
                     self.hand_over(sink, &conversation_id, msg).await?;
                     continue;
                 }
-                let local = self.seqs.get(&conversation_id).unwrap_or(0);
-                if msg.seq <= local {
-                    tracing::debug!(user = %self.me, conversation = %conversation_id, seq = msg.seq, "dropping a push already handled");
+                let seq = match check(PUSH_FRAME, &conversation_id, msg.seq) {
+                    Ok(seq) => seq,
+                    Err(error) => {
+                        // The mark stays: if the message is real, the next catch-up pulls it.
+                        tracing::error!(user = %self.me, %error, "dropping a pushed message");
+                        continue;
+                    }
+                };
+                if let Some(upto) = self.backlog.get_mut(&conversation_id) {
+                    // The backlog pulls it, in order with the rest.
+                    *upto = (*upto).max(seq);
                     continue;
                 }
-                if msg.seq > local + 1 {
-                    let seq = msg.seq;
-                    tracing::info!(user = %self.me, conversation = %conversation_id, from = local + 1, to = seq - 1, "push skipped seqs; pulling the gap");
-                    self.pull(conn, sink, &conversation_id, local, seq - 1)
-                        .await?;
+                if self.seqs.get(&conversation_id).is_none() {
+                    self.start_recent(&conversation_id, seq);
                 }
-                let seq = msg.seq;
+                let local = self.seqs.get(&conversation_id).unwrap_or(0);
+                if seq <= local {
+                    tracing::debug!(user = %self.me, conversation = %conversation_id, seq, "dropping a push already handled");
+                    continue;
+                }
+                if seq > local + 1 {
+                    tracing::info!(user = %self.me, conversation = %conversation_id, from = local + 1, to = seq, "push skipped seqs; pulling the gap");
+                    self.backlog.insert(conversation_id.clone(), seq);
+                    continue;
+                }
                 self.hand_over(sink, &conversation_id, msg).await?;
                 self.seqs.set(&conversation_id, seq);
                 self.seqs.save()?;

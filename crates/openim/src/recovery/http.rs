@@ -86,8 +86,10 @@ pub(super) fn prepare(
         .iter()
         .enumerate()
         .map(|(i, template)| {
-            let path = filler.fill(template, &key(&format!("http.clearOnSuccess.{i}")))?;
-            Ok(expand_home(&path, home))
+            let at = key(&format!("http.clearOnSuccess.{i}"));
+            let path = filler.fill(template, &at)?;
+            // These files are deleted: a value must not point the deletion elsewhere.
+            crate::config::paths::confine(template, &path, home, &at)
         })
         .collect::<Result<_, ChannelError>>()?;
     secrets.append(&mut filler.secrets);

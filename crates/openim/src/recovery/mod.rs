@@ -170,7 +170,9 @@ pub enum RecoveryFailed {
     #[error("{error}")]
     GaveUp {
         error: ChannelError,
-        marker: PathBuf,
+        /// `None` when `manualLoginMarkerPath` leads outside its directory for this account
+        /// (the error says so).
+        marker: Option<PathBuf>,
         attempts: u32,
     },
     /// The account is stopping; no marker was written.
@@ -241,8 +243,9 @@ impl Recovery {
         &self.account_id
     }
 
-    /// This account's manual-login marker.
-    pub fn marker_path(&self) -> PathBuf {
+    /// This account's manual-login marker; an error when the filled-in template leads
+    /// outside its directory.
+    pub fn marker_path(&self) -> Result<PathBuf, ChannelError> {
         self.refresh
             .manual_login_marker(&self.account_id, self.home.as_deref())
     }
@@ -515,9 +518,11 @@ impl Recovery {
     fn succeeded(&mut self, reason: &str, recovered: Recovered) -> Recovered {
         self.unconfirmed = true;
         let mut recovered = recovered;
-        let marker = self.marker_path();
         // The marker asked a person to act; that is no longer true.
-        if let Err(err) = files::remove(&marker, &key("manualLoginMarkerPath")) {
+        let removed = self
+            .marker_path()
+            .and_then(|marker| files::remove(&marker, &key("manualLoginMarkerPath")));
+        if let Err(err) = removed {
             tracing::error!(account = %self.account_id, error = %err.message, "token recovery: removing the marker failed");
             recovered.warnings.push(err.message);
         }
@@ -547,7 +552,6 @@ impl Recovery {
              gateway (openclaw gateway restart), or fix {SECTION}. This file is removed by the \
              next successful token refresh."
         );
-        let marker_path = self.marker_path();
         let marker = Marker {
             channel: crate::CHANNEL_ID,
             account_id: id,
@@ -570,8 +574,17 @@ impl Recovery {
         {
             message.push_str(&format!(" (connect error: {})", scrub(detail, &[])));
         }
-        match files::write_marker(&marker_path, &marker) {
-            Ok(()) => message.push_str(&format!(" (marker: {})", marker_path.display())),
+        let marker_path = self.marker_path();
+        let written = marker_path
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|path| files::write_marker(path, &marker));
+        match written {
+            Ok(()) => {
+                if let Ok(path) = &marker_path {
+                    message.push_str(&format!(" (marker: {})", path.display()));
+                }
+            }
             Err(err) => {
                 tracing::error!(account = %id, error = %err.message, "writing the manual-login marker failed");
                 message.push_str(&format!("; {}", err.message));
@@ -582,13 +595,13 @@ impl Recovery {
             reason,
             mode,
             attempts,
-            marker = %marker_path.display(),
+            marker = %marker_path.as_ref().map_or_else(|_| "(refused)".into(), |p| p.display().to_string()),
             error = %last_error,
             "token recovery gave up; a person must provide a new token"
         );
         RecoveryFailed::GaveUp {
             error: ChannelError::needs_login(message),
-            marker: marker_path,
+            marker: marker_path.ok(),
             attempts,
         }
     }

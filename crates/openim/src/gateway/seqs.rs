@@ -1,0 +1,153 @@
+//! The persisted seq marks of one account, and the arithmetic on the seqs the server sends.
+//!
+//! Every seq comes from the server as an `i64` and is checked before any sum is taken: a
+//! negative value or one at or above [`SEQ_LIMIT`] is a protocol error that names the frame and
+//! the conversation. Checked seqs keep every page computation far from overflow; the sums are
+//! checked all the same.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use channel_core::{ChannelError, state};
+use serde::{Deserialize, Serialize};
+
+/// Seqs at or above this are refused. Seqs count the messages of one conversation from 1;
+/// 2^53 of them (a million a second for 285 years) do not exist, and no JavaScript client could
+/// even name them. A larger value is a corrupt frame, and pulling towards it would never end.
+pub const SEQ_LIMIT: i64 = 1 << 53;
+
+/// A server-supplied seq checked to lie in `0..SEQ_LIMIT`; `frame` names where it came from.
+pub fn check(frame: &str, conversation_id: &str, seq: i64) -> Result<i64, ChannelError> {
+    if (0..SEQ_LIMIT).contains(&seq) {
+        Ok(seq)
+    } else {
+        Err(ChannelError::transient(format!(
+            "{frame}: conversation {conversation_id}: seq {seq} is outside 0..2^53; the server \
+             sent a corrupt value"
+        )))
+    }
+}
+
+/// The next page after `mark`, at most `size` seqs and none past `upto`; `None` once `mark`
+/// reached `upto` (or a sum would overflow, which checked seqs never do).
+pub fn next_page(mark: i64, upto: i64, size: i64) -> Option<(i64, i64)> {
+    let begin = mark.checked_add(1)?;
+    if begin > upto || size < 1 {
+        return None;
+    }
+    let end = begin
+        .checked_add(size - 1)
+        .map_or(upto, |end| end.min(upto));
+    Some((begin, end))
+}
+
+/// The mark a conversation we have never seen starts after: the last `size` seqs up to
+/// `newest` are read, older history is not.
+pub fn recent_start(newest: i64, size: i64) -> i64 {
+    newest.saturating_sub(size).max(0)
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SeqFile {
+    /// The newest seq handled, per conversation id.
+    #[serde(default)]
+    conversations: BTreeMap<String, i64>,
+}
+
+/// The persisted marks of one account.
+#[derive(Debug)]
+pub struct Seqs {
+    path: PathBuf,
+    file: SeqFile,
+    /// No file yet: the account never synced, so history is not replayed.
+    fresh: bool,
+}
+
+impl Seqs {
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, ChannelError> {
+        let path = path.into();
+        let loaded: Option<SeqFile> = state::read_json(&path).map_err(|e| {
+            ChannelError::from(e).context(format!("reading the seq marks {}", path.display()))
+        })?;
+        if let Some(file) = &loaded {
+            for (conversation_id, &mark) in &file.conversations {
+                check(&path.display().to_string(), conversation_id, mark).map_err(|e| {
+                    ChannelError::bad_input(format!(
+                        "{e}; fix or remove that entry (the conversation is then read from \
+                         its recent history)"
+                    ))
+                })?;
+            }
+        }
+        Ok(Self {
+            fresh: loaded.is_none(),
+            file: loaded.unwrap_or_default(),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn get(&self, conversation_id: &str) -> Option<i64> {
+        self.file.conversations.get(conversation_id).copied()
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    pub(super) fn set(&mut self, conversation_id: &str, seq: i64) {
+        let mark = self
+            .file
+            .conversations
+            .entry(conversation_id.to_owned())
+            .or_insert(0);
+        *mark = (*mark).max(seq);
+    }
+
+    pub(super) fn save(&mut self) -> Result<(), ChannelError> {
+        state::write_json(&self.path, &self.file, false).map_err(|e| save_error(&self.path, e))?;
+        self.fresh = false;
+        Ok(())
+    }
+}
+
+fn save_error(path: &Path, e: io::Error) -> ChannelError {
+    ChannelError::from(e).context(format!("saving the seq marks {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_seqs_are_refused_naming_frame_and_conversation() {
+        for seq in [-1, i64::MIN, SEQ_LIMIT, i64::MAX] {
+            let err = check("1001 reply (GetMaxSeqResp)", "si_a_b", seq).unwrap_err();
+            assert!(err.message.contains("1001 reply"), "{err}");
+            assert!(err.message.contains("si_a_b"), "{err}");
+            assert!(err.message.contains(&seq.to_string()), "{err}");
+        }
+        assert_eq!(check("f", "c", 0).unwrap(), 0);
+        assert_eq!(check("f", "c", SEQ_LIMIT - 1).unwrap(), SEQ_LIMIT - 1);
+    }
+
+    #[test]
+    fn pages_never_overflow() {
+        assert_eq!(next_page(0, 250, 100), Some((1, 100)));
+        assert_eq!(next_page(200, 250, 100), Some((201, 250)));
+        assert_eq!(next_page(250, 250, 100), None);
+        assert_eq!(next_page(i64::MAX, i64::MAX, 100), None);
+        assert_eq!(
+            next_page(i64::MAX - 10, i64::MAX, 100),
+            Some((i64::MAX - 9, i64::MAX))
+        );
+        assert_eq!(next_page(5, 10, 0), None);
+        assert_eq!(recent_start(250, 100), 150);
+        assert_eq!(recent_start(30, 100), 0);
+        assert_eq!(recent_start(i64::MIN, 100), 0);
+    }
+}
