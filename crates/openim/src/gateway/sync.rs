@@ -88,7 +88,6 @@ pub struct Sequencer {
     seqs: Seqs,
     me: String,
     page: i64,
-    catch_up_pages: u32,
     /// Conversations still to pull after the catch-up, with the newest seq the server named.
     backlog: BTreeMap<String, i64>,
     /// The conversation the backlog served last (it is served round-robin).
@@ -119,7 +118,6 @@ impl Sequencer {
             seqs,
             me: me.into(),
             page: PAGE,
-            catch_up_pages: CATCH_UP_PAGES,
             backlog: BTreeMap::new(),
             served: None,
             shrunk: HashMap::new(),
@@ -129,11 +127,6 @@ impl Sequencer {
 
     pub fn with_page(mut self, page: i64) -> Self {
         self.page = page.max(1);
-        self
-    }
-
-    pub fn with_catch_up_pages(mut self, pages: u32) -> Self {
-        self.catch_up_pages = pages.max(1);
         self
     }
 
@@ -194,7 +187,7 @@ impl Sequencer {
             }
             report.conversations += 1;
             let (pulled, done) = self
-                .pull(conn, sink, conversation_id, server, self.catch_up_pages)
+                .pull(conn, sink, conversation_id, server, CATCH_UP_PAGES)
                 .await?;
             report.pulled += pulled;
             if !done {
@@ -207,7 +200,7 @@ impl Sequencer {
             tracing::info!(user = %self.me, conversations = report.baselined, "first sync: existing history is not replayed");
         }
         if report.deferred > 0 {
-            tracing::info!(user = %self.me, conversations = report.deferred, pages = self.catch_up_pages, "catch-up: conversations with more pages than one catch-up reads; the rest is pulled page by page between live messages");
+            tracing::info!(user = %self.me, conversations = report.deferred, pages = CATCH_UP_PAGES, "catch-up: conversations with more pages than one catch-up reads; the rest is pulled page by page between live messages");
         }
         Ok(report)
     }
