@@ -431,14 +431,25 @@ fn connect_error(ws_addr: &Url, e: tungstenite::Error) -> ChannelError {
 
 /// Error texts of the WebSocket library may quote the request URL, which holds the token.
 fn redact(text: &str) -> String {
-    match text.find("token=") {
-        Some(at) => {
-            let rest = &text[at + 6..];
-            let end = rest.find(['&', ' ', '"', '\'']).unwrap_or(rest.len());
-            format!("{}token=<redacted>{}", &text[..at], &rest[end..])
-        }
-        None => text.to_owned(),
+    const KEY: &str = "token=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    // Every occurrence, in any case: an error may quote the URL twice (the request and a
+    // redirect), and a `Token=` is as secret as a `token=`.
+    while let Some(at) = rest.char_indices().map(|(i, _)| i).find(|&i| {
+        rest.get(i..i + KEY.len())
+            .is_some_and(|k| k.eq_ignore_ascii_case(KEY))
+    }) {
+        out.push_str(&rest[..at + KEY.len()]);
+        out.push_str("<redacted>");
+        let value = &rest[at + KEY.len()..];
+        let end = value
+            .find(['&', ' ', '"', '\'', '#'])
+            .unwrap_or(value.len());
+        rest = &value[end..];
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -452,5 +463,10 @@ mod tests {
             "bad url ws://h/?sendID=a&token=<redacted>&platformID=7"
         );
         assert_eq!(redact("no secret here"), "no secret here");
+        // Before, only the first was replaced.
+        assert_eq!(
+            redact("GET ws://h/?token=one&x=1 -> ws://g/?TOKEN=two#frag, token=three"),
+            "GET ws://h/?token=<redacted>&x=1 -> ws://g/?TOKEN=<redacted>#frag, token=<redacted>"
+        );
     }
 }
