@@ -21,9 +21,12 @@
 
 pub mod client;
 pub mod config;
+mod flusher;
+mod locks;
 pub mod login;
 pub mod media;
 pub mod normalize;
+pub mod peers;
 mod receive;
 pub(crate) mod send;
 pub mod store;

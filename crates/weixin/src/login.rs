@@ -194,7 +194,10 @@ async fn poll(
 }
 
 /// The poll host after a `scaned_but_redirect`: the bare host the server named, with the login
-/// URL's scheme (https in production; the official client always uses https).
+/// URL's scheme (https in production; the official client always uses https). A redirect from
+/// https to plain http is refused: the rest of the login, bot token included, would travel in
+/// the clear. Plain http stays possible when the login itself started on it (a loopback
+/// simulator, a private deployment).
 fn redirected(login: &Url, host: &str) -> Result<Url, ChannelError> {
     let host = host.trim().trim_end_matches('/');
     let text = if host.contains("://") {
@@ -202,7 +205,14 @@ fn redirected(login: &Url, host: &str) -> Result<Url, ChannelError> {
     } else {
         format!("{}://{host}", login.scheme())
     };
-    client::parse_base_url("redirect_host", &text)
+    let url = client::parse_base_url("redirect_host", &text)?;
+    if login.scheme() == "https" && url.scheme() != "https" {
+        return Err(ChannelError::permanent(format!(
+            "login failed: the server's redirect_host {host:?} would move the login from https to {}; refusing it",
+            url.scheme()
+        )));
+    }
+    Ok(url)
 }
 
 /// Saves a confirmed login in Tencent's layout, and removes other bots of the same WeChat user
@@ -313,5 +323,24 @@ mod tests {
             redirected(&http, "127.0.0.1:2").expect("ok").as_str(),
             "http://127.0.0.1:2/"
         );
+        assert_eq!(
+            redirected(&http, "https://127.0.0.1:2")
+                .expect("ok")
+                .as_str(),
+            "https://127.0.0.1:2/",
+            "an upgrade is fine"
+        );
+    }
+
+    #[test]
+    fn a_redirect_from_https_to_http_is_refused_naming_redirect_host() {
+        let https = Url::parse("https://ilinkai.weixin.qq.com/").expect("url");
+        for host in ["http://sh.ilinkai.weixin.qq.com", "HTTP://evil.example:80/"] {
+            let err = redirected(&https, host).expect_err("downgrade");
+            assert!(
+                err.message.contains("redirect_host") && err.message.contains("https to http"),
+                "{err}"
+            );
+        }
     }
 }

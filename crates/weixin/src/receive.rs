@@ -3,15 +3,21 @@
 //! wire → decode → normalize → pipeline (dedup → gate → host). The cursor is saved only after
 //! every message of a batch is durably accepted, so a crash replays at most one batch, and the
 //! dedup journal drops what was already accepted.
+//!
+//! A message's context token and window are noted only when the pipeline keeps the message, and
+//! written once per batch, before the cursor. What waited for the peer is sent beside the poll
+//! ([`Flusher`]).
 
 use std::time::Duration;
 
-use channel_core::{ChannelError, Connector, ErrorKind, Lifecycle, RunContext, now_ms};
+use channel_core::{Accepted, ChannelError, Connector, ErrorKind, Lifecycle, RunContext, now_ms};
 
+use crate::Account;
 use crate::client::{IlinkClient, timeouts};
+use crate::flusher::Flusher;
 use crate::normalize::normalize;
+use crate::peers::Peers;
 use crate::wire::{GetUpdatesResponse, WeixinMessage};
-use crate::{Account, send};
 
 /// The server's hold hint is trusted up to this much.
 const MAX_HOLD: Duration = Duration::from_secs(120);
@@ -28,6 +34,7 @@ pub(crate) struct Poller {
     hold: Duration,
     /// Whether the bot announced itself (`notifystart`) in this run.
     announced: bool,
+    flusher: Flusher,
 }
 
 impl Poller {
@@ -37,8 +44,10 @@ impl Poller {
             .store
             .load_cursor(&account.base.id)
             .map_err(|e| ChannelError::from(e).context("reading the cursor"))?;
+        let flusher = Flusher::start(account.clone(), ctx.cancel.clone());
         Ok(Self {
             account,
+            flusher,
             ctx,
             client,
             cursor,
@@ -113,7 +122,11 @@ impl Poller {
                 self.hold = Duration::from_millis(ms).min(MAX_HOLD);
             }
             // On an error the cursor stays put, so the server sends the batch again.
-            deliver(account, &self.ctx, &response).await?;
+            let peers = account.store.peers(&account.base.id);
+            deliver(account, &peers, &self.ctx, &self.flusher, &response).await?;
+            peers
+                .persist()
+                .map_err(|e| ChannelError::from(e).context("saving context tokens and windows"))?;
             let next = &response.get_updates_buf;
             if !next.is_empty() && *next != self.cursor {
                 account
@@ -126,8 +139,9 @@ impl Poller {
     }
 }
 
-/// A quote that came as a bare id gets the quoted text back, when we saw that message.
-fn resolve_quote(account: &Account, inbound: &mut channel_core::Inbound) {
+/// A quote that came as a bare id gets the quoted text back, when we saw that message in the
+/// same conversation.
+fn resolve_quote(account: &Account, peers: &Peers, inbound: &mut channel_core::Inbound) {
     let Some(reply) = inbound.reply_to.as_mut() else {
         return;
     };
@@ -135,18 +149,22 @@ fn resolve_quote(account: &Account, inbound: &mut channel_core::Inbound) {
         return;
     }
     if let Some(id) = &reply.id {
-        reply.body = account
-            .store
-            .recall_text(&account.base.id, id)
-            .ok()
-            .flatten();
+        reply.body = match peers.recall(&inbound.chat.id, id) {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::debug!(account = %account.base.id, %err, "could not read the texts kept for quotes");
+                None
+            }
+        };
     }
 }
 
 /// Hands every message of a batch to the pipeline, in order.
 async fn deliver(
     account: &Account,
+    peers: &Peers,
     ctx: &RunContext,
+    flusher: &Flusher,
     response: &GetUpdatesResponse,
 ) -> Result<(), ChannelError> {
     for raw in &response.msgs {
@@ -159,29 +177,6 @@ async fn deliver(
                 continue;
             }
         };
-        if let (Some(from), Some(token)) =
-            (msg.from_user_id.as_deref(), msg.context_token.as_deref())
-        {
-            // Recorded before the DM gate: a pairing reply to a stranger needs it too.
-            account
-                .store
-                .record_context_token(&account.base.id, from, token)
-                .map_err(|e| ChannelError::from(e).context("saving the context token"))?;
-            account
-                .windows()
-                .opened(from, now_ms())
-                .map_err(|e| ChannelError::from(e).context("opening the peer's window"))?;
-            // What waited for this peer goes out before the answer to this message.
-            match send::flush(account, from).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(account = %account.base.id, flushed = n, "sent messages that waited for the peer")
-                }
-                Err(err) => {
-                    tracing::warn!(account = %account.base.id, %err, "could not flush queued messages; they stay queued")
-                }
-            }
-        }
         let mut inbound = match normalize(&account.base.id, &msg, raw.clone()) {
             Ok(inbound) => inbound,
             Err(err) => {
@@ -189,16 +184,46 @@ async fn deliver(
                 continue;
             }
         };
-        resolve_quote(account, &mut inbound);
-        if let Err(err) =
-            account
-                .store
-                .remember_text(&account.base.id, &inbound.server_id, &inbound.text)
-        {
-            tracing::debug!(account = %account.base.id, %err, "could not remember the message for quotes");
-        }
-        let outcome = ctx.accept(inbound).await?;
+        resolve_quote(account, peers, &mut inbound);
+        let (peer, server_id, text) = (
+            inbound.chat.id.clone(),
+            inbound.server_id.clone(),
+            inbound.text.clone(),
+        );
+        // Noted before the pipeline sees the message, since the reply (or a pairing code) may
+        // be sent before `accept` returns; taken back if the pipeline drops it.
+        let noted = msg.context_token.as_deref().map(|token| {
+            peers.note_inbound(&peer, token, msg.create_time_ms.unwrap_or(0), now_ms())
+        });
+        let outcome = match ctx.accept(inbound).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                if let Some(noted) = noted {
+                    peers.take_back(noted);
+                }
+                return Err(err);
+            }
+        };
         tracing::debug!(account = %account.base.id, ?outcome, "inbound handled");
+        let kept = match &outcome {
+            Accepted::Dispatched | Accepted::Paired { .. } => true,
+            Accepted::Duplicate => match &noted {
+                Some(noted) => peers
+                    .is_news(noted)
+                    .map_err(|e| ChannelError::from(e).context("reading context tokens"))?,
+                None => false,
+            },
+            Accepted::Dropped(_) | Accepted::GroupDropped(_) => false,
+        };
+        match noted {
+            Some(noted) if !kept => peers.take_back(noted),
+            // A fresh window: what waited for this peer may go now.
+            Some(_) => flusher.request(&peer),
+            None => {}
+        }
+        if matches!(outcome, Accepted::Dispatched | Accepted::Paired { .. }) {
+            peers.remember(&peer, &server_id, &text);
+        }
     }
     Ok(())
 }

@@ -2,38 +2,23 @@
 //! uploaded first (spec §8.3) and follow the caption as their own messages. Every wire message
 //! is checked against the peer's window; what does not fit waits in the outbox (media as their
 //! uploaded items) and the caller is told so.
+//!
+//! Each wire message is in the send log under its wire id as soon as the server took it, and the
+//! whole message under its client id, so neither a replayed turn nor a flush that resumes after
+//! a crash sends a piece twice. What waited for a peer goes out before anything newer to it.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use channel_core::{Backoff, ChannelError, Outbound, Receipt, Target, now_ms};
 
-use crate::Account;
 use crate::client::{IlinkClient, Sent};
 use crate::media::outbound as media_out;
-use crate::text;
-use crate::window::{Queued, QueuedMedia};
+use crate::window::{EnqueueError, Queued, QueuedMedia};
 use crate::wire::{OutboundMessage, item};
+use crate::{Account, locks, text};
 
 /// Attempts per wire message on transient failures (timeouts, 5xx).
 const ATTEMPTS: u32 = 3;
-
-/// One send at a time per account: window counters and the outbox are read, checked and
-/// written as a unit.
-async fn account_lock(account: &Account) -> tokio::sync::OwnedMutexGuard<()> {
-    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
-        LazyLock::new(Mutex::default);
-    let key = account.store.accounts_dir().join(&account.base.id);
-    let lock = LOCKS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(key)
-        .or_default()
-        .clone();
-    lock.lock_owned().await
-}
 
 /// `openclaw-weixin:<ms>-<8 hex>`, the shape of the official client's ids.
 fn new_client_id() -> String {
@@ -88,24 +73,10 @@ pub(crate) async fn send(
     let client_id = client_id_for(message);
     // A caller that names its message (a host retry, a redelivered reply) gets the first
     // outcome again instead of a second copy.
-    let log = account.send_log();
     if message.client_id.is_some() {
-        let windows = account.windows();
-        let _turn = account_lock(account).await;
-        if let Some(message_id) = log.sent(&client_id)? {
-            return Ok(Receipt::Sent {
-                message_id,
-                parts: 0,
-            });
-        }
-        if let Some(queued) = windows
-            .queued(&client_id)
-            .map_err(io("reading the outbox"))?
-        {
-            return Ok(Receipt::Queued {
-                queue_id: queued.queue_id,
-                reason: queued.reason,
-            });
+        let _turn = locks::peer(account, &to).await;
+        if let Some(earlier) = earlier_outcome(account, &client_id)? {
+            return Ok(earlier);
         }
     }
     let client = IlinkClient::new(account.endpoint()?)?;
@@ -123,7 +94,16 @@ pub(crate) async fn send(
             upload_media(account, &client, &to, entry, &message.media_roots).await?,
         ));
     }
-    let _turn = account_lock(account).await;
+    let _turn = locks::peer(account, &to).await;
+    // Asked again while the attachments uploaded.
+    if message.client_id.is_some()
+        && let Some(earlier) = earlier_outcome(account, &client_id)?
+    {
+        return Ok(earlier);
+    }
+    // What waited for the peer goes first; if it cannot, this message waits behind it (the
+    // window is closed) or fails with it, so the peer never reads them out of order.
+    flush_locked(account, &client, &to).await?;
     let plan = Plan {
         to: &to,
         client_id: &client_id,
@@ -146,23 +126,48 @@ pub(crate) async fn send(
                 format!("queued until {to} writes again: {reason}")
             };
             let (pieces, media) = split_parts(&parts[sent..]);
-            account
-                .windows()
-                .enqueue(Queued {
-                    queue_id: queue_id.clone(),
-                    peer: to.clone(),
-                    pieces,
-                    media,
-                    client_id,
-                    first_piece: sent,
-                    queued_at: now_ms(),
-                    reason: reason.clone(),
-                })
-                .map_err(io("queueing the message"))?;
+            let queued = Queued {
+                queue_id: queue_id.clone(),
+                peer: to.clone(),
+                pieces,
+                media,
+                client_id,
+                first_piece: sent,
+                queued_at: now_ms(),
+                reason: reason.clone(),
+            };
+            match account.windows().enqueue(queued, sent > 0) {
+                Ok(()) => {}
+                Err(EnqueueError::Io(err)) => return Err(io("queueing the message")(err)),
+                Err(full) => {
+                    return Err(ChannelError::permanent(format!(
+                        "openclaw-weixin: not sent and not queued: {full}; {to}'s window is closed ({reason}) and the queue empties only when {to} writes again"
+                    )));
+                }
+            }
             tracing::info!(account = %account.base.id, queue_id, %reason, "message queued");
             Ok(Receipt::Queued { queue_id, reason })
         }
     }
+}
+
+/// What became of the logical message `client_id` when it was asked for before: sent, or
+/// waiting in the outbox.
+fn earlier_outcome(account: &Account, client_id: &str) -> Result<Option<Receipt>, ChannelError> {
+    if let Some(message_id) = account.send_log().sent(client_id)? {
+        return Ok(Some(Receipt::Sent {
+            message_id,
+            parts: 0,
+        }));
+    }
+    Ok(account
+        .windows()
+        .queued(client_id)
+        .map_err(io("reading the outbox"))?
+        .map(|queued| Receipt::Queued {
+            queue_id: queued.queue_id,
+            reason: queued.reason,
+        }))
 }
 
 /// Reads, encrypts and uploads one attachment; errors say which one.
@@ -227,61 +232,59 @@ fn split_parts(parts: &[Part]) -> (Vec<String>, Vec<QueuedMedia>) {
     (pieces, media)
 }
 
-/// Sends what waited for `peer`, right after the peer wrote (a fresh window).
+/// Sends what waited for `peer`, after the peer wrote (a fresh window).
 pub(crate) async fn flush(account: &Account, peer: &str) -> Result<usize, ChannelError> {
     let windows = account.windows();
-    let _turn = account_lock(account).await;
-    let mut waiting = windows.take_for(peer).map_err(io("reading the outbox"))?;
-    if waiting.is_empty() {
+    if windows
+        .first_for(peer)
+        .map_err(io("reading the outbox"))?
+        .is_none()
+    {
         return Ok(0);
     }
-    let token_lookup = self::peer(account, peer);
-    let client = IlinkClient::new(account.endpoint()?);
-    let (client, _) = match (client, token_lookup) {
-        (Ok(client), Ok(found)) => (client, found),
-        (Err(err), _) | (_, Err(err)) => {
-            windows
-                .requeue_front(waiting)
-                .map_err(io("restoring the outbox"))?;
-            return Err(err);
-        }
-    };
+    let client = IlinkClient::new(account.endpoint()?)?;
+    let _turn = locks::peer(account, peer).await;
+    flush_locked(account, &client, peer).await
+}
+
+/// Sends `peer`'s queued messages, oldest first, while its window is open. Each leaves the
+/// outbox only once delivered, so a crash leaves the ones not sent; one the send log already
+/// has (the crash came between the send and its removal) leaves without being sent again.
+async fn flush_locked(
+    account: &Account,
+    client: &IlinkClient,
+    peer: &str,
+) -> Result<usize, ChannelError> {
+    let windows = account.windows();
+    let log = account.send_log();
     let mut flushed = 0;
-    while !waiting.is_empty() {
-        let item = waiting.remove(0);
-        let parts = queued_parts(&item);
-        let plan = Plan {
-            to: &item.peer,
-            client_id: &item.client_id,
-            parts: &parts,
-            first_piece: item.first_piece,
-        };
-        let outcome = deliver(account, &client, &plan).await;
-        let stopped_at = match outcome {
-            Ok(Delivered::All { .. }) => {
-                flushed += 1;
-                tracing::info!(account = %account.base.id, queue_id = %item.queue_id, "queued message delivered");
-                continue;
+    while let Some(item) = windows.first_for(peer).map_err(io("reading the outbox"))? {
+        if log.sent(&item.client_id)?.is_none() {
+            let parts = queued_parts(&item);
+            let plan = Plan {
+                to: &item.peer,
+                client_id: &item.client_id,
+                parts: &parts,
+                first_piece: item.first_piece,
+            };
+            match deliver(account, client, &plan).await? {
+                Delivered::All { .. } => {
+                    tracing::info!(account = %account.base.id, queue_id = %item.queue_id, "queued message delivered");
+                }
+                Delivered::Stopped { sent, reason } => {
+                    if sent > 0 {
+                        windows
+                            .advance(&item.queue_id, sent, &reason)
+                            .map_err(io("updating the outbox"))?;
+                    }
+                    break;
+                }
             }
-            Ok(Delivered::Stopped { sent, reason }) => Some((sent, Ok(reason))),
-            Err(err) => Some((0, Err(err))),
-        };
-        // Whatever is left goes back, in order, ahead of anything queued meanwhile.
-        if let Some((sent, result)) = stopped_at {
-            let (pieces, media) = split_parts(&parts[sent..]);
-            let mut rest = vec![Queued {
-                pieces,
-                media,
-                first_piece: item.first_piece + sent,
-                ..item
-            }];
-            rest.append(&mut waiting);
-            windows
-                .requeue_front(rest)
-                .map_err(io("restoring the outbox"))?;
-            result?;
         }
-        break;
+        windows
+            .remove(&item.queue_id)
+            .map_err(io("updating the outbox"))?;
+        flushed += 1;
     }
     Ok(flushed)
 }
@@ -311,8 +314,19 @@ async fn deliver(
     plan: &Plan<'_>,
 ) -> Result<Delivered, ChannelError> {
     let windows = account.windows();
+    let log = account.send_log();
     let mut last_id = String::new();
     for (n, part) in plan.parts.iter().enumerate() {
+        let wire_id = if plan.parts.len() == 1 && plan.first_piece == 0 {
+            plan.client_id.to_owned()
+        } else {
+            format!("{}:{}", plan.client_id, plan.first_piece + n)
+        };
+        // Went out before a crash or an error cut the message short.
+        if log.sent(&wire_id)?.is_some() {
+            last_id = wire_id;
+            continue;
+        }
         let window = windows
             .window(plan.to)
             .map_err(io("reading the peer's window"))?;
@@ -321,26 +335,22 @@ async fn deliver(
         }
         // The token may have been refreshed by an inbound message since the caller looked.
         let (_, token) = peer(account, plan.to)?;
-        let wire_id = if plan.parts.len() == 1 && plan.first_piece == 0 {
-            plan.client_id.to_owned()
-        } else {
-            format!("{}:{}", plan.client_id, plan.first_piece + n)
-        };
         match send_part(account, client, plan.to, &token, &wire_id, part.item()).await {
             Ok(Sent::Accepted { message_id }) => {
-                if n + 1 == plan.parts.len() {
-                    // The whole message went out: recorded before any other bookkeeping, so a
-                    // crash now cannot make a replay send it again.
-                    account.send_log().record_sent(plan.client_id, &wire_id);
-                }
+                // Recorded before any other bookkeeping, so a crash now cannot make a replay or
+                // a flush send it again.
+                log.record_sent(&wire_id, &wire_id);
                 windows
                     .record_send(plan.to)
                     .map_err(io("counting the send"))?;
                 // The peer may quote the bot's words later, by server id.
-                if let (Some(server_id), Part::Text(text)) = (message_id, part) {
-                    let _ = account
+                if let (Some(server_id), Part::Text(text)) = (message_id, part)
+                    && let Err(err) = account
                         .store
-                        .remember_text(&account.base.id, &server_id, text);
+                        .peers(&account.base.id)
+                        .remember_now(plan.to, &server_id, text)
+                {
+                    tracing::debug!(account = %account.base.id, %err, "could not remember the reply for quotes");
                 }
                 last_id = wire_id;
             }
@@ -366,6 +376,8 @@ async fn deliver(
             Err(err) => return Err(err),
         }
     }
+    // The whole message went out: a replay of it is answered from the log.
+    log.record_sent(plan.client_id, &last_id);
     Ok(Delivered::All { last_id })
 }
 

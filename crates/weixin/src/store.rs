@@ -8,13 +8,13 @@
 //! <state>/openclaw-weixin/accounts/<id>.context-tokens.json  {"<userId>": "<context_token>", …}
 //! ```
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use channel_core::state;
 use serde::{Deserialize, Serialize};
+
+use crate::peers::Peers;
 
 /// `accounts/<id>.json`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,12 +96,7 @@ pub struct Store {
     dir: PathBuf,
 }
 
-/// Messages whose text is kept for resolving quotes, per account.
-pub const RECENT_KEPT: usize = 500;
-const RECENT_TEXT_CHARS: usize = 2000;
-
-/// Serializes read-modify-write cycles on context-token files inside one process.
-static TOKENS_LOCK: Mutex<()> = Mutex::new(());
+pub use crate::peers::RECENT_KEPT;
 
 impl Store {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -173,6 +168,8 @@ impl Store {
     /// Forgets an account: its credentials, cursor, tokens, windows, outbox, dedup journal and
     /// its entry in `accounts.json`. Returns whether it existed.
     pub fn remove_account(&self, id: &str) -> io::Result<bool> {
+        // What a running poll noted and did not write yet must not bring the files back.
+        self.peers(id).forget();
         let mut existed = false;
         let mut names = vec![id.to_owned()];
         names.extend(raw_id_candidates(id));
@@ -230,71 +227,19 @@ impl Store {
         state::write_json(&self.account_path(id, ".sync.json"), &file, false)
     }
 
-    fn recent_path(&self, id: &str) -> PathBuf {
-        self.account_path(id, ".recent.json")
+    /// The context tokens, windows and quoted texts of account `id`.
+    pub fn peers(&self, id: &str) -> Peers {
+        Peers::new(&self.accounts_dir(), id)
     }
 
-    /// Remembers the text of a message by its server id, so a later quote of it can be
-    /// resolved when the quoting client sends only the id. Keeps the latest [`RECENT_KEPT`].
-    pub fn remember_text(&self, id: &str, server_id: &str, text: &str) -> io::Result<()> {
-        if text.trim().is_empty() {
-            return Ok(());
-        }
-        let _guard = TOKENS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let mut recent: std::collections::VecDeque<(String, String)> =
-            state::read_json(&self.recent_path(id))?.unwrap_or_default();
-        recent.retain(|(known, _)| known != server_id);
-        recent.push_back((
-            server_id.to_owned(),
-            text.chars().take(RECENT_TEXT_CHARS).collect(),
-        ));
-        while recent.len() > RECENT_KEPT {
-            recent.pop_front();
-        }
-        state::write_json(&self.recent_path(id), &recent, false)
-    }
-
-    /// The remembered text of a message, if it is still among the recent ones.
-    pub fn recall_text(&self, id: &str, server_id: &str) -> io::Result<Option<String>> {
-        let recent: Vec<(String, String)> =
-            state::read_json(&self.recent_path(id))?.unwrap_or_default();
-        Ok(recent
-            .into_iter()
-            .rev()
-            .find(|(known, _)| known == server_id)
-            .map(|(_, text)| text))
-    }
-
-    fn tokens_path(&self, id: &str) -> PathBuf {
-        self.account_path(id, ".context-tokens.json")
-    }
-
-    fn read_tokens(&self, id: &str) -> io::Result<BTreeMap<String, String>> {
-        Ok(state::read_json(&self.tokens_path(id))?.unwrap_or_default())
-    }
-
-    /// Remembers the latest context token of `peer` (byte-exact id and token).
+    /// Remembers the latest context token of `peer` (byte-exact id and token), at once.
     pub fn record_context_token(&self, id: &str, peer: &str, token: &str) -> io::Result<()> {
-        let _guard = TOKENS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let mut tokens = self.read_tokens(id)?;
-        // One entry per peer, whatever case an older file used for the key.
-        tokens.retain(|known, _| known == peer || !known.eq_ignore_ascii_case(peer));
-        if tokens.get(peer).map(String::as_str) == Some(token) {
-            return Ok(());
-        }
-        tokens.insert(peer.to_owned(), token.to_owned());
-        state::write_json(&self.tokens_path(id), &tokens, false)
+        self.peers(id).record_token(peer, token)
     }
 
     /// Finds a peer case-insensitively: returns its byte-exact wire id and latest context token.
     pub fn context_token(&self, id: &str, peer: &str) -> io::Result<Option<(String, String)>> {
-        let tokens = self.read_tokens(id)?;
-        if let Some(token) = tokens.get(peer) {
-            return Ok(Some((peer.to_owned(), token.clone())));
-        }
-        Ok(tokens
-            .into_iter()
-            .find(|(known, _)| known.eq_ignore_ascii_case(peer)))
+        self.peers(id).context_token(peer)
     }
 }
 

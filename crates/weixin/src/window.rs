@@ -4,15 +4,22 @@
 //!
 //! Here every peer's window is tracked on disk; a send that does not fit is queued in the
 //! account's outbox, the caller is told it was queued, and the queue is flushed when the peer
-//! writes again.
+//! writes again. An item leaves the outbox only once it was delivered, so a crash mid-flush
+//! leaves what was not sent; the outbox is bounded per peer and in total.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use channel_core::state;
 use serde::{Deserialize, Serialize};
+
+use crate::peers::Peers;
+
+/// Messages that may wait for one peer.
+pub const OUTBOX_PER_PEER: usize = 50;
+/// Messages that may wait in one account's outbox.
+pub const OUTBOX_TOTAL: usize = 1000;
 
 /// Window limits; both configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +54,14 @@ pub struct PeerWindow {
     /// The server refused a send (`ret=-2`) although the window looked open.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refused: bool,
+    /// Create time (epoch ms) of the message that brought the peer's current context token; 0
+    /// when unknown. A redelivered message older than this must not bring its token back.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub token_at: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl PeerWindow {
@@ -116,53 +131,55 @@ pub struct Queued {
     pub reason: String,
 }
 
-/// `accounts/<id>.windows.json` and `accounts/<id>.outbox.json`.
+/// Why a message could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    #[error("{waiting} messages already wait for {peer} (at most {OUTBOX_PER_PEER} per peer)")]
+    PeerFull { peer: String, waiting: usize },
+    #[error("the account's outbox already holds {0} messages (at most {OUTBOX_TOTAL})")]
+    Full(usize),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// `accounts/<id>.windows.json` and `accounts/<id>.outbox.json`; every change is a
+/// read-modify-write under the account's one lock ([`Peers`]).
 #[derive(Debug, Clone)]
 pub struct WindowStore {
-    windows: PathBuf,
+    peers: Peers,
     outbox: PathBuf,
 }
 
 impl WindowStore {
     pub fn new(accounts_dir: PathBuf, account: &str) -> Self {
         Self {
-            windows: accounts_dir.join(format!("{account}.windows.json")),
+            peers: Peers::new(&accounts_dir, account),
             outbox: accounts_dir.join(format!("{account}.outbox.json")),
         }
     }
 
-    fn read_windows(&self) -> io::Result<BTreeMap<String, PeerWindow>> {
-        Ok(state::read_json(&self.windows)?.unwrap_or_default())
-    }
-
     pub fn window(&self, peer: &str) -> io::Result<Option<PeerWindow>> {
-        Ok(self.read_windows()?.remove(peer))
+        self.peers.window(peer)
     }
 
-    /// The peer wrote: a fresh window.
+    /// The peer wrote: a fresh window, written at once (the poll loop notes it instead and
+    /// writes once per batch).
     pub fn opened(&self, peer: &str, at: i64) -> io::Result<()> {
-        let mut all = self.read_windows()?;
-        all.insert(
-            peer.to_owned(),
-            PeerWindow {
+        self.peers.update_window(peer, |w| {
+            *w = PeerWindow {
                 received_at: at,
-                sends: 0,
-                refused: false,
-            },
-        );
-        state::write_json(&self.windows, &all, false)
+                token_at: w.token_at,
+                ..PeerWindow::default()
+            };
+        })
     }
 
     pub fn record_send(&self, peer: &str) -> io::Result<()> {
-        let mut all = self.read_windows()?;
-        all.entry(peer.to_owned()).or_default().sends += 1;
-        state::write_json(&self.windows, &all, false)
+        self.peers.update_window(peer, |w| w.sends += 1)
     }
 
     pub fn record_refusal(&self, peer: &str) -> io::Result<()> {
-        let mut all = self.read_windows()?;
-        all.entry(peer.to_owned()).or_default().refused = true;
-        state::write_json(&self.windows, &all, false)
+        self.peers.update_window(peer, |w| w.refused = true)
     }
 
     /// The queued entry of the logical message `client_id`, if it waits.
@@ -177,29 +194,59 @@ impl WindowStore {
         Ok(state::read_json(&self.outbox)?.unwrap_or_default())
     }
 
-    pub fn enqueue(&self, item: Queued) -> io::Result<()> {
+    /// Queues a message behind the others. `remainder`: the rest of a message that already
+    /// went out in part, which is kept even past the bounds (at most one such past them, since
+    /// a full outbox means a closed window), so no message is left cut in two.
+    pub fn enqueue(&self, item: Queued, remainder: bool) -> Result<(), EnqueueError> {
+        let _turn = self.peers.lock();
         let mut all = self.outbox()?;
+        if !remainder {
+            let waiting = all.iter().filter(|q| q.peer == item.peer).count();
+            if waiting >= OUTBOX_PER_PEER {
+                return Err(EnqueueError::PeerFull {
+                    peer: item.peer,
+                    waiting,
+                });
+            }
+            if all.len() >= OUTBOX_TOTAL {
+                return Err(EnqueueError::Full(all.len()));
+            }
+        }
         all.push(item);
-        state::write_json(&self.outbox, &all, false)
+        state::write_json(&self.outbox, &all, false)?;
+        Ok(())
     }
 
-    /// Takes the peer's queued messages out of the outbox, oldest first.
-    pub fn take_for(&self, peer: &str) -> io::Result<Vec<Queued>> {
-        let (mine, rest): (Vec<Queued>, Vec<Queued>) =
-            self.outbox()?.into_iter().partition(|q| q.peer == peer);
-        if !mine.is_empty() {
-            state::write_json(&self.outbox, &rest, false)?;
+    /// The peer's oldest queued message; it stays queued until [`WindowStore::remove`].
+    pub fn first_for(&self, peer: &str) -> io::Result<Option<Queued>> {
+        Ok(self.outbox()?.into_iter().find(|q| q.peer == peer))
+    }
+
+    /// A delivered message leaves the outbox.
+    pub fn remove(&self, queue_id: &str) -> io::Result<()> {
+        let _turn = self.peers.lock();
+        let mut all = self.outbox()?;
+        let before = all.len();
+        all.retain(|q| q.queue_id != queue_id);
+        if all.len() != before {
+            state::write_json(&self.outbox, &all, false)?;
         }
-        Ok(mine)
+        Ok(())
     }
 
-    /// Puts messages back at the front of the outbox (a flush that could not finish).
-    pub fn requeue_front(&self, items: Vec<Queued>) -> io::Result<()> {
-        if items.is_empty() {
+    /// The first `sent` parts of a queued message went out; the rest keeps its place.
+    pub fn advance(&self, queue_id: &str, sent: usize, reason: &str) -> io::Result<()> {
+        let _turn = self.peers.lock();
+        let mut all = self.outbox()?;
+        let Some(item) = all.iter_mut().find(|q| q.queue_id == queue_id) else {
             return Ok(());
-        }
-        let mut all = items;
-        all.extend(self.outbox()?);
+        };
+        let from_text = sent.min(item.pieces.len());
+        item.pieces.drain(..from_text);
+        let from_media = (sent - from_text).min(item.media.len());
+        item.media.drain(..from_media);
+        item.first_piece += from_text + from_media;
+        reason.clone_into(&mut item.reason);
         state::write_json(&self.outbox, &all, false)
     }
 }
@@ -219,7 +266,7 @@ mod tests {
         let open = PeerWindow {
             received_at: 0,
             sends: 2,
-            refused: false,
+            ..PeerWindow::default()
         };
         assert_eq!(open.closed(limits, HOUR), None);
         let full = PeerWindow {
@@ -270,11 +317,8 @@ mod tests {
         assert!(!format!("{with_media:?}").contains("secret"));
     }
 
-    #[test]
-    fn outbox_is_per_peer_and_ordered() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let store = WindowStore::new(tmp.path().to_path_buf(), "a");
-        let item = |id: &str, peer: &str| Queued {
+    fn item(id: &str, peer: &str) -> Queued {
+        Queued {
             queue_id: id.into(),
             peer: peer.into(),
             pieces: vec![format!("text {id}")],
@@ -283,28 +327,31 @@ mod tests {
             first_piece: 0,
             queued_at: 0,
             reason: "full".into(),
-        };
-        store.enqueue(item("q1", "alice")).expect("enqueue");
-        store.enqueue(item("q2", "bob")).expect("enqueue");
-        store.enqueue(item("q3", "alice")).expect("enqueue");
-        let mine: Vec<_> = store
-            .take_for("alice")
-            .expect("take")
-            .into_iter()
-            .map(|q| q.queue_id)
-            .collect();
-        assert_eq!(mine, ["q1", "q3"]);
-        assert_eq!(store.outbox().expect("outbox").len(), 1);
-        store
-            .requeue_front(vec![item("q3", "alice")])
-            .expect("requeue");
+        }
+    }
+
+    #[test]
+    fn outbox_is_per_peer_and_ordered_and_items_leave_only_when_removed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = WindowStore::new(tmp.path().to_path_buf(), "a");
+        store.enqueue(item("q1", "alice"), false).expect("enqueue");
+        store.enqueue(item("q2", "bob"), false).expect("enqueue");
+        store.enqueue(item("q3", "alice"), false).expect("enqueue");
+        let first = store.first_for("alice").expect("read").expect("waiting");
+        assert_eq!(first.queue_id, "q1");
+        assert_eq!(
+            store.outbox().expect("outbox").len(),
+            3,
+            "looking takes nothing"
+        );
+        store.remove("q1").expect("remove");
         let order: Vec<_> = store
             .outbox()
             .expect("outbox")
             .into_iter()
             .map(|q| q.queue_id)
             .collect();
-        assert_eq!(order, ["q3", "q2"]);
+        assert_eq!(order, ["q2", "q3"]);
         store.opened("alice", 5).expect("open");
         store.record_send("alice").expect("send");
         assert_eq!(
@@ -312,8 +359,111 @@ mod tests {
             Some(PeerWindow {
                 received_at: 5,
                 sends: 1,
-                refused: false
+                ..PeerWindow::default()
             })
         );
+    }
+
+    #[test]
+    fn a_partly_sent_message_keeps_its_place_with_what_is_left() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = WindowStore::new(tmp.path().to_path_buf(), "a");
+        let three = Queued {
+            pieces: vec!["p0".into(), "p1".into()],
+            media: vec![QueuedMedia {
+                kind: "file".into(),
+                item: serde_json::json!({"type": 4}),
+            }],
+            ..item("q1", "alice")
+        };
+        store.enqueue(three, false).expect("enqueue");
+        store.enqueue(item("q2", "alice"), false).expect("enqueue");
+        store.advance("q1", 2, "window closed").expect("advance");
+        let all = store.outbox().expect("outbox");
+        assert_eq!(all[0].queue_id, "q1");
+        assert!(all[0].pieces.is_empty());
+        assert_eq!((all[0].media.len(), all[0].first_piece), (1, 2));
+        assert_eq!(all[0].reason, "window closed");
+    }
+
+    #[test]
+    fn the_outbox_is_bounded_per_peer_and_in_total_with_a_clear_error() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = WindowStore::new(tmp.path().to_path_buf(), "a");
+        for n in 0..OUTBOX_PER_PEER {
+            store
+                .enqueue(item(&format!("a{n}"), "alice"), false)
+                .expect("room");
+        }
+        let full = store
+            .enqueue(item("over", "alice"), false)
+            .expect_err("full");
+        assert!(
+            full.to_string().contains(&format!(
+                "{OUTBOX_PER_PEER} messages already wait for alice"
+            )),
+            "{full}"
+        );
+        store
+            .enqueue(item("rest", "alice"), true)
+            .expect("the rest of a half-sent message is kept");
+        let mut peer = 0;
+        while store.outbox().expect("outbox").len() < OUTBOX_TOTAL {
+            for n in 0..OUTBOX_PER_PEER - 1 {
+                if store.outbox().expect("outbox").len() == OUTBOX_TOTAL {
+                    break;
+                }
+                store
+                    .enqueue(item(&format!("{peer}-{n}"), &format!("peer{peer}")), false)
+                    .expect("room");
+            }
+            peer += 1;
+        }
+        let full = store
+            .enqueue(item("x", "someone-new"), false)
+            .expect_err("full");
+        assert!(matches!(full, EnqueueError::Full(OUTBOX_TOTAL)), "{full}");
+        assert!(full.to_string().contains("at most 1000"), "{full}");
+    }
+
+    #[test]
+    fn concurrent_writers_lose_no_update() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    // Each writer has a handle of its own, as the poll loop and sends do.
+                    let store = WindowStore::new(dir, "race");
+                    for n in 0..10 {
+                        let peer = format!("peer{t}-{n}");
+                        store.opened(&peer, 1).expect("open");
+                        store.record_send(&peer).expect("send");
+                        store.record_send("shared").expect("send");
+                        store.enqueue(item(&peer, &peer), false).expect("enqueue");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("writer");
+        }
+        let store = WindowStore::new(dir, "race");
+        for t in 0..16 {
+            for n in 0..10 {
+                let peer = format!("peer{t}-{n}");
+                assert_eq!(
+                    store.window(&peer).expect("read").map(|w| w.sends),
+                    Some(1),
+                    "{peer}"
+                );
+            }
+        }
+        assert_eq!(
+            store.window("shared").expect("read").map(|w| w.sends),
+            Some(160)
+        );
+        assert_eq!(store.outbox().expect("outbox").len(), 160);
     }
 }

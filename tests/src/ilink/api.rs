@@ -263,10 +263,21 @@ fn fault_response(fault: Fault) -> Response {
     }
 }
 
-async fn sendmessage(
-    State(shared): State<Arc<Shared>>,
-    call: Call,
-) -> Result<Json<Value>, BadRequest> {
+async fn sendmessage(State(shared): State<Arc<Shared>>, call: Call) -> Response {
+    if !shared.admit_send().await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "send stalled, then dropped",
+        )
+            .into_response();
+    }
+    match sendmessage_rules(&shared, &call) {
+        Ok(answer) => answer.into_response(),
+        Err(bad) => bad.into_response(),
+    }
+}
+
+fn sendmessage_rules(shared: &Shared, call: &Call) -> Result<Json<Value>, BadRequest> {
     let root = Obj::root(&call.body);
     let msg = root.object("msg")?.ok_or_else(|| root.missing("msg"))?;
     let items = msg.array("item_list")?;

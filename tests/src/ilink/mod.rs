@@ -19,6 +19,8 @@
 //!   fewer than `window_max_sends` accepted sends since that user's last message and within
 //!   `window` of it, else `ret=-2`; no text item longer than `max_text_chars` characters, else
 //!   `ret=-2 "prepare failed"`.
+//! * [`IlinkSim::stall_sends`] makes `sendmessage` hang after a number of calls; the calls that
+//!   hung are answered 503 (never accepted) once [`IlinkSim::resume_sends`] is called.
 //! * Unknown, missing or revoked tokens get HTTP 200 `{"errcode":-14,"errmsg":"session timeout"}`.
 //!
 //! # QR login
@@ -314,6 +316,23 @@ impl IlinkSim {
                 _ => return self.shared.accepted(bot_id),
             }
         }
+    }
+
+    /// Lets `after` more `sendmessage` calls through, then holds every later one unanswered
+    /// until [`IlinkSim::resume_sends`], as a server that stopped answering would.
+    pub fn stall_sends(&self, after: u32) {
+        self.shared.stall_sends(after);
+    }
+
+    /// Ends a stall. The calls that hung are answered HTTP 503 and never accepted, so a client
+    /// that gave up on them (or crashed) and sends again is not recorded twice.
+    pub fn resume_sends(&self) {
+        self.shared.resume_sends();
+    }
+
+    /// How many `sendmessage` calls hang in a stall right now.
+    pub fn stalled_sends(&self) -> usize {
+        self.shared.stalled_sends()
     }
 
     /// Whether the last notify call was `notifystart` (false before any).

@@ -35,6 +35,13 @@ pub(crate) enum SimError {
     Conflict(String),
 }
 
+/// `sendmessage` calls let through before the server stops answering, and those hanging now.
+#[derive(Debug, Default)]
+struct Stall {
+    passes: Option<u32>,
+    hanging: usize,
+}
+
 /// State shared by the HTTP handlers and the `IlinkSim` handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -48,6 +55,10 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Bumped on every recorded `sendmessage`, for `wait_sent`.
     sent_tx: watch::Sender<u64>,
+    /// Stalled sends ([`Shared::stall_sends`]).
+    stall: Mutex<Stall>,
+    /// Bumped by [`Shared::resume_sends`]: stalled sends give up.
+    resumed: watch::Sender<u64>,
     /// Set to `true` when the `IlinkSim` is dropped; held long-polls return at once.
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -145,8 +156,53 @@ impl Shared {
                 ids: IdGen::new(),
             }),
             sent_tx: watch::channel(0).0,
+            stall: Mutex::default(),
+            resumed: watch::channel(0).0,
             shutdown: watch::channel(false).0,
         }
+    }
+
+    /// From now on `after` more `sendmessage` calls pass; later ones hang until
+    /// [`Shared::resume_sends`] (a server that stopped answering).
+    pub(crate) fn stall_sends(&self, after: u32) {
+        self.stall_lock().passes = Some(after);
+    }
+
+    /// Ends a stall: what hung is answered 503 without reaching the rules (never accepted).
+    pub(crate) fn resume_sends(&self) {
+        self.stall_lock().passes = None;
+        self.resumed.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn stalled_sends(&self) -> usize {
+        self.stall_lock().hanging
+    }
+
+    /// Whether this `sendmessage` may reach the rules; a stalled one waits, then gets `false`.
+    pub(crate) async fn admit_send(&self) -> bool {
+        let mut resumed = self.resumed.subscribe();
+        let mut shutdown = self.shutdown.subscribe();
+        {
+            let mut stall = self.stall_lock();
+            match &mut stall.passes {
+                None => return true,
+                Some(0) => stall.hanging += 1,
+                Some(n) => {
+                    *n -= 1;
+                    return true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = resumed.changed() => {}
+            _ = shutdown.wait_for(|stop| *stop) => {}
+        }
+        self.stall_lock().hanging -= 1;
+        false
+    }
+
+    fn stall_lock(&self) -> MutexGuard<'_, Stall> {
+        self.stall.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
