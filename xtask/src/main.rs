@@ -11,6 +11,7 @@
 //! * `sandbox`: the same stack, left running for a person to try.
 //! * `ci`: fmt, clippy, every test, the addon's JS checks, e2e and fidelity.
 
+mod chaos_gateway;
 mod ci;
 mod e2e;
 mod e2e_openim;
@@ -67,6 +68,14 @@ enum Command {
     Sandbox,
     /// Everything CI checks.
     Ci,
+    /// The gateway level of the chaos suite: SIGKILLs of the real gateway while messages flow.
+    ChaosGateway {
+        /// Small sizes, as CI runs them.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// The workspace root.
@@ -117,6 +126,31 @@ fn main() -> ExitCode {
         Command::Fidelity { keep, only } => fidelity::run(keep, only),
         Command::Sandbox => sandbox::run(),
         Command::Ci => ci::run(),
+        Command::ChaosGateway { quick, seed } => {
+            let plan = if quick {
+                chaos_gateway::Plan {
+                    inbound: 40,
+                    peers: 5,
+                    kills: 1,
+                    seed,
+                }
+            } else {
+                chaos_gateway::Plan {
+                    inbound: 300,
+                    peers: 10,
+                    kills: 2,
+                    seed,
+                }
+            };
+            chaos_gateway::run(&root().join("target/chaos/gateway"), plan).and_then(|figures| {
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+                if figures.iter().all(chaos_gateway::Figures::held) {
+                    Ok(())
+                } else {
+                    Err("chaos: the promise did not hold".into())
+                }
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

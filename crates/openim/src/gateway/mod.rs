@@ -127,7 +127,7 @@ impl Runner {
                 return Err(error);
             }
         };
-        tracing::info!(user = %self.login.user_id, conversations = report.conversations, pulled = report.pulled, backlog = report.deferred, "connected; catch-up done");
+        tracing::info!(user = %self.login.user_id, conversations = report.conversations, pulled = report.pulled, backlog = report.deferred, "logged in; first catch-up round done");
         let mut settled = false;
         if !self.sync.behind() {
             self.settle(life);
@@ -182,6 +182,8 @@ impl Runner {
     fn settle(&self, life: &Lifecycle) {
         self.link.caught_up();
         life.connected();
+        // The line e2e runs and operators wait for: from here on nothing stored is unread.
+        tracing::info!(user = %self.login.user_id, "connected and caught up");
         if self.sync.too_large() > 0 {
             tracing::warn!(user = %self.login.user_id, skipped = self.sync.too_large(), "messages larger than the frame cap were skipped since the account started");
         }
