@@ -4,7 +4,7 @@ use std::path::Path;
 
 use xshell::{Shell, cmd};
 
-use crate::{Result, e2e, fidelity, root, toolchain};
+use crate::{Result, chaos, e2e, fidelity, root, toolchain};
 
 /// The `*.test.mjs` files of `dir` (relative to the root), by name: Node 24 takes a directory
 /// argument for a test file and fails.
@@ -28,6 +28,8 @@ pub fn run() -> Result {
     )
     .run()?;
     cmd!(sh, "cargo test --workspace --all-features").run()?;
+    // The small seeded fault schedule of every channel (faults, SIGKILLs, restarts).
+    chaos::run(true, 1, None)?;
     // The JS entry against the debug addon and the simulator binary: loading, descriptor,
     // panics surfacing as errors, log forwarding, the Control UI login path, the generic
     // tools, gateway methods and commands through the test-only `imbridge-testkit` channel, and

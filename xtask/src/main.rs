@@ -9,8 +9,11 @@
 //!   must work), and `@openim/client-sdk` under Node against the OpenIM simulator (login, receive,
 //!   send, catch-up after a drop, kick). `--only weixin|openim` runs one.
 //! * `sandbox`: the same stack, left running for a person to try.
-//! * `ci`: fmt, clippy, every test, the addon's JS checks, e2e and fidelity.
+//! * `chaos`: seeded faults, SIGKILLs and restarts over the simulators for each channel's
+//!   account (`imchaos`), with figures; `--quick` is the small schedule CI runs.
+//! * `ci`: fmt, clippy, every test, the quick chaos run, the addon's JS checks, e2e and fidelity.
 
+mod chaos;
 mod chaos_gateway;
 mod ci;
 mod e2e;
@@ -66,6 +69,19 @@ enum Command {
     },
     /// Run the whole stack offline and leave it running.
     Sandbox,
+    /// Seeded fault schedules over the simulators, per channel: lost, duplicated, out of
+    /// order, replies sent twice; writes target/chaos/report.json.
+    Chaos {
+        /// The small schedule (300 inbound, 10 peers, 30 outbound, 2 kills) instead of the full
+        /// one (10,000 inbound, 50 peers, 1,000 outbound, 5 kills).
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One channel only: openim, weixin or yunxin.
+        #[arg(long)]
+        channel: Option<String>,
+    },
     /// Everything CI checks.
     Ci,
     /// The gateway level of the chaos suite: SIGKILLs of the real gateway while messages flow.
@@ -125,6 +141,11 @@ fn main() -> ExitCode {
         Command::E2e { keep, only } => e2e::run(keep, only),
         Command::Fidelity { keep, only } => fidelity::run(keep, only),
         Command::Sandbox => sandbox::run(),
+        Command::Chaos {
+            quick,
+            seed,
+            channel,
+        } => chaos::run(quick, seed, channel),
         Command::Ci => ci::run(),
         Command::ChaosGateway { quick, seed } => {
             let plan = if quick {

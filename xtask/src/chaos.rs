@@ -1,0 +1,93 @@
+//! `cargo xtask chaos`: the channel-level fault suite (`imchaos`, crate `chaos/`) for each
+//! channel, its tables, and `target/chaos/report.json`.
+//!
+//! `imchaos` is built in the debug profile: CI's `cargo test` has already built every
+//! dependency that way, so the build costs one crate, and a run is bound by fsyncs and by the
+//! faults' own waits rather than by CPU.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use xshell::{Shell, cmd};
+
+use crate::{Result, root};
+
+/// Every channel, in the order they run.
+pub const CHANNELS: [&str; 3] = ["openim", "weixin", "yunxin"];
+
+/// (inbound, peers, outbound, kills)
+const FULL: (usize, usize, usize, usize) = (10_000, 50, 1_000, 5);
+const QUICK: (usize, usize, usize, usize) = (300, 10, 30, 2);
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+pub fn run(quick: bool, seed: u64, channel: Option<String>) -> Result {
+    let channels: Vec<&str> = match channel.as_deref() {
+        Some(one) if CHANNELS.contains(&one) => vec![one],
+        Some(other) => {
+            return Err(format!("unknown channel {other:?}; one of {CHANNELS:?}").into());
+        }
+        None => CHANNELS.to_vec(),
+    };
+    let sh = Shell::new()?;
+    sh.change_dir(root());
+    cmd!(sh, "cargo build -p imbridge-chaos --bin imchaos").run()?;
+    let exe = target_dir().join("debug").join("imchaos");
+    let out = root().join("target/chaos");
+    std::fs::create_dir_all(&out)?;
+    let (inbound, peers, outbound, kills) = if quick { QUICK } else { FULL };
+    let (inbound, peers, outbound, kills, seed_arg) = (
+        inbound.to_string(),
+        peers.to_string(),
+        outbound.to_string(),
+        kills.to_string(),
+        seed.to_string(),
+    );
+    let mut runs = Vec::new();
+    let mut failed = Vec::new();
+    for channel in channels {
+        let file = out.join(format!("{channel}.json"));
+        if file.exists() {
+            std::fs::remove_file(&file)?;
+        }
+        // A run that fails still writes its report; the figures decide below.
+        let status = cmd!(
+            sh,
+            "{exe} run --channel {channel} --seed {seed_arg} --inbound {inbound} --peers {peers} --outbound {outbound} --kills {kills} --out {file}"
+        )
+        .ignore_status()
+        .output()?;
+        print!("{}", String::from_utf8_lossy(&status.stdout));
+        eprint!("{}", String::from_utf8_lossy(&status.stderr));
+        let report: Value = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes)?,
+            Err(err) => {
+                failed.push(format!("{channel}: no report ({err})"));
+                continue;
+            }
+        };
+        if let Some(failures) = report["failures"].as_array()
+            && !failures.is_empty()
+        {
+            failed.push(format!("{channel}: {}", Value::Array(failures.clone())));
+        } else if !status.status.success() {
+            failed.push(format!("{channel}: imchaos exited with {}", status.status));
+        }
+        runs.push(report);
+    }
+    let report = out.join("report.json");
+    std::fs::write(
+        &report,
+        serde_json::to_vec_pretty(&json!({"quick": quick, "seed": seed, "runs": runs}))?,
+    )?;
+    println!("chaos report: {}", report.display());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("chaos: {}", failed.join("; ")).into())
+    }
+}
