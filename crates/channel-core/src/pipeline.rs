@@ -122,6 +122,14 @@ impl TurnKeys {
     }
 }
 
+/// When a reply whose send failed for a passing reason is sent again, under the same client id
+/// (the channel's send log, or the network's own dedup of that id, keeps it single).
+const SEND_RETRIES: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(10),
+];
+
 /// What [`Pipeline::accept`] did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
@@ -502,6 +510,18 @@ impl Pipeline {
                         tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "a recorded reply could not be delivered");
                     }
                 }
+                if *lock(&replier.undelivered) {
+                    tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, "recorded replies still cannot be sent; the turn stays pending for the next start");
+                    return;
+                }
+                // The agent's final answer was recorded: the run had ended, and running it again
+                // would ask the agent a second time (OpenClaw may also answer a turn it holds
+                // for finished with its "couldn't produce a reply" notice).
+                if work.recorded.iter().any(|r| r.kind == "final") {
+                    tracing::info!(channel = %self.config.channel, account = %self.config.account, id, replies = work.recorded.len(), "replayed turn finished from its recorded answer");
+                    self.complete(&id);
+                    return;
+                }
             }
         }
         let mut inbound = work.inbound;
@@ -519,7 +539,13 @@ impl Pipeline {
                 () = self.cancel.cancelled() => return,
                 outcome = self.turn(inbound.clone(), work.replay, attempt, Arc::clone(&replier)) => outcome,
             };
-            let replied = answered_before || *lock(&replier.sent) > 0;
+            let replied = answered_before || *lock(&replier.answered) > 0;
+            if *lock(&replier.undelivered) {
+                // The agent answered, the network would not take the answer: not done, so the
+                // next start sends what was recorded (and does not ask the agent again).
+                tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, "a reply could not be sent; the turn stays pending and its recorded replies go out when the account next starts");
+                return;
+            }
             match outcome {
                 // Replies already sent by the cut-off run are recognised in the send log; a host
                 // that knows the turn finished answers with none.
@@ -552,7 +578,11 @@ impl Pipeline {
             }
             break;
         }
-        if let Err(err) = lock(&self.journal).complete(&id) {
+        self.complete(&id);
+    }
+
+    fn complete(&self, id: &str) {
+        if let Err(err) = lock(&self.journal).complete(id) {
             tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "could not mark the turn done");
         }
     }
@@ -621,7 +651,8 @@ impl Pipeline {
                 id: inbound.chat.id.clone(),
             },
             inbound_id: inbound.server_id.clone(),
-            sent: Mutex::new(0),
+            answered: Mutex::new(0),
+            undelivered: Mutex::new(false),
         })
     }
 
@@ -711,7 +742,11 @@ struct TurnReplier {
     pipeline: Arc<Pipeline>,
     target: Target,
     inbound_id: String,
-    sent: Mutex<usize>,
+    /// Replies the host produced so far (each recorded in the journal before its send).
+    answered: Mutex<usize>,
+    /// A reply still could not be sent after [`SEND_RETRIES`], for a passing reason: the turn
+    /// stays pending, and the next start sends what was recorded.
+    undelivered: Mutex<bool>,
 }
 
 #[async_trait::async_trait]
@@ -724,9 +759,9 @@ impl Replier for TurnReplier {
             ));
         }
         let index = {
-            let mut sent = lock(&self.sent);
-            *sent += 1;
-            *sent
+            let mut answered = lock(&self.answered);
+            *answered += 1;
+            *answered
         };
         let pipeline = &self.pipeline;
         let recorded = lock(&pipeline.journal).record_reply(&self.inbound_id, index, &payload);
@@ -744,7 +779,24 @@ impl Replier for TurnReplier {
             // The channel's own allowed roots apply.
             media_roots: Vec::new(),
         };
-        let receipt = pipeline.outlet.send(&self.target, &message).await?;
+        let mut retries = SEND_RETRIES.iter();
+        let receipt = loop {
+            match pipeline.outlet.send(&self.target, &message).await {
+                Ok(receipt) => break receipt,
+                Err(err) if err.kind.is_retryable() => {
+                    let Some(delay) = retries.next() else {
+                        *lock(&self.undelivered) = true;
+                        return Err(err);
+                    };
+                    tracing::warn!(channel = %pipeline.config.channel, account = %pipeline.config.account, id = %self.inbound_id, index, %err, ?delay, "a reply could not be sent; trying again");
+                    tokio::select! {
+                        () = pipeline.cancel.cancelled() => return Err(err),
+                        () = tokio::time::sleep(*delay) => {}
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        };
         pipeline.report_status(StatusPatch {
             last_outbound_at: Some(now_ms()),
             ..StatusPatch::default()
@@ -1182,10 +1234,11 @@ mod tests {
         }
     }
 
-    /// A turn that failed after the agent answered is finished: its answer may be out, and a
-    /// second run could send another one.
+    /// Before: a reply the network refused (a REST 500) was lost, because the turn counted as
+    /// answered and was marked done. Now the send is tried again; still refused, the turn stays
+    /// pending, and the next start sends the recorded answer without asking the agent again.
     #[tokio::test(start_paused = true)]
-    async fn a_turn_that_failed_after_its_agent_answered_is_not_run_again() {
+    async fn a_reply_the_network_keeps_refusing_goes_out_at_the_next_start_without_a_second_run() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let host = Arc::new(StandaloneHost::default());
         let pipeline = Pipeline::open(
@@ -1202,7 +1255,66 @@ mod tests {
                 .await
         );
         tokio::time::sleep(Duration::from_secs(120)).await;
-        assert_eq!(host.attempts(), ["once"]);
+        assert_eq!(host.attempts(), ["once"], "the agent is asked once");
+        pipeline.close().await;
+        assert_eq!(
+            pending_ids(tmp.path()),
+            ["once"],
+            "the answer is still owed"
+        );
+
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
+        pipeline.report_status(StatusPatch::connected());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let sent = lock(&outlet.0).clone();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].1.text, "echo: msg once");
+        assert_eq!(sent[0].1.client_id.as_deref(), Some("once:reply:1"));
+        assert!(host.attempts().is_empty(), "the agent was asked again");
+        pipeline.close().await;
+        assert!(pending_ids(tmp.path()).is_empty());
+    }
+
+    /// Fails the first `n` sends with a passing error.
+    struct Flaky(Mutex<usize>, Recorder);
+
+    #[async_trait::async_trait]
+    impl Outlet for Flaky {
+        async fn send(&self, target: &Target, message: &Outbound) -> Result<Receipt, ChannelError> {
+            {
+                let mut left = lock(&self.0);
+                if *left > 0 {
+                    *left -= 1;
+                    return Err(ChannelError::transient("HTTP 500"));
+                }
+            }
+            self.1.send(target, message).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reply_refused_for_a_moment_is_sent_again_under_its_id() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(Flaky(Mutex::new(2), Recorder::default()));
+        let pipeline = Pipeline::open(
+            config(tmp.path()),
+            host.clone(),
+            outlet.clone(),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        pipeline.accept(inbound("r", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(60), |h| h.turns().len() == 1)
+                .await
+        );
+        let sent = lock(&outlet.1.0).clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1.client_id.as_deref(), Some("r:reply:1"));
         pipeline.close().await;
         assert!(pending_ids(tmp.path()).is_empty());
     }
