@@ -1,5 +1,10 @@
-//! `cargo xtask chaos`: the channel-level fault suite (`imchaos`, crate `chaos/`) for each
-//! channel, its tables, and `target/chaos/report.json`.
+//! `cargo xtask chaos`: the fault suite at two levels, with its tables and
+//! `target/chaos/report.json`:
+//!
+//! - the channel level (`imchaos`, crate `chaos/`): each channel's account under the standalone
+//!   host, in a child process SIGKILLed and restarted, against its simulator's faults;
+//! - the gateway level ([`crate::chaos_gateway`]): the packaged plugin in the real OpenClaw
+//!   gateway, SIGKILLed and restarted while messages flow.
 //!
 //! `imchaos` is built in the debug profile: CI's `cargo test` has already built every
 //! dependency that way, so the build costs one crate, and a run is bound by fsyncs and by the
@@ -25,7 +30,15 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-pub fn run(quick: bool, seed: u64, channel: Option<String>) -> Result {
+/// Which levels a run covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Level {
+    Channel,
+    Gateway,
+    Both,
+}
+
+pub fn run(quick: bool, seed: u64, channel: Option<String>, level: Level) -> Result {
     let channels: Vec<&str> = match channel.as_deref() {
         Some(one) if CHANNELS.contains(&one) => vec![one],
         Some(other) => {
@@ -33,12 +46,52 @@ pub fn run(quick: bool, seed: u64, channel: Option<String>) -> Result {
         }
         None => CHANNELS.to_vec(),
     };
+    let out = root().join("target/chaos");
+    std::fs::create_dir_all(&out)?;
+    let mut report = json!({"quick": quick, "seed": seed});
+    let mut failed = Vec::new();
+    if level != Level::Gateway {
+        let (runs, failures) = channel_level(quick, seed, &channels)?;
+        report["channel"] = Value::Array(runs);
+        failed.extend(failures);
+    }
+    if level != Level::Channel {
+        let plan = if quick {
+            crate::chaos_gateway::Plan::QUICK
+        } else {
+            crate::chaos_gateway::Plan::FULL
+        };
+        let figures = crate::chaos_gateway::run(
+            &out.join("gateway"),
+            crate::chaos_gateway::Plan { seed, ..plan },
+            &channels,
+        )?;
+        println!("{}", crate::chaos_gateway::table(&figures));
+        failed.extend(figures.iter().filter(|f| !f.held()).map(|f| {
+            format!(
+                "gateway {}: lost {}, replies twice {}, out of order {}",
+                f.channel, f.lost, f.replies_twice, f.out_of_order
+            )
+        }));
+        report["gateway"] = serde_json::to_value(&figures)?;
+    }
+    let file = out.join("report.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&report)?)?;
+    println!("chaos report: {}", file.display());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("chaos: {}", failed.join("; ")).into())
+    }
+}
+
+/// Runs `imchaos` for each channel; the reports and what failed.
+fn channel_level(quick: bool, seed: u64, channels: &[&str]) -> Result<(Vec<Value>, Vec<String>)> {
     let sh = Shell::new()?;
     sh.change_dir(root());
     cmd!(sh, "cargo build -p imbridge-chaos --bin imchaos").run()?;
     let exe = target_dir().join("debug").join("imchaos");
     let out = root().join("target/chaos");
-    std::fs::create_dir_all(&out)?;
     let (inbound, peers, outbound, kills) = if quick { QUICK } else { FULL };
     let (inbound, peers, outbound, kills, seed_arg) = (
         inbound.to_string(),
@@ -49,7 +102,7 @@ pub fn run(quick: bool, seed: u64, channel: Option<String>) -> Result {
     );
     let mut runs = Vec::new();
     let mut failed = Vec::new();
-    for channel in channels {
+    for &channel in channels {
         let file = out.join(format!("{channel}.json"));
         if file.exists() {
             std::fs::remove_file(&file)?;
@@ -79,15 +132,5 @@ pub fn run(quick: bool, seed: u64, channel: Option<String>) -> Result {
         }
         runs.push(report);
     }
-    let report = out.join("report.json");
-    std::fs::write(
-        &report,
-        serde_json::to_vec_pretty(&json!({"quick": quick, "seed": seed, "runs": runs}))?,
-    )?;
-    println!("chaos report: {}", report.display());
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("chaos: {}", failed.join("; ")).into())
-    }
+    Ok((runs, failed))
 }

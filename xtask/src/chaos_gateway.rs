@@ -37,6 +37,23 @@ pub struct Plan {
     pub seed: u64,
 }
 
+impl Plan {
+    /// The full schedule: 300 messages from 10 peers, two SIGKILLs.
+    pub const FULL: Plan = Plan {
+        inbound: 300,
+        peers: 10,
+        kills: 2,
+        seed: 1,
+    };
+    /// What CI runs: 40 messages from 5 peers, one SIGKILL.
+    pub const QUICK: Plan = Plan {
+        inbound: 40,
+        peers: 5,
+        kills: 1,
+        seed: 1,
+    };
+}
+
 /// One channel's figures at the gateway level.
 #[derive(Debug, Clone, Serialize)]
 pub struct Figures {
@@ -94,12 +111,61 @@ fn marker(peer: &str, n: usize) -> String {
     format!("GW-{peer}-{n}")
 }
 
-/// Runs OpenIM, then WeChat, each in a directory of its own under `dir`.
-pub fn run(dir: &Path, plan: Plan) -> Result<Vec<Figures>> {
-    Ok(vec![
-        openim(&dir.join("openim"), plan)?,
-        weixin(&dir.join("weixin"), plan)?,
-    ])
+/// Runs each of `channels` (`openim`, `weixin`, `yunxin`: Yunxin over its server API and
+/// webhook) in a directory of its own under `dir`.
+pub fn run(dir: &Path, plan: Plan, channels: &[&str]) -> Result<Vec<Figures>> {
+    let mut figures = Vec::new();
+    for &channel in channels {
+        let dir = dir.join(channel);
+        figures.push(match channel {
+            "openim" => openim(&dir, plan)?,
+            "weixin" => weixin(&dir, plan)?,
+            "yunxin" => yunxin(&dir, plan)?,
+            other => return Err(format!("chaos: no gateway run for {other:?}").into()),
+        });
+    }
+    Ok(figures)
+}
+
+/// The figures as a table, one row per channel.
+pub fn table(figures: &[Figures]) -> String {
+    let mut out = format!(
+        "{:<16} {:>7} {:>8} {:>5} {:>7} {:>6} {:>7} {:>7} {:>6} {:>5} {:>15} {:>6}\n",
+        "gateway level",
+        "inbound",
+        "exactly1",
+        "lost",
+        "reply2x",
+        "order",
+        "reruns",
+        "prompts",
+        "other",
+        "kills",
+        "recover p50/max",
+        "wall"
+    );
+    for f in figures {
+        let mut recover = f.recover_s.clone();
+        recover.sort_by(f64::total_cmp);
+        let p50 = recover.get(recover.len() / 2).copied().unwrap_or(0.0);
+        let max = recover.last().copied().unwrap_or(0.0);
+        out.push_str(&format!(
+            "{:<16} {:>7} {:>8} {:>5} {:>7} {:>6} {:>7} {:>7} {:>6} {:>5} {:>15} {:>5.0}s\n",
+            f.channel,
+            f.inbound,
+            f.exactly_once,
+            f.lost,
+            f.replies_twice,
+            f.out_of_order,
+            f.agent_reruns,
+            f.host_prompts,
+            f.other_sent,
+            f.kills,
+            format!("{p50:.1}s/{max:.1}s"),
+            f.wall_s
+        ));
+    }
+    out
 }
 
 struct OpenIm {
@@ -437,7 +503,7 @@ fn count(
     let mut asked: BTreeMap<String, usize> = BTreeMap::new();
     let mut host_prompts = 0;
     for request in model.requests() {
-        match newest_user_text(&request).and_then(|t| marker_in(&t)) {
+        match newest_user_marker(&request) {
             Some(m) if messages.iter().any(|(_, x)| *x == m) => *asked.entry(m).or_default() += 1,
             _ => host_prompts += 1,
         }
@@ -477,23 +543,26 @@ fn count(
     }
 }
 
-/// The text of the newest user message of a chat-completions request.
-fn newest_user_text(request: &Value) -> Option<String> {
-    let message = request["messages"]
+/// The marker the mock model answers a request with: the one in its newest user message that
+/// carries one (OpenClaw puts more user messages after the peer's, such as its envelope notes).
+fn newest_user_marker(request: &Value) -> Option<String> {
+    request["messages"]
         .as_array()?
         .iter()
         .rev()
-        .find(|m| m["role"] == "user")?;
-    match &message["content"] {
-        Value::String(text) => Some(text.clone()),
-        Value::Array(parts) => Some(
-            parts
-                .iter()
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-        _ => None,
+        .filter(|m| m["role"] == "user")
+        .find_map(|m| marker_in(&text_of(&m["content"])))
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
     }
 }
 

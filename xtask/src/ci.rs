@@ -29,7 +29,7 @@ pub fn run() -> Result {
     .run()?;
     cmd!(sh, "cargo test --workspace --all-features").run()?;
     // The small seeded fault schedule of every channel (faults, SIGKILLs, restarts).
-    chaos::run(true, 1, None)?;
+    chaos::run(true, 1, None, chaos::Level::Channel)?;
     // The JS entry against the debug addon and the simulator binary: loading, descriptor,
     // panics surfacing as errors, log forwarding, the Control UI login path, the generic
     // tools, gateway methods and commands through the test-only `imbridge-testkit` channel, and
@@ -54,6 +54,8 @@ pub fn run() -> Result {
         .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
         .run()?;
     e2e::run(false, None)?;
+    // The small gateway-level schedule: OpenIM DMs while the real gateway is SIGKILLed.
+    chaos::run(true, 1, Some("openim".into()), chaos::Level::Gateway)?;
     // The simulators themselves, checked against official clients: Tencent's weixin plugin
     // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).
     fidelity::run(false, None)

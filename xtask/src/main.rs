@@ -9,9 +9,11 @@
 //!   must work), and `@openim/client-sdk` under Node against the OpenIM simulator (login, receive,
 //!   send, catch-up after a drop, kick). `--only weixin|openim` runs one.
 //! * `sandbox`: the same stack, left running for a person to try.
-//! * `chaos`: seeded faults, SIGKILLs and restarts over the simulators for each channel's
-//!   account (`imchaos`), with figures; `--quick` is the small schedule CI runs.
-//! * `ci`: fmt, clippy, every test, the quick chaos run, the addon's JS checks, e2e and fidelity.
+//! * `chaos`: seeded faults, SIGKILLs and restarts, with figures, at two levels: each channel's
+//!   account over its simulator (`imchaos`), and the packaged plugin in the real gateway;
+//!   `--quick` is the small schedule CI runs, `--level` picks one level.
+//! * `ci`: fmt, clippy, every test, the quick chaos runs, the addon's JS checks, e2e and
+//!   fidelity.
 
 mod chaos;
 mod chaos_gateway;
@@ -81,17 +83,13 @@ enum Command {
         /// One channel only: openim, weixin or yunxin.
         #[arg(long)]
         channel: Option<String>,
+        /// The channel level (standalone host, child process), the gateway level (the real
+        /// OpenClaw gateway), or both.
+        #[arg(long, value_enum, default_value = "both")]
+        level: chaos::Level,
     },
     /// Everything CI checks.
     Ci,
-    /// The gateway level of the chaos suite: SIGKILLs of the real gateway while messages flow.
-    ChaosGateway {
-        /// Small sizes, as CI runs them.
-        #[arg(long)]
-        quick: bool,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
 }
 
 /// The workspace root.
@@ -145,33 +143,9 @@ fn main() -> ExitCode {
             quick,
             seed,
             channel,
-        } => chaos::run(quick, seed, channel),
+            level,
+        } => chaos::run(quick, seed, channel, level),
         Command::Ci => ci::run(),
-        Command::ChaosGateway { quick, seed } => {
-            let plan = if quick {
-                chaos_gateway::Plan {
-                    inbound: 40,
-                    peers: 5,
-                    kills: 1,
-                    seed,
-                }
-            } else {
-                chaos_gateway::Plan {
-                    inbound: 300,
-                    peers: 10,
-                    kills: 2,
-                    seed,
-                }
-            };
-            chaos_gateway::run(&root().join("target/chaos/gateway"), plan).and_then(|figures| {
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-                if figures.iter().all(chaos_gateway::Figures::held) {
-                    Ok(())
-                } else {
-                    Err("chaos: the promise did not hold".into())
-                }
-            })
-        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
