@@ -14,6 +14,9 @@
 //!   `--quick` is the small schedule CI runs, `--level` picks one level.
 //! * `ci`: fmt, clippy, every test, the quick chaos runs, the addon's JS checks, e2e and
 //!   fidelity.
+//! * `fuzz`: every libFuzzer target of `fuzz/libfuzzer/` for `--seconds` each (nightly,
+//!   cargo-fuzz cached under `target/tools/`); a table, `target/fuzz/report.json`, and each
+//!   crash kept in `fuzz/regressions/` for the stable corpus replay.
 
 mod chaos;
 mod chaos_gateway;
@@ -22,6 +25,7 @@ mod e2e;
 mod e2e_openim;
 mod e2e_yunxin;
 mod fidelity;
+mod fuzz;
 mod gateway;
 mod package;
 mod sandbox;
@@ -90,6 +94,15 @@ enum Command {
     },
     /// Everything CI checks.
     Ci,
+    /// Run the fuzz targets (libFuzzer, nightly) and report executions and crashes.
+    Fuzz {
+        /// How long each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Run only this target (a name in fuzz/libfuzzer/fuzz_targets/).
+        #[arg(long)]
+        target: Option<String>,
+    },
 }
 
 /// The workspace root.
@@ -146,6 +159,7 @@ fn main() -> ExitCode {
             level,
         } => chaos::run(quick, seed, channel, level),
         Command::Ci => ci::run(),
+        Command::Fuzz { seconds, target } => fuzz::run(seconds, target),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,10 @@
 //! Splitting long text for networks with a message size limit.
 
-/// Splits text into pieces of at most `max` characters, preferring paragraph, then line, then
-/// word breaks.
+/// Splits text into pieces of at most `max` characters (at least one), preferring paragraph,
+/// then line, then word breaks.
 pub fn chunks(text: &str, max: usize) -> Vec<String> {
+    // A zero limit would cut nothing off and loop forever.
+    let max = max.max(1);
     let mut out = Vec::new();
     let mut rest = text.trim_end();
     while rest.chars().count() > max {
@@ -15,7 +17,11 @@ pub fn chunks(text: &str, max: usize) -> Vec<String> {
             .into_iter()
             .find_map(|sep| window.rfind(sep).filter(|&i| i > 0))
             .unwrap_or(cut);
-        out.push(rest[..at].trim_end().to_owned());
+        // Leading whitespace can fill a whole window; it is no message of its own.
+        let piece = rest[..at].trim_end();
+        if !piece.is_empty() {
+            out.push(piece.to_owned());
+        }
         rest = rest[at..].trim_start();
     }
     if !rest.is_empty() || out.is_empty() {

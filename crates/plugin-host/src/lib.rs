@@ -31,6 +31,8 @@
 #![allow(unsafe_code)] // napi-derive expands to FFI glue.
 
 pub mod boundary;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod guard;
 mod logs;
 mod registry;

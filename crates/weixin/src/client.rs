@@ -60,16 +60,23 @@ impl std::fmt::Debug for Endpoint {
 
 /// Parses a base URL, keeping any path prefix (a trailing `/` is added so joins append).
 pub fn parse_base_url(field: &str, raw: &str) -> Result<Url, ChannelError> {
-    let mut text = raw.trim().to_owned();
-    if !text.ends_with('/') {
-        text.push('/');
-    }
-    let url =
-        Url::parse(&text).map_err(|e| ChannelError::bad_input(format!("{field}: {e}: {raw:?}")))?;
+    let mut url = Url::parse(raw.trim())
+        .map_err(|e| ChannelError::bad_input(format!("{field}: {e}: {raw:?}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ChannelError::bad_input(format!(
             "{field}: must be http or https, got {raw:?}"
         )));
+    }
+    // A join keeps neither, and a `/` appended to the text would land in them, so the path
+    // prefix would be cut off silently (found by fuzzing `weixin_config`).
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ChannelError::bad_input(format!(
+            "{field}: a base URL cannot have a query (?) or fragment (#), got {raw:?}"
+        )));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
     }
     Ok(url)
 }
@@ -520,7 +527,7 @@ pub(crate) fn snippet(bytes: &[u8]) -> String {
     }
 }
 
-fn decode<T: DeserializeOwned>(label: &str, bytes: &[u8]) -> Result<T, ChannelError> {
+pub(crate) fn decode<T: DeserializeOwned>(label: &str, bytes: &[u8]) -> Result<T, ChannelError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ChannelError::transient(format!(
             "{label}: empty response body"
@@ -539,7 +546,7 @@ fn decode<T: DeserializeOwned>(label: &str, bytes: &[u8]) -> Result<T, ChannelEr
 }
 
 /// Turns a non-zero `ret`/`errcode` into an error; `-14` always means a new login is needed.
-fn check(
+pub(crate) fn check(
     label: &str,
     status: &ApiStatus,
     kind_of: impl Fn(i64) -> ErrorKind,
@@ -664,6 +671,19 @@ mod tests {
         assert!(parse_base_url("baseUrl", "ftp://x").is_err());
         let err = parse_base_url("accounts.a.baseUrl", "::").expect_err("bad");
         assert!(err.message.contains("accounts.a.baseUrl"), "{err}");
+    }
+
+    #[test]
+    fn base_urls_with_a_query_or_fragment_are_refused() {
+        for raw in [
+            "https://h/prefix?x=1",
+            "https://h/prefix#/other/",
+            "https://h/?",
+        ] {
+            let err = parse_base_url("baseUrl", raw).expect_err(raw);
+            assert_eq!(err.kind, ErrorKind::BadInput);
+            assert!(err.message.contains("query (?) or fragment (#)"), "{err}");
+        }
     }
 
     #[test]

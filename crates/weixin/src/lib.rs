@@ -22,6 +22,8 @@
 pub mod client;
 pub mod config;
 mod flusher;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod locks;
 pub mod login;
 pub mod media;

@@ -198,7 +198,7 @@ async fn poll(
 /// https to plain http is refused: the rest of the login, bot token included, would travel in
 /// the clear. Plain http stays possible when the login itself started on it (a loopback
 /// simulator, a private deployment).
-fn redirected(login: &Url, host: &str) -> Result<Url, ChannelError> {
+pub(crate) fn redirected(login: &Url, host: &str) -> Result<Url, ChannelError> {
     let host = host.trim().trim_end_matches('/');
     let text = if host.contains("://") {
         host.to_owned()

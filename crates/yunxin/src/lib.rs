@@ -28,6 +28,8 @@
 
 pub mod channel;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod nim;
 pub mod normalize;
 pub mod outbound;

@@ -146,7 +146,10 @@ pub fn media_of(it: &MessageItem) -> Option<Media> {
 
 /// The key of an attachment (spec §10.2) and the field it came from, or `None` for a plaintext
 /// image.
-fn resolve_key(label: &str, loc: &Locator) -> Result<Option<(Key, &'static str)>, ChannelError> {
+pub(crate) fn resolve_key(
+    label: &str,
+    loc: &Locator,
+) -> Result<Option<(Key, &'static str)>, ChannelError> {
     let bad =
         |message: String| ChannelError::new(ErrorKind::Permanent, format!("{label}: {message}"));
     let from_aes_key = |raw: &str| {

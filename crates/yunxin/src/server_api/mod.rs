@@ -15,7 +15,7 @@
 
 mod rest;
 mod sign;
-mod webhook;
+pub(crate) mod webhook;
 
 use std::sync::Arc;
 
