@@ -125,6 +125,10 @@ pub trait Network: Send + Sync {
     /// again (after whatever a person would have done).
     fn after_exit(&self, code: Option<i32>) -> bool;
     fn stored(&self) -> Vec<Stored>;
+    /// Shortest pause between two messages of one peer, by default.
+    fn peer_gap_ms(&self) -> u64 {
+        0
+    }
     /// Whether a message injected now arrives while the bot's token is expired.
     fn token_expired(&self) -> bool {
         false
@@ -590,6 +594,12 @@ impl Network for Weixin {
 
     fn token_expired(&self) -> bool {
         *lock(&self.expired)
+    }
+
+    fn peer_gap_ms(&self) -> u64 {
+        // A person typing fast. iLink answers only with a peer's newest context token, 10 sends
+        // per message: a faster peer makes replies wait for tokens no person would send.
+        1000
     }
 
     fn covered(&self) -> Vec<&'static str> {

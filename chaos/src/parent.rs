@@ -34,6 +34,10 @@ pub struct RunArgs {
     /// Inbound messages per second.
     #[arg(long, default_value_t = 100)]
     rate: u32,
+    /// Shortest pause between two messages of one peer, in ms; default per network (WeChat:
+    /// 1000, a person typing fast; the others: 0).
+    #[arg(long)]
+    peer_gap_ms: Option<u64>,
     /// Longest wait for every reply and proactive message after the last inbound one, in
     /// seconds; default 60 + inbound / 100.
     #[arg(long)]
@@ -57,6 +61,8 @@ enum Event {
 struct Schedule {
     messages: Vec<(usize, usize, String)>,
     events: Vec<Vec<Event>>,
+    /// When each message is injected, from the start of the flow.
+    times: Vec<Duration>,
 }
 
 fn marker(peer: usize, n: usize) -> String {
@@ -89,7 +95,29 @@ fn schedule(args: &RunArgs, net: &dyn Network, rng: &mut StdRng) -> Schedule {
             &messages[at.saturating_sub(1 + rng.random_range(0..50usize.min(at.max(1))))].2;
         events[at].push(Event::Fault(net.draw(rng, ahead, behind)));
     }
-    Schedule { messages, events }
+    // The global rate, but no peer faster than a person: WeChat's server takes only a peer's
+    // newest context token, at most 10 sends per message, so a peer writing 10 messages a
+    // second leaves most replies without a usable token, which is not what people do.
+    let every = Duration::from_secs(1) / args.rate;
+    let gap = Duration::from_millis(args.peer_gap_ms.unwrap_or(net.peer_gap_ms()));
+    let mut last: Vec<Option<Duration>> = vec![None; args.peers];
+    let mut times = Vec::with_capacity(args.inbound);
+    let mut at = Duration::ZERO;
+    for (index, (peer, _, _)) in messages.iter().enumerate() {
+        if index > 0 {
+            at += every;
+        }
+        if let Some(previous) = last[*peer] {
+            at = at.max(previous + gap);
+        }
+        last[*peer] = Some(at);
+        times.push(at);
+    }
+    Schedule {
+        messages,
+        events,
+        times,
+    }
 }
 
 /// The child's life as the supervisor task saw it.
@@ -268,7 +296,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         ledger: dir.join("ledger.jsonl"),
     };
     std::fs::create_dir_all(&paths.state)?;
-    let inbound_ms = 1000 * args.inbound as u64 / u64::from(args.rate);
+    let inbound_ms = plan
+        .times
+        .last()
+        .map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
     let child_plan = ChildPlan {
         account: net.account(),
         targets: net.targets(),
@@ -356,6 +387,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         "sizes": {
             "inbound": args.inbound, "peers": args.peers, "outbound": args.outbound,
             "kills": args.kills, "rate": args.rate,
+            "peerGapMs": args.peer_gap_ms.unwrap_or(net.peer_gap_ms()),
         },
         "wallSeconds": (wall * 10.0).round() / 10.0,
         "settled": settled,
@@ -431,12 +463,11 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let start = tokio::time::Instant::now();
-    let every = Duration::from_secs(1) / args.rate;
     let mut injected = Vec::with_capacity(args.inbound);
     let mut applied = Vec::new();
     let mut pending = Vec::new();
     for (index, (peer, n, marker)) in plan.messages.iter().enumerate() {
-        tokio::time::sleep_until(start + every * u32::try_from(index).unwrap_or(u32::MAX)).await;
+        tokio::time::sleep_until(start + plan.times[index]).await;
         for event in &plan.events[index] {
             let at = now_ms();
             match event {

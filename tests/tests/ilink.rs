@@ -440,6 +440,27 @@ async fn transport_faults_are_one_shot_and_in_order() {
 }
 
 #[tokio::test]
+async fn transport_faults_hit_the_next_polls_even_while_the_token_is_revoked() {
+    let (sim, bot) = sim_with_bot(fast()).await;
+    sim.expire_token(&bot.bot_id);
+    sim.fault(&bot.bot_id, Fault::HttpStatus(502));
+    let body = json!({ "get_updates_buf": "", "base_info": base_info() });
+    let (status, _) = call(&sim, &bot.token, "getupdates", body.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_GATEWAY,
+        "a gateway's 502 does not wait for the token to be checked"
+    );
+    let expired = json!({ "errcode": -14, "errmsg": "session timeout" });
+    assert_eq!(getupdates(&sim, &bot.token, "").await, expired);
+
+    // Nothing is left over for the first polls after the re-login.
+    sim.add_bot(bot.clone());
+    sim.inject_text(&bot.bot_id, &bot.owner, "back");
+    assert_eq!(msgs(&getupdates(&sim, &bot.token, "").await).len(), 1);
+}
+
+#[tokio::test]
 async fn delay_fault_delays_then_answers_normally() {
     let (sim, bot) = sim_with_bot(fast()).await;
     sim.inject_text(&bot.bot_id, &bot.owner, "late");

@@ -203,6 +203,23 @@ impl Peers {
         })
     }
 
+    /// Marks `peer`'s window refused if `token` is still its newest token, in one step under
+    /// the lock, so a newer token noted meanwhile is never shadowed by a stale refusal.
+    pub(crate) fn refuse_if_current(&self, peer: &str, token: &str) -> io::Result<bool> {
+        let mut pending = self.lock();
+        let current = match pending.tokens.get(peer) {
+            Some(noted) => Some(noted.clone()),
+            None => self.read_tokens()?.remove(peer),
+        };
+        if current.as_deref() != Some(token) {
+            return Ok(false);
+        }
+        self.write(&mut pending, |windows| {
+            windows.entry(peer.to_owned()).or_default().refused = true;
+        })?;
+        Ok(true)
+    }
+
     /// Writes what inbound messages brought: once per poll batch, before the cursor moves.
     pub fn persist(&self) -> io::Result<()> {
         let mut pending = self.lock();
@@ -414,6 +431,31 @@ mod tests {
                 .map(|(_, t)| t)
                 .as_deref(),
             Some("T6")
+        );
+    }
+
+    #[test]
+    fn a_refusal_counts_only_against_the_newest_token() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let book = peers(tmp.path(), "refuse");
+        let _ = book.note_inbound("dave", "T1", 1, 1);
+        book.persist().expect("persist");
+        // Two arrived (noted, not written yet) while a send with T1 was on its way.
+        let _ = book.note_inbound("dave", "T2", 2, 2);
+        assert!(!book.refuse_if_current("dave", "T1").expect("refuse"));
+        assert_eq!(
+            book.window("dave").expect("read").map(|w| w.refused),
+            Some(false),
+            "two's window stays open"
+        );
+        assert!(book.refuse_if_current("dave", "T2").expect("refuse"));
+        assert_eq!(
+            book.window("dave").expect("read").map(|w| w.refused),
+            Some(true)
+        );
+        assert!(
+            !book.refuse_if_current("erin", "T9").expect("refuse"),
+            "no token known, nothing to refuse"
         );
     }
 

@@ -34,6 +34,8 @@ pub(crate) struct Poller {
     hold: Duration,
     /// Whether the bot announced itself (`notifystart`) in this run.
     announced: bool,
+    /// Whether this run asked for the outbox to be flushed after its first good poll.
+    resumed_outbox: bool,
     flusher: Flusher,
 }
 
@@ -53,6 +55,7 @@ impl Poller {
             cursor,
             hold: timeouts::LONG_POLL,
             announced: false,
+            resumed_outbox: false,
         })
     }
 }
@@ -118,6 +121,10 @@ impl Poller {
             };
             rechecked_expiry = false;
             life.connected();
+            if !self.resumed_outbox {
+                self.resumed_outbox = true;
+                resume_outbox(account, &self.flusher);
+            }
             if let Some(ms) = response.longpolling_timeout_ms.filter(|ms| *ms > 0) {
                 self.hold = Duration::from_millis(ms).min(MAX_HOLD);
             }
@@ -135,6 +142,24 @@ impl Poller {
                     .map_err(|e| ChannelError::from(e).context("saving the cursor"))?;
                 self.cursor.clone_from(next);
             }
+        }
+    }
+}
+
+/// Asks for a flush of every peer with queued messages: what waited for a new login (a send cut
+/// by `-14`) goes out now that the server answers again; a peer whose window is closed keeps
+/// its messages until it writes.
+fn resume_outbox(account: &Account, flusher: &Flusher) {
+    match account.windows().outbox() {
+        Ok(queued) => {
+            let mut peers: Vec<String> = queued.into_iter().map(|q| q.peer).collect();
+            peers.dedup();
+            for peer in peers {
+                flusher.request(&peer);
+            }
+        }
+        Err(err) => {
+            tracing::warn!(account = %account.base.id, %err, "could not read the outbox; it is flushed when each peer writes")
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use channel_core::{Backoff, ChannelError, Outbound, Receipt, Target, now_ms};
+use channel_core::{Backoff, ChannelError, ErrorKind, Outbound, Receipt, Target, now_ms};
 
 use crate::client::{IlinkClient, Sent};
 use crate::media::outbound as media_out;
@@ -19,6 +19,8 @@ use crate::{Account, locks, text};
 
 /// Attempts per wire message on transient failures (timeouts, 5xx).
 const ATTEMPTS: u32 = 3;
+/// Sends again of one piece refused because a newer context token came in meanwhile.
+const MAX_STALE_REFUSALS: u32 = 10;
 
 /// `openclaw-weixin:<ms>-<8 hex>`, the shape of the official client's ids.
 fn new_client_id() -> String {
@@ -327,53 +329,72 @@ async fn deliver(
             last_id = wire_id;
             continue;
         }
-        let window = windows
-            .window(plan.to)
-            .map_err(io("reading the peer's window"))?;
-        if let Some(reason) = window.and_then(|w| w.closed(account.limits, now_ms())) {
-            return Ok(Delivered::Stopped { sent: n, reason });
-        }
-        // The token may have been refreshed by an inbound message since the caller looked.
-        let (_, token) = peer(account, plan.to)?;
-        match send_part(account, client, plan.to, &token, &wire_id, part.item()).await {
-            Ok(Sent::Accepted { message_id }) => {
-                // Recorded before any other bookkeeping, so a crash now cannot make a replay or
-                // a flush send it again.
-                log.record_sent(&wire_id, &wire_id);
-                windows
-                    .record_send(plan.to)
-                    .map_err(io("counting the send"))?;
-                // The peer may quote the bot's words later, by server id.
-                if let (Some(server_id), Part::Text(text)) = (message_id, part)
-                    && let Err(err) = account
-                        .store
-                        .peers(&account.base.id)
-                        .remember_now(plan.to, &server_id, text)
-                {
-                    tracing::debug!(account = %account.base.id, %err, "could not remember the reply for quotes");
+        // Each try of a refused stale token needs a newer inbound message, so this ends; the cap
+        // only guards against a server that refuses every token.
+        let mut stale_refusals = 0;
+        loop {
+            let window = windows
+                .window(plan.to)
+                .map_err(io("reading the peer's window"))?;
+            if let Some(reason) = window.and_then(|w| w.closed(account.limits, now_ms())) {
+                return Ok(Delivered::Stopped { sent: n, reason });
+            }
+            match send_part(account, client, plan.to, &wire_id, part.item()).await {
+                Ok((Sent::Accepted { message_id }, _)) => {
+                    // Recorded before any other bookkeeping, so a crash now cannot make a replay
+                    // or a flush send it again.
+                    log.record_sent(&wire_id, &wire_id);
+                    windows
+                        .record_send(plan.to)
+                        .map_err(io("counting the send"))?;
+                    // The peer may quote the bot's words later, by server id.
+                    if let (Some(server_id), Part::Text(text)) = (message_id, part)
+                        && let Err(err) = account
+                            .store
+                            .peers(&account.base.id)
+                            .remember_now(plan.to, &server_id, text)
+                    {
+                        tracing::debug!(account = %account.base.id, %err, "could not remember the reply for quotes");
+                    }
+                    last_id = wire_id;
+                    break;
                 }
-                last_id = wire_id;
+                Ok((Sent::WindowClosed { errmsg }, used)) => {
+                    let current = windows
+                        .record_refusal(plan.to, &used)
+                        .map_err(io("recording the refusal"))?;
+                    if !current && stale_refusals < MAX_STALE_REFUSALS {
+                        // The peer wrote again while this was on its way: its newer token opens
+                        // a fresh window, so the piece goes again at once instead of waiting.
+                        stale_refusals += 1;
+                        tracing::debug!(account = %account.base.id, wire_id, "refused with an older context token; sending again with the newest");
+                        continue;
+                    }
+                    let detail = if errmsg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({errmsg})")
+                    };
+                    return Ok(Delivered::Stopped {
+                        sent: n,
+                        reason: format!("the server closed the window (ret -2{detail})"),
+                    });
+                }
+                Err(err) if err.kind == ErrorKind::NeedsLogin => {
+                    // The login is gone, not the message: it waits in the outbox, and the next
+                    // run of the account (after the new login) sends it.
+                    return Ok(Delivered::Stopped {
+                        sent: n,
+                        reason: format!("the session expired, waiting for a new login: {err}"),
+                    });
+                }
+                Err(err) if n > 0 => {
+                    return Err(
+                        err.context(format!("after {n} of {} parts were sent", plan.parts.len()))
+                    );
+                }
+                Err(err) => return Err(err),
             }
-            Ok(Sent::WindowClosed { errmsg }) => {
-                windows
-                    .record_refusal(plan.to)
-                    .map_err(io("recording the refusal"))?;
-                let detail = if errmsg.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({errmsg})")
-                };
-                return Ok(Delivered::Stopped {
-                    sent: n,
-                    reason: format!("the server closed the window (ret -2{detail})"),
-                });
-            }
-            Err(err) if n > 0 => {
-                return Err(
-                    err.context(format!("after {n} of {} parts were sent", plan.parts.len()))
-                );
-            }
-            Err(err) => return Err(err),
         }
     }
     // The whole message went out: a replay of it is answered from the log.
@@ -385,30 +406,33 @@ async fn send_part(
     account: &Account,
     client: &IlinkClient,
     to: &str,
-    token: &str,
     client_id: &str,
     item: serde_json::Value,
-) -> Result<Sent, ChannelError> {
-    let wire = OutboundMessage {
-        from_user_id: "",
-        to_user_id: to,
-        client_id,
-        message_type: 2,
-        message_state: 2,
-        item_list: vec![item],
-        context_token: Some(token),
-    };
+) -> Result<(Sent, String), ChannelError> {
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(2));
     let mut attempt = 1;
     loop {
-        match client.send_message(wire.clone()).await {
+        // Read again for every attempt: a message of the peer that arrived since brought a
+        // token that replaces the one the server knew, and iLink takes only the newest.
+        let (_, token) = peer(account, to)?;
+        let wire = OutboundMessage {
+            from_user_id: "",
+            to_user_id: to,
+            client_id,
+            message_type: 2,
+            message_state: 2,
+            item_list: vec![item.clone()],
+            context_token: Some(&token),
+        };
+        match client.send_message(wire).await {
             Err(err) if err.kind.is_retryable() && attempt < ATTEMPTS => {
                 attempt += 1;
                 let delay = backoff.delay_for(&err);
                 tracing::warn!(account = %account.base.id, %err, attempt, "sendmessage failed; retrying with the same client_id");
                 tokio::time::sleep(delay).await;
             }
-            other => return other,
+            Ok(sent) => return Ok((sent, token)),
+            Err(err) => return Err(err),
         }
     }
 }

@@ -178,8 +178,12 @@ impl WindowStore {
         self.peers.update_window(peer, |w| w.sends += 1)
     }
 
-    pub fn record_refusal(&self, peer: &str) -> io::Result<()> {
-        self.peers.update_window(peer, |w| w.refused = true)
+    /// The server refused a send made with `token` (`ret -2`). Recorded, and `true`, only while
+    /// `token` is still the newest one known for `peer`: iLink takes only a peer's newest token,
+    /// so a refusal of an older one says nothing about the window a newer message opened, and
+    /// marking that window refused would hold the reply until the peer writes yet again.
+    pub fn record_refusal(&self, peer: &str, token: &str) -> io::Result<bool> {
+        self.peers.refuse_if_current(peer, token)
     }
 
     /// The queued entry of the logical message `client_id`, if it waits.

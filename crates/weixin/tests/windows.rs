@@ -294,3 +294,79 @@ async fn a_peer_cannot_quote_another_peers_message() {
     assert_eq!(body(2).as_deref(), Some("alice's private plan"));
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_refused_for_an_older_token_goes_out_with_the_newer_one_at_once() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let section = wx.section_with(DmPolicy::Open, &["*".into()]);
+    let running = run(&wx, &section).await;
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
+    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+
+    // The reply to "one" leaves with one's token and hangs at the server.
+    wx.sim.stall_sends(0);
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "one");
+    until("the reply to one hangs", || wx.sim.stalled_sends() == 1).await;
+    // Meanwhile the peer writes again: the server now takes only two's token, and the
+    // channel has read it.
+    let two = wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "two");
+    let tokens = accounts_dir(&wx).join(format!("{}.context-tokens.json", wx.account()));
+    until("the channel knows two's token", || {
+        std::fs::read_to_string(&tokens).is_ok_and(|t| t.contains(&two.context_token))
+    })
+    .await;
+
+    // The hung send is answered 503 and tried again: with one's token the server refuses it
+    // (ret -2), and nothing but two's token is known, so waiting for the peer's next message
+    // would hold both replies until the peer writes a third time.
+    wx.sim.resume_sends();
+    until("both replies", || {
+        accepted_to(&wx, &wx.bot.owner).len() == 3
+    })
+    .await;
+    assert_eq!(
+        accepted_to(&wx, &wx.bot.owner),
+        ["echo: hello", "echo: one", "echo: two"]
+    );
+    assert!(outbox_ids(&wx).is_empty());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_cut_by_an_expired_session_waits_for_the_new_login_then_goes_out() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let section = wx.section_with(DmPolicy::Open, &["*".into()]);
+    let running = run(&wx, &section).await;
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
+    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    running.stop().await;
+
+    wx.sim.expire_token(&wx.bot.bot_id);
+    let message = Outbound {
+        client_id: Some("late".into()),
+        ..Outbound::text("after the login")
+    };
+    let receipt = wx
+        .channel
+        .send(&section, &wx.account(), &wx.bot.owner, &message)
+        .await
+        .expect("kept, not failed");
+    assert!(matches!(receipt, Receipt::Queued { .. }), "{receipt:?}");
+    assert_eq!(outbox_ids(&wx), ["openclaw-weixin:late"]);
+
+    // The person scans the QR code again; the peer writes nothing more.
+    wx.sim.add_bot(wx.bot.clone());
+    let running = run(&wx, &section).await;
+    until("the message that waited for the login", || {
+        accepted_to(&wx, &wx.bot.owner).len() == 2
+    })
+    .await;
+    assert_eq!(
+        accepted_to(&wx, &wx.bot.owner),
+        ["echo: hello", "after the login"]
+    );
+    assert!(outbox_ids(&wx).is_empty());
+    running.stop().await;
+}

@@ -111,20 +111,28 @@ impl FromRequest<Arc<Shared>> for Call {
         let bytes = Bytes::from_request(req, shared)
             .await
             .map_err(IntoResponse::into_response)?;
+        Self::check(shared, headers, &bytes).map_err(|e| *e)
+    }
+}
+
+impl Call {
+    fn check(shared: &Shared, headers: HeaderMap, bytes: &[u8]) -> Result<Self, Box<Response>> {
         if shared.opts.strict_headers {
-            check_headers(&headers).map_err(IntoResponse::into_response)?;
+            check_headers(&headers).map_err(|e| Box::new(e.into_response()))?;
         }
         // The real server cannot tell a missing token from a revoked one: both are -14.
         let bot_id = match shared.authenticate(bearer(&headers)) {
             Auth::Bot(id) => id,
             Auth::Expired => {
-                return Err(Json(wire::session_expired(ExpiryVariant::ErrcodeOnly)).into_response());
+                return Err(Box::new(
+                    Json(wire::session_expired(ExpiryVariant::ErrcodeOnly)).into_response(),
+                ));
             }
         };
-        let body = parse_object(&bytes).map_err(IntoResponse::into_response)?;
+        let body = parse_object(bytes).map_err(|e| Box::new(e.into_response()))?;
         Obj::root(&body)
             .object("base_info")
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|e| Box::new(e.into_response()))?;
         Ok(Self {
             bot_id,
             body,
@@ -155,22 +163,37 @@ pub(crate) fn check_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
     }
 }
 
-async fn getupdates(State(shared): State<Arc<Shared>>, call: Call) -> Result<Response, BadRequest> {
-    let cursor = Obj::root(&call.body)
-        .str("get_updates_buf")?
-        .unwrap_or("")
-        .to_owned();
+async fn getupdates(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, Response> {
     let mut shutdown = shared.shutdown.subscribe();
-
-    match shared.take_fault(&call.bot_id) {
+    // A queued fault is what the network in front of iLink does to the next poll (a gateway's
+    // 502, a cut body, a late answer): it happens whether or not the token is still valid. Taken
+    // only after authentication, faults queued while the token was revoked piled up and hit the
+    // first polls after the re-login back to back.
+    let fault = shared
+        .bot_for_token(bearer(&headers))
+        .and_then(|bot| shared.take_fault(&bot));
+    match fault {
         None => {}
         Some(Fault::Delay(d)) => {
             tokio::select! {
                 () = sleep(d) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return Ok(empty_updates(&shared, &cursor)),
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
         }
         Some(fault) => return Ok(fault_response(fault)),
+    }
+    let call = Call::check(&shared, headers, &bytes).map_err(|e| *e)?;
+    let cursor = Obj::root(&call.body)
+        .str("get_updates_buf")
+        .map_err(IntoResponse::into_response)?
+        .unwrap_or("")
+        .to_owned();
+    if *shutdown.borrow() {
+        return Ok(empty_updates(&shared, &cursor));
     }
 
     let after = wire::decode_cursor(&cursor, &call.bot_id).unwrap_or(0);

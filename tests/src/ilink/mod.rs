@@ -272,7 +272,8 @@ impl IlinkSim {
         expect(self.shared.redeliver(bot_id, message_id))
     }
 
-    /// Queues a one-shot fault for the bot's next `getupdates`. Faults queue up in order.
+    /// Queues a one-shot fault for the bot's next `getupdates`. Faults queue up in order and hit
+    /// the next polls whether the token is valid or revoked, as a gateway in front of iLink would.
     ///
     /// # Panics
     /// If `bot_id` is unknown.

@@ -299,6 +299,17 @@ impl Shared {
         }
     }
 
+    /// The bot a bearer token belongs to, revoked or not: what the network in front of the
+    /// server keys its faults by.
+    pub(crate) fn bot_for_token(&self, token: Option<&str>) -> Option<String> {
+        let token = token?;
+        self.lock()
+            .bots
+            .iter()
+            .find(|b| b.bot.token == token)
+            .map(|b| b.bot.bot_id.clone())
+    }
+
     pub(crate) fn inject_text(
         &self,
         bot_id: &str,
