@@ -48,6 +48,12 @@ pub struct Figures {
     pub out_of_order: usize,
     /// Inbound messages for which the server stored two or more `echo:` replies.
     pub replies_sent_twice: usize,
+    /// Of those, replies whose first run a SIGKILL cut after the server took the reply and
+    /// before the send log recorded it: the replay sends it again. Gated only on a network whose
+    /// sends are idempotent or can be read back (OpenIM's catch-up sees our stored copies).
+    pub replies_twice_after_kill: usize,
+    /// The network tells a repeated send (or lets the channel read its stored copies back).
+    pub idempotent_sends: bool,
     /// Answered in the ledger, no reply at the server.
     pub replies_lost: usize,
     /// Replies stored for another peer than the one who wrote.
@@ -79,6 +85,14 @@ impl Figures {
             ("duplicated", self.duplicated),
             ("out_of_order", self.out_of_order),
             ("replies_sent_twice", self.replies_sent_twice),
+            (
+                "replies_twice_after_kill",
+                if self.idempotent_sends {
+                    self.replies_twice_after_kill
+                } else {
+                    0
+                },
+            ),
             ("replies_misrouted", self.replies_misrouted),
             ("outbound_twice", self.outbound_twice),
             ("outbound_lost", self.outbound_lost),
@@ -223,7 +237,14 @@ pub fn compute(
             }
             answered_before |= run.answered;
         }
-        if replies >= 2 {
+        // The first run ended by a kill before it could record its answer as sent.
+        let cut_mid_send = list
+            .first()
+            .is_some_and(|run| !run.answered && killed.contains(&run.pid));
+        if replies >= 2 && cut_mid_send {
+            f.replies_twice_after_kill += 1;
+            note("replies_twice_after_kill", format!("{marker} x{replies}"));
+        } else if replies >= 2 {
             f.replies_sent_twice += 1;
             note("replies_sent_twice", format!("{marker} x{replies}"));
         }

@@ -133,6 +133,9 @@ pub trait Network: Send + Sync {
     fn token_expired(&self) -> bool {
         false
     }
+    /// Whether a send the server took can never be stored twice: the network drops a repeated
+    /// client id, or the channel reads its stored copies back before sending again.
+    fn idempotent_sends(&self) -> bool;
     fn covered(&self) -> Vec<&'static str>;
     fn not_covered(&self) -> Vec<NotCovered>;
 }
@@ -206,6 +209,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[async_trait::async_trait]
 impl Network for Openim {
+    fn idempotent_sends(&self) -> bool {
+        // The catch-up records every stored copy of ours in the send log before a send.
+        true
+    }
+
     fn channel_id(&self) -> &'static str {
         ::openim::CHANNEL_ID
     }
@@ -467,6 +475,11 @@ impl Weixin {
 
 #[async_trait::async_trait]
 impl Network for Weixin {
+    fn idempotent_sends(&self) -> bool {
+        // iLink neither drops a repeated client_id (per the spec) nor lists what the bot sent.
+        false
+    }
+
     fn channel_id(&self) -> &'static str {
         weixin::CHANNEL_ID
     }
@@ -701,6 +714,11 @@ impl Yunxin {
 
 #[async_trait::async_trait]
 impl Network for Yunxin {
+    fn idempotent_sends(&self) -> bool {
+        // NetEase's server API does not say it drops a repeated msgid; nothing lists our sends.
+        false
+    }
+
     fn channel_id(&self) -> &'static str {
         yunxin::CHANNEL_ID
     }

@@ -360,7 +360,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     applied.sort_by_key(|a| a.at);
     figures::recoveries(&mut applied, &ledger);
     let stored = net.stored();
-    let (figures, examples) = figures::compute(
+    let (mut figures, examples) = figures::compute(
         &injected,
         &net.targets(),
         args.outbound,
@@ -369,6 +369,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         &lives.killed,
         &applied,
     );
+    figures.idempotent_sends = net.idempotent_sends();
     let mut failures = figures.failures();
     if !settled {
         failures.push("not settled".into());
@@ -570,6 +571,10 @@ pub fn table(report: &Value) -> String {
         ("reruns without a kill", "reruns_without_kill"),
         ("out of order", "out_of_order"),
         ("replies sent twice", "replies_sent_twice"),
+        (
+            "replies sent again: a kill between the server's accept and the send log",
+            "replies_twice_after_kill",
+        ),
         ("replies lost", "replies_lost"),
         ("replies to the wrong peer", "replies_misrouted"),
         ("reply attempts that failed", "reply_failures"),
