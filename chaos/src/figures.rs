@@ -34,7 +34,8 @@ pub struct Applied {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Figures {
     pub inbound_injected: usize,
-    /// Ran once, answered, one reply at the server.
+    /// The agent was asked once and the server stored one reply (a run cut by a kill after its
+    /// answer was recorded counts: the next run sends that answer without asking again).
     pub delivered_exactly_once: usize,
     /// Never ran and never answered.
     pub lost: usize,
@@ -256,7 +257,7 @@ pub fn compute(
             f.ran_never_answered += 1;
             note("ran_never_answered", marker.to_owned());
         }
-        if list.len() == 1 && answered_before && replies == 1 {
+        if list.len() == 1 && replies == 1 {
             f.delivered_exactly_once += 1;
         }
     }
