@@ -80,6 +80,9 @@ pub struct Figures {
     pub kills: usize,
     /// Seconds from each restart (gateway ready) to the next answer at the server.
     pub recover_s: Vec<f64>,
+    /// Up to ten markers of each non-zero figure, to find them in the gateway logs (kept when
+    /// the promise did not hold).
+    pub examples: BTreeMap<String, Vec<String>>,
     pub wall_s: f64,
 }
 
@@ -98,6 +101,12 @@ trait Network: Sync {
     fn inject(&self, peer: &str, text: &str) -> bool;
     /// The bot's accepted messages, in the order the server stored them: (peer, text).
     fn sent(&self) -> Vec<(String, String)>;
+    /// Peers write their next message only once the last one was answered. iLink lets a bot
+    /// send 10 messages per message of the peer: a burst of 30 from one person, answered by a
+    /// slower agent, leaves 20 answers waiting for the person to write again.
+    fn conversational(&self) -> bool {
+        false
+    }
 }
 
 fn peer_id(channel: &str, i: usize) -> String {
@@ -241,6 +250,10 @@ struct Weixin<'a> {
 impl Network for Weixin<'_> {
     fn channel(&self) -> &'static str {
         "openclaw-weixin"
+    }
+
+    fn conversational(&self) -> bool {
+        true
     }
 
     fn inject(&self, peer: &str, text: &str) -> bool {
@@ -423,16 +436,44 @@ fn drive(
     };
     let mut recover_s = Vec::new();
     std::thread::scope(|scope| -> Result {
-        scope.spawn(|| {
-            for (peer, marker) in &messages {
-                // A copy the receiver did not take is offered again, before the next one.
-                while !net.inject(peer, &format!("[[ECHO:{marker}]]")) {
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                injected.fetch_add(1, Ordering::SeqCst);
-                std::thread::sleep(pace);
+        if net.conversational() {
+            // One person per thread, each waiting for the answer to their last message (up to
+            // two minutes, so a kill does not stop the run) before writing the next.
+            for peer in peers {
+                let (messages, injected) = (&messages, &injected);
+                scope.spawn(move || {
+                    let answered = |marker: &str| {
+                        net.sent()
+                            .iter()
+                            .any(|(_, text)| text.strip_prefix("ECHO: ") == Some(marker))
+                    };
+                    let mut previous: Option<&str> = None;
+                    for (_, marker) in messages.iter().filter(|(p, _)| p == peer) {
+                        if let Some(previous) = previous {
+                            let _ = wait("the previous answer", Duration::from_secs(120), || {
+                                answered(previous)
+                            });
+                        }
+                        while !net.inject(peer, &format!("[[ECHO:{marker}]]")) {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                        injected.fetch_add(1, Ordering::SeqCst);
+                        previous = Some(marker);
+                    }
+                });
             }
-        });
+        } else {
+            scope.spawn(|| {
+                for (peer, marker) in &messages {
+                    // A copy the receiver did not take is offered again, before the next one.
+                    while !net.inject(peer, &format!("[[ECHO:{marker}]]")) {
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                    injected.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(pace);
+                }
+            });
+        }
         for (at, pause) in kill_at.iter().zip(&pauses) {
             wait("the kill point", Duration::from_secs(600), || {
                 injected.load(Ordering::SeqCst) >= *at
@@ -517,6 +558,23 @@ fn count(
             .collect();
         out_of_order += order.iter().zip(sent).filter(|(a, b)| a != b).count();
     }
+    let mut examples: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut note = |what: &str, marker: &str| {
+        let list = examples.entry(what.to_owned()).or_default();
+        if list.len() < 10 {
+            list.push(marker.to_owned());
+        }
+    };
+    for (_, m) in messages {
+        match answered.get(m.as_str()) {
+            None => note("lost", m),
+            Some(n) if *n > 1 => note("replies_twice", m),
+            _ => {}
+        }
+        if asked.get(m).is_some_and(|n| *n > 1) {
+            note("agent_reruns", m);
+        }
+    }
     let lost = messages
         .iter()
         .filter(|(_, m)| !answered.contains_key(m.as_str()))
@@ -539,6 +597,7 @@ fn count(
         other_sent,
         kills: plan.kills,
         recover_s,
+        examples,
         wall_s: started.elapsed().as_secs_f64(),
     }
 }

@@ -54,8 +54,6 @@ pub fn run() -> Result {
         .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
         .run()?;
     e2e::run(false, None)?;
-    // The small gateway-level schedule: OpenIM DMs while the real gateway is SIGKILLed.
-    chaos::run(true, 1, Some("openim".into()), chaos::Level::Gateway)?;
     // The simulators themselves, checked against official clients: Tencent's weixin plugin
     // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).
     fidelity::run(false, None)
