@@ -687,23 +687,37 @@ impl Pipeline {
         let typing = self.show_typing(replier.target.clone());
         let (id, peer) = (inbound.server_id.clone(), inbound.chat.id.clone());
         let limit = self.config.turn_timeout;
-        let run = self.host.run_turn(
-            Turn {
-                inbound,
-                route,
-                context,
-            },
-            replier,
-        );
-        let outcome = tokio::time::timeout(limit, run).await;
+        // The host call runs as a task of its own: past the deadline the peer's next message
+        // goes ahead, while the host may still answer this turn (its replier stays registered,
+        // so a late reply is still sent). Stopping the pipeline ends it.
+        let host = Arc::clone(&self.host);
+        let cancel = self.cancel.clone();
+        let turn = Turn {
+            inbound,
+            route,
+            context,
+        };
+        let mut run = self.tasks.spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => Err(ChannelError::transient("the account is stopping")),
+                outcome = host.run_turn(turn, replier) => outcome,
+            }
+        });
+        let outcome = tokio::time::timeout(limit, &mut run).await;
         typing.cancel();
-        outcome.unwrap_or_else(|_| {
-            tracing::error!(channel = %self.config.channel, account = %self.config.account, id, peer, seconds = limit.as_secs(), "the host did not finish this turn in time (turnTimeoutSeconds); the peer's next message goes ahead, and a reply that comes later is still sent");
-            Err(ChannelError::permanent(format!(
-                "the host did not finish the turn within {} s (turnTimeoutSeconds)",
-                limit.as_secs()
-            )))
-        })
+        match outcome {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(joined)) => Err(ChannelError::transient(format!(
+                "the host turn task ended abnormally: {joined}"
+            ))),
+            Err(_) => {
+                tracing::error!(channel = %self.config.channel, account = %self.config.account, id, peer, seconds = limit.as_secs(), "the host did not finish this turn in time (turnTimeoutSeconds); the peer's next message goes ahead, and a reply that comes later is still sent");
+                Err(ChannelError::permanent(format!(
+                    "the host did not finish the turn within {} s (turnTimeoutSeconds)",
+                    limit.as_secs()
+                )))
+            }
+        }
     }
 
     /// Keeps "typing…" up until the returned token is cancelled, then clears it. Failures only
@@ -1097,6 +1111,45 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(61)).await;
         pipeline.close().await;
         assert!(pending_ids(tmp.path()).is_empty(), "both turns ended");
+    }
+
+    /// Past the deadline the peer's next message goes ahead, and the late answer of the first
+    /// turn is still sent under its id (before, dropping the host call unregistered its replier).
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_after_the_deadline_is_still_sent() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().answering_after(Duration::from_secs(90)));
+        let outlet = Arc::new(Recorder::default());
+        let config = PipelineConfig {
+            turn_timeout: Duration::from_secs(60),
+            ..config(tmp.path())
+        };
+        let pipeline = Pipeline::open(
+            config,
+            host.clone(),
+            outlet.clone(),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        pipeline.accept(inbound("slow", "p")).await.expect("accept");
+        pipeline.accept(inbound("next", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(61), |h| h.attempts().len() == 2)
+                .await,
+            "the next message went ahead at the deadline"
+        );
+        // The first answer comes at 90 s, the second at 60 + 90 s.
+        assert!(
+            host.wait_for(Duration::from_secs(120), |h| h.turns().len() == 2)
+                .await
+        );
+        let ids: Vec<_> = lock(&outlet.0)
+            .iter()
+            .filter_map(|(_, m)| m.client_id.clone())
+            .collect();
+        assert_eq!(ids, ["slow:reply:1", "next:reply:1"]);
+        pipeline.close().await;
     }
 
     /// Typing indicators, in order.

@@ -46,6 +46,8 @@ pub struct StandaloneHost {
     refusals: Mutex<usize>,
     /// Every turn the host was asked to run, refused ones included.
     attempts: Mutex<Vec<Value>>,
+    /// How long the agent thinks before it answers.
+    answer_delay: Option<std::time::Duration>,
     changed: Notify,
 }
 
@@ -91,6 +93,7 @@ impl StandaloneHost {
             stall_after_replies: false,
             refusals: Mutex::new(0),
             attempts: Mutex::new(Vec::new()),
+            answer_delay: None,
             changed: Notify::new(),
         }
     }
@@ -99,6 +102,12 @@ impl StandaloneHost {
     /// the end of its turn leaves behind (the turn still pending in the journal).
     pub fn stalling_after_replies(mut self) -> Self {
         self.stall_after_replies = true;
+        self
+    }
+
+    /// The agent takes `delay` before it answers each turn.
+    pub fn answering_after(mut self, delay: std::time::Duration) -> Self {
+        self.answer_delay = Some(delay);
         self
     }
 
@@ -247,6 +256,9 @@ impl Host for StandaloneHost {
                     "host turn failed: restart recovery claim changed before agent adoption",
                 ));
             }
+        }
+        if let Some(delay) = self.answer_delay {
+            tokio::time::sleep(delay).await;
         }
         let replies = (self.agent)(&turn);
         let mut outcome = Ok(TurnOutcome::default());
