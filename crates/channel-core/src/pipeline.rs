@@ -510,7 +510,8 @@ impl Pipeline {
                         tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "a recorded reply could not be delivered");
                     }
                 }
-                if *lock(&replier.undelivered) {
+                // A send cut short by the stop failed for that reason only.
+                if *lock(&replier.undelivered) || self.cancel.is_cancelled() {
                     tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, "recorded replies still cannot be sent; the turn stays pending for the next start");
                     return;
                 }
@@ -539,6 +540,11 @@ impl Pipeline {
                 () = self.cancel.cancelled() => return,
                 outcome = self.turn(inbound.clone(), work.replay, attempt, Arc::clone(&replier)) => outcome,
             };
+            // The host task may notice the stop first and answer "stopping", which must not
+            // count as a turn that failed after replying: pending, like any other cut-off turn.
+            if outcome.is_err() && self.cancel.is_cancelled() {
+                return;
+            }
             let replied = answered_before || *lock(&replier.answered) > 0;
             if *lock(&replier.undelivered) {
                 // The agent answered, the network would not take the answer: not done, so the
@@ -975,6 +981,32 @@ mod tests {
         pipeline.close().await;
         let journal = Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
         assert!(journal.pending().is_empty(), "the replayed turn is done");
+    }
+
+    /// Stopping while the host still holds a turn (it replied, then hung) leaves the turn
+    /// pending, whichever of the stop and the host task's "stopping" answer is seen first; the
+    /// next start finishes it from its recorded answer. Before, the race marked it done as a
+    /// turn that failed after replying, and how a stop ended depended on the scheduler.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_while_the_host_holds_a_turn_leaves_it_pending() {
+        for round in 0..40 {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let host = Arc::new(StandaloneHost::default().stalling_after_replies());
+            let outlet = Arc::new(Recorder::default());
+            let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
+            pipeline.report_status(StatusPatch::connected());
+            pipeline.accept(inbound("held", "p")).await.expect("accept");
+            assert!(
+                host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                    .await
+            );
+            pipeline.close().await;
+            assert_eq!(
+                pending_ids(tmp.path()),
+                ["held"],
+                "round {round}: a stop marked the held turn done"
+            );
+        }
     }
 
     /// Pending turns in the journal at `dir`.
