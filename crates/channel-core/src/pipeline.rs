@@ -46,13 +46,17 @@ pub trait Outlet: Send + Sync {
 const TYPING_EVERY: Duration = Duration::from_secs(5);
 /// When a turn the host refused before its agent answered is tried again (OpenClaw refuses
 /// turns while its own restart recovery holds the session, for some seconds after a start).
-/// After the last one the turn stays pending in the journal, for the account's next start.
+/// After the last one the peer's next messages go ahead, and the turn is tried again every
+/// [`LATE_RETRY`] while its deadline (`turnTimeoutSeconds`) lasts; past that it stays pending
+/// in the journal, for the account's next start.
 const TURN_RETRIES: [Duration; 4] = [
     Duration::from_secs(2),
     Duration::from_secs(5),
     Duration::from_secs(15),
     Duration::from_secs(30),
 ];
+/// The pause between later tries of a turn the host kept refusing.
+const LATE_RETRY: Duration = Duration::from_secs(120);
 
 /// Accepted turns not finished yet, across all peers of an account. Past it, `accept` waits
 /// for a turn to finish: the channel then stops reading, and the server keeps the rest (a
@@ -170,8 +174,11 @@ struct Work {
     replay: bool,
     /// The replies a cut-off run of this turn produced (recorded before they were sent).
     recorded: Vec<ReplyPayload>,
+    /// Host attempts made before (each gets a `MessageSid` of its own), and when the first
+    /// refusal came, for a turn tried again later.
+    tried: Option<(usize, tokio::time::Instant)>,
     /// Its place among the account's [`MAX_PENDING_TURNS`], given back when the turn ends.
-    _slot: Option<OwnedSemaphorePermit>,
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// How long a peer's worker waits for another message before it exits.
@@ -245,9 +252,10 @@ impl Pipeline {
                 inbound,
                 replay: true,
                 recorded,
+                tried: None,
                 // Replays were accepted by an earlier run: they take a slot when one is free,
                 // and never wait for one (open is not the place to block).
-                _slot: Arc::clone(&slots).try_acquire_owned().ok(),
+                slot: Arc::clone(&slots).try_acquire_owned().ok(),
             });
         }
         Ok(pipeline)
@@ -362,7 +370,8 @@ impl Pipeline {
                     inbound,
                     replay: false,
                     recorded: Vec::new(),
-                    _slot: Some(slot),
+                    tried: None,
+                    slot: Some(slot),
                 });
                 Ok(Accepted::Dispatched)
             }
@@ -531,8 +540,13 @@ impl Pipeline {
             () = self.materialize_media(&mut inbound) => {}
         }
         let answered_before = !work.recorded.is_empty();
-        let mut retries = TURN_RETRIES.iter();
-        let mut attempt = 0;
+        let (mut attempt, first_refused) = match work.tried {
+            Some((attempts, since)) => (attempts, Some(since)),
+            None => (0, None),
+        };
+        // A later try gets no quick retries of its own: it comes back after LATE_RETRY.
+        let mut retries = TURN_RETRIES[TURN_RETRIES.len().min(attempt)..].iter();
+        let first_refused = first_refused.unwrap_or_else(tokio::time::Instant::now);
         loop {
             let replier = self.replier(&inbound);
             let outcome = tokio::select! {
@@ -565,7 +579,18 @@ impl Pipeline {
                 // cannot double anything, and dropping it would lose the message.
                 Err(err) if !replied && err.kind.is_retryable() => {
                     let Some(delay) = retries.next() else {
-                        tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, attempts = attempt + 1, "the host kept refusing this turn; it stays pending and runs again when the account next starts");
+                        if first_refused.elapsed() + LATE_RETRY > self.config.turn_timeout {
+                            tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, attempts = attempt + 1, "the host kept refusing this turn past turnTimeoutSeconds; it stays pending and runs again when the account next starts");
+                            return;
+                        }
+                        tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, attempts = attempt + 1, later = ?LATE_RETRY, "the host kept refusing this turn; the peer's next messages go ahead, and it is tried again later");
+                        self.retry_later(Work {
+                            inbound,
+                            replay: work.replay,
+                            recorded: Vec::new(),
+                            tried: Some((attempt + 1, first_refused)),
+                            slot: work.slot,
+                        });
                         return;
                     };
                     tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, ?delay, "the host refused this turn before its agent answered; trying again");
@@ -585,6 +610,18 @@ impl Pipeline {
             break;
         }
         self.complete(&id);
+    }
+
+    /// Hands `work` to its peer's worker again after [`LATE_RETRY`]; it stays pending in the
+    /// journal meanwhile, so a stop before then leaves it for the next start.
+    fn retry_later(self: &Arc<Self>, work: Work) {
+        let pipeline = Arc::clone(self);
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = pipeline.cancel.cancelled() => {}
+                () = tokio::time::sleep(LATE_RETRY) => pipeline.enqueue(work),
+            }
+        });
     }
 
     fn complete(&self, id: &str) {
@@ -983,6 +1020,70 @@ mod tests {
         assert!(journal.pending().is_empty(), "the replayed turn is done");
     }
 
+    /// A turn the host refused through all quick retries is tried again later in the same run
+    /// (OpenClaw's restart recovery can hold a session for minutes), each try under a
+    /// `MessageSid` of its own, until it runs; past its deadline it waits for the next start.
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_the_host_keeps_refusing_is_tried_again_later_in_the_same_run() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().refusing_turns(TURN_RETRIES.len() + 3));
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet.clone());
+        pipeline.report_status(StatusPatch::connected());
+        pipeline.accept(inbound("held", "p")).await.expect("accept");
+        pipeline.accept(inbound("next", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(3600), |h| h.turns().len() == 2)
+                .await,
+            "the refused turn never ran: {:?}",
+            host.attempts()
+        );
+        let order: Vec<_> = host
+            .turns()
+            .iter()
+            .map(|t| t.inbound.server_id.clone())
+            .collect();
+        assert_eq!(
+            order,
+            ["next", "held"],
+            "the peer's next message went ahead"
+        );
+        let sids: Vec<String> = host
+            .attempts()
+            .iter()
+            .filter_map(|sid| sid.as_str().map(str::to_owned))
+            .filter(|sid| sid.starts_with("held"))
+            .collect();
+        let unique: std::collections::HashSet<_> = sids.iter().collect();
+        // Its first try and quick retries, then later tries until one ran (how many of the
+        // refusals `next` took depends on timing).
+        assert!(sids.len() > 1 + TURN_RETRIES.len(), "{sids:?}");
+        assert_eq!(
+            unique.len(),
+            sids.len(),
+            "a try reused a MessageSid: {sids:?}"
+        );
+        pipeline.close().await;
+        assert!(pending_ids(tmp.path()).is_empty(), "done once it ran");
+
+        // With a deadline shorter than the quick retries and one later try, it waits for the
+        // next start instead.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().refusing_turns(usize::MAX));
+        let config = PipelineConfig {
+            turn_timeout: Duration::from_secs(60),
+            ..config(tmp.path())
+        };
+        let pipeline =
+            Pipeline::open(config, host.clone(), outlet, CancellationToken::new()).expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        pipeline.accept(inbound("held", "p")).await.expect("accept");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(host.attempts().len(), 1 + TURN_RETRIES.len());
+        pipeline.close().await;
+        assert_eq!(pending_ids(tmp.path()), ["held"]);
+    }
+
     /// Stopping while the host still holds a turn (it replied, then hung) leaves the turn
     /// pending, whichever of the stop and the host task's "stopping" answer is seen first; the
     /// next start finishes it from its recorded answer. Before, the race marked it done as a
@@ -1042,8 +1143,9 @@ mod tests {
         assert!(pending_ids(tmp.path()).is_empty(), "done once answered");
     }
 
-    /// A host that keeps refusing does not lose the message either: it stays pending for the
-    /// account's next start, and the peer's next message is not held up behind it forever.
+    /// A host that keeps refusing does not lose the message either: the peer's next message is
+    /// not held up behind it, and a stop before its later try leaves it pending for the
+    /// account's next start.
     #[tokio::test(start_paused = true)]
     async fn a_turn_the_host_keeps_refusing_stays_pending_and_the_peer_moves_on() {
         let tmp = tempfile::tempdir().expect("tempdir");
