@@ -387,16 +387,9 @@ fn finish(dir: &Path, figures: Result<Figures>) -> Result<Figures> {
     figures
 }
 
-/// Polls `probe` every 200 ms until it holds, or fails naming `what`.
+/// Waits until `probe` holds, or fails naming `what`.
 fn wait(what: &str, limit: Duration, mut probe: impl FnMut() -> bool) -> Result {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if probe() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Err(format!("chaos: timed out waiting for {what}").into())
+    crate::e2e::wait(what, limit, || probe().then_some(()))
 }
 
 /// Injects the plan's messages while the kill schedule runs, waits for the answers, and counts.

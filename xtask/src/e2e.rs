@@ -203,6 +203,12 @@ impl Stack {
     }
 }
 
+/// Polls `probe` until it yields a value, or fails naming `what`.
+pub fn wait<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
+    poll(limit, Duration::from_millis(300), || Ok(probe()))?
+        .ok_or_else(|| format!("timed out waiting for {what}").into())
+}
+
 /// Polls `probe` every `every` until it yields a value; `None` once `limit` has passed.
 pub fn poll<T>(
     limit: Duration,

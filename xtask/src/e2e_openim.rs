@@ -26,18 +26,12 @@ use imsim::openim::{OpenImOptions, OpenImSim, RefreshBackend, Sent};
 use serde_json::{Value, json};
 
 use crate::Result;
-use crate::e2e::{Stack, TURN, poll};
+use crate::e2e::{Stack, TURN, poll, wait};
 
 /// Direct-message peers of the bulk test, all on the first server.
 const BULK_PEERS: usize = 20;
 /// Messages per peer and phase: 20 × 25 = 500.
 const BULK_EACH: usize = 25;
-
-/// Polls until `probe` yields, or fails naming `what`.
-fn wait<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
-    poll(limit, Duration::from_millis(300), || Ok(probe()))?
-        .ok_or_else(|| format!("timed out waiting for {what}").into())
-}
 
 const CHANNEL: &str = "multi-openim";
 /// A member of every group who is on no allowlist.

@@ -14,7 +14,7 @@ use imsim::nim::{NimOptions, NimSim};
 use serde_json::{Value, json};
 
 use crate::Result;
-use crate::e2e::{Stack, TURN, poll};
+use crate::e2e::{Stack, TURN, poll, wait};
 use crate::gateway::free_port;
 
 const CHANNEL: &str = "netease-yunxin";
@@ -29,11 +29,6 @@ fn step(name: &str) {
 
 fn check(ok: bool, what: impl Into<String>) -> Result {
     if ok { Ok(()) } else { Err(what.into().into()) }
-}
-
-fn wait<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
-    poll(limit, Duration::from_millis(300), || Ok(probe()))?
-        .ok_or_else(|| format!("timed out waiting for {what}").into())
 }
 
 /// Files through which the gateway's stub SDK is driven.
