@@ -76,7 +76,7 @@ pub const MAX_REPLAY_STARTS: u32 = 5;
 pub struct TurnKeys {
     /// Longest time one agent turn may take before the peer's next message goes ahead, in
     /// seconds. Default 1800. A reply that comes later is still delivered.
-    #[schemars(range(min = 10, max = 172800))]
+    #[schemars(range(min = TurnKeys::MIN_SECONDS, max = TurnKeys::MAX_SECONDS))]
     pub turn_timeout_seconds: Option<u64>,
 }
 
@@ -84,6 +84,9 @@ impl TurnKeys {
     /// The default deadline of a turn: far past any answer a person waits for, short enough
     /// that a host that never answers does not silence the peer for the day.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+    /// Bounds of `turnTimeoutSeconds`: ten seconds, two days.
+    pub const MIN_SECONDS: u64 = 10;
+    pub const MAX_SECONDS: u64 = 172_800;
 
     /// The account's deadline: its own key, else the channel's, else the default.
     pub fn layered(channel: &TurnKeys, account: Option<&TurnKeys>) -> Duration {
@@ -106,9 +109,11 @@ impl TurnKeys {
         let checked = |at: &str, value: &serde_json::Value| {
             let keys: TurnKeys = crate::config::parse_config(at, value)?;
             match keys.turn_timeout_seconds {
-                Some(seconds) if !(10..=172_800).contains(&seconds) => {
+                Some(seconds) if !(Self::MIN_SECONDS..=Self::MAX_SECONDS).contains(&seconds) => {
                     Err(ChannelError::bad_input(format!(
-                        "{at}.turnTimeoutSeconds: must be between 10 and 172800, got {seconds}"
+                        "{at}.turnTimeoutSeconds: must be between {} and {}, got {seconds}",
+                        Self::MIN_SECONDS,
+                        Self::MAX_SECONDS
                     )))
                 }
                 _ => Ok(keys),
