@@ -45,6 +45,11 @@ pub struct Turn {
 pub struct TurnOutcome {
     #[serde(default)]
     pub replies: usize,
+    /// The host handed the turn to the session's active run instead of running it (how:
+    /// OpenClaw's `steer` or `followup`): the turn is accepted, and its answer comes from that
+    /// run, which the host holds only in memory.
+    #[serde(default)]
+    pub deferred: Option<String>,
 }
 
 /// A partial update of an account's status, merged by the host into what it shows in

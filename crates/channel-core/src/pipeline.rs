@@ -572,6 +572,14 @@ impl Pipeline {
                 return;
             }
             match outcome {
+                // A busy session took the message into its active run (or queued it after that
+                // run, in the host's memory only): the host owns its answer from here. Keeping
+                // it pending instead was measured to leave most of a peer's turns pending, since
+                // each next one is taken the same way, and the next start would run them all
+                // again.
+                Ok(outcome) if outcome.deferred.is_some() => {
+                    tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, how = outcome.deferred.as_deref(), replay = work.replay, "the host took this turn into the session's active run")
+                }
                 // Replies already sent by the cut-off run are recognised in the send log; a host
                 // that knows the turn finished answers with none.
                 Ok(outcome) if work.replay => {

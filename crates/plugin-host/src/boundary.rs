@@ -191,10 +191,16 @@ pub struct SavedMedia {
 
 /// The answer to `turn`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct TurnDone {
     /// How many replies the host delivered.
     #[serde(default)]
     pub replies: usize,
+    /// Set when the host did not run the turn but handed it to the session's active run
+    /// (OpenClaw's `deferredToActiveRun`: `steer` or `followup`); its answer, if any, comes
+    /// from that run.
+    #[serde(default)]
+    pub deferred: Option<String>,
 }
 
 /// One reply of an open turn, as the host's dispatcher produced it (`deliver`'s payload).

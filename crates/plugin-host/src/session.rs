@@ -355,6 +355,7 @@ impl Host for JsHost {
         let done: TurnDone = self.call(id, request, None).await?;
         Ok(TurnOutcome {
             replies: done.replies,
+            deferred: done.deferred,
         })
     }
 

@@ -125,7 +125,7 @@ export function accountServices(api, channelId, log, deliver = native.deliver) {
         onRecordError: (err) => log.warn?.(`[${channelId}] recording the session failed: ${err}`),
       });
       let replies = 0;
-      await runtime.reply.dispatchReplyWithBufferedBlockDispatcher({
+      const dispatched = await runtime.reply.dispatchReplyWithBufferedBlockDispatcher({
         ctx,
         cfg: config,
         dispatcherOptions: {
@@ -138,7 +138,9 @@ export function accountServices(api, channelId, log, deliver = native.deliver) {
         },
         replyOptions: { disableBlockStreaming: true },
       });
-      return { replies };
+      // A busy session takes the message into its active run (steer) or queues it after that
+      // run (followup) and returns at once; Rust logs which.
+      return { replies, deferred: dispatched?.deferredToActiveRun ?? null };
     },
   };
 }

@@ -138,7 +138,7 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
     accountId: "a",
   };
   const done = await accountServices({}, ID, quiet, deliver).turn(args, { runtime, cfg, handle: 5, id: 42 });
-  assert.deepEqual(done, { replies: 2 });
+  assert.deepEqual(done, { replies: 2, deferred: null });
   assert.deepEqual(delivered, [
     [5, 42, { text: "one", kind: "block" }],
     [5, 42, { text: "two", mediaUrl: "/m/a.png", mediaUrls: ["/m/a.png", "/m/b.png"], kind: "final" }],
@@ -150,6 +150,14 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
   assert.deepEqual(record[1].updateLastRoute, { sessionKey: "agent:main:main", channel: ID, to: "alice", accountId: "a" });
   assert.equal(dispatch[1].ctx.finalized, true);
   assert.deepEqual(dispatch[1].replyOptions, { disableBlockStreaming: true });
+});
+
+test("a turn the host takes into a busy session's active run comes back as deferred, with no replies", async () => {
+  const { runtime } = fakeRuntime();
+  runtime.reply.dispatchReplyWithBufferedBlockDispatcher = async () => ({ queuedFinal: false, counts: { tool: 0, block: 0, final: 0 }, deferredToActiveRun: "followup" });
+  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
+  const done = await accountServices({}, ID, quiet, async () => assert.fail("nothing is delivered")).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
+  assert.deepEqual(done, { replies: 0, deferred: "followup" });
 });
 
 test("a turn whose delivery fails rejects, and the host's failure reaches Rust as data", async () => {
