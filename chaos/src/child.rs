@@ -70,7 +70,10 @@ impl Host for ChaosHost {
                 self.ledger
                     .append(json!({"answered": full}))
                     .map_err(|e| ChannelError::permanent(format!("ledger: {e}")))?;
-                Ok(TurnOutcome { replies: 1 })
+                Ok(TurnOutcome {
+                    replies: 1,
+                    ..TurnOutcome::default()
+                })
             }
             Err(err) => {
                 let _ = self
