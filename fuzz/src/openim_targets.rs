@@ -3,7 +3,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use channel_core::{ChannelError, ErrorKind};
+use channel_core::ErrorKind;
+use channel_core::testing::assert_named;
 use openim::config::OpenimConfig;
 use openim::normalize::normalize;
 use openim::wire::proto::{
@@ -17,13 +18,6 @@ use openim::wire::{
 };
 
 const ACCOUNT: &str = "primary";
-
-fn assert_named(err: &ChannelError) {
-    assert!(
-        !err.message.trim().is_empty(),
-        "an error without a message: {err:?}"
-    );
-}
 
 /// A server frame, BINARY (the JSON envelope around base64 protobuf) or TEXT (handshake,
 /// heartbeat). A readable envelope must read back the same from the JSON it stands for, and a

@@ -394,6 +394,15 @@ impl Prompter for ScriptedPrompter {
     }
 }
 
+/// Fails unless `err` says something: what fuzz targets and tests ask of every error that bad
+/// input produces, so a user reads a cause and not an empty line.
+pub fn assert_named(err: &ChannelError) {
+    assert!(
+        !err.message.trim().is_empty(),
+        "an error without a message: {err:?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

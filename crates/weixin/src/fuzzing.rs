@@ -3,7 +3,8 @@
 //! private to this crate, and panics when a decoder breaks a promise it makes (an error with
 //! no message, a message that lost its sender, a key that does not decrypt what it encrypted).
 
-use channel_core::{ChannelError, ErrorKind};
+use channel_core::ErrorKind;
+use channel_core::testing::assert_named;
 use url::Url;
 
 use crate::media::crypto::{self, DecryptError};
@@ -12,13 +13,6 @@ use crate::wire::{GetUpdatesResponse, QrStatusResponse, WeixinMessage};
 use crate::{client, login, normalize};
 
 const ACCOUNT: &str = "b0f5860fdecb-im-bot";
-
-fn assert_named(err: &ChannelError) {
-    assert!(
-        !err.message.trim().is_empty(),
-        "an error without a message: {err:?}"
-    );
-}
 
 /// A `getupdates` answer, as the long poll reads it: the body, the server's verdict, every
 /// message normalized, and the key of every attachment resolved as a download would.

@@ -3,6 +3,8 @@
 //! channel runs, and panics when one breaks a promise it makes (an error with no message, a
 //! message attributed to someone else, an event that does not read back as itself).
 
+use channel_core::testing::assert_named;
+
 use crate::config::YunxinConfig;
 use crate::nim::{Message, NimEvent};
 use crate::normalize::{Skip, normalize};
@@ -103,7 +105,7 @@ pub fn config(data: &[u8]) {
     let config = match YunxinConfig::parse(&section) {
         Ok(config) => config,
         Err(err) => {
-            assert!(!err.message.trim().is_empty(), "{err:?}");
+            assert_named(&err);
             assert!(err.message.contains("channels.netease-yunxin"), "{err}");
             return;
         }
@@ -122,11 +124,11 @@ pub fn config(data: &[u8]) {
                     assert!(err.message.starts_with("missing: "), "{err}");
                 }
                 if let Err(err) = config.media_policy(&settings, std::env::temp_dir()) {
-                    assert!(!err.message.trim().is_empty(), "{err:?}");
+                    assert_named(&err);
                 }
             }
             Err(err) => {
-                assert!(!err.message.trim().is_empty(), "{err:?}");
+                assert_named(&err);
                 assert!(err.message.contains("channels.netease-yunxin"), "{err}");
             }
         }
