@@ -545,13 +545,11 @@ impl Pipeline {
             () = self.materialize_media(&mut inbound) => {}
         }
         let answered_before = !work.recorded.is_empty();
-        let (mut attempt, first_refused) = match work.tried {
-            Some((attempts, since)) => (attempts, Some(since)),
-            None => (0, None),
-        };
+        let (mut attempt, first_refused) = work
+            .tried
+            .unwrap_or_else(|| (0, tokio::time::Instant::now()));
         // A later try gets no quick retries of its own: it comes back after LATE_RETRY.
         let mut retries = TURN_RETRIES[TURN_RETRIES.len().min(attempt)..].iter();
-        let first_refused = first_refused.unwrap_or_else(tokio::time::Instant::now);
         loop {
             let replier = self.replier(&inbound);
             let outcome = tokio::select! {
@@ -904,6 +902,18 @@ mod tests {
         Pipeline::open(config(dir), host, outlet, CancellationToken::new()).expect("open")
     }
 
+    /// A pipeline on `config` whose account reported connected.
+    fn open_connected(
+        config: PipelineConfig,
+        host: Arc<StandaloneHost>,
+        outlet: Arc<dyn Outlet>,
+    ) -> Arc<Pipeline> {
+        let pipeline =
+            Pipeline::open(config, host, outlet, CancellationToken::new()).expect("open");
+        pipeline.report_status(StatusPatch::connected());
+        pipeline
+    }
+
     fn inbound(id: &str, peer: &str) -> Inbound {
         Inbound {
             channel: "test".into(),
@@ -1087,9 +1097,7 @@ mod tests {
             turn_timeout: Duration::from_secs(60),
             ..config(tmp.path())
         };
-        let pipeline =
-            Pipeline::open(config, host.clone(), outlet, CancellationToken::new()).expect("open");
-        pipeline.report_status(StatusPatch::connected());
+        let pipeline = open_connected(config, host.clone(), outlet);
         pipeline.accept(inbound("held", "p")).await.expect("accept");
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert_eq!(host.attempts().len(), 1 + TURN_RETRIES.len());
@@ -1222,14 +1230,7 @@ mod tests {
             turn_timeout: Duration::from_secs(60),
             ..config(tmp.path())
         };
-        let pipeline = Pipeline::open(
-            config,
-            host.clone(),
-            typing.clone(),
-            CancellationToken::new(),
-        )
-        .expect("open");
-        pipeline.report_status(StatusPatch::connected());
+        let pipeline = open_connected(config, host.clone(), typing.clone());
         pipeline
             .accept(inbound("hangs", "p"))
             .await
@@ -1271,14 +1272,7 @@ mod tests {
             turn_timeout: Duration::from_secs(60),
             ..config(tmp.path())
         };
-        let pipeline = Pipeline::open(
-            config,
-            host.clone(),
-            outlet.clone(),
-            CancellationToken::new(),
-        )
-        .expect("open");
-        pipeline.report_status(StatusPatch::connected());
+        let pipeline = open_connected(config, host.clone(), outlet.clone());
         pipeline.accept(inbound("slow", "p")).await.expect("accept");
         pipeline.accept(inbound("next", "p")).await.expect("accept");
         assert!(
@@ -1330,14 +1324,7 @@ mod tests {
             max_pending_turns: 2,
             ..config(tmp.path())
         };
-        let pipeline = Pipeline::open(
-            config,
-            host.clone(),
-            Arc::new(Recorder::default()),
-            CancellationToken::new(),
-        )
-        .expect("open");
-        pipeline.report_status(StatusPatch::connected());
+        let pipeline = open_connected(config, host.clone(), Arc::new(Recorder::default()));
         pipeline.accept(inbound("a", "p1")).await.expect("accept");
         pipeline.accept(inbound("b", "p2")).await.expect("accept");
         let third = tokio::spawn({
@@ -1441,14 +1428,7 @@ mod tests {
     async fn a_reply_the_network_keeps_refusing_goes_out_at_the_next_start_without_a_second_run() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let host = Arc::new(StandaloneHost::default());
-        let pipeline = Pipeline::open(
-            config(tmp.path()),
-            host.clone(),
-            Arc::new(Refusing),
-            CancellationToken::new(),
-        )
-        .expect("open");
-        pipeline.report_status(StatusPatch::connected());
+        let pipeline = open_connected(config(tmp.path()), host.clone(), Arc::new(Refusing));
         pipeline.accept(inbound("once", "p")).await.expect("accept");
         assert!(
             host.wait_for(Duration::from_secs(60), |h| h.turns().len() == 1)
@@ -1499,14 +1479,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let host = Arc::new(StandaloneHost::default());
         let outlet = Arc::new(Flaky(Mutex::new(2), Recorder::default()));
-        let pipeline = Pipeline::open(
-            config(tmp.path()),
-            host.clone(),
-            outlet.clone(),
-            CancellationToken::new(),
-        )
-        .expect("open");
-        pipeline.report_status(StatusPatch::connected());
+        let pipeline = open_connected(config(tmp.path()), host.clone(), outlet.clone());
         pipeline.accept(inbound("r", "p")).await.expect("accept");
         assert!(
             host.wait_for(Duration::from_secs(60), |h| h.turns().len() == 1)
