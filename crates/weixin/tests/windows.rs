@@ -26,6 +26,12 @@ async fn run(wx: &Wx, section: &serde_json::Value) -> Running {
     Running::start(wx, Arc::new(StandaloneHost::default()), section.clone()).await
 }
 
+/// The owner writes and is answered: the window is open, the context token known.
+async fn open_window(wx: &Wx) {
+    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
+    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+}
+
 fn accounts_dir(wx: &Wx) -> PathBuf {
     wx.state.join(weixin::CHANNEL_ID).join("accounts")
 }
@@ -74,8 +80,7 @@ async fn a_crash_mid_flush_leaves_the_unsent_messages_queued_and_sends_each_once
     let wx = Wx::with(state.path(), fast_options()).await;
     let section = with_max_sends(&wx, DmPolicy::Pairing, &[], 4);
     let running = run(&wx, &section).await;
-    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
-    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    open_window(&wx).await;
     for filler in ["f1", "f2", "f3"] {
         assert!(matches!(
             send(&wx, &section, filler, filler).await,
@@ -134,8 +139,7 @@ async fn a_flush_after_a_crash_does_not_send_again_what_the_send_log_has() {
     let wx = Wx::with(state.path(), fast_options()).await;
     let closed = with_max_sends(&wx, DmPolicy::Pairing, &[], 1);
     let running = run(&wx, &closed).await;
-    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
-    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    open_window(&wx).await;
     let long = [
         "The first paragraph is long enough to fill one piece alone.",
         "The second paragraph is long enough to fill one piece alone.",
@@ -195,8 +199,7 @@ async fn a_slow_flush_holds_up_neither_the_long_poll_nor_the_order_of_a_peers_me
     let wx = Wx::with(state.path(), fast_options()).await;
     let section = with_max_sends(&wx, DmPolicy::Open, &["*".into()], 2);
     let running = run(&wx, &section).await;
-    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
-    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    open_window(&wx).await;
     assert!(matches!(
         send(&wx, &section, "f", "f").await,
         Receipt::Sent { .. }
@@ -253,8 +256,7 @@ async fn messages_the_gate_drops_leave_no_context_token_window_or_text() {
     let stranger = Wx::new_peer();
     wx.sim
         .inject_text(&wx.bot.bot_id, &stranger, "let me in, secret words");
-    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
-    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    open_window(&wx).await;
     running.stop().await;
     let dir = accounts_dir(&wx);
     let read = |suffix: &str| {
@@ -301,8 +303,7 @@ async fn a_reply_refused_for_an_older_token_goes_out_with_the_newer_one_at_once(
     let wx = Wx::with(state.path(), fast_options()).await;
     let section = wx.section_with(DmPolicy::Open, &["*".into()]);
     let running = run(&wx, &section).await;
-    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
-    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    open_window(&wx).await;
 
     // The reply to "one" leaves with one's token and hangs at the server.
     wx.sim.stall_sends(0);
@@ -339,8 +340,7 @@ async fn a_message_cut_by_an_expired_session_waits_for_the_new_login_then_goes_o
     let wx = Wx::with(state.path(), fast_options()).await;
     let section = wx.section_with(DmPolicy::Open, &["*".into()]);
     let running = run(&wx, &section).await;
-    wx.sim.inject_text(&wx.bot.bot_id, &wx.bot.owner, "hello");
-    wx.sim.wait_sent(&wx.bot.bot_id, 1, WAIT).await;
+    open_window(&wx).await;
     running.stop().await;
 
     wx.sim.expire_token(&wx.bot.bot_id);
