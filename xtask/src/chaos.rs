@@ -10,12 +10,10 @@
 //! dependency that way, so the build costs one crate, and a run is bound by fsyncs and by the
 //! faults' own waits rather than by CPU.
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
-use crate::{Result, root};
+use crate::{Result, root, target_dir};
 
 /// Every channel, in the order they run.
 pub const CHANNELS: [&str; 3] = ["openim", "weixin", "yunxin"];
@@ -23,12 +21,6 @@ pub const CHANNELS: [&str; 3] = ["openim", "weixin", "yunxin"];
 /// (inbound, peers, outbound, kills)
 const FULL: (usize, usize, usize, usize) = (10_000, 50, 1_000, 5);
 const QUICK: (usize, usize, usize, usize) = (300, 10, 30, 2);
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-}
 
 /// Which levels a run covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde_json::json;
 use xshell::{Shell, cmd};
 
-use crate::{Result, root};
+use crate::{Result, root, target_dir};
 
 /// The cargo-fuzz release this command installs.
 pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
@@ -32,21 +32,6 @@ struct Outcome {
     executions: u64,
     corpus: usize,
     crashes: Vec<PathBuf>,
-}
-
-/// `CARGO_TARGET_DIR` when set (the tools and corpora then live next to the build), else
-/// `target/`.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                root().join(dir)
-            }
-        })
-        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Installs cargo-fuzz if missing; returns the directory holding it, for `PATH`.

@@ -113,6 +113,21 @@ pub fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Cargo's build directory: `CARGO_TARGET_DIR` when set (relative to the root when relative),
+/// else `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+}
+
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// OpenClaw's fixed temp dir: the gateways a command starts create it whatever their config
