@@ -54,6 +54,9 @@ pub fn run() -> Result {
         .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
         .run()?;
     e2e::run(false, None)?;
+    // The small seeded schedule in the real gateway (OpenClaw installed by the e2e above):
+    // OpenIM, 40 DMs from 5 peers, one SIGKILL while turns run.
+    chaos::run(true, 1, Some("openim".into()), chaos::Level::Gateway)?;
     // The simulators themselves, checked against official clients: Tencent's weixin plugin
     // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).
     fidelity::run(false, None)

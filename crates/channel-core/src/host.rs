@@ -37,6 +37,11 @@ pub struct Turn {
     pub route: Route,
     /// OpenClaw's `MsgContext` fields, built by [`msg_context`].
     pub context: serde_json::Value,
+    /// Hand the turn over only if the conversation's session has no run; otherwise come back
+    /// at once, [`TurnOutcome::held_back`]. A busy OpenClaw session would take the message
+    /// into its active run, or queue it in memory only, where a restart loses it.
+    #[serde(default)]
+    pub if_idle: bool,
 }
 
 /// How a turn ended, as far as the host tells.
@@ -50,6 +55,15 @@ pub struct TurnOutcome {
     /// run, which the host holds only in memory.
     #[serde(default)]
     pub deferred: Option<String>,
+    /// Whether the conversation's session had a run when the turn was handed over: one in
+    /// flight, or one a restart cut short, which OpenClaw's restart recovery resumes and
+    /// answers itself. `None` when the host cannot tell.
+    #[serde(default)]
+    pub session_running: Option<bool>,
+    /// Not handed over: the turn asked for an idle session ([`Turn::if_idle`]) and the session
+    /// had a run.
+    #[serde(default)]
+    pub held_back: bool,
 }
 
 /// A partial update of an account's status, merged by the host into what it shows in

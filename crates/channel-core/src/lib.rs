@@ -7,7 +7,8 @@
 //! [`media`], both ways. Each account runs under a [`supervisor`]: the channel provides a
 //! [`Connector`] (one connection, start to end) and the supervisor reconnects it, stops it when a
 //! person must act, and writes its status. Sent pieces are recorded in the [`SendLog`], so a
-//! replayed reply is never sent twice. Nothing in here knows Node or any IM protocol.
+//! replayed reply is never sent twice; a replay the host answers itself, after a restart, is
+//! matched with that answer in [`handover`]. Nothing in here knows Node or any IM protocol.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -33,6 +34,7 @@ pub mod dedup;
 pub mod dm;
 pub mod error;
 pub mod group;
+pub mod handover;
 pub mod host;
 pub mod live;
 pub mod login;

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -20,7 +20,9 @@ use crate::dedup::{Admit, Journal, Window};
 use crate::dm::{self, DmConfig, DropReason, Verdict};
 use crate::error::{ChannelError, ErrorKind};
 use crate::group::{GroupConfig, GroupDrop, GroupVerdict};
+use crate::handover::{self, Handover};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
+use crate::live::LiveEntry;
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::now_ms;
 use crate::session::RouteQuery;
@@ -57,6 +59,15 @@ const TURN_RETRIES: [Duration; 4] = [
 ];
 /// The pause between later tries of a turn the host kept refusing.
 const LATE_RETRY: Duration = Duration::from_secs(120);
+/// How long a turn waits while its session has a run (OpenClaw's restart recovery resumes a
+/// cut-off run for some seconds after a start), asking again every [`SESSION_POLL`]. Handed
+/// over into a busy session, the message would join that run or wait in the host's memory,
+/// where the next kill loses it; past this wait it is handed over all the same.
+const SESSION_WAIT: Duration = Duration::from_secs(300);
+const SESSION_POLL: Duration = Duration::from_secs(1);
+/// How long a replay the host answered with nothing, after its restart recovery held the
+/// session, waits for that recovery's own delivery before the agent is asked again.
+const HOST_ANSWER_GRACE: Duration = Duration::from_secs(5);
 
 /// Accepted turns not finished yet, across all peers of an account. Past it, `accept` waits
 /// for a turn to finish: the channel then stops reading, and the server keeps the rest (a
@@ -172,11 +183,13 @@ pub struct PipelineConfig {
     pub max_pending_turns: usize,
 }
 
-/// A message for a peer's worker; `replay` when an earlier run accepted it but never finished.
+/// A message for a peer's worker.
 #[derive(Debug)]
 struct Work {
     inbound: Inbound,
-    replay: bool,
+    /// Set when an earlier run accepted it but never finished: how many starts replayed it,
+    /// this one included.
+    replay: Option<u32>,
     /// The replies a cut-off run of this turn produced (recorded before they were sent).
     recorded: Vec<ReplyPayload>,
     /// Host attempts made before (each gets a `MessageSid` of its own), and when the first
@@ -184,6 +197,37 @@ struct Work {
     tried: Option<(usize, tokio::time::Instant)>,
     /// Its place among the account's [`MAX_PENDING_TURNS`], given back when the turn ends.
     slot: Option<OwnedSemaphorePermit>,
+}
+
+/// The ids one attempt of a turn goes to the host under. OpenClaw drops a `MessageSid` it has
+/// seen (or still runs) as a duplicate, and one whose source id (`MessageSidFull`) belongs to a
+/// run that ended; a turn cut short by a restart, or refused, must run again, so each attempt
+/// gets a `MessageSid` of its own, and a rerun also a source id of its own (per start, so that
+/// a rerun cut short is rerun again). Replies keep their stable ids, so nothing that already
+/// went out goes out twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AttemptIds {
+    sid: String,
+    /// Replaces the server id as the source id; `None` keeps it.
+    source: Option<String>,
+}
+
+impl AttemptIds {
+    fn new(id: &str, replay: Option<u32>, rerun: bool, attempt: usize) -> Self {
+        let (base, source) = match (replay, rerun) {
+            (Some(start), true) => {
+                let base = format!("{id}:rerun{start}");
+                (base.clone(), Some(base))
+            }
+            (Some(_), false) => (format!("{id}:replay"), None),
+            (None, _) => (id.to_owned(), None),
+        };
+        let sid = match attempt {
+            0 => base,
+            n => format!("{base}:retry{n}"),
+        };
+        Self { sid, source }
+    }
 }
 
 /// How long a peer's worker waits for another message before it exits.
@@ -203,6 +247,10 @@ pub struct Pipeline {
     /// Set once the account first reported connected: replays wait for it, because their
     /// replies need the connection (and would fail, or wait out a send timeout, before it).
     connected: watch::Sender<bool>,
+    /// Replays whose cut-off run the host's restart recovery may answer itself.
+    handover: Handover,
+    /// How the outbound path finds this pipeline, until [`Pipeline::close`].
+    reachable: Mutex<Option<LiveEntry<Weak<Pipeline>>>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -243,7 +291,10 @@ impl Pipeline {
             tasks: TaskTracker::new(),
             cancel,
             connected: watch::Sender::new(false),
+            handover: Handover::default(),
+            reachable: Mutex::new(None),
         });
+        *lock(&pipeline.reachable) = Some(handover::register(&pipeline.config.journal, &pipeline));
         if !pending.is_empty() {
             tracing::info!(
                 channel = %pipeline.config.channel,
@@ -252,10 +303,15 @@ impl Pipeline {
                 "replaying turns left unfinished by the previous run"
             );
         }
-        for (inbound, recorded) in pending {
+        for (inbound, recorded, start) in pending {
+            // A peer's oldest replay is the turn the host may be recovering: from now on, not
+            // only once its worker gets to it.
+            pipeline
+                .handover
+                .wait_if_first(&inbound.chat.id, &inbound.server_id);
             pipeline.enqueue(Work {
                 inbound,
-                replay: true,
+                replay: Some(start),
                 recorded,
                 tried: None,
                 // Replays were accepted by an earlier run: they take a slot when one is free,
@@ -271,7 +327,7 @@ impl Pipeline {
     fn starting_replays(
         config: &PipelineConfig,
         journal: &mut Journal,
-    ) -> std::io::Result<Vec<(Inbound, Vec<ReplyPayload>)>> {
+    ) -> std::io::Result<Vec<(Inbound, Vec<ReplyPayload>, u32)>> {
         let mut replays = Vec::new();
         for (inbound, recorded, starts) in journal.pending_with_starts() {
             if starts >= MAX_REPLAY_STARTS {
@@ -287,7 +343,7 @@ impl Pipeline {
                 continue;
             }
             journal.started(&inbound.server_id)?;
-            replays.push((inbound, recorded));
+            replays.push((inbound, recorded, starts + 1));
         }
         Ok(replays)
     }
@@ -373,7 +429,7 @@ impl Pipeline {
                 }
                 self.enqueue(Work {
                     inbound,
-                    replay: false,
+                    replay: None,
                     recorded: Vec::new(),
                     tried: None,
                     slot: Some(slot),
@@ -503,7 +559,7 @@ impl Pipeline {
 
     async fn finish_turn(self: &Arc<Self>, work: Work) {
         let id = work.inbound.server_id.clone();
-        if work.replay {
+        if work.replay.is_some() {
             let mut connected = self.connected.subscribe();
             tokio::select! {
                 // Still pending in the journal: the next run replays it.
@@ -550,12 +606,26 @@ impl Pipeline {
             .unwrap_or_else(|| (0, tokio::time::Instant::now()));
         // A later try gets no quick retries of its own: it comes back after LATE_RETRY.
         let mut retries = TURN_RETRIES[TURN_RETRIES.len().min(attempt)..].iter();
+        let mut rerun = false;
+        // Whether the session was seen with a run, and how long this turn waited for it.
+        let mut saw_running = false;
+        let mut waited = Duration::ZERO;
+        let session_wait = SESSION_WAIT.min(self.config.turn_timeout);
+        let _waiting = work
+            .replay
+            .map(|_| self.handover.hold(&inbound.chat.id, &id));
         loop {
+            // The host's restart recovery delivered this replay's answer itself.
+            if self.handover.take_answered(&id) {
+                return;
+            }
             let replier = self.replier(&inbound);
+            let ids = AttemptIds::new(&inbound.server_id, work.replay, rerun, attempt);
+            let if_idle = waited < session_wait;
             let outcome = tokio::select! {
                 // Left pending in the journal: the next run replays it.
                 () = self.cancel.cancelled() => return,
-                outcome = self.turn(inbound.clone(), work.replay, attempt, Arc::clone(&replier)) => outcome,
+                outcome = self.turn(inbound.clone(), ids, if_idle, Arc::clone(&replier)) => outcome,
             };
             // The host task may notice the stop first and answer "stopping", which must not
             // count as a turn that failed after replying: pending, like any other cut-off turn.
@@ -570,17 +640,67 @@ impl Pipeline {
                 return;
             }
             match outcome {
+                Ok(outcome) if outcome.held_back => {
+                    saw_running = true;
+                    if waited.is_zero() {
+                        tracing::info!(channel = %self.config.channel, account = %self.config.account, id, "the conversation's session has a run (after a restart, the host's own recovery); this turn waits for it to end");
+                    }
+                    tokio::select! {
+                        () = self.cancel.cancelled() => return,
+                        () = tokio::time::sleep(SESSION_POLL) => {}
+                    }
+                    waited += SESSION_POLL;
+                    if waited >= session_wait {
+                        tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, seconds = waited.as_secs(), "the conversation's session still has a run; handing this turn over all the same");
+                    }
+                    continue;
+                }
                 // A busy session took the message into its active run (or queued it after that
                 // run, in the host's memory only): the host owns its answer from here. Keeping
                 // it pending instead was measured to leave most of a peer's turns pending, since
                 // each next one is taken the same way, and the next start would run them all
                 // again.
                 Ok(outcome) if outcome.deferred.is_some() => {
-                    tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, how = outcome.deferred.as_deref(), replay = work.replay, "the host took this turn into the session's active run")
+                    tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, how = outcome.deferred.as_deref(), replay = ?work.replay, "the host took this turn into the session's active run")
+                }
+                // OpenClaw holds the cut-off run for ended (it records a turn's source id when
+                // its run ends, before the answer is delivered) and so answered the replay with
+                // nothing. Yet none of that answer reached the network (none was recorded), and
+                // the session has no run left for the host's restart recovery to finish: the
+                // answer died with the process. Asking the agent again, under a source id of its
+                // own, is the only way the peer gets one; once per start.
+                Ok(outcome)
+                    if work.replay.is_some()
+                        && !rerun
+                        && !replied
+                        && outcome.replies == 0
+                        && outcome.session_running == Some(false) =>
+                {
+                    // A recovery that held the session may deliver just after it ends.
+                    if saw_running {
+                        let until = tokio::time::Instant::now() + HOST_ANSWER_GRACE;
+                        while tokio::time::Instant::now() < until {
+                            if self.handover.answered(&id) {
+                                break;
+                            }
+                            tokio::select! {
+                                () = self.cancel.cancelled() => return,
+                                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                            }
+                        }
+                        if self.handover.take_answered(&id) {
+                            return;
+                        }
+                    }
+                    tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, "the host holds this replayed turn for answered, but no answer of it went out, from us or from its own recovery; asking the agent again");
+                    self.handover.release(&inbound.chat.id, &id);
+                    rerun = true;
+                    continue;
                 }
                 // Replies already sent by the cut-off run are recognised in the send log; a host
-                // that knows the turn finished answers with none.
-                Ok(outcome) if work.replay => {
+                // that knows the turn finished answers with none, and one whose restart recovery
+                // owns the session delivers that run's answer itself.
+                Ok(outcome) if work.replay.is_some() => {
                     tracing::info!(channel = %self.config.channel, account = %self.config.account, id, replies = outcome.replies, "replayed turn finished")
                 }
                 Ok(outcome) => {
@@ -621,6 +741,15 @@ impl Pipeline {
             break;
         }
         self.complete(&id);
+    }
+
+    /// The host delivered a message of its own to `peer`: the answer of the peer's replay that
+    /// waits on it, which is done (see [`crate::handover`]).
+    pub(crate) fn credit_host_answer(&self, peer: &str) -> Option<String> {
+        let id = self.handover.credit(peer)?;
+        tracing::info!(channel = %self.config.channel, account = %self.config.account, id, peer, "the host delivered the answer of a replayed turn itself (its restart recovery); the turn is done");
+        self.complete(&id);
+        Some(id)
     }
 
     /// Hands `work` to its peer's worker again after [`LATE_RETRY`]; it stays pending in the
@@ -710,12 +839,13 @@ impl Pipeline {
         })
     }
 
-    /// Runs one attempt of `inbound`'s turn in the host, its replies going through `replier`.
+    /// Runs one attempt of `inbound`'s turn in the host, under `ids`, its replies going
+    /// through `replier`.
     async fn turn(
         self: &Arc<Self>,
         inbound: Inbound,
-        replay: bool,
-        attempt: usize,
+        ids: AttemptIds,
+        if_idle: bool,
         replier: Arc<TurnReplier>,
     ) -> Result<TurnOutcome, ChannelError> {
         let query = RouteQuery {
@@ -726,17 +856,9 @@ impl Pipeline {
         };
         let route = self.host.resolve_route(&query).await?;
         let mut context = msg_context(&inbound, &route);
-        // The host drops a MessageSid it has seen (or still runs) as a duplicate; a turn cut
-        // short by a restart, or refused, must run again, so each new attempt gets an id of its
-        // own. Replies keep their stable ids, so nothing that already went out goes out twice.
-        let sid = match (replay, attempt) {
-            (false, 0) => None,
-            (true, 0) => Some(format!("{}:replay", inbound.server_id)),
-            (false, n) => Some(format!("{}:retry{n}", inbound.server_id)),
-            (true, n) => Some(format!("{}:replay:retry{n}", inbound.server_id)),
-        };
-        if let Some(sid) = sid {
-            context["MessageSid"] = sid.into();
+        context["MessageSid"] = ids.sid.into();
+        if let Some(source) = ids.source {
+            context["MessageSidFull"] = source.into();
         }
         let typing = self.show_typing(replier.target.clone());
         let (id, peer) = (inbound.server_id.clone(), inbound.chat.id.clone());
@@ -750,6 +872,7 @@ impl Pipeline {
             inbound,
             route,
             context,
+            if_idle,
         };
         let mut run = self.tasks.spawn(async move {
             tokio::select! {
@@ -799,6 +922,7 @@ impl Pipeline {
 
     /// Stops taking turns and waits for running ones to notice.
     pub async fn close(&self) {
+        lock(&self.reachable).take();
         self.cancel.cancel();
         self.tasks.close();
         self.tasks.wait().await;
@@ -1041,6 +1165,201 @@ mod tests {
         pipeline.close().await;
         let journal = Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
         assert!(journal.pending().is_empty(), "the replayed turn is done");
+    }
+
+    /// A journal holding `id` as accepted and never finished, as a killed gateway leaves it.
+    fn left_pending(dir: &std::path::Path, id: &str) {
+        let mut journal = Journal::open(dir.join("a.jsonl"), Window::default()).expect("open");
+        journal.admit_pending(&inbound(id, "p")).expect("admit");
+    }
+
+    /// A connected pipeline on `host` that starts by replaying `id`, left pending by a kill.
+    fn replaying(
+        dir: &std::path::Path,
+        id: &str,
+        host: &Arc<StandaloneHost>,
+    ) -> (Arc<Pipeline>, Arc<Recorder>) {
+        left_pending(dir, id);
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_connected(config(dir), Arc::clone(host), outlet.clone());
+        (pipeline, outlet)
+    }
+
+    /// The gateway died after its agent answered and before the answer was delivered: OpenClaw
+    /// holds that run for ended, answers the replay with nothing, and no restart recovery of
+    /// its own will deliver it. The agent is asked again under a source id of its own, and
+    /// the peer gets one answer.
+    #[tokio::test]
+    async fn a_turn_the_host_holds_answered_but_never_delivered_is_asked_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().holding_ended(["lost"]));
+        let (pipeline, outlet) = replaying(tmp.path(), "lost", &host);
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 2)
+                .await
+        );
+        pipeline.close().await;
+        assert_eq!(host.attempts(), ["lost:replay", "lost:rerun1"]);
+        assert_eq!(host.turns()[1].context["MessageSidFull"], "lost:rerun1");
+        let sent = lock(&outlet.0).clone();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].1.text, "echo: msg lost");
+        assert!(pending_ids(tmp.path()).is_empty(), "the turn is done");
+
+        // Cut short again and replayed by a third start: a new source id again, since the
+        // host now holds the first rerun's as well.
+        left_pending(tmp.path(), "again");
+        {
+            let mut journal =
+                Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
+            journal.started("again").expect("started");
+        }
+        let host = Arc::new(StandaloneHost::default().holding_ended(["again", "again:rerun1"]));
+        let pipeline = open_connected(config(tmp.path()), host.clone(), outlet.clone());
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 2)
+                .await
+        );
+        pipeline.close().await;
+        assert_eq!(host.attempts(), ["again:replay", "again:rerun2"]);
+        assert_eq!(lock(&outlet.0).len(), 2);
+    }
+
+    /// The same answer of nothing, from a session that OpenClaw's restart recovery owns: the
+    /// host delivers the cut-off run's answer itself, so asking the agent again would answer
+    /// the peer twice. The turn is done.
+    #[tokio::test]
+    async fn a_turn_the_hosts_restart_recovery_owns_is_left_to_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(
+            StandaloneHost::default()
+                .holding_ended(["owned"])
+                .recovering_sessions(),
+        );
+        let (pipeline, outlet) = replaying(tmp.path(), "owned", &host);
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pipeline.close().await;
+        assert_eq!(host.attempts(), ["owned:replay"]);
+        assert!(lock(&outlet.0).is_empty());
+        assert!(pending_ids(tmp.path()).is_empty(), "the turn is done");
+    }
+
+    /// After a restart OpenClaw's recovery resumes a session's cut-off run for a while; a
+    /// message handed over meanwhile would join that run or wait in the host's memory, where
+    /// the next kill loses it. The turn waits until the session is idle, then runs.
+    #[tokio::test]
+    async fn a_turn_waits_while_its_session_has_a_run() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().busy_for(2));
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_connected(config(tmp.path()), host.clone(), outlet.clone());
+        pipeline.accept(inbound("n", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(10), |h| h.turns().len() == 1)
+                .await
+        );
+        pipeline.close().await;
+        assert_eq!(
+            host.attempts(),
+            ["n", "n", "n"],
+            "held back twice, then run"
+        );
+        assert!(host.turns()[0].if_idle);
+        assert_eq!(lock(&outlet.0).len(), 1);
+        assert!(pending_ids(tmp.path()).is_empty());
+    }
+
+    /// A replay that waited out the host's recovery of its session, then was answered with
+    /// nothing, while that recovery delivered nothing to the peer (OpenClaw's recovery can end
+    /// without a run): the agent is asked again, after a grace for a late delivery.
+    #[tokio::test]
+    async fn a_replay_whose_hosts_recovery_delivered_nothing_is_asked_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(
+            StandaloneHost::default()
+                .holding_ended(["owned"])
+                .busy_for(1),
+        );
+        let (pipeline, outlet) = replaying(tmp.path(), "owned", &host);
+        assert!(
+            host.wait_for(Duration::from_secs(15), |h| h.turns().len() == 2)
+                .await
+        );
+        pipeline.close().await;
+        assert_eq!(
+            host.attempts(),
+            ["owned:replay", "owned:replay", "owned:rerun1"]
+        );
+        assert_eq!(lock(&outlet.0).len(), 1);
+        assert!(pending_ids(tmp.path()).is_empty(), "the turn is done");
+    }
+
+    /// The host's restart recovery delivered the cut-off run's answer itself, through the
+    /// channel's outbound send, while the replay waited for the session: the replay is done,
+    /// and the agent is not asked a second time.
+    #[tokio::test]
+    async fn a_replay_the_hosts_recovery_answers_itself_is_done_without_asking_again() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(
+            StandaloneHost::default()
+                .holding_ended(["owned"])
+                .busy_for(3),
+        );
+        let (pipeline, outlet) = replaying(tmp.path(), "owned", &host);
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| !h.attempts().is_empty())
+                .await
+        );
+        let journal = tmp.path().join("a.jsonl");
+        assert_eq!(
+            crate::handover::host_sent(&journal, "someone-else", "ECHO: x"),
+            None,
+            "only the peer's own delivery counts"
+        );
+        let notice = format!(
+            "{} (the gateway has just restarted).",
+            crate::handover::RESUME_NOTICE
+        );
+        assert_eq!(
+            crate::handover::host_sent(&journal, "p", &notice),
+            None,
+            "the recovery's notice is not its answer"
+        );
+        assert_eq!(
+            crate::handover::host_sent(&journal, "p", "ECHO: x").as_deref(),
+            Some("owned")
+        );
+        assert!(pending_ids(tmp.path()).is_empty(), "done at once, durably");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        pipeline.close().await;
+        assert!(host.turns().is_empty(), "handed to the host again");
+        assert!(lock(&outlet.0).is_empty());
+        assert_eq!(
+            crate::handover::host_sent(&journal, "p", "ECHO: x"),
+            None,
+            "closed"
+        );
+    }
+
+    /// A host that cannot tell whether the session has a run is trusted, as before.
+    #[tokio::test]
+    async fn a_host_that_cannot_tell_is_trusted_with_a_replay_it_answers_with_nothing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
+        let (pipeline, outlet) = replaying(tmp.path(), "quiet", &host);
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pipeline.close().await;
+        assert_eq!(host.attempts(), ["quiet:replay"]);
+        assert!(lock(&outlet.0).is_empty());
+        assert!(pending_ids(tmp.path()).is_empty(), "the turn is done");
     }
 
     /// A turn the host refused through all quick retries is tried again later in the same run

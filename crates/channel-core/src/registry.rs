@@ -125,6 +125,14 @@ fn resolve<C: Channel>(channel: &C, section: &Value, id: &str) -> Result<C::Acco
     channel.account(section, id)
 }
 
+/// Where an account's dedup journal lives: also how the outbound path finds its pipeline.
+fn journal_path<C: Channel>(channel: &C, account_id: &str) -> std::path::PathBuf {
+    channel
+        .state_dir()
+        .join("dedup")
+        .join(format!("{account_id}.jsonl"))
+}
+
 /// Everything an account needs before its supervisor runs it: the account resolved, its
 /// pipeline open, and the channel's connector.
 async fn prepare<C: Channel>(
@@ -155,10 +163,7 @@ async fn prepare<C: Channel>(
         id_label: descriptor.id_label.clone(),
         dm: view.dm,
         group: view.group,
-        journal: channel
-            .state_dir()
-            .join("dedup")
-            .join(format!("{account_id}.jsonl")),
+        journal: journal_path(channel.as_ref(), account_id),
         window: Window::default(),
         turn_timeout: crate::pipeline::TurnKeys::resolve(
             &format!("channels.{}", descriptor.id),
@@ -265,8 +270,17 @@ impl<C: Channel> AnyChannel for Arc<C> {
         message: &Outbound,
     ) -> Result<Receipt, ChannelError> {
         let target = self.parse_target(target)?;
-        let account = resolve(self.as_ref(), section, account)?;
-        C::send(self, &account, &target, message).await
+        let account_id = account;
+        let account = resolve(self.as_ref(), section, account_id)?;
+        let receipt = C::send(self, &account, &target, message).await?;
+        // May be the host's restart recovery answering a turn a replay waits on. A queued
+        // message goes out from the outbox, so it counts as well.
+        crate::handover::host_sent(
+            &journal_path(self.as_ref(), account_id),
+            &target.id,
+            &message.text,
+        );
+        Ok(receipt)
     }
 
     async fn probe(&self, section: &Value, account: &str) -> Result<Probe, ChannelError> {

@@ -3,7 +3,7 @@
 //! file). Tests and the conformance suite run channels against it without Node, and observe
 //! every global call and config write. [`ScriptedPrompter`] answers a command's questions.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,6 +48,15 @@ pub struct StandaloneHost {
     attempts: Mutex<Vec<Value>>,
     /// How long the agent thinks before it answers.
     answer_delay: Option<std::time::Duration>,
+    /// Source ids (`MessageSidFull`) whose run the host holds for ended, as OpenClaw records
+    /// them: a turn under one is answered with nothing, its agent not asked.
+    ended: Mutex<HashSet<String>>,
+    /// What the host tells of each turn's session: `Some(true)` while its own restart recovery
+    /// owns it; `None` is a host that cannot tell.
+    session_running: Option<bool>,
+    /// How many more turns find their session with a run; one that asks for an idle session
+    /// is held back (and counted), one that does not runs.
+    busy: Mutex<usize>,
     changed: Notify,
 }
 
@@ -94,8 +103,33 @@ impl StandaloneHost {
             refusals: Mutex::new(0),
             attempts: Mutex::new(Vec::new()),
             answer_delay: None,
+            ended: Mutex::new(HashSet::new()),
+            session_running: None,
+            busy: Mutex::new(0),
             changed: Notify::new(),
         }
+    }
+
+    /// Holds the runs of these source ids for ended (OpenClaw records a source id when the
+    /// run ends, before its answer is delivered), and tells that each turn's session has no
+    /// run left: what a gateway killed between its agent's answer and the delivery leaves.
+    pub fn holding_ended<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        lock(&self.ended).extend(ids.into_iter().map(Into::into));
+        self.session_running = Some(false);
+        self
+    }
+
+    /// Tells that every turn's session has a run its restart recovery owns (and answers).
+    pub fn recovering_sessions(mut self) -> Self {
+        self.session_running = Some(true);
+        self
+    }
+
+    /// The next `count` turns find their session with a run (the host's restart recovery,
+    /// resuming a cut-off run): those asking for an idle session are held back.
+    pub fn busy_for(self, count: usize) -> Self {
+        *lock(&self.busy) = count;
+        self
     }
 
     /// Turns send their replies, then never return: what a gateway killed between a reply and
@@ -257,11 +291,40 @@ impl Host for StandaloneHost {
                 ));
             }
         }
+        let mut session_running = self.session_running;
+        {
+            let mut busy = lock(&self.busy);
+            if *busy > 0 {
+                *busy -= 1;
+                session_running = Some(true);
+                if turn.if_idle {
+                    drop(busy);
+                    self.changed.notify_waiters();
+                    return Ok(TurnOutcome {
+                        session_running,
+                        held_back: true,
+                        ..TurnOutcome::default()
+                    });
+                }
+            }
+        }
+        let source = turn.context["MessageSidFull"].as_str().unwrap_or_default();
+        if lock(&self.ended).contains(source) {
+            lock(&self.turns).push(turn);
+            self.changed.notify_waiters();
+            return Ok(TurnOutcome {
+                session_running,
+                ..TurnOutcome::default()
+            });
+        }
         if let Some(delay) = self.answer_delay {
             tokio::time::sleep(delay).await;
         }
         let replies = (self.agent)(&turn);
-        let mut outcome = Ok(TurnOutcome::default());
+        let mut outcome = Ok(TurnOutcome {
+            session_running,
+            ..TurnOutcome::default()
+        });
         for text in replies {
             match replier
                 .reply(ReplyPayload {

@@ -102,6 +102,8 @@ pub enum Request {
         route: Route,
         peer: Peer,
         account_id: String,
+        /// Dispatch only if the session has no run; otherwise answer at once, `heldBack`.
+        if_idle: bool,
     },
     /// `globalThis[name](...args)`, awaited. Answer: its result, `null` when there is no such
     /// function.
@@ -201,6 +203,14 @@ pub struct TurnDone {
     /// from that run.
     #[serde(default)]
     pub deferred: Option<String>,
+    /// Whether the session had a run when the turn was handed over (OpenClaw's persisted
+    /// session `status` was `running`: a run in flight, or one a restart cut short, which its
+    /// restart recovery resumes); `null` when the host cannot tell.
+    #[serde(default)]
+    pub session_running: Option<bool>,
+    /// Not dispatched: the request asked for an idle session (`ifIdle`) and it had a run.
+    #[serde(default)]
+    pub held_back: bool,
 }
 
 /// One reply of an open turn, as the host's dispatcher produced it (`deliver`'s payload).

@@ -350,12 +350,15 @@ impl Host for JsHost {
                 id: turn.inbound.chat.id,
             },
             account_id: turn.inbound.account,
+            if_idle: turn.if_idle,
         };
         // A turn runs the agent: it takes as long as it takes.
         let done: TurnDone = self.call(id, request, None).await?;
         Ok(TurnOutcome {
             replies: done.replies,
             deferred: done.deferred,
+            session_running: done.session_running,
+            held_back: done.held_back,
         })
     }
 

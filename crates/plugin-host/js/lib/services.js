@@ -88,10 +88,36 @@ export function hostServices(api) {
   };
 }
 
+// Whether a session has a run: one in flight, or one a restart cut short, which the host's
+// restart recovery resumes and answers itself. Read from the persisted session; null when
+// this host cannot tell.
+export async function sessionRunning({ storePath, sessionKey, agentId }) {
+  let entry;
+  try {
+    const sdk = await import("openclaw/plugin-sdk/config-runtime");
+    if (typeof sdk.getSessionEntry !== "function") return null;
+    entry = sdk.getSessionEntry({ storePath, sessionKey, agentId });
+  } catch {
+    return null;
+  }
+  return hasRun(entry);
+}
+
+// A run in flight holds its restart-recovery claim (the recovery's own run too), and one a
+// restart cut short is marked aborted until the recovery takes it. A "running" session with
+// neither was left by a recovery that ended without a run: the next message admitted settles
+// it, so waiting for it would wait for ever.
+export function hasRun(entry) {
+  if (entry?.status !== "running") return false;
+  return entry.abortedLastRun === true || Boolean(entry.restartRecoveryDeliveryRunId) || Boolean(entry.mainRestartRecovery?.reservation);
+}
+
 // Services of a running account, backed by the `channelRuntime` the host gave it. Each takes
 // the request's args and the call: `{runtime, cfg, handle, id}` (the request id is the turn's
-// id for `deliver`). `deliver` is injectable for tests.
-export function accountServices(api, channelId, log, deliver = native.deliver) {
+// id for `deliver`). `deliver` and `sessionRunning` are injectable for tests.
+export function accountServices(api, channelId, log, deps = {}) {
+  const deliver = deps.deliver ?? native.deliver;
+  const readSessionRunning = deps.sessionRunning ?? sessionRunning;
   return {
     route(args, { runtime, cfg }) {
       return runtime.routing.resolveAgentRoute({ cfg: currentConfig(api, cfg), channel: args.channel, accountId: args.accountId, peer: args.peer });
@@ -112,14 +138,19 @@ export function accountServices(api, channelId, log, deliver = native.deliver) {
       const saved = await runtime.media.saveMediaBuffer(buffer, args.contentType, "inbound", args.maxBytes, args.fileName ?? undefined);
       return { path: saved.path };
     },
-    // finalize → record → dispatch, with every reply delivered through Rust.
+    // finalize → record → dispatch, with every reply delivered through Rust. The session's
+    // state is read first: Rust tells a turn the host holds for finished from one its restart
+    // recovery still owns, and with `ifIdle` a busy session gets nothing (`heldBack`).
     async turn(args, { runtime, cfg, handle, id }) {
       const config = currentConfig(api, cfg);
       const ctx = runtime.reply.finalizeInboundContext(args.context);
       const storePath = runtime.session.resolveStorePath(config.session?.store, { agentId: args.route.agentId });
+      const sessionKey = ctx.SessionKey ?? args.route.sessionKey;
+      const running = await readSessionRunning({ storePath, sessionKey, agentId: args.route.agentId });
+      if (args.ifIdle && running === true) return { replies: 0, deferred: null, sessionRunning: true, heldBack: true };
       await runtime.session.recordInboundSession({
         storePath,
-        sessionKey: ctx.SessionKey ?? args.route.sessionKey,
+        sessionKey,
         ctx,
         updateLastRoute: { sessionKey: args.route.mainSessionKey, channel: channelId, to: args.peer.id, accountId: args.accountId },
         onRecordError: (err) => log.warn?.(`[${channelId}] recording the session failed: ${err}`),
@@ -140,7 +171,7 @@ export function accountServices(api, channelId, log, deliver = native.deliver) {
       });
       // A busy session takes the message into its active run (steer) or queues it after that
       // run (followup) and returns at once; Rust logs which.
-      return { replies, deferred: dispatched?.deferredToActiveRun ?? null };
+      return { replies, deferred: dispatched?.deferredToActiveRun ?? null, sessionRunning: running, heldBack: false };
     },
   };
 }

@@ -20,7 +20,7 @@ const addon = path.join(state, "imbridge.node");
 fs.copyFileSync(process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so"), addon);
 process.env.IMBRIDGE_ADDON = addon;
 
-const { accountServices, hostServices } = await import("../lib/services.js");
+const { accountServices, hasRun, hostServices } = await import("../lib/services.js");
 const { sessionTransports } = await import("../lib/transports.js");
 const { answer, failureOf } = await import("../lib/session.js");
 const { ImbridgeError, native } = await import("../lib/native.js");
@@ -137,8 +137,11 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
     peer: { kind: "direct", id: "alice" },
     accountId: "a",
   };
-  const done = await accountServices({}, ID, quiet, deliver).turn(args, { runtime, cfg, handle: 5, id: 42 });
-  assert.deepEqual(done, { replies: 2, deferred: null });
+  const asked = [];
+  const sessionRunning = async (where) => (asked.push(where), false);
+  const done = await accountServices({}, ID, quiet, { deliver, sessionRunning }).turn(args, { runtime, cfg, handle: 5, id: 42 });
+  assert.deepEqual(done, { replies: 2, deferred: null, sessionRunning: false, heldBack: false });
+  assert.deepEqual(asked, [{ storePath: "/store/main/s1", sessionKey: "agent:main:x", agentId: "main" }]);
   assert.deepEqual(delivered, [
     [5, 42, { text: "one", kind: "block" }],
     [5, 42, { text: "two", mediaUrl: "/m/a.png", mediaUrls: ["/m/a.png", "/m/b.png"], kind: "final" }],
@@ -156,8 +159,28 @@ test("a turn the host takes into a busy session's active run comes back as defer
   const { runtime } = fakeRuntime();
   runtime.reply.dispatchReplyWithBufferedBlockDispatcher = async () => ({ queuedFinal: false, counts: { tool: 0, block: 0, final: 0 }, deferredToActiveRun: "followup" });
   const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
-  const done = await accountServices({}, ID, quiet, async () => assert.fail("nothing is delivered")).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
-  assert.deepEqual(done, { replies: 0, deferred: "followup" });
+  const deps = { deliver: async () => assert.fail("nothing is delivered"), sessionRunning: async () => true };
+  const done = await accountServices({}, ID, quiet, deps).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
+  assert.deepEqual(done, { replies: 0, deferred: "followup", sessionRunning: true, heldBack: false });
+});
+
+test("a turn that asks for an idle session is held back, untouched, while the session has a run", async () => {
+  const { runtime, calls } = fakeRuntime();
+  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a", ifIdle: true };
+  const deps = { deliver: async () => assert.fail("nothing is delivered"), sessionRunning: async () => true };
+  const done = await accountServices({}, ID, quiet, deps).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
+  assert.deepEqual(done, { replies: 0, deferred: null, sessionRunning: true, heldBack: true });
+  assert.deepEqual(calls.map(([name]) => name), ["finalizeInboundContext"], "neither recorded nor dispatched");
+  const idle = await accountServices({}, ID, quiet, { deliver: async () => ({ status: "sent" }), sessionRunning: async () => false }).turn(args, { runtime, cfg: {}, handle: 1, id: 2 });
+  assert.deepEqual(idle, { replies: 2, deferred: null, sessionRunning: false, heldBack: false });
+});
+
+test("a host that cannot tell whether the session has a run says null, and the turn still runs", async () => {
+  const { runtime } = fakeRuntime();
+  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
+  // No openclaw package here: the real reader cannot load the host's session store.
+  const done = await accountServices({}, ID, quiet, { deliver: async () => ({ status: "sent" }) }).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
+  assert.deepEqual(done, { replies: 2, deferred: null, sessionRunning: null, heldBack: false });
 });
 
 test("a turn whose delivery fails rejects, and the host's failure reaches Rust as data", async () => {
@@ -166,9 +189,9 @@ test("a turn whose delivery fails rejects, and the host's failure reaches Rust a
     throw new ImbridgeError({ kind: "transient", code: null, message: "the account restarted", retryable: true, rpcCode: "UNAVAILABLE" });
   };
   const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
-  await assert.rejects(accountServices({}, ID, quiet, deliver).turn(args, { runtime, cfg: {}, handle: 1, id: 1 }), { kind: "transient" });
+  await assert.rejects(accountServices({}, ID, quiet, { deliver, sessionRunning: async () => false }).turn(args, { runtime, cfg: {}, handle: 1, id: 1 }), { kind: "transient" });
   const broken = fakeRuntime({ reply: { finalizeInboundContext: () => { throw new TypeError("ctx.Body missing"); } } });
-  await assert.rejects(accountServices({}, ID, quiet).turn(args, { runtime: broken.runtime, cfg: {}, handle: 1, id: 1 }), TypeError);
+  await assert.rejects(accountServices({}, ID, quiet, { sessionRunning: async () => false }).turn(args, { runtime: broken.runtime, cfg: {}, handle: 1, id: 1 }), TypeError);
 });
 
 test("global.call and config.set use the process's globals and the host's config writer", async (t) => {
@@ -263,4 +286,14 @@ test("transport.open, .call and .close drive a module the descriptor declares, b
     delete process.env.IMBRIDGE_TRANSPORTS_DIR;
     delete globalThis.__imbridgeEchoClosed;
   }
+});
+
+test("a session has a run while one is in flight or a restart cut one short, not when only its status says so", () => {
+  assert.equal(hasRun(undefined), false);
+  assert.equal(hasRun({ status: "done" }), false);
+  assert.equal(hasRun({ status: "running", abortedLastRun: true }), true, "cut short, awaiting the host's recovery");
+  assert.equal(hasRun({ status: "running", restartRecoveryDeliveryRunId: "r1" }), true, "a run in flight");
+  assert.equal(hasRun({ status: "running", mainRestartRecovery: { cycleId: "c", reservation: { id: "x" } } }), true, "the recovery's run");
+  // Measured in a gateway after two kills: a recovery cycle left with no run and no claim.
+  assert.equal(hasRun({ status: "running", abortedLastRun: false, mainRestartRecovery: { cycleId: "c", revision: 3, chargedAttempts: 0 } }), false);
 });

@@ -1,0 +1,115 @@
+//! Replayed turns the host may answer itself.
+//!
+//! After a kill, OpenClaw's restart recovery resumes the run that was cut off and delivers its
+//! answer through the channel's outbound `send`, not through the turn; a replay of that turn is
+//! then answered with nothing. A message the host sends on its own to a peer whose oldest
+//! unfinished turn is a replay waiting on the host completes that turn: asking the agent again
+//! would answer the peer twice. The recovery's "continuing your request" notice, sent before the
+//! run, is not an answer. A replay the host answers with nothing, and for which no such message
+//! came, is asked again (see the pipeline).
+//!
+//! The outbound path knows an account only by its state: each running pipeline is found by its
+//! journal's path.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+use crate::live::{LiveAccounts, LiveEntry};
+use crate::pipeline::Pipeline;
+
+/// The running pipelines, by journal path.
+static LIVE: LazyLock<LiveAccounts<Weak<Pipeline>>> = LazyLock::new(LiveAccounts::default);
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Makes `pipeline` the one the outbound path reaches for `journal`, until the entry drops.
+pub(crate) fn register(journal: &Path, pipeline: &Arc<Pipeline>) -> LiveEntry<Weak<Pipeline>> {
+    LIVE.register(&journal.to_string_lossy(), Arc::downgrade(pipeline))
+}
+
+/// How OpenClaw 2026.9.6's restart recovery opens the notice it sends before resuming a run
+/// (`announceRestartRecoveryResumption`). Measured in the gateway: the notice and the
+/// recovery's answer reach the adapter with the same fields, so the text is what tells them
+/// apart.
+pub const RESUME_NOTICE: &str = "I'm continuing your interrupted request now";
+
+/// The host sent `text` on its own to `peer` of the account whose journal is `journal`: the
+/// replay it answered, if one was waiting on it.
+pub fn host_sent(journal: &Path, peer: &str, text: &str) -> Option<String> {
+    if text.trim_start().starts_with(RESUME_NOTICE) {
+        return None;
+    }
+    let pipeline = LIVE.get(&journal.to_string_lossy())?.upgrade()?;
+    pipeline.credit_host_answer(peer)
+}
+
+/// Which replays wait on the host, by peer, and which of them the host answered.
+#[derive(Debug, Default)]
+pub(crate) struct Handover {
+    /// A peer's replay whose cut-off run the host may still answer (one per peer: a peer's
+    /// turns run one at a time).
+    waiting: Mutex<HashMap<String, String>>,
+    answered: Mutex<HashSet<String>>,
+}
+
+impl Handover {
+    /// `id`, a replay of `peer`, waits on the host until the returned guard is dropped.
+    pub(crate) fn hold<'a>(&'a self, peer: &str, id: &str) -> Waiting<'a> {
+        lock(&self.waiting).insert(peer.to_owned(), id.to_owned());
+        Waiting {
+            handover: self,
+            peer: peer.to_owned(),
+            id: id.to_owned(),
+        }
+    }
+
+    /// `id`, a replay of `peer`, waits on the host unless an older one of the peer does.
+    pub(crate) fn wait_if_first(&self, peer: &str, id: &str) {
+        lock(&self.waiting)
+            .entry(peer.to_owned())
+            .or_insert_with(|| id.to_owned());
+    }
+
+    /// `id` no longer waits: it ran, or is being asked again.
+    pub(crate) fn release(&self, peer: &str, id: &str) {
+        let mut waiting = lock(&self.waiting);
+        if waiting.get(peer).is_some_and(|w| w == id) {
+            waiting.remove(peer);
+        }
+    }
+
+    /// Credits a delivery to `peer` to its waiting replay, which is returned.
+    pub(crate) fn credit(&self, peer: &str) -> Option<String> {
+        let id = lock(&self.waiting).remove(peer)?;
+        lock(&self.answered).insert(id.clone());
+        Some(id)
+    }
+
+    /// Whether the host delivered the answer of `id` (forgotten once asked).
+    pub(crate) fn take_answered(&self, id: &str) -> bool {
+        lock(&self.answered).remove(id)
+    }
+
+    /// Whether the host delivered the answer of `id`.
+    pub(crate) fn answered(&self, id: &str) -> bool {
+        lock(&self.answered).contains(id)
+    }
+}
+
+/// A replay waiting on the host while its worker handles it.
+pub(crate) struct Waiting<'a> {
+    handover: &'a Handover,
+    peer: String,
+    id: String,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.handover.release(&self.peer, &self.id);
+    }
+}
