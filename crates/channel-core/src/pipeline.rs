@@ -614,6 +614,14 @@ impl Pipeline {
         let _waiting = work
             .replay
             .map(|_| self.handover.hold(&inbound.chat.id, &id));
+        // One indicator for all attempts, held-back polls and retry pauses included: one per
+        // attempt would switch it off and on every second while the session is busy.
+        let _typing = self
+            .show_typing(Target {
+                kind: inbound.chat.kind,
+                id: inbound.chat.id.clone(),
+            })
+            .drop_guard();
         loop {
             // The host's restart recovery delivered this replay's answer itself.
             if self.handover.take_answered(&id) {
@@ -860,7 +868,6 @@ impl Pipeline {
         if let Some(source) = ids.source {
             context["MessageSidFull"] = source.into();
         }
-        let typing = self.show_typing(replier.target.clone());
         let (id, peer) = (inbound.server_id.clone(), inbound.chat.id.clone());
         let limit = self.config.turn_timeout;
         // The host call runs as a task of its own: past the deadline the peer's next message
@@ -881,7 +888,6 @@ impl Pipeline {
             }
         });
         let outcome = tokio::time::timeout(limit, &mut run).await;
-        typing.cancel();
         match outcome {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(joined)) => Err(ChannelError::transient(format!(
@@ -1271,6 +1277,25 @@ mod tests {
         assert!(host.turns()[0].if_idle);
         assert_eq!(lock(&outlet.0).len(), 1);
         assert!(pending_ids(tmp.path()).is_empty());
+    }
+
+    /// While a turn waits for its session it shows one typing indicator, renewed as usual,
+    /// not one switched off and on at every poll.
+    #[tokio::test]
+    async fn a_turn_waiting_for_its_session_keeps_one_typing_indicator() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default().busy_for(3));
+        let outlet = Arc::new(Typing::default());
+        let pipeline = open_connected(config(tmp.path()), host.clone(), outlet.clone());
+        pipeline.accept(inbound("n", "p")).await.expect("accept");
+        assert!(
+            host.wait_for(Duration::from_secs(10), |h| h.turns().len() == 1)
+                .await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        pipeline.close().await;
+        assert_eq!(host.attempts().len(), 4, "held back three times");
+        assert_eq!(*lock(&outlet.0), [true, false]);
     }
 
     /// A replay that waited out the host's recovery of its session, then was answered with
