@@ -44,6 +44,8 @@ pub trait Outlet: Send + Sync {
     }
 }
 
+/// How long a reply already on the wire may take to finish once the account stops.
+const SEND_STOP_GRACE: Duration = Duration::from_secs(2);
 /// How often "typing…" is renewed while a turn runs; indicators expire after a few seconds.
 const TYPING_EVERY: Duration = Duration::from_secs(5);
 /// When a turn the host refused before its agent answered is tried again (OpenClaw refuses
@@ -673,10 +675,10 @@ impl Pipeline {
                 }
                 // OpenClaw holds the cut-off run for ended (it records a turn's source id when
                 // its run ends, before the answer is delivered) and so answered the replay with
-                // nothing. Yet none of that answer reached the network (none was recorded), and
-                // the session has no run left for the host's restart recovery to finish: the
-                // answer died with the process. Asking the agent again, under a source id of its
-                // own, is the only way the peer gets one; once per start.
+                // nothing. Yet no answer went out: none was recorded by us, the session has no
+                // run left, and the host's restart recovery sent the peer none (see
+                // `handover`). The answer died with the process. Asking the agent again, under a
+                // source id of its own, is the only way the peer gets one; once per start.
                 Ok(outcome)
                     if work.replay.is_some()
                         && !rerun
@@ -979,7 +981,28 @@ impl Replier for TurnReplier {
         };
         let mut retries = SEND_RETRIES.iter();
         let receipt = loop {
-            match pipeline.outlet.send(&self.target, &message).await {
+            // A send in flight gets to finish when a stop drops this turn (for a moment: a
+            // hung one must not hold the stop): cut between the server's accept and the send
+            // log, it would go out again at the next start. `close` waits for it.
+            let send = {
+                let (outlet, target) = (Arc::clone(&pipeline.outlet), self.target.clone());
+                let (message, cancel) = (message.clone(), pipeline.cancel.clone());
+                pipeline.tasks.spawn(async move {
+                    tokio::select! {
+                        sent = outlet.send(&target, &message) => sent,
+                        () = async {
+                            cancel.cancelled().await;
+                            tokio::time::sleep(SEND_STOP_GRACE).await;
+                        } => Err(ChannelError::transient("the account stopped while a reply was being sent")),
+                    }
+                })
+            };
+            let sent = send.await.unwrap_or_else(|joined| {
+                Err(ChannelError::transient(format!(
+                    "the send task ended abnormally: {joined}"
+                )))
+            });
+            match sent {
                 Ok(receipt) => break receipt,
                 Err(err) if err.kind.is_retryable() => {
                     let Some(delay) = retries.next() else {
@@ -1635,6 +1658,48 @@ mod tests {
             .collect();
         assert_eq!(ids, ["slow:reply:1", "next:reply:1"]);
         pipeline.close().await;
+    }
+
+    /// A send that takes its time, and says when it began and when it ended.
+    #[derive(Default)]
+    struct SlowSend {
+        began: std::sync::atomic::AtomicBool,
+        ended: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Outlet for SlowSend {
+        async fn send(&self, _: &Target, _: &Outbound) -> Result<Receipt, ChannelError> {
+            use std::sync::atomic::Ordering;
+            self.began.store(true, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.ended.store(true, Ordering::SeqCst);
+            Ok(Receipt::Sent {
+                message_id: "m".into(),
+                parts: 1,
+            })
+        }
+    }
+
+    /// A stop that came while a reply was on the wire cut the send between the server's
+    /// accept and the send log, so the next start sent that reply again (measured: a WeChat
+    /// test saw "echo: hello" twice about one run in two). The send now runs to its end, and
+    /// `close` waits for it.
+    #[tokio::test]
+    async fn a_stop_lets_a_reply_on_the_wire_finish() {
+        use std::sync::atomic::Ordering;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(SlowSend::default());
+        let pipeline = open_connected(config(tmp.path()), host, outlet.clone());
+        pipeline.accept(inbound("n", "p")).await.expect("accept");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !outlet.began.load(Ordering::SeqCst) {
+            assert!(tokio::time::Instant::now() < deadline, "no send began");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        pipeline.close().await;
+        assert!(outlet.ended.load(Ordering::SeqCst), "the stop cut the send");
     }
 
     /// Typing indicators, in order.
