@@ -16,16 +16,11 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use crate::live::{LiveAccounts, LiveEntry};
+use crate::lock;
 use crate::pipeline::Pipeline;
 
 /// The running pipelines, by journal path.
 static LIVE: LazyLock<LiveAccounts<Weak<Pipeline>>> = LazyLock::new(LiveAccounts::default);
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Makes `pipeline` the one the outbound path reaches for `journal`, until the entry drops.
 pub(crate) fn register(journal: &Path, pipeline: &Arc<Pipeline>) -> LiveEntry<Weak<Pipeline>> {
@@ -34,8 +29,8 @@ pub(crate) fn register(journal: &Path, pipeline: &Arc<Pipeline>) -> LiveEntry<We
 
 /// How OpenClaw 2026.9.6's restart recovery opens the notice it sends before resuming a run
 /// (`announceRestartRecoveryResumption`). Measured in the gateway: the notice and the
-/// recovery's answer reach the adapter with the same fields, so the text is what tells them
-/// apart.
+/// recovery's answer reach the adapter with the same fields (neither has a delivery-queue id;
+/// only an empty `threadId` key differs), so the text is what tells them apart.
 pub const RESUME_NOTICE: &str = "I'm continuing your interrupted request now";
 
 /// The host sent `text` on its own to `peer` of the account whose journal is `journal`: the
