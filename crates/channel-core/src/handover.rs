@@ -89,11 +89,6 @@ impl Handover {
     pub(crate) fn take_answered(&self, id: &str) -> bool {
         lock(&self.answered).remove(id)
     }
-
-    /// Whether the host delivered the answer of `id`.
-    pub(crate) fn answered(&self, id: &str) -> bool {
-        lock(&self.answered).contains(id)
-    }
 }
 
 /// A replay waiting on the host while its worker handles it.

@@ -41,6 +41,14 @@ impl Chat {
     pub fn peer(&self) -> &str {
         self.host_peer.as_deref().unwrap_or(&self.id)
     }
+
+    /// Where a reply to this chat goes.
+    pub fn target(&self) -> Target {
+        Target {
+            kind: self.kind,
+            id: self.id.clone(),
+        }
+    }
 }
 
 /// Who said it.

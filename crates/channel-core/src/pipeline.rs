@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -23,6 +23,7 @@ use crate::group::{GroupConfig, GroupDrop, GroupVerdict};
 use crate::handover::{self, Handover};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
 use crate::live::LiveEntry;
+use crate::lock;
 use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::now_ms;
 use crate::session::RouteQuery;
@@ -264,12 +265,6 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Pipeline {
     /// Opens the journal and re-queues turns that a previous run accepted but never finished.
     pub fn open(
@@ -492,10 +487,7 @@ impl Pipeline {
             .host
             .reply_text(&self.config.channel, &id_line, &code.code)
             .await?;
-        let target = Target {
-            kind: inbound.chat.kind,
-            id: inbound.chat.id.clone(),
-        };
+        let target = inbound.chat.target();
         let message = Outbound {
             text,
             in_reply_to_inbound: Some(inbound.server_id.clone()),
@@ -618,12 +610,7 @@ impl Pipeline {
             .map(|_| self.handover.hold(&inbound.chat.id, &id));
         // One indicator for all attempts, held-back polls and retry pauses included: one per
         // attempt would switch it off and on every second while the session is busy.
-        let _typing = self
-            .show_typing(Target {
-                kind: inbound.chat.kind,
-                id: inbound.chat.id.clone(),
-            })
-            .drop_guard();
+        let _typing = self.show_typing(inbound.chat.target()).drop_guard();
         loop {
             // The host's restart recovery delivered this replay's answer itself.
             if self.handover.take_answered(&id) {
@@ -689,17 +676,17 @@ impl Pipeline {
                     // A recovery that held the session may deliver just after it ends.
                     if saw_running {
                         let until = tokio::time::Instant::now() + HOST_ANSWER_GRACE;
-                        while tokio::time::Instant::now() < until {
-                            if self.handover.answered(&id) {
+                        loop {
+                            if self.handover.take_answered(&id) {
+                                return;
+                            }
+                            if tokio::time::Instant::now() >= until {
                                 break;
                             }
                             tokio::select! {
                                 () = self.cancel.cancelled() => return,
                                 () = tokio::time::sleep(Duration::from_millis(200)) => {}
                             }
-                        }
-                        if self.handover.take_answered(&id) {
-                            return;
                         }
                     }
                     tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, "the host holds this replayed turn for answered, but no answer of it went out, from us or from its own recovery; asking the agent again");
@@ -839,10 +826,7 @@ impl Pipeline {
     fn replier(self: &Arc<Self>, inbound: &Inbound) -> Arc<TurnReplier> {
         Arc::new(TurnReplier {
             pipeline: Arc::clone(self),
-            target: Target {
-                kind: inbound.chat.kind,
-                id: inbound.chat.id.clone(),
-            },
+            target: inbound.chat.target(),
             inbound_id: inbound.server_id.clone(),
             answered: Mutex::new(0),
             undelivered: Mutex::new(false),
@@ -1214,6 +1198,25 @@ mod tests {
         (pipeline, outlet)
     }
 
+    /// Replays `id` on `host` and checks that it is left there: handed over once, nothing sent
+    /// and nobody asked again, and the turn done.
+    async fn replay_is_left_to_the_host(
+        dir: &std::path::Path,
+        id: &str,
+        host: &Arc<StandaloneHost>,
+    ) {
+        let (pipeline, outlet) = replaying(dir, id, host);
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        pipeline.close().await;
+        assert_eq!(host.attempts(), [format!("{id}:replay")]);
+        assert!(lock(&outlet.0).is_empty());
+        assert!(pending_ids(dir).is_empty(), "the turn is done");
+    }
+
     /// The gateway died after its agent answered and before the answer was delivered: OpenClaw
     /// holds that run for ended, answers the replay with nothing, and no restart recovery of
     /// its own will deliver it. The agent is asked again under a source id of its own, and
@@ -1265,16 +1268,7 @@ mod tests {
                 .holding_ended(["owned"])
                 .recovering_sessions(),
         );
-        let (pipeline, outlet) = replaying(tmp.path(), "owned", &host);
-        assert!(
-            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
-                .await
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        pipeline.close().await;
-        assert_eq!(host.attempts(), ["owned:replay"]);
-        assert!(lock(&outlet.0).is_empty());
-        assert!(pending_ids(tmp.path()).is_empty(), "the turn is done");
+        replay_is_left_to_the_host(tmp.path(), "owned", &host).await;
     }
 
     /// After a restart OpenClaw's recovery resumes a session's cut-off run for a while; a
@@ -1398,16 +1392,7 @@ mod tests {
     async fn a_host_that_cannot_tell_is_trusted_with_a_replay_it_answers_with_nothing() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
-        let (pipeline, outlet) = replaying(tmp.path(), "quiet", &host);
-        assert!(
-            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
-                .await
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        pipeline.close().await;
-        assert_eq!(host.attempts(), ["quiet:replay"]);
-        assert!(lock(&outlet.0).is_empty());
-        assert!(pending_ids(tmp.path()).is_empty(), "the turn is done");
+        replay_is_left_to_the_host(tmp.path(), "quiet", &host).await;
     }
 
     /// A turn the host refused through all quick retries is tried again later in the same run

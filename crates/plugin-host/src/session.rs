@@ -19,7 +19,7 @@ use std::time::Duration;
 use channel_core::dm::{PairingCode, PairingStore};
 use channel_core::{
     ChannelError, ErrorKind, Host, HostTransport, LoginUi, Prompter, Question, Replier, Route,
-    RouteQuery, SessionKeyResolver, StatusPatch, Turn, TurnOutcome,
+    RouteQuery, SessionKeyResolver, StatusPatch, Turn, TurnOutcome, lock,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -59,10 +59,6 @@ impl std::fmt::Debug for JsHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JsHost").finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl JsHost {

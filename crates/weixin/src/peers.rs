@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use channel_core::state;
+use channel_core::{lock, state};
 use serde::{Deserialize, Serialize};
 
 use crate::window::PeerWindow;
@@ -52,10 +52,6 @@ enum StoredRecent {
 /// One lock and one set of notes per account in the process, whoever asks.
 static BOOKS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<Pending>>>>> =
     LazyLock::new(Mutex::default);
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The peer files of one account.
 #[derive(Debug, Clone)]
