@@ -83,7 +83,7 @@ pub(crate) async fn send(
     }
     let client = IlinkClient::new(account.endpoint()?)?;
     let mut parts: Vec<Part> = if has_text {
-        text::chunk(&filtered, account.chunk_limit)
+        channel_core::text::chunks(&filtered, account.chunk_limit)
             .into_iter()
             .map(Part::Text)
             .collect()

@@ -389,7 +389,7 @@ async fn long_replies_arrive_whole_in_order_in_chunks() {
     let running = Running::start(&wx, host, wx.section_with(DmPolicy::Pairing, &[])).await;
     wx.sim
         .inject_text(&wx.bot.bot_id, &wx.bot.owner, "write me a lot");
-    let pieces = weixin::text::chunk(&long, weixin::text::DEFAULT_CHUNK_CHARS).len();
+    let pieces = channel_core::text::chunks(&long, weixin::text::DEFAULT_CHUNK_CHARS).len();
     assert!(pieces > 1);
     let sent = wx.sim.wait_sent(&wx.bot.bot_id, pieces, WAIT).await;
     assert_eq!(

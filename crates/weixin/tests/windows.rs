@@ -145,7 +145,7 @@ async fn a_flush_after_a_crash_does_not_send_again_what_the_send_log_has() {
         "The second paragraph is long enough to fill one piece alone.",
         "The third paragraph is long enough to fill one piece alone too.",
     ];
-    let pieces = weixin::text::chunk(&long.join("\n\n"), 64);
+    let pieces = channel_core::text::chunks(&long.join("\n\n"), 64);
     assert_eq!(pieces.len(), 3, "{pieces:?}");
     for (id, text) in [("m1", "short one".to_owned()), ("m2", long.join("\n\n"))] {
         assert!(matches!(
