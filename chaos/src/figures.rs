@@ -29,6 +29,10 @@ pub struct Applied {
     pub detail: String,
     /// From the fault to the next turn in the ledger.
     pub recovered_ms: Option<u64>,
+    /// It found nothing to break (a frame fault while the account was between connections):
+    /// a real network's fault hits the connection of its moment, it does not wait for the next.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub missed: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -76,6 +80,8 @@ pub struct Figures {
     pub recovery_ms_p50: Option<u64>,
     pub recovery_ms_max: Option<u64>,
     pub faults_unrecovered: usize,
+    /// Faults that found no connection to break; not in the recovery figures.
+    pub faults_missed: usize,
 }
 
 impl Figures {
@@ -122,7 +128,7 @@ pub fn recoveries(applied: &mut [Applied], ledger: &[Line]) {
         .map(|l| l.at)
         .collect();
     turns.sort_unstable();
-    for fault in applied.iter_mut() {
+    for fault in applied.iter_mut().filter(|a| !a.missed) {
         let next = turns.partition_point(|at| *at < fault.at);
         fault.recovered_ms = turns.get(next).map(|at| at - fault.at);
     }
@@ -314,7 +320,11 @@ pub fn compute(
 
     let mut times: Vec<u64> = applied.iter().filter_map(|a| a.recovered_ms).collect();
     times.sort_unstable();
-    f.faults_unrecovered = applied.iter().filter(|a| a.recovered_ms.is_none()).count();
+    f.faults_missed = applied.iter().filter(|a| a.missed).count();
+    f.faults_unrecovered = applied
+        .iter()
+        .filter(|a| !a.missed && a.recovered_ms.is_none())
+        .count();
     f.recovery_ms_p50 = times.get(times.len() / 2).copied();
     f.recovery_ms_max = times.last().copied();
     (f, examples)
@@ -326,7 +336,7 @@ pub fn recovery_by_kind(
 ) -> BTreeMap<String, (usize, Option<u64>, Option<u64>)> {
     let mut by: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for a in applied {
+    for a in applied.iter().filter(|a| !a.missed) {
         *counts.entry(a.kind.clone()).or_default() += 1;
         if let Some(ms) = a.recovered_ms {
             by.entry(a.kind.clone()).or_default().push(ms);
@@ -469,6 +479,7 @@ mod tests {
                 at: 120,
                 detail: String::new(),
                 recovered_ms: None,
+                missed: false,
             },
             Applied {
                 before_message: None,
@@ -476,10 +487,23 @@ mod tests {
                 at: 300,
                 detail: String::new(),
                 recovered_ms: None,
+                missed: false,
             },
         ];
+        applied.push(Applied {
+            kind: "frame_drop".into(),
+            at: 110,
+            missed: true,
+            ..applied[0].clone()
+        });
         recoveries(&mut applied, &ledger);
         assert_eq!(applied[0].recovered_ms, Some(130));
         assert_eq!(applied[1].recovered_ms, None);
+        assert_eq!(
+            applied[2].recovered_ms, None,
+            "a missed fault has nothing to recover"
+        );
+        let by_kind = recovery_by_kind(&applied);
+        assert!(!by_kind.contains_key("frame_drop"));
     }
 }

@@ -121,6 +121,13 @@ pub trait Network: Send + Sync {
     /// `marker_behind` one already injected.
     fn draw(&self, rng: &mut StdRng, marker_ahead: &str, marker_behind: &str) -> Fault;
     async fn apply(&self, fault: &Fault) -> Result<String>;
+    /// Whether `fault` has something to break now. A fault of the connection (a dropped or
+    /// corrupted frame, a close) needs one: the simulators would otherwise keep it for the next
+    /// connection, and faults drawn while the account reconnects would pile up and greet every
+    /// new connection, which no real network does.
+    fn can_hit(&self, _fault: &Fault) -> bool {
+        true
+    }
     /// Called when the child exited by itself with `code`; true when the parent may start it
     /// again (after whatever a person would have done).
     fn after_exit(&self, code: Option<i32>) -> bool;
@@ -295,6 +302,21 @@ impl Network for Openim {
                 }
             }
             fault => fault,
+        }
+    }
+
+    fn can_hit(&self, fault: &Fault) -> bool {
+        match fault {
+            Fault::DropConnection
+            | Fault::Kick
+            | Fault::MalformedFrame
+            | Fault::BadBase64
+            | Fault::BadProtobuf
+            | Fault::UnknownFrame
+            | Fault::OversizedFrame { .. }
+            | Fault::FrameDelay { .. }
+            | Fault::FrameDrop => self.sim.online(OPENIM_BOT),
+            _ => true,
         }
     }
 

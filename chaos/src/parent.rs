@@ -346,6 +346,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             at: *at,
             detail: format!("pid {pid} killed; started again after {down_for:?}"),
             recovered_ms: None,
+            missed: false,
         });
     }
     for at in &lives.relogins {
@@ -355,6 +356,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             at: *at,
             detail: "the bot logged in again; the account was started again".into(),
             recovered_ms: None,
+            missed: false,
         });
     }
     applied.sort_by_key(|a| a.at);
@@ -477,6 +479,14 @@ async fn drive(
                         down_for: *down_for,
                     })
                     .map_err(|_| "the child supervisor is gone")?,
+                Event::Fault(fault) if !net.can_hit(fault) => applied.push(Applied {
+                    before_message: Some(index),
+                    kind: fault.kind(),
+                    at,
+                    detail: "nothing to break: the account was between connections".into(),
+                    recovered_ms: None,
+                    missed: true,
+                }),
                 Event::Fault(fault) => {
                     let net = Arc::clone(net);
                     let fault = fault.clone();
@@ -492,6 +502,7 @@ async fn drive(
                             at,
                             detail,
                             recovered_ms: None,
+                            missed: false,
                         }
                     }));
                 }
@@ -589,6 +600,7 @@ pub fn table(report: &Value) -> String {
         ("recovery after a fault, p50 ms", "recovery_ms_p50"),
         ("recovery after a fault, max ms", "recovery_ms_max"),
         ("faults not recovered", "faults_unrecovered"),
+        ("faults with no connection to hit", "faults_missed"),
     ];
     let mut out = format!(
         "\n== {} (seed {}, {} inbound / {} peers, {} outbound, {} kills; {} s{}) ==\n",

@@ -67,7 +67,8 @@ pub struct Lifecycle {
 struct State {
     /// Connected now (status is written on changes only).
     connected: AtomicBool,
-    /// Connected at some point during the current session (the backoff starts over).
+    /// Connected, or moved the account forward, at some point during the current session (the
+    /// backoff starts over).
     reached: AtomicBool,
 }
 
@@ -101,6 +102,19 @@ impl Lifecycle {
         if !self.state.connected.swap(true, Ordering::SeqCst) {
             (self.report)(StatusPatch::connected());
         }
+    }
+
+    /// The session moved the account forward (a page of history read and handed over) before
+    /// it was connected. A long catch-up that a fault cuts again and again still makes headway
+    /// each time, so the next session starts at the base delay instead of waiting out a backoff
+    /// that grew to a minute while messages pile up.
+    pub fn progressed(&self) {
+        self.state.reached.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the current session connected or made headway so far.
+    pub fn made_headway(&self) -> bool {
+        self.state.reached.load(Ordering::SeqCst)
     }
 
     /// The link is down while the transport reconnects by itself (the session goes on).

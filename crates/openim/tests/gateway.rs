@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use channel_core::supervisor::supervise;
+use channel_core::supervisor::{Connector, supervise};
 use channel_core::{
     AccountPhase, Backoff, ChannelError, ErrorKind, Lifecycle, SendLog, StatusPatch,
 };
@@ -172,6 +172,27 @@ fn start(
     start_with(sim, token, seqs, sink, recover, |s| s)
 }
 
+fn runner(
+    sim: &OpenImSim,
+    token: String,
+    seqs: &std::path::Path,
+    sink: &Arc<Recorder>,
+    recover: Arc<dyn Recover>,
+    tune: impl FnOnce(Sequencer) -> Sequencer,
+) -> Runner {
+    let link = Arc::new(Link::new(SendLog::at(seqs.with_extension("sent.jsonl"))));
+    *sink.link.lock().unwrap() = Some(Arc::clone(&link));
+    Runner {
+        login: login(sim, token),
+        timing: fast(),
+        health_every: Duration::from_secs(3600),
+        link,
+        sync: tune(Sequencer::new(Seqs::open(seqs).unwrap(), BOT)),
+        sink: sink.clone(),
+        recover,
+    }
+}
+
 fn start_with(
     sim: &OpenImSim,
     token: String,
@@ -180,19 +201,10 @@ fn start_with(
     recover: Arc<dyn Recover>,
     tune: impl FnOnce(Sequencer) -> Sequencer,
 ) -> Running {
-    let link = Arc::new(Link::new(SendLog::at(seqs.with_extension("sent.jsonl"))));
-    *sink.link.lock().unwrap() = Some(Arc::clone(&link));
+    let runner = runner(sim, token, seqs, &sink, recover, tune);
+    let link = Arc::clone(&runner.link);
     let statuses = Arc::new(Mutex::new(Vec::new()));
     let recorded = Arc::clone(&statuses);
-    let runner = Runner {
-        login: login(sim, token),
-        timing: fast(),
-        health_every: Duration::from_secs(3600),
-        link: Arc::clone(&link),
-        sync: tune(Sequencer::new(Seqs::open(seqs).unwrap(), BOT)),
-        sink: sink.clone(),
-        recover,
-    };
     let cancel = CancellationToken::new();
     let life = Lifecycle::new(
         cancel.clone(),
@@ -433,6 +445,22 @@ async fn own_messages_are_not_delivered_and_a_lost_reply_is_not_resent() {
         .unwrap();
     assert_eq!(again.server_msg_id, stored.server_msg_id);
     assert_eq!(sim.messages(&conversation::single("alice", BOT)).len(), 2);
+
+    // The server stores the next one and says so, but the rest of its reply is garbage: as
+    // unknown as a lost reply, so it is read back rather than sent again.
+    sim.fault(BOT, Fault::BadProtobuf);
+    let third = run
+        .link
+        .send(&msg("c-third", "still there?"), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(third.resent, 0);
+    let copies = sim
+        .messages(&conversation::single("alice", BOT))
+        .into_iter()
+        .filter(|m| m.client_msg_id == "c-third")
+        .count();
+    assert_eq!(copies, 1, "an unreadable reply made it send twice");
     assert!(run.sink.got().is_empty(), "own messages were delivered");
     run.stop().await.unwrap();
 }
@@ -679,6 +707,64 @@ async fn a_flooded_conversation_does_not_hold_up_the_others_and_loses_nothing() 
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(run.sink.got().len(), flood + 1, "duplicates arrived");
     run.stop().await.unwrap();
+}
+
+/// A catch-up that a fault cuts after it handed pages over made headway, so the supervisor
+/// starts its backoff over; one cut before any page did not.
+#[tokio::test]
+async fn a_catch_up_cut_after_some_pages_made_headway() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    sim.inject_text("alice", BOT, "known");
+    sync_once(&sim, &token, &seqs).await;
+    // The fault below must meet the next connection, not the end of this one.
+    assert!(sim.wait_online(BOT, false, WAIT).await);
+    for n in 1..=250 {
+        sim.inject_text("alice", BOT, &format!("a{n}"));
+    }
+    let life = || Lifecycle::new(CancellationToken::new(), Arc::new(|_| {}));
+
+    // Cut before any page: the server closes instead of its first frame.
+    let sink = Arc::new(Recorder::default());
+    let mut cut_early = runner(
+        &sim,
+        token.clone(),
+        &seqs,
+        &sink,
+        Arc::new(NoRecovery),
+        |s| s,
+    );
+    sim.fault(BOT, Fault::Drop);
+    let early = life();
+    let ended = tokio::time::timeout(WAIT, cut_early.session(&early)).await;
+    assert!(
+        matches!(ended, Ok(Err(_))),
+        "{ended:?} {:?}",
+        sink.got().len()
+    );
+    assert!(!early.made_headway());
+    assert!(sink.got().is_empty());
+
+    // Cut after the first page was handed over.
+    sink.held.send_replace(true);
+    let mut cut_late = runner(&sim, token, &seqs, &sink, Arc::new(NoRecovery), |s| s);
+    let late = life();
+    let watched = late.clone();
+    let session = tokio::spawn(async move { cut_late.session(&watched).await });
+    until("first page handed over", || {
+        sink.holding.load(std::sync::atomic::Ordering::SeqCst) > 0
+    })
+    .await;
+    assert!(sim.drop_connections(BOT) > 0);
+    sink.held.send_replace(false);
+    let ended = tokio::time::timeout(WAIT, session).await.unwrap().unwrap();
+    assert!(ended.is_err(), "the connection was dropped");
+    assert!(late.made_headway());
+    assert!(!late.is_connected());
+    assert_eq!(sink.got().len(), 100, "one page");
 }
 
 /// A conversation that appeared while the account was away is read from its last page, not

@@ -12,6 +12,8 @@ enum Script {
     ConnectThenLose(ChannelError),
     /// Fails before it connects.
     Fail(ChannelError),
+    /// Moves the account forward without connecting, then fails.
+    ProgressThenFail(ChannelError),
     /// Connects and runs until cancelled.
     Stay,
 }
@@ -37,6 +39,10 @@ impl Connector for Scripted {
                 Err(error)
             }
             Script::Fail(error) => Err(error),
+            Script::ProgressThenFail(error) => {
+                life.progressed();
+                Err(error)
+            }
             Script::Stay => {
                 life.connected();
                 life.cancel().cancelled().await;
@@ -127,6 +133,43 @@ async fn lost_connections_are_retried_with_backoff_and_a_good_session_resets_it(
     assert_eq!(phases.first(), Some(&AccountPhase::Recovering));
     assert!(phases.contains(&AccountPhase::Ready));
     assert_eq!(phases.last(), Some(&AccountPhase::Stopped));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_that_made_headway_without_connecting_resets_the_backoff() {
+    let (life, statuses) = life();
+    let refused = || ChannelError::transient("refused");
+    let mut connector = Scripted {
+        sessions: VecDeque::from([
+            Script::Fail(refused()),
+            Script::Fail(refused()),
+            Script::Fail(refused()),
+            Script::ProgressThenFail(refused()),
+            Script::Fail(refused()),
+        ]),
+        ..Scripted::default()
+    };
+    let started = Arc::clone(&connector.started);
+    let stopper = life.clone();
+    let watch = Arc::clone(&started);
+    tokio::spawn(async move {
+        while lock(&watch).len() < 6 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stopper.cancel().cancel();
+    });
+    supervise(&mut connector, &life, fast(), "a").await.unwrap();
+    let at = lock(&started).clone();
+    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[2] >= Duration::from_millis(200), "{gaps:?}");
+    assert!(
+        gaps[3] <= Duration::from_millis(100),
+        "a cut catch-up that read something starts the backoff over: {gaps:?}"
+    );
+    // Headway is not a connection: only the last session (which stays) said ready.
+    let phases = phases(&statuses);
+    let ready = phases.iter().filter(|p| **p == AccountPhase::Ready).count();
+    assert_eq!(ready, 1, "{phases:?}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -161,42 +161,50 @@ impl Link {
                 resent += 1;
                 tracing::info!(client_msg_id = %id, "resending a message whose reply was lost; the server has no copy of it");
             }
-            match conn.exchange(msg).await {
-                Ok(response) => {
-                    // The server answered: stored, or refused for good (no copy exists).
-                    lock(&self.unsettled).remove(id);
-                    let reply: SendMsgResp = response.decode()?;
-                    self.confirm(id, &reply.server_msg_id);
-                    return Ok(Stored {
-                        server_msg_id: reply.server_msg_id,
-                        resent,
-                    });
-                }
+            let unknown = match conn.exchange(msg).await {
+                Ok(response) => match (response.check(), response.decode::<SendMsgResp>()) {
+                    (Ok(()), Ok(reply)) => {
+                        lock(&self.unsettled).remove(id);
+                        self.confirm(id, &reply.server_msg_id);
+                        return Ok(Stored {
+                            server_msg_id: reply.server_msg_id,
+                            resent,
+                        });
+                    }
+                    // Refused for good: no copy exists.
+                    (Err(refused), _) => {
+                        lock(&self.unsettled).remove(id);
+                        return Err(refused);
+                    }
+                    // Stored by the verdict, but the rest of the answer is unreadable: without
+                    // a server id it is as unknown as a lost reply, and a resend would store a
+                    // second copy.
+                    (Ok(()), Err(unreadable)) => unreadable,
+                },
                 // Refused before it left (too large for one frame).
                 Err(err) if err.kind == ErrorKind::BadInput => return Err(err),
-                // The reply is lost but the message may be stored: find out on the next
-                // connection before sending again.
-                Err(err) => {
-                    tracing::warn!(client_msg_id = %id, %err, "no reply to a send; reconciling after the reconnect");
-                    {
-                        let mut unsettled = lock(&self.unsettled);
-                        let lost = unsettled.entry(id.clone()).or_default();
-                        *lost = (*lost).max(generation);
-                    }
-                    // A silent but open socket would never be replaced otherwise.
-                    conn.close();
-                    self.down_if(generation);
-                    after = generation;
-                    let (_, newer) = self.connection(after, deadline).await?;
-                    if self.stored(id)?.is_none() {
-                        tokio::time::sleep(
-                            ECHO_GRACE.min(deadline.saturating_duration_since(Instant::now())),
-                        )
-                        .await;
-                    }
-                    after = newer - 1;
-                }
+                // The reply is lost but the message may be stored.
+                Err(err) => err,
+            };
+            // Find out on the next connection before sending again.
+            tracing::warn!(client_msg_id = %id, err = %unknown, "no usable reply to a send; reconciling after the reconnect");
+            {
+                let mut unsettled = lock(&self.unsettled);
+                let lost = unsettled.entry(id.clone()).or_default();
+                *lost = (*lost).max(generation);
             }
+            // A silent but open socket would never be replaced otherwise.
+            conn.close();
+            self.down_if(generation);
+            after = generation;
+            let (_, newer) = self.connection(after, deadline).await?;
+            if self.stored(id)?.is_none() {
+                tokio::time::sleep(
+                    ECHO_GRACE.min(deadline.saturating_duration_since(Instant::now())),
+                )
+                .await;
+            }
+            after = newer - 1;
         }
     }
 

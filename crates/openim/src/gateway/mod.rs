@@ -70,7 +70,12 @@ enum End {
 #[async_trait::async_trait]
 impl Connector for Runner {
     async fn session(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
-        match self.connection(life).await? {
+        let pages = self.sync.pages();
+        let ended = self.connection(life).await;
+        if self.sync.pages() > pages {
+            life.progressed();
+        }
+        match ended? {
             End::Cancelled => Ok(()),
             End::Lost(error) => Err(error),
         }

@@ -96,6 +96,8 @@ pub struct Sequencer {
     shrunk: HashMap<String, Shrunk>,
     /// Messages skipped because even alone they exceed the frame cap.
     too_large: u64,
+    /// Pages pulled and handed over since the account started: the headway a session made.
+    pages: u64,
 }
 
 /// A range of one conversation whose answer did not fit in a frame, and the page size that
@@ -122,6 +124,7 @@ impl Sequencer {
             served: None,
             shrunk: HashMap::new(),
             too_large: 0,
+            pages: 0,
         }
     }
 
@@ -137,6 +140,11 @@ impl Sequencer {
     /// Whether some conversation is still behind the server after the catch-up.
     pub fn behind(&self) -> bool {
         !self.backlog.is_empty()
+    }
+
+    /// Pages pulled, handed over and marked since the account started.
+    pub fn pages(&self) -> u64 {
+        self.pages
     }
 
     /// Messages skipped so far because a single one is larger than the frame cap.
@@ -299,6 +307,7 @@ impl Sequencer {
             // nothing to wait for.
             self.seqs.set(conversation_id, end);
             self.seqs.save()?;
+            self.pages += 1;
         }
         let mark = self.seqs.get(conversation_id).unwrap_or(0);
         Ok((pulled, mark >= upto))
