@@ -767,6 +767,39 @@ async fn a_catch_up_cut_after_some_pages_made_headway() {
     assert_eq!(sink.got().len(), 100, "one page");
 }
 
+/// A server whose seqs went back (its store was reset) is read from its recent history again:
+/// waiting for its seqs to pass the old mark would drop every message until then.
+#[tokio::test]
+async fn a_server_whose_seqs_went_back_is_read_again() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    sim.inject_text("alice", BOT, "known");
+    sync_once(&sim, &token, &seqs).await;
+    // The marks of an account that had read 5,000 messages of alice's on the old server.
+    let alice = conversation::single("alice", BOT);
+    let mut marks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seqs).unwrap()).unwrap();
+    marks["conversations"][alice.as_str()] = 5_000.into();
+    std::fs::write(&seqs, marks.to_string()).unwrap();
+
+    sim.inject_text("alice", BOT, "after the reset");
+    let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
+    let got = run.sink.wait_for(2).await;
+    // "known" again too: the pipeline's journal, not the seqs, drops what was handled.
+    assert_eq!(texts_of(&got, &alice), ["known", "after the reset"]);
+    until("caught up", || run.link.is_up()).await;
+    sim.inject_text("alice", BOT, "live");
+    let got = run.sink.wait_for(3).await;
+    assert_eq!(got[2].2, "live");
+    run.stop().await.unwrap();
+    let marks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seqs).unwrap()).unwrap();
+    assert_eq!(marks["conversations"][alice.as_str()], 3);
+}
+
 /// A conversation that appeared while the account was away is read from its last page, not
 /// from seq 1.
 #[tokio::test]

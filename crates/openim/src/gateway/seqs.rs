@@ -108,6 +108,14 @@ impl Seqs {
         *mark = (*mark).max(seq);
     }
 
+    /// Moves a mark back: only for a server whose seqs went back ([`set`](Self::set) never
+    /// lowers a mark).
+    pub(super) fn rewind(&mut self, conversation_id: &str, seq: i64) {
+        self.file
+            .conversations
+            .insert(conversation_id.to_owned(), seq);
+    }
+
     pub(super) fn save(&mut self) -> Result<(), ChannelError> {
         state::write_json(&self.path, &self.file, false).map_err(|e| save_error(&self.path, e))?;
         self.fresh = false;

@@ -79,6 +79,9 @@ pub struct CatchUp {
     pub deferred: usize,
     /// Conversations whose newest seq was absurd (negative or past 2^53), not pulled.
     pub refused: usize,
+    /// Conversations whose newest seq was below our mark (a reset server), read again from
+    /// their recent history.
+    pub reset: usize,
 }
 
 /// The seq bookkeeping of one account, driven by its connection loop. It outlives the
@@ -189,7 +192,17 @@ impl Sequencer {
                 self.start_recent(conversation_id, server);
                 report.recent += 1;
             }
-            let local = self.seqs.get(conversation_id).unwrap_or(0);
+            let mut local = self.seqs.get(conversation_id).unwrap_or(0);
+            if server < local {
+                // A server's seqs never go back (clearing a conversation raises its min seq,
+                // not its max): its store was reset, or the account now points at another
+                // server. Waiting for the seqs to pass the old mark would drop every message
+                // until then; the journal drops what was handled before.
+                local = recent_start(server, self.page);
+                tracing::warn!(user = %self.me, conversation = %conversation_id, mark = self.seqs.get(conversation_id).unwrap_or(0), newest = server, "the server's newest seq is below our mark: its history was reset; reading its recent history again");
+                self.seqs.rewind(conversation_id, local);
+                report.reset += 1;
+            }
             if server <= local {
                 continue;
             }
