@@ -170,15 +170,7 @@ impl MediaPolicy {
         let addrs: Vec<SocketAddr> = match url.host() {
             Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
             Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(url::Host::Domain(domain)) => tokio::net::lookup_host((domain, port))
-                .await
-                .map_err(|e| {
-                    ChannelError::transient(format!(
-                        "media URL {}: cannot resolve {domain}: {e}",
-                        shown(url)
-                    ))
-                })?
-                .collect(),
+            Some(url::Host::Domain(domain)) => self.resolve(url, domain, port).await?,
             None => return Err(self.refuse(url, "the URL has no host".into())),
         };
         if addrs.is_empty() {
@@ -204,6 +196,33 @@ impl MediaPolicy {
             ));
         }
         Ok(addrs)
+    }
+
+    async fn resolve(
+        &self,
+        url: &Url,
+        domain: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, ChannelError> {
+        #[cfg(test)]
+        if let Some(ips) = self.resolved.get(domain) {
+            return Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
+        }
+        Ok(tokio::net::lookup_host((domain, port))
+            .await
+            .map_err(|e| {
+                ChannelError::transient(format!(
+                    "media URL {}: cannot resolve {domain}: {e}",
+                    shown(url)
+                ))
+            })?
+            .collect())
+    }
+
+    /// Test only: `domain` resolves to `ips`, whatever the system's resolver says.
+    #[cfg(test)]
+    pub(crate) fn resolve_as(&mut self, domain: &str, ips: &[std::net::IpAddr]) {
+        self.resolved.insert(domain.to_owned(), ips.to_vec());
     }
 
     /// A refusal, logged as the security event it is; the message says why and how an

@@ -79,6 +79,10 @@ pub struct MediaPolicy {
     section: String,
     /// Where downloaded attachments wait, private to this process's user.
     pub tmp_dir: PathBuf,
+    /// Test only: answers for names, in place of the system's resolver, to show that the
+    /// answer that was vetted is the one connected to.
+    #[cfg(test)]
+    resolved: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
 }
 
 impl MediaPolicy {
@@ -91,6 +95,8 @@ impl MediaPolicy {
             trusted: Vec::new(),
             section: section.to_owned(),
             tmp_dir,
+            #[cfg(test)]
+            resolved: Default::default(),
         }
     }
 
@@ -139,6 +145,8 @@ impl MediaPolicy {
             trusted,
             section: section.to_owned(),
             tmp_dir,
+            #[cfg(test)]
+            resolved: Default::default(),
         })
     }
 

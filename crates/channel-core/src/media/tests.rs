@@ -126,6 +126,34 @@ async fn own_server_yes_other_loopback_address_no() {
     );
 }
 
+/// The answer that was vetted is the one connected to: the HTTP client does not look the name
+/// up again, so a name that answers differently the second time (DNS rebinding) cannot steer
+/// the download to an address the guard never saw. Here the second lookup, the system's, would
+/// find nothing at all (`.test` is reserved), so the download works only if the first is used.
+#[tokio::test]
+async fn the_vetted_dns_answer_is_the_one_connected_to() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let own = serve("127.0.0.1", ok("image/png", PNG)).await;
+    let mut p = policy(
+        serde_json::json!({"mediaAllowHosts": ["cdn.rebind.test"]}),
+        tmp.path(),
+    );
+    let url = format!("http://cdn.rebind.test:{}/a.png", own.port);
+
+    p.resolve_as("cdn.rebind.test", &["127.0.0.1".parse().expect("ip")]);
+    let got = p.fetch(&url).await.expect("pinned to the vetted answer");
+    assert_eq!(got.bytes, PNG);
+    assert_eq!(own.hits.load(Ordering::SeqCst), 1);
+
+    // A name that is not trusted and answers with a private address is refused before any
+    // connection, whatever it would answer next.
+    let mut p = policy(serde_json::json!({}), tmp.path());
+    p.resolve_as("cdn.rebind.test", &["127.0.0.1".parse().expect("ip")]);
+    let err = p.fetch(&url).await.expect_err("private answer");
+    assert!(err.message.contains("127.0.0.1"), "{err}");
+    assert_eq!(own.hits.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn allow_hosts_and_the_global_switch() {
     let tmp = tempfile::tempdir().expect("tmp");
