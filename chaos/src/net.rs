@@ -136,6 +136,10 @@ pub trait Network: Send + Sync {
     fn peer_gap_ms(&self) -> u64 {
         0
     }
+    /// Inbound messages per second, by default.
+    fn rate(&self) -> u32 {
+        100
+    }
     /// Whether a message injected now arrives while the bot's token is expired.
     fn token_expired(&self) -> bool {
         false
@@ -447,6 +451,10 @@ impl Network for Openim {
 
 // ---- WeChat (iLink) -----------------------------------------------------------------------------
 
+/// The account asks once more 2 s after a first "session expired" answer; a new expiry fault
+/// waits this long after the last one answered, so that re-check stays clean.
+const EXPIRY_QUIET_MS: u64 = 5_000;
+
 struct Weixin {
     sim: IlinkSim,
     bot: Bot,
@@ -559,6 +567,30 @@ impl Network for Weixin {
         }
     }
 
+    fn can_hit(&self, fault: &Fault) -> bool {
+        let (queued, last_expiry) = self.sim.fault_state(&self.bot.bot_id);
+        match fault {
+            // One "session expired" answer, as the fault's name says. Two in a row (a second
+            // queued behind the first, or one meeting the re-check the first one triggers) are
+            // what a lost login looks like, and the account rightly stops for a new QR scan.
+            Fault::SessionExpiredOnce => {
+                queued == 0
+                    && last_expiry.is_none_or(|at| {
+                        crate::ledger::now_ms().saturating_sub(at) > EXPIRY_QUIET_MS
+                    })
+            }
+            // A bad answer hits the poll of its moment. While the account is not polling (a
+            // backoff, a restart, reading held back by a full inbox), the simulator would keep
+            // each one for the next polls, and a pile of them would fail poll after poll.
+            Fault::MalformedAnswer
+            | Fault::NonJsonAnswer
+            | Fault::EmptyAnswer
+            | Fault::HttpStatus { .. }
+            | Fault::AnswerDelay { .. } => queued == 0,
+            _ => true,
+        }
+    }
+
     async fn apply(&self, fault: &Fault) -> Result<String> {
         let bot = &self.bot.bot_id;
         let queue = |f: ilink::Fault| {
@@ -629,6 +661,10 @@ impl Network for Weixin {
 
     fn token_expired(&self) -> bool {
         *lock(&self.expired)
+    }
+
+    fn rate(&self) -> u32 {
+        10
     }
 
     fn peer_gap_ms(&self) -> u64 {

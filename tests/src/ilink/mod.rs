@@ -281,6 +281,15 @@ impl IlinkSim {
         expect(self.shared.push_fault(bot_id, fault));
     }
 
+    /// How many queued faults have not hit a poll yet, and when (unix ms) a queued
+    /// [`Fault::SessionExpired`] last answered one.
+    ///
+    /// # Panics
+    /// If `bot_id` is unknown.
+    pub fn fault_state(&self, bot_id: &str) -> (usize, Option<u64>) {
+        expect(self.shared.fault_state(bot_id))
+    }
+
     /// Revokes the bot's token: every endpoint answers `{"errcode":-14,...}` (HTTP 200), held polls
     /// included, until [`IlinkSim::add_bot`] is called again for this bot.
     ///

@@ -81,6 +81,8 @@ struct BotState {
     /// Users who have sent to this bot, keyed by their exact (case-sensitive) id.
     peers: HashMap<String, Peer>,
     faults: VecDeque<Fault>,
+    /// When a queued fault last answered a poll with "session expired" (unix ms).
+    expired_answered_ms: Option<u64>,
     sent: Vec<Sent>,
     online: bool,
     typing: Vec<(String, u8)>,
@@ -233,6 +235,7 @@ impl Shared {
             last_seq: 0,
             peers: HashMap::new(),
             faults: VecDeque::new(),
+            expired_answered_ms: None,
             sent: Vec::new(),
             online: false,
             typing: Vec::new(),
@@ -407,10 +410,20 @@ impl Shared {
     }
 
     pub(crate) fn take_fault(&self, bot_id: &str) -> Option<Fault> {
-        find_mut(&mut self.lock().bots, bot_id)
-            .ok()?
-            .faults
-            .pop_front()
+        let mut st = self.lock();
+        let bot = find_mut(&mut st.bots, bot_id).ok()?;
+        let fault = bot.faults.pop_front();
+        if matches!(fault, Some(Fault::SessionExpired(_))) {
+            bot.expired_answered_ms = Some(now_ms());
+        }
+        fault
+    }
+
+    /// Faults still queued for the bot, and when one last answered "session expired".
+    pub(crate) fn fault_state(&self, bot_id: &str) -> Result<(usize, Option<u64>), SimError> {
+        let mut st = self.lock();
+        let bot = find_mut(&mut st.bots, bot_id)?;
+        Ok((bot.faults.len(), bot.expired_answered_ms))
     }
 
     pub(crate) fn expire_token(&self, bot_id: &str) -> Result<(), SimError> {
