@@ -136,10 +136,6 @@ pub trait Network: Send + Sync {
     fn peer_gap_ms(&self) -> u64 {
         0
     }
-    /// Inbound messages per second, by default.
-    fn rate(&self) -> u32 {
-        100
-    }
     /// Whether a message injected now arrives while the bot's token is expired.
     fn token_expired(&self) -> bool {
         false
@@ -661,10 +657,6 @@ impl Network for Weixin {
 
     fn token_expired(&self) -> bool {
         *lock(&self.expired)
-    }
-
-    fn rate(&self) -> u32 {
-        10
     }
 
     fn peer_gap_ms(&self) -> u64 {

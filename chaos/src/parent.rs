@@ -31,11 +31,9 @@ pub struct RunArgs {
     outbound: usize,
     #[arg(long, default_value_t = 2)]
     kills: usize,
-    /// Inbound messages per second; default per network (WeChat: 10, about what one account
-    /// answers through its simulator in a debug build, so the flow measures faults rather
-    /// than a growing backlog; the others: 100).
-    #[arg(long)]
-    rate: Option<u32>,
+    /// Inbound messages per second.
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
     /// Shortest pause between two messages of one peer, in ms; default per network (WeChat:
     /// 1000, a person typing fast; the others: 0).
     #[arg(long)]
@@ -72,37 +70,15 @@ fn marker(peer: usize, n: usize) -> String {
 }
 
 fn schedule(args: &RunArgs, net: &dyn Network, rng: &mut StdRng) -> Schedule {
-    // The global rate, but no peer faster than a person: WeChat's server takes only a peer's
-    // newest context token, at most 10 sends per message, so a peer writing 10 messages a
-    // second leaves most replies without a usable token, which is not what people do. Each
-    // message goes to a peer drawn among those free to write by then (all of them without a
-    // gap), so the flow keeps the rate that many people can make.
-    let every = Duration::from_secs(1) / args.rate.unwrap_or(net.rate()).max(1);
-    let gap = Duration::from_millis(args.peer_gap_ms.unwrap_or(net.peer_gap_ms()));
-    let mut last: Vec<Option<Duration>> = vec![None; args.peers];
     let mut counts = vec![0usize; args.peers];
-    let mut messages = Vec::with_capacity(args.inbound);
-    let mut times = Vec::with_capacity(args.inbound);
-    let mut at = Duration::ZERO;
-    for index in 0..args.inbound {
-        if index > 0 {
-            at += every;
-        }
-        let free_at = |p: usize| last[p].map_or(Duration::ZERO, |l| l + gap);
-        let ready: Vec<usize> = (0..args.peers).filter(|&p| free_at(p) <= at).collect();
-        let peer = if ready.is_empty() {
-            let soonest = (0..args.peers).min_by_key(|&p| free_at(p)).unwrap_or(0);
-            at = free_at(soonest);
-            soonest
-        } else {
-            ready[rng.random_range(0..ready.len())]
-        };
-        last[peer] = Some(at);
-        times.push(at);
-        let n = counts[peer];
-        counts[peer] += 1;
-        messages.push((peer, n, marker(peer, n)));
-    }
+    let messages: Vec<(usize, usize, String)> = (0..args.inbound)
+        .map(|_| {
+            let peer = rng.random_range(0..args.peers);
+            let n = counts[peer];
+            counts[peer] += 1;
+            (peer, n, marker(peer, n))
+        })
+        .collect();
     let mut events = vec![Vec::new(); args.inbound];
     let span = |lo: usize, hi: usize| (args.inbound * lo / 20)..(args.inbound * hi / 20).max(1);
     for _ in 0..args.kills {
@@ -118,6 +94,24 @@ fn schedule(args: &RunArgs, net: &dyn Network, rng: &mut StdRng) -> Schedule {
         let behind =
             &messages[at.saturating_sub(1 + rng.random_range(0..50usize.min(at.max(1))))].2;
         events[at].push(Event::Fault(net.draw(rng, ahead, behind)));
+    }
+    // The global rate, but no peer faster than a person: WeChat's server takes only a peer's
+    // newest context token, at most 10 sends per message, so a peer writing 10 messages a
+    // second leaves most replies without a usable token, which is not what people do.
+    let every = Duration::from_secs(1) / args.rate;
+    let gap = Duration::from_millis(args.peer_gap_ms.unwrap_or(net.peer_gap_ms()));
+    let mut last: Vec<Option<Duration>> = vec![None; args.peers];
+    let mut times = Vec::with_capacity(args.inbound);
+    let mut at = Duration::ZERO;
+    for (index, (peer, _, _)) in messages.iter().enumerate() {
+        if index > 0 {
+            at += every;
+        }
+        if let Some(previous) = last[*peer] {
+            at = at.max(previous + gap);
+        }
+        last[*peer] = Some(at);
+        times.push(at);
     }
     Schedule {
         messages,
@@ -286,7 +280,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
-    if args.peers == 0 || args.inbound == 0 || args.rate == Some(0) {
+    if args.peers == 0 || args.inbound == 0 || args.rate == 0 {
         return Err("--peers, --inbound and --rate must be above 0".into());
     }
     let began = Instant::now();
@@ -395,7 +389,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         "seed": args.seed,
         "sizes": {
             "inbound": args.inbound, "peers": args.peers, "outbound": args.outbound,
-            "kills": args.kills, "rate": args.rate.unwrap_or(net.rate()),
+            "kills": args.kills, "rate": args.rate,
             "peerGapMs": args.peer_gap_ms.unwrap_or(net.peer_gap_ms()),
         },
         "wallSeconds": (wall * 10.0).round() / 10.0,
