@@ -53,8 +53,10 @@ pub struct Figures {
     pub out_of_order: usize,
     /// Inbound messages for which the server stored two or more `echo:` replies.
     pub replies_sent_twice: usize,
-    /// Of those, replies whose first run a SIGKILL cut after the server took the reply and
-    /// before the send log recorded it: the replay sends it again. Gated only on a network whose
+    /// Of those, replies a SIGKILL cut after the server took them and before the send log
+    /// recorded them (the first run was cut before its answer was recorded, or a kill landed
+    /// between the two stored copies, as when a flush of the outbox is cut): the next process
+    /// sends them again. Gated only on a network whose
     /// sends are idempotent or can be read back (OpenIM's catch-up sees our stored copies).
     pub replies_twice_after_kill: usize,
     /// The network tells a repeated send (or lets the channel read its stored copies back).
@@ -71,6 +73,9 @@ pub struct Figures {
     /// Proactive messages the server stored once.
     pub outbound_sent: usize,
     pub outbound_twice: usize,
+    /// Of the proactive messages stored twice, those whose copies straddle a SIGKILL (gated as
+    /// `replies_twice_after_kill` is).
+    pub outbound_twice_after_kill: usize,
     pub outbound_lost: usize,
     /// The channel reported a proactive message queued (not sent) at least once.
     pub outbound_reported_queued: usize,
@@ -102,6 +107,14 @@ impl Figures {
             ),
             ("replies_misrouted", self.replies_misrouted),
             ("outbound_twice", self.outbound_twice),
+            (
+                "outbound_twice_after_kill",
+                if self.idempotent_sends {
+                    self.outbound_twice_after_kill
+                } else {
+                    0
+                },
+            ),
             ("outbound_lost", self.outbound_lost),
         ]
         .into_iter()
@@ -190,6 +203,20 @@ pub fn compute(
 
     let mut echoes: HashMap<&str, usize> = HashMap::new();
     let mut outs: HashMap<&str, usize> = HashMap::new();
+    // When each reply or proactive message was stored, to tell a copy sent again because a
+    // kill cut the process between the server's accept and its send log (a kill lands between
+    // the two copies) from one sent twice by a live process.
+    let mut copies_at: HashMap<&str, Vec<u64>> = HashMap::new();
+    let kills: Vec<u64> = applied
+        .iter()
+        .filter(|a| a.kind == "sigkill")
+        .map(|a| a.at)
+        .collect();
+    let straddles_kill = |times: Option<&Vec<u64>>| {
+        let mut times = times.cloned().unwrap_or_default();
+        times.sort_unstable();
+        times.len() >= 2 && kills.iter().any(|k| (times[0]..=times[1]).contains(k))
+    };
     let peer_of: HashMap<&str, usize> = injected
         .iter()
         .map(|i| (i.marker.as_str(), i.peer))
@@ -203,6 +230,7 @@ pub fn compute(
                     .is_some_and(|t| *t == s.to);
                 if right {
                     *echoes.entry(marker).or_default() += 1;
+                    copies_at.entry(marker).or_default().push(s.at_ms);
                 } else {
                     f.replies_misrouted += 1;
                     note("replies_misrouted", format!("{marker} to {}", s.to));
@@ -210,6 +238,7 @@ pub fn compute(
             }
         } else if s.text.starts_with("out-") {
             *outs.entry(s.text.as_str()).or_default() += 1;
+            copies_at.entry(s.text.as_str()).or_default().push(s.at_ms);
         }
     }
 
@@ -248,7 +277,7 @@ pub fn compute(
         let cut_mid_send = list
             .first()
             .is_some_and(|run| !run.answered && killed.contains(&run.pid));
-        if replies >= 2 && cut_mid_send {
+        if replies >= 2 && (cut_mid_send || straddles_kill(copies_at.get(marker))) {
             f.replies_twice_after_kill += 1;
             note("replies_twice_after_kill", format!("{marker} x{replies}"));
         } else if replies >= 2 {
@@ -311,6 +340,10 @@ pub fn compute(
                 note("outbound_lost", id);
             }
             1 => f.outbound_sent += 1,
+            many if straddles_kill(copies_at.get(id.as_str())) => {
+                f.outbound_twice_after_kill += 1;
+                note("outbound_twice_after_kill", format!("{id} x{many}"));
+            }
             many => {
                 f.outbound_twice += 1;
                 note("outbound_twice", format!("{id} x{many}"));
@@ -388,9 +421,18 @@ mod tests {
     }
 
     fn echo(marker: &str) -> Stored {
+        echo_at(marker, 0)
+    }
+
+    fn echo_at(marker: &str, at_ms: u64) -> Stored {
+        stored_at(&format!("echo: {marker}"), at_ms)
+    }
+
+    fn stored_at(text: &str, at_ms: u64) -> Stored {
         Stored {
             to: "p".into(),
-            text: format!("echo: {marker}"),
+            text: text.into(),
+            at_ms,
         }
     }
 
@@ -424,18 +466,9 @@ mod tests {
             echo("[c00-000001]"),
             echo("[c00-000003]"),
             echo("[c00-000003]"),
-            Stored {
-                to: "p".into(),
-                text: "out-0".into(),
-            },
-            Stored {
-                to: "p".into(),
-                text: "out-1".into(),
-            },
-            Stored {
-                to: "p".into(),
-                text: "out-1".into(),
-            },
+            stored_at("out-0", 0),
+            stored_at("out-1", 0),
+            stored_at("out-1", 0),
         ];
         let killed = HashSet::from([1]);
         let targets = ["p".to_owned(), "p".to_owned()];
@@ -462,6 +495,60 @@ mod tests {
                 "replies_sent_twice=1",
                 "outbound_twice=1",
                 "outbound_lost=1"
+            ]
+        );
+    }
+
+    /// Two stored copies with a kill between them are the window a kill between the server's
+    /// accept and the send log leaves; two without one are a live process sending twice.
+    #[test]
+    fn copies_that_straddle_a_kill_are_counted_apart() {
+        let injected = [inj("[c00-000000]", 0, 0), inj("[c00-000001]", 0, 1)];
+        let ledger = [
+            line(Some("a"), Some("[c00-000000]"), None, 1, 10),
+            line(None, None, Some("a"), 1, 11),
+            line(Some("b"), Some("[c00-000001]"), None, 1, 12),
+            line(None, None, Some("b"), 1, 13),
+        ];
+        let stored = [
+            echo_at("[c00-000000]", 100),
+            echo_at("[c00-000000]", 300),
+            echo_at("[c00-000001]", 100),
+            echo_at("[c00-000001]", 150),
+            stored_at("out-0", 150),
+            stored_at("out-0", 250),
+            stored_at("out-1", 100),
+            stored_at("out-1", 120),
+        ];
+        let kill = Applied {
+            before_message: None,
+            kind: "sigkill".into(),
+            at: 200,
+            detail: String::new(),
+            recovered_ms: None,
+            missed: false,
+        };
+        let targets = ["p".to_owned()];
+        let (mut f, _) = compute(
+            &injected,
+            &targets,
+            2,
+            &ledger,
+            &stored,
+            &HashSet::new(),
+            &[kill],
+        );
+        assert_eq!((f.replies_twice_after_kill, f.replies_sent_twice), (1, 1));
+        assert_eq!((f.outbound_twice_after_kill, f.outbound_twice), (1, 1));
+        assert_eq!(f.failures(), ["replies_sent_twice=1", "outbound_twice=1"]);
+        f.idempotent_sends = true;
+        assert_eq!(
+            f.failures(),
+            [
+                "replies_sent_twice=1",
+                "replies_twice_after_kill=1",
+                "outbound_twice=1",
+                "outbound_twice_after_kill=1"
             ]
         );
     }

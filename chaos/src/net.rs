@@ -103,6 +103,8 @@ pub struct NotCovered {
 pub struct Stored {
     pub to: String,
     pub text: String,
+    /// When the server stored it (unix ms).
+    pub at_ms: u64,
 }
 
 /// One network behind its simulator.
@@ -413,6 +415,7 @@ impl Network for Openim {
                 Some(Stored {
                     to: s.recv_id,
                     text: s.text?,
+                    at_ms: s.at_ms,
                 })
             })
             .collect()
@@ -650,6 +653,7 @@ impl Network for Weixin {
                 Some(Stored {
                     to: s.to_user_id,
                     text: s.text?,
+                    at_ms: s.at_ms,
                 })
             })
             .collect()
@@ -878,6 +882,7 @@ impl Network for Yunxin {
                 Some(Stored {
                     to: s.receiver,
                     text: s.text?,
+                    at_ms: s.create_time,
                 })
             })
             .collect()

@@ -593,6 +593,10 @@ pub fn table(report: &Value) -> String {
         ("outbound planned", "outbound_planned"),
         ("outbound sent once", "outbound_sent"),
         ("outbound sent twice", "outbound_twice"),
+        (
+            "outbound sent again: a kill between the server's accept and the send log",
+            "outbound_twice_after_kill",
+        ),
         ("outbound lost", "outbound_lost"),
         ("outbound reported queued", "outbound_reported_queued"),
         ("inbound while the token was expired", "while_token_expired"),
