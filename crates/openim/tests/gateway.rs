@@ -625,6 +625,22 @@ async fn two_clients_kicking_each_other_stop_instead_of_looping() {
 }
 
 /// Runs the account once, so it has synced before and later conversations count as new.
+/// A state directory whose seqs are marks of one finished sync, after each of `known` wrote
+/// "known"; the directory, the seqs file and the token it used.
+async fn synced(
+    sim: &OpenImSim,
+    known: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let seqs = dir.path().join("seqs.json");
+    let token = sim.issue_token(BOT, 7);
+    for user in known {
+        sim.inject_text(user, BOT, "known");
+    }
+    sync_once(sim, &token, &seqs).await;
+    (dir, seqs, token)
+}
+
 async fn sync_once(sim: &OpenImSim, token: &str, seqs: &std::path::Path) {
     let run = start(
         sim,
@@ -653,10 +669,7 @@ async fn an_absurd_newest_seq_is_refused_and_the_other_conversations_go_on() {
     sim.add_user("alice");
     sim.add_user("bob");
     sim.inject_text("alice", BOT, "before");
-    let dir = tempfile::tempdir().unwrap();
-    let seqs = dir.path().join("seqs.json");
-    let token = sim.issue_token(BOT, 7);
-    sync_once(&sim, &token, &seqs).await;
+    let (_dir, seqs, token) = synced(&sim, &[]).await;
 
     let alice = conversation::single("alice", BOT);
     sim.set_max_seq(&alice, i64::MAX);
@@ -682,12 +695,7 @@ async fn a_flooded_conversation_does_not_hold_up_the_others_and_loses_nothing() 
     let sim = sim().await;
     sim.add_user("alice");
     sim.add_user("bob");
-    let dir = tempfile::tempdir().unwrap();
-    let seqs = dir.path().join("seqs.json");
-    let token = sim.issue_token(BOT, 7);
-    sim.inject_text("alice", BOT, "known");
-    sim.inject_text("bob", BOT, "known");
-    sync_once(&sim, &token, &seqs).await;
+    let (_dir, seqs, token) = synced(&sim, &["alice", "bob"]).await;
 
     let flood = 2_150;
     for n in 1..=flood {
@@ -715,11 +723,7 @@ async fn a_flooded_conversation_does_not_hold_up_the_others_and_loses_nothing() 
 async fn a_catch_up_cut_after_some_pages_made_headway() {
     let sim = sim().await;
     sim.add_user("alice");
-    let dir = tempfile::tempdir().unwrap();
-    let seqs = dir.path().join("seqs.json");
-    let token = sim.issue_token(BOT, 7);
-    sim.inject_text("alice", BOT, "known");
-    sync_once(&sim, &token, &seqs).await;
+    let (_dir, seqs, token) = synced(&sim, &["alice"]).await;
     // The fault below must meet the next connection, not the end of this one.
     assert!(sim.wait_online(BOT, false, WAIT).await);
     for n in 1..=250 {
@@ -773,11 +777,7 @@ async fn a_catch_up_cut_after_some_pages_made_headway() {
 async fn a_server_whose_seqs_went_back_is_read_again() {
     let sim = sim().await;
     sim.add_user("alice");
-    let dir = tempfile::tempdir().unwrap();
-    let seqs = dir.path().join("seqs.json");
-    let token = sim.issue_token(BOT, 7);
-    sim.inject_text("alice", BOT, "known");
-    sync_once(&sim, &token, &seqs).await;
+    let (_dir, seqs, token) = synced(&sim, &["alice"]).await;
     // The marks of an account that had read 5,000 messages of alice's on the old server.
     let alice = conversation::single("alice", BOT);
     let mut marks: serde_json::Value =
@@ -806,10 +806,7 @@ async fn a_server_whose_seqs_went_back_is_read_again() {
 async fn a_new_conversation_starts_from_its_recent_history() {
     let sim = sim().await;
     sim.add_user("carol");
-    let dir = tempfile::tempdir().unwrap();
-    let seqs = dir.path().join("seqs.json");
-    let token = sim.issue_token(BOT, 7);
-    sync_once(&sim, &token, &seqs).await;
+    let (_dir, seqs, token) = synced(&sim, &[]).await;
 
     for n in 1..=250 {
         sim.inject_text("carol", BOT, &format!("c{n}"));
@@ -833,10 +830,7 @@ async fn a_new_conversation_starts_from_its_recent_history() {
 async fn a_send_does_not_wait_for_the_catch_up() {
     let sim = sim().await;
     sim.add_user("alice");
-    let dir = tempfile::tempdir().unwrap();
-    let seqs = dir.path().join("seqs.json");
-    let token = sim.issue_token(BOT, 7);
-    sync_once(&sim, &token, &seqs).await;
+    let (_dir, seqs, token) = synced(&sim, &[]).await;
 
     sim.inject_text("alice", BOT, "while away");
     let sink = Arc::new(Recorder::default());
@@ -879,11 +873,7 @@ async fn a_send_does_not_wait_for_the_catch_up() {
 async fn a_page_over_the_frame_cap_is_retried_smaller_and_a_giant_message_is_skipped() {
     let sim = sim().await;
     sim.add_user("alice");
-    let dir = tempfile::tempdir().unwrap();
-    let seqs = dir.path().join("seqs.json");
-    let token = sim.issue_token(BOT, 7);
-    sim.inject_text("alice", BOT, "known");
-    sync_once(&sim, &token, &seqs).await;
+    let (_dir, seqs, token) = synced(&sim, &["alice"]).await;
 
     // 20 KB each: a page of 100 is about 2.7 MB on the wire.
     let filler = "x".repeat(20_000);

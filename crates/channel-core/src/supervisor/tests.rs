@@ -92,6 +92,22 @@ fn fast() -> Backoff {
     Backoff::new(Duration::from_millis(100), Duration::from_secs(1))
 }
 
+/// Supervises `connector` until it started six sessions; the pauses between them.
+async fn gaps_over_six_sessions(connector: &mut Scripted, life: &Lifecycle) -> Vec<Duration> {
+    let started = Arc::clone(&connector.started);
+    let stopper = life.clone();
+    let watch = Arc::clone(&started);
+    tokio::spawn(async move {
+        while lock(&watch).len() < 6 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stopper.cancel().cancel();
+    });
+    supervise(connector, life, fast(), "a").await.unwrap();
+    let at = lock(&started).clone();
+    at.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
 fn kicked() -> ChannelError {
     ChannelError::new(ErrorKind::Kicked, "logged in elsewhere")
 }
@@ -109,18 +125,7 @@ async fn lost_connections_are_retried_with_backoff_and_a_good_session_resets_it(
         ]),
         ..Scripted::default()
     };
-    let started = Arc::clone(&connector.started);
-    let stopper = life.clone();
-    let watch = Arc::clone(&started);
-    tokio::spawn(async move {
-        while lock(&watch).len() < 6 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        stopper.cancel().cancel();
-    });
-    supervise(&mut connector, &life, fast(), "a").await.unwrap();
-    let at = lock(&started).clone();
-    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    let gaps = gaps_over_six_sessions(&mut connector, &life).await;
     // 100, 200, 400 ms ceilings (each jittered down to half), then reset by the good session.
     assert!(gaps[0] >= Duration::from_millis(50) && gaps[0] <= Duration::from_millis(100));
     assert!(gaps[2] >= Duration::from_millis(200) && gaps[2] <= Duration::from_millis(400));
@@ -149,18 +154,7 @@ async fn a_session_that_made_headway_without_connecting_resets_the_backoff() {
         ]),
         ..Scripted::default()
     };
-    let started = Arc::clone(&connector.started);
-    let stopper = life.clone();
-    let watch = Arc::clone(&started);
-    tokio::spawn(async move {
-        while lock(&watch).len() < 6 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        stopper.cancel().cancel();
-    });
-    supervise(&mut connector, &life, fast(), "a").await.unwrap();
-    let at = lock(&started).clone();
-    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    let gaps = gaps_over_six_sessions(&mut connector, &life).await;
     assert!(gaps[2] >= Duration::from_millis(200), "{gaps:?}");
     assert!(
         gaps[3] <= Duration::from_millis(100),
