@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -76,6 +77,11 @@ const HOST_ANSWER_GRACE: Duration = Duration::from_secs(5);
 /// for a turn to finish: the channel then stops reading, and the server keeps the rest (a
 /// network redelivers what a client has not taken), instead of this process holding them.
 /// Well below the journal's window, which never evicts a pending entry.
+///
+/// One exception: a start that replays turns does not wait before the account first reports
+/// connected. Replays wait for that report, and so do the turns queued behind them; where the
+/// report follows a catch-up (OpenIM), a catch-up that waited for them would never end. Until
+/// then this process holds what the catch-up reads, which the server bounds.
 pub const MAX_PENDING_TURNS: usize = 5_000;
 
 /// How many starts may replay one unfinished turn. A turn still pending after that many is
@@ -245,6 +251,11 @@ pub struct Pipeline {
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
     /// Slots of unfinished turns; `accept` waits for one.
     slots: Arc<Semaphore>,
+    /// This start replays turns of an earlier run: until connected, `accept` does not wait for
+    /// a slot (see [`MAX_PENDING_TURNS`]).
+    replaying: bool,
+    /// Set once reading went past the limit for that reason (logged once).
+    overdrawn: AtomicBool,
     tasks: TaskTracker,
     cancel: CancellationToken,
     /// Set once the account first reported connected: replays wait for it, because their
@@ -285,6 +296,8 @@ impl Pipeline {
             outlet,
             peers: Mutex::new(HashMap::new()),
             slots: Arc::clone(&slots),
+            replaying: !pending.is_empty(),
+            overdrawn: AtomicBool::new(false),
             tasks: TaskTracker::new(),
             cancel,
             connected: watch::Sender::new(false),
@@ -429,7 +442,7 @@ impl Pipeline {
                     replay: None,
                     recorded: Vec::new(),
                     tried: None,
-                    slot: Some(slot),
+                    slot,
                 });
                 Ok(Accepted::Dispatched)
             }
@@ -447,16 +460,25 @@ impl Pipeline {
         }
     }
 
-    /// A slot for one more unfinished turn, waiting while [`MAX_PENDING_TURNS`] are taken.
-    async fn slot(&self) -> Result<OwnedSemaphorePermit, ChannelError> {
+    /// A slot for one more unfinished turn, waiting while [`MAX_PENDING_TURNS`] are taken;
+    /// none, without waiting, while replays wait for the connection.
+    async fn slot(&self) -> Result<Option<OwnedSemaphorePermit>, ChannelError> {
         if let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() {
-            return Ok(slot);
+            return Ok(Some(slot));
+        }
+        if self.replaying && !*self.connected.borrow() {
+            // The slots are held by replays (or turns queued behind them) that cannot finish
+            // before the connection, which may wait for this very read.
+            if !self.overdrawn.swap(true, Ordering::Relaxed) {
+                tracing::warn!(channel = %self.config.channel, account = %self.config.account, limit = self.config.max_pending_turns, "past the unfinished-turn limit while replayed turns wait for the connection; reading goes on until connected");
+            }
+            return Ok(None);
         }
         tracing::warn!(channel = %self.config.channel, account = %self.config.account, limit = self.config.max_pending_turns, "too many unfinished turns; reading waits until some finish");
         tokio::select! {
             () = self.cancel.cancelled() => Err(ChannelError::transient("the account is stopping")),
             slot = Arc::clone(&self.slots).acquire_owned() => {
-                slot.map_err(|_| ChannelError::transient("the account is stopping"))
+                slot.map(Some).map_err(|_| ChannelError::transient("the account is stopping"))
             }
         }
     }
@@ -1735,6 +1757,75 @@ mod tests {
             .expect("join")
             .expect("accept");
         assert_eq!(accepted, Accepted::Dispatched);
+        pipeline.close().await;
+    }
+
+    /// A start with more replays than slots deadlocked on OpenIM: replays wait for the account
+    /// to report connected, which follows the catch-up, and the catch-up waited in `accept` for
+    /// a slot that only a replay could give back. Until connected, reading goes on.
+    #[tokio::test(start_paused = true)]
+    async fn replays_past_the_limit_do_not_stall_the_read_that_connects() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        {
+            let mut journal =
+                Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
+            for peer in ["p1", "p2", "p3"] {
+                journal
+                    .admit_pending(&inbound(&format!("{peer}-old"), peer))
+                    .expect("admit");
+            }
+        }
+        // Each turn holds its slot until its deadline.
+        let host = Arc::new(StandaloneHost::default().stalling_after_replies());
+        let config = PipelineConfig {
+            turn_timeout: Duration::from_secs(60),
+            max_pending_turns: 2,
+            ..config(tmp.path())
+        };
+        let pipeline = Pipeline::open(
+            config,
+            host.clone(),
+            Arc::new(Recorder::default()),
+            CancellationToken::new(),
+        )
+        .expect("open");
+        // The catch-up: every peer's new message queues behind its replay.
+        for peer in ["p1", "p2", "p3", "p4"] {
+            let accepted = tokio::time::timeout(
+                Duration::from_secs(60),
+                pipeline.accept(inbound(&format!("{peer}-new"), peer)),
+            )
+            .await
+            .expect("the read that leads to connected went on")
+            .expect("accept");
+            assert_eq!(accepted, Accepted::Dispatched);
+        }
+        pipeline.report_status(StatusPatch::connected());
+        // Connected: the limit holds again; the two replays that took slots hold them.
+        let next = tokio::spawn({
+            let pipeline = Arc::clone(&pipeline);
+            async move { pipeline.accept(inbound("p5-new", "p5")).await }
+        });
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!next.is_finished(), "read past the limit once connected");
+        let accepted = tokio::time::timeout(Duration::from_secs(60), next)
+            .await
+            .expect("accepted once a replay ended")
+            .expect("join")
+            .expect("accept");
+        assert_eq!(accepted, Accepted::Dispatched);
+        assert!(
+            host.wait_for(Duration::from_secs(300), |h| h.turns().len() == 8)
+                .await
+        );
+        let order = |peer: &str| -> Vec<String> {
+            host.turns()
+                .into_iter()
+                .map(|t| t.inbound.server_id)
+                .filter(|id| id.starts_with(peer))
+                .collect()
+        };
+        assert_eq!(order("p1"), ["p1-old", "p1-new"], "the replay goes first");
         pipeline.close().await;
     }
 

@@ -122,6 +122,7 @@ fn fast() -> Timing {
         ping_every: Duration::from_secs(5),
         dead_after: Duration::from_secs(20),
         request: Duration::from_secs(5),
+        drain: Duration::from_secs(5),
     }
 }
 
@@ -201,7 +202,11 @@ fn start_with(
     recover: Arc<dyn Recover>,
     tune: impl FnOnce(Sequencer) -> Sequencer,
 ) -> Running {
-    let runner = runner(sim, token, seqs, &sink, recover, tune);
+    go(runner(sim, token, seqs, &sink, recover, tune), sink)
+}
+
+/// Supervises `runner` in a task of its own.
+fn go(runner: Runner, sink: Arc<Recorder>) -> Running {
     let link = Arc::clone(&runner.link);
     let statuses = Arc::new(Mutex::new(Vec::new()));
     let recorded = Arc::clone(&statuses);
@@ -462,6 +467,45 @@ async fn own_messages_are_not_delivered_and_a_lost_reply_is_not_resent() {
         .count();
     assert_eq!(copies, 1, "an unreadable reply made it send twice");
     assert!(run.sink.got().is_empty(), "own messages were delivered");
+    run.stop().await.unwrap();
+}
+
+/// A server that falls behind handles a send after its reply timed out and the client hung
+/// up. The client used to reconnect at once, catch up before the late copy was stored, and
+/// send it again: two copies. The next connection now starts once the server closed the old
+/// one, which it does after the requests that reached it before the close.
+#[tokio::test]
+async fn a_send_the_server_handles_after_the_reply_timed_out_is_not_sent_twice() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(Recorder::default());
+    let mut runner = runner(
+        &sim,
+        sim.issue_token(BOT, 7),
+        &dir.path().join("seqs.json"),
+        &sink,
+        Arc::new(NoRecovery),
+        |s| s,
+    );
+    runner.timing.request = Duration::from_secs(1);
+    let run = go(runner, sink);
+    until("connected", || run.link.is_up()).await;
+
+    // Past the reply timeout and the grace for a late echo.
+    sim.stall_next_request(BOT, Duration::from_secs(3));
+    let stored = run
+        .link
+        .send(&text_to_alice("c-late", "slow server"), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(stored.resent, 0, "sent again although the server had it");
+    let copies = sim
+        .messages(&conversation::single("alice", BOT))
+        .into_iter()
+        .filter(|m| m.client_msg_id == "c-late")
+        .count();
+    assert_eq!(copies, 1);
     run.stop().await.unwrap();
 }
 

@@ -476,6 +476,9 @@ async fn reader(shared: &Arc<Shared>, conn: &Conn, mut stream: Stream) {
                 }
             }
             Message::Binary(data) => {
+                if let Some(stall) = shared.take_read_stall(&conn.user) {
+                    sleep(stall).await;
+                }
                 let payload = if conn.compression {
                     match gunzip(&data, 16 * 1024 * 1024) {
                         Some(p) => p,

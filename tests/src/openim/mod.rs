@@ -602,6 +602,16 @@ impl OpenImSim {
         self.shared.lock().lost_replies.push(text.to_owned());
     }
 
+    /// The server falls behind: it handles the user's next request frame only after `stall`,
+    /// and the frames behind it after that, on a connection the client may have closed by
+    /// then (a server reads what reached it before the close).
+    pub fn stall_next_request(&self, user_id: &str, stall: std::time::Duration) {
+        self.shared
+            .lock()
+            .read_stalls
+            .insert(user_id.to_owned(), stall);
+    }
+
     /// Queues a one-shot fault for the user's next server → client binary frame.
     pub fn fault(&self, user_id: &str, fault: Fault) {
         self.shared

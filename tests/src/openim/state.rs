@@ -187,6 +187,8 @@ pub(crate) struct State {
     pub next_conn: u64,
     pub sent: Vec<Sent>,
     pub faults: BTreeMap<String, VecDeque<Fault>>,
+    /// user → how long the server takes before it reads the user's next request frame.
+    pub read_stalls: BTreeMap<String, std::time::Duration>,
     /// Sends whose content contains one of these are stored and pushed, but never answered.
     pub lost_replies: Vec<String>,
     pub friend_calls: Vec<FriendCall>,
@@ -367,6 +369,10 @@ impl Shared {
     }
 
     // ---- connections -----------------------------------------------------------------------------
+
+    pub(crate) fn take_read_stall(&self, user: &str) -> Option<std::time::Duration> {
+        self.lock().read_stalls.remove(user)
+    }
 
     pub(crate) fn take_fault(&self, user: &str) -> Option<Fault> {
         let mut st = self.lock();

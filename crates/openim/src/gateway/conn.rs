@@ -36,6 +36,11 @@ pub struct Timing {
     pub dead_after: Duration,
     /// How long a request waits for its reply.
     pub request: Duration,
+    /// After we close a session, how long we keep reading while the server works through
+    /// what we sent before the close. A server reads a socket in order, so its close (or EOF)
+    /// means every earlier request was handled: a send whose reply was lost is then stored or
+    /// never will be, and the next connection can tell which.
+    pub drain: Duration,
 }
 
 impl Default for Timing {
@@ -45,6 +50,7 @@ impl Default for Timing {
             ping_every: Duration::from_secs(15),
             dead_after: Duration::from_secs(45),
             request: Duration::from_secs(15),
+            drain: Duration::from_secs(15),
         }
     }
 }
@@ -97,6 +103,9 @@ struct Inner {
     /// Distinguishes this session's `msgIncr`s from an earlier session's late replies.
     session: String,
     closed: CancellationToken,
+    /// Set once the socket is gone: after the server closed it, or after the drain of a close
+    /// of ours.
+    ended: CancellationToken,
     /// The session ended because the server sent a frame over [`MAX_SERVER_FRAME`].
     oversized: AtomicBool,
 }
@@ -188,6 +197,7 @@ impl Connection {
             next_id: AtomicU64::new(1),
             session: random_id()[..8].to_owned(),
             closed: CancellationToken::new(),
+            ended: CancellationToken::new(),
             oversized: AtomicBool::new(false),
         });
         tokio::spawn(io_task(socket, queue, Arc::clone(&inner), events));
@@ -216,9 +226,14 @@ impl Connection {
             },
             body,
         )?;
+        let what = format!("{} request ({})", R::REQ, R::NAME);
+        if inner.closed.is_cancelled() {
+            return Err(ChannelError::transient(format!(
+                "{what}: the gateway connection is closed"
+            )));
+        }
         let (tx, rx) = oneshot::channel();
         lock(&inner.pending).insert(msg_incr.clone(), tx);
-        let what = format!("{} request ({})", R::REQ, R::NAME);
         let sent = tokio::select! {
             () = inner.closed.cancelled() => Err(()),
             sent = inner.outgoing.send(Message::Binary(frame.into())) => sent.map_err(|_| ()),
@@ -261,9 +276,16 @@ impl Connection {
         self.inner.closed.cancelled().await;
     }
 
-    /// Ends the session (the I/O task closes the socket).
+    /// Ends the session: nothing new is sent, and the I/O task closes the socket once the
+    /// server has answered the close (see [`Timing::drain`]).
     pub fn close(&self) {
         self.inner.closed.cancel();
+    }
+
+    /// Resolves once the socket is gone, so that the next connection starts after the server
+    /// handled everything this one sent.
+    pub async fn ended(&self) {
+        self.inner.ended.cancelled().await;
     }
 }
 
@@ -281,10 +303,12 @@ async fn io_task(
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
     let mut last_heard = Instant::now();
+    let mut by_us = false;
     let end: ChannelError = loop {
         let dead_at = last_heard + inner.timing.dead_after;
         tokio::select! {
             () = inner.closed.cancelled() => {
+                by_us = true;
                 break ChannelError::transient("gateway session closed by us");
             }
             () = tokio::time::sleep_until(dead_at) => {
@@ -335,10 +359,39 @@ async fn io_task(
         }
     };
     inner.closed.cancel();
+    let _ = sink.close().await;
+    if by_us {
+        drain(&inner, &events, &mut stream).await;
+    }
     // Whoever still waits learns the connection is gone (their oneshot is dropped).
     lock(&inner.pending).clear();
-    let _ = sink.close().await;
     let _ = events.send(Event::Closed(end));
+    inner.ended.cancel();
+}
+
+/// Reads what the server still sends after our close frame, until its own close or EOF:
+/// late replies still reach their requests, and pushes their listener.
+async fn drain(
+    inner: &Inner,
+    events: &mpsc::UnboundedSender<Event>,
+    stream: &mut futures::stream::SplitStream<Socket>,
+) {
+    let until = Instant::now() + inner.timing.drain;
+    loop {
+        match tokio::time::timeout_at(until, stream.next()).await {
+            Err(_) => {
+                tracing::debug!(user = %inner.user_id, drain = ?inner.timing.drain, "the gateway did not answer our close in time; going on without it");
+                return;
+            }
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return,
+            Ok(Some(Ok(Message::Binary(bytes)))) => {
+                if on_binary(inner, events, &bytes).is_some() {
+                    return;
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
 }
 
 /// Routes one BINARY frame. Returns the session's end when the server kicked us.

@@ -22,6 +22,7 @@ use std::time::Duration;
 use channel_core::{ChannelError, Connector, Lifecycle};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 pub use conn::{Connection, Event, Login, Timing};
 pub use link::{Link, Stored};
@@ -122,13 +123,11 @@ impl Runner {
         let report = match caught_up {
             Ok(Some(report)) => report,
             Ok(None) => {
-                self.link.down();
-                conn.close();
+                self.hang_up(&conn, cancel).await;
                 return Ok(End::Cancelled);
             }
             Err(error) => {
-                self.link.down();
-                conn.close();
+                self.hang_up(&conn, cancel).await;
                 return Err(error);
             }
         };
@@ -177,9 +176,20 @@ impl Runner {
                 settled = true;
             }
         };
+        self.hang_up(&conn, cancel).await;
+        Ok(end)
+    }
+
+    /// Ends `conn` and waits until it is gone (unless the account stops), so that the next
+    /// connection's catch-up sees every message this one's requests stored, even those the
+    /// server handled after we gave up on their replies.
+    async fn hang_up(&self, conn: &Connection, cancel: &CancellationToken) {
         self.link.down();
         conn.close();
-        Ok(end)
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = conn.ended() => {}
+        }
     }
 
     /// Every conversation is caught up: lost replies can be reconciled, and the account is
