@@ -910,6 +910,26 @@ async fn a_send_does_not_wait_for_the_catch_up() {
     run.stop().await.unwrap();
 }
 
+/// A frame over the cap that is not the message pulled (here an extra one, as a push of a
+/// large message elsewhere would be) came while a single message was pulled alone. That
+/// message used to be skipped for good, as if it were too large itself.
+#[tokio::test]
+async fn one_oversized_frame_does_not_make_a_message_pulled_alone_skipped() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let (_dir, seqs, token) = synced(&sim, &["alice"]).await;
+    sim.inject_text("alice", BOT, "small and unlucky");
+    // Two binary frames come before the answer to the pull of that one seq (the third).
+    sim.fault(BOT, Fault::delay(Duration::ZERO));
+    sim.fault(BOT, Fault::delay(Duration::ZERO));
+    sim.fault(BOT, Fault::delay(Duration::ZERO));
+    sim.fault(BOT, Fault::Oversized { bytes: 2 << 20 });
+    let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
+    let got = run.sink.wait_for(1).await;
+    assert_eq!(got[0].2, "small and unlucky");
+    run.stop().await.unwrap();
+}
+
 /// 100 messages whose page is larger than the 1 MiB frame cap: the page is retried smaller
 /// instead of failing the same way after every reconnect. A single message larger than the cap
 /// is skipped (it can never be read), and the conversation goes on after it.

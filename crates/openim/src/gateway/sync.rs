@@ -23,8 +23,10 @@
 //! - A page whose answer is larger than the 1 MiB frame cap ends the connection (the socket
 //!   cannot skip a frame it refuses). Within the range that did not fit, the conversation's
 //!   pages are halved for the next try, down to a single seq; past it they are full again.
-//!   A single message that still does not fit can never be delivered: it is skipped with an error log naming the
-//!   conversation and the seq, and counted ([`Sequencer::too_large`]).
+//!   A single message that still does not fit, on [`SINGLE_TRIES`] connections in a row, can
+//!   never be delivered: it is skipped with an error log naming the conversation and the seq,
+//!   and counted ([`Sequencer::too_large`]). One failure is not enough: the frame that did not
+//!   fit may have been another one (a push of a large message elsewhere), and a skip is for good.
 //!
 //! A conversation's mark moves only after its messages were handed to the [`Sink`], which
 //! makes them durable (the dedup journal), so a crash re-pulls at most one page and the journal
@@ -49,6 +51,10 @@ pub const PAGE: i64 = 100;
 
 /// Pages per conversation in one catch-up; the rest is pulled from the backlog afterwards.
 pub const CATCH_UP_PAGES: u32 = 20;
+
+/// Connections in a row on which the pull of one seq alone must end by an oversized frame
+/// before that message is skipped.
+pub const SINGLE_TRIES: u32 = 3;
 
 const NEWEST_FRAME: &str = "1001 reply (GetMaxSeqResp)";
 const PUSH_FRAME: &str = "2001 push (PushMessages)";
@@ -110,6 +116,8 @@ struct Shrunk {
     size: i64,
     /// The last seq of the range that did not fit; past it, pages are full again.
     until: i64,
+    /// The seq last pulled alone that did not fit, and on how many connections in a row.
+    struck: Option<(i64, u32)>,
 }
 
 /// Only chat conversations carry messages for the agent; `n_…` streams are server notices.
@@ -339,9 +347,27 @@ impl Sequencer {
                 .or_insert(Shrunk {
                     size: half,
                     until: end,
+                    struck: None,
                 });
             shrunk.size = half;
             shrunk.until = shrunk.until.max(end);
+            return Ok(());
+        }
+        let shrunk = self
+            .shrunk
+            .entry(conversation_id.to_owned())
+            .or_insert(Shrunk {
+                size: 1,
+                until: end,
+                struck: None,
+            });
+        let tries = match shrunk.struck {
+            Some((seq, tries)) if seq == begin => tries + 1,
+            _ => 1,
+        };
+        shrunk.struck = Some((begin, tries));
+        if tries < SINGLE_TRIES {
+            tracing::warn!(user = %self.me, conversation = %conversation_id, seq = begin, tries, "a frame over the cap came while one message was pulled alone; pulling it again on the next connection before giving it up");
             return Ok(());
         }
         self.too_large += 1;
