@@ -844,10 +844,12 @@ async fn a_server_whose_seqs_went_back_is_read_again() {
     assert_eq!(marks["conversations"][alice.as_str()], 3);
 }
 
-/// A conversation that appeared while the account was away is read from its last page, not
-/// from seq 1.
+/// A conversation that began while the account was away is read whole: those messages were
+/// sent to the bot after it last read everything. They used to be cut to the last page, as
+/// history would be, and a connection that died under the first pushes of 20 new peers lost
+/// 8,000 of 10,000 messages that way.
 #[tokio::test]
-async fn a_new_conversation_starts_from_its_recent_history() {
+async fn a_conversation_that_began_while_the_account_was_away_is_read_whole() {
     let sim = sim().await;
     sim.add_user("carol");
     let (_dir, seqs, token) = synced(&sim, &[]).await;
@@ -858,9 +860,82 @@ async fn a_new_conversation_starts_from_its_recent_history() {
     let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
     until("caught up", || run.link.is_up()).await;
     sim.inject_text("carol", BOT, "live");
+    let got = run.sink.wait_for(251).await;
+    let mut expected: Vec<String> = (1..=250).map(|n| format!("c{n}")).collect();
+    expected.push("live".into());
+    assert_eq!(
+        texts_of(&got, &conversation::single("carol", BOT)),
+        expected
+    );
+    run.stop().await.unwrap();
+}
+
+/// A conversation new to the account whose messages are older than the account's last sync
+/// (a group it was just added to) is read from its last page: its history is not replayed.
+#[tokio::test]
+async fn a_new_conversation_s_older_history_is_not_replayed() {
+    let sim = sim().await;
+    sim.add_user("carol");
+    let (_dir, seqs, token) = synced(&sim, &[]).await;
+    for n in 1..=250 {
+        sim.inject_text("carol", BOT, &format!("c{n}"));
+    }
+    // The account was in sync after carol wrote, yet never saw the conversation: it was not
+    // the bot's then. (A margin of zero keeps the test off the clock.)
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&seqs).unwrap()).unwrap();
+    file["syncedAt"] = serde_json::json!(channel_core::now_ms() + 1_000);
+    std::fs::write(&seqs, serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let run = start_with(
+        &sim,
+        token,
+        &seqs,
+        Arc::default(),
+        Arc::new(NoRecovery),
+        |s| s.with_sync_margin(Duration::ZERO),
+    );
+    until("caught up", || run.link.is_up()).await;
+    sim.inject_text("carol", BOT, "live");
     let got = run.sink.wait_for(101).await;
     let mut expected: Vec<String> = (151..=250).map(|n| format!("c{n}")).collect();
     expected.push("live".into());
+    assert_eq!(
+        texts_of(&got, &conversation::single("carol", BOT)),
+        expected
+    );
+    run.stop().await.unwrap();
+}
+
+/// Where the missed messages of a new conversation begin is found by a binary search, also
+/// when history and missed messages are both longer than a page.
+#[tokio::test]
+async fn a_new_conversation_is_read_from_its_first_missed_message() {
+    let sim = sim().await;
+    sim.add_user("carol");
+    let (_dir, seqs, token) = synced(&sim, &[]).await;
+    for n in 1..=300 {
+        sim.inject_text("carol", BOT, &format!("old{n}"));
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&seqs).unwrap()).unwrap();
+    file["syncedAt"] = serde_json::json!(channel_core::now_ms());
+    std::fs::write(&seqs, serde_json::to_vec(&file).unwrap()).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for n in 1..=230 {
+        sim.inject_text("carol", BOT, &format!("new{n}"));
+    }
+    let run = start_with(
+        &sim,
+        token,
+        &seqs,
+        Arc::default(),
+        Arc::new(NoRecovery),
+        |s| s.with_sync_margin(Duration::ZERO),
+    );
+    let got = run.sink.wait_for(230).await;
+    let expected: Vec<String> = (1..=230).map(|n| format!("new{n}")).collect();
     assert_eq!(
         texts_of(&got, &conversation::single("carol", BOT)),
         expected

@@ -49,10 +49,16 @@ pub fn recent_start(newest: i64, size: i64) -> i64 {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SeqFile {
     /// The newest seq handled, per conversation id.
     #[serde(default)]
     conversations: BTreeMap<String, i64>,
+    /// When (ms since the epoch, our clock) the account last had read everything the server
+    /// held for it: messages of a conversation new to it that are younger than this (less a
+    /// margin) were missed, not history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    synced_at: Option<i64>,
 }
 
 /// The persisted marks of one account.
@@ -97,6 +103,16 @@ impl Seqs {
 
     pub fn is_fresh(&self) -> bool {
         self.fresh
+    }
+
+    /// When the account last had read everything the server held for it (saved with the
+    /// marks); `None` from a file of an older version.
+    pub fn synced_at(&self) -> Option<i64> {
+        self.file.synced_at
+    }
+
+    pub(super) fn mark_synced(&mut self, at: i64) {
+        self.file.synced_at = Some(self.file.synced_at.map_or(at, |t| t.max(at)));
     }
 
     pub(super) fn set(&mut self, conversation_id: &str, seq: i64) {

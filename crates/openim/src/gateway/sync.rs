@@ -17,9 +17,12 @@
 //!   at a time, between live pushes, until it reached the seq the server named. Nothing is
 //!   skipped, and a flooded group does not hold up the other conversations' live messages.
 //! - A conversation seen for the first time on an account that has synced before is read from
-//!   its recent history only: the last page up to its newest seq ([`recent_start`]).
-//!   Its older history is not replayed (logged with the count). The account's very first sync
-//!   reads no history at all.
+//!   the first message sent after the account was last in sync ([`Seqs::synced_at`], less
+//!   [`SYNC_MARGIN`] for clocks and messages in flight), found by a binary search of single-seq
+//!   pulls, and at least its last page ([`recent_start`]). Those messages were missed (the
+//!   conversation began while the account was away, or while a connection died under its first
+//!   pushes); older history (a group the bot just joined) is not replayed, which is logged
+//!   with the count. The account's very first sync reads no history at all.
 //! - A page whose answer is larger than the 1 MiB frame cap ends the connection (the socket
 //!   cannot skip a frame it refuses). Within the range that did not fit, the conversation's
 //!   pages are halved for the next try, down to a single seq; past it they are full again.
@@ -49,12 +52,21 @@ use crate::wire::proto::{
 /// Seqs per pull request. A hundred average messages stay far below the 1 MiB frame cap.
 pub const PAGE: i64 = 100;
 
+/// Seqs one probe of [`Sequencer::first_missed`] asks for: a few, so that a deleted message
+/// does not hide the time of its neighbours.
+const PROBE: i64 = 8;
+
 /// Pages per conversation in one catch-up; the rest is pulled from the backlog afterwards.
 pub const CATCH_UP_PAGES: u32 = 20;
 
 /// Connections in a row on which the pull of one seq alone must end by an oversized frame
 /// before that message is skipped.
 pub const SINGLE_TRIES: u32 = 3;
+
+/// How much earlier than the account's last sync a message of a new conversation may be sent
+/// and still count as missed: the server's clock and ours differ, and a message sent just
+/// before a connection died may be stored after it.
+pub const SYNC_MARGIN: std::time::Duration = std::time::Duration::from_secs(300);
 
 const NEWEST_FRAME: &str = "1001 reply (GetMaxSeqResp)";
 const PUSH_FRAME: &str = "2001 push (PushMessages)";
@@ -107,6 +119,11 @@ pub struct Sequencer {
     too_large: u64,
     /// Pages pulled and handed over since the account started: the headway a session made.
     pages: u64,
+    /// See [`SYNC_MARGIN`].
+    sync_margin: i64,
+    /// When the running catch-up asked for the newest seqs: once the backlog is empty,
+    /// everything stored before then was read.
+    caught_up_from: Option<i64>,
 }
 
 /// A range of one conversation whose answer did not fit in a frame, and the page size that
@@ -136,7 +153,15 @@ impl Sequencer {
             shrunk: HashMap::new(),
             too_large: 0,
             pages: 0,
+            sync_margin: SYNC_MARGIN.as_millis() as i64,
+            caught_up_from: None,
         }
+    }
+
+    /// Another [`SYNC_MARGIN`] (tests).
+    pub fn with_sync_margin(mut self, margin: std::time::Duration) -> Self {
+        self.sync_margin = i64::try_from(margin.as_millis()).unwrap_or(i64::MAX);
+        self
     }
 
     pub fn with_page(mut self, page: i64) -> Self {
@@ -170,6 +195,7 @@ impl Sequencer {
         conn: &Connection,
         sink: &dyn Sink,
     ) -> Result<CatchUp, ChannelError> {
+        let asked_at = channel_core::now_ms();
         let newest: GetMaxSeqResp = conn
             .request(&GetMaxSeqReq {
                 user_id: self.me.clone(),
@@ -197,7 +223,8 @@ impl Sequencer {
                     report.baselined += 1;
                     continue;
                 }
-                self.start_recent(conversation_id, server);
+                let start = self.first_missed(conn, conversation_id, server).await?;
+                self.seqs.set(conversation_id, start);
                 report.recent += 1;
             }
             let mut local = self.seqs.get(conversation_id).unwrap_or(0);
@@ -224,6 +251,10 @@ impl Sequencer {
                 report.deferred += 1;
             }
         }
+        self.caught_up_from = Some(asked_at);
+        if self.backlog.is_empty() {
+            self.seqs.mark_synced(asked_at);
+        }
         self.seqs.save()?;
         if report.baselined > 0 {
             tracing::info!(user = %self.me, conversations = report.baselined, "first sync: existing history is not replayed");
@@ -232,6 +263,78 @@ impl Sequencer {
             tracing::info!(user = %self.me, conversations = report.deferred, pages = CATCH_UP_PAGES, "catch-up: conversations with more pages than one catch-up reads; the rest is pulled page by page between live messages");
         }
         Ok(report)
+    }
+
+    /// The mark a conversation new to this account starts after: before the first message sent
+    /// since the account was last in sync, and no later than its last page.
+    async fn first_missed(
+        &self,
+        conn: &Connection,
+        conversation_id: &str,
+        newest: i64,
+    ) -> Result<i64, ChannelError> {
+        let recent = recent_start(newest, self.page);
+        let Some(since) = self
+            .seqs
+            .synced_at()
+            .map(|at| at.saturating_sub(self.sync_margin))
+        else {
+            return Ok(self.recent_only(conversation_id, recent));
+        };
+        // Whether the message at `seq` (or the next one the server still has) was sent after
+        // `since`; with none left up to `newest`, the answer is no.
+        let missed = async |seq: i64| -> Result<bool, ChannelError> {
+            let end = seq.saturating_add(PROBE - 1).min(newest);
+            let answer = conn
+                .request::<_, PullMessageBySeqsResp>(&PullMessageBySeqsReq {
+                    user_id: self.me.clone(),
+                    seq_ranges: vec![SeqRange {
+                        conversation_id: conversation_id.to_owned(),
+                        begin: seq,
+                        end,
+                        num: end - seq + 1,
+                    }],
+                    order: PullOrder::Asc as i32,
+                })
+                .await
+                .map_err(|e| {
+                    e.context(format!(
+                        "catch-up: finding where the new conversation {conversation_id} begins"
+                    ))
+                })?;
+            let first = answer
+                .msgs
+                .into_iter()
+                .filter(|(c, _)| c == conversation_id)
+                .flat_map(|(_, page)| page.msgs)
+                .filter(|m| (seq..=end).contains(&m.seq))
+                .min_by_key(|m| m.seq);
+            Ok(first.is_some_and(|m| m.send_time > since))
+        };
+        if recent == 0 || !missed(recent + 1).await? {
+            return Ok(self.recent_only(conversation_id, recent));
+        }
+        // Send times grow with seqs: find the first seq sent after `since` in 1..=recent.
+        let (mut low, mut high) = (1, recent + 1);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if missed(mid).await? {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        let start = low - 1;
+        tracing::info!(user = %self.me, conversation = %conversation_id, missed = newest - start, older = start, "a new conversation: reading every message sent since the account was last in sync; older history is not replayed");
+        Ok(start)
+    }
+
+    /// [`recent_start`], logged.
+    fn recent_only(&self, conversation_id: &str, start: i64) -> i64 {
+        if start > 0 {
+            tracing::info!(user = %self.me, conversation = %conversation_id, older = start, "a new conversation: reading its recent history only; older messages are not replayed");
+        }
+        start
     }
 
     /// A conversation we never saw: read from its last page up to `newest`, not its start.
@@ -265,6 +368,10 @@ impl Sequencer {
         if done {
             self.backlog.remove(&conversation_id);
             tracing::info!(user = %self.me, conversation = %conversation_id, seq = upto, "backlog: conversation caught up");
+            if let (true, Some(at)) = (self.backlog.is_empty(), self.caught_up_from) {
+                self.seqs.mark_synced(at);
+                self.seqs.save()?;
+            }
         }
         Ok(())
     }
@@ -432,6 +539,10 @@ impl Sequencer {
                 }
                 self.hand_over(sink, &conversation_id, msg).await?;
                 self.seqs.set(&conversation_id, seq);
+                if self.backlog.is_empty() {
+                    // Live and caught up: whatever was stored until now has been pushed.
+                    self.seqs.mark_synced(channel_core::now_ms());
+                }
                 self.seqs.save()?;
             }
         }
