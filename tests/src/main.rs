@@ -58,6 +58,11 @@ struct Args {
     /// Platform id of the tokens handed out in the ready line (7 = Linux).
     #[arg(long, default_value_t = 7)]
     openim_platform: i32,
+    /// Frames queued per OpenIM connection before the server drops it (the real server's 256
+    /// by default). A benchmark that stores thousands of messages at once raises it, or the
+    /// burst itself drops every reader.
+    #[arg(long)]
+    openim_write_queue: Option<usize>,
     /// Also start a NetEase NIM server-API simulator.
     #[arg(long)]
     nim: bool,
@@ -106,7 +111,12 @@ async fn main() -> std::io::Result<()> {
     let mut openim_sims = Vec::new();
     let mut openim_ready = Vec::new();
     for _ in 0..openim_count {
-        let sim = OpenImSim::start(OpenImOptions::default()).await?;
+        let defaults = OpenImOptions::default();
+        let sim = OpenImSim::start(OpenImOptions {
+            write_queue: args.openim_write_queue.unwrap_or(defaults.write_queue),
+            ..defaults
+        })
+        .await?;
         let users: Vec<_> = args
             .openim_users
             .iter()

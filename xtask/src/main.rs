@@ -14,10 +14,13 @@
 //!   `--quick` is the small schedule CI runs, `--level` picks one level.
 //! * `ci`: fmt, clippy, every test, the quick chaos runs, the addon's JS checks, e2e and
 //!   fidelity.
+//! * `bench`: our paths measured beside the reference clients in one run, as ratios; a table
+//!   and `target/bench/report.json`. `--quick` runs small sizes (CI).
 //! * `fuzz`: every libFuzzer target of `fuzz/libfuzzer/` for `--seconds` each (nightly,
 //!   cargo-fuzz cached under `target/tools/`); a table, `target/fuzz/report.json`, and each
 //!   crash kept in `fuzz/regressions/` for the stable corpus replay.
 
+mod bench;
 mod chaos;
 mod chaos_gateway;
 mod ci;
@@ -94,6 +97,16 @@ enum Command {
     },
     /// Everything CI checks.
     Ci,
+    /// Measure our paths beside the reference clients; a table of ratios and
+    /// target/bench/report.json.
+    Bench {
+        /// Small sizes, one run: keeps the benchmarks working (CI); the figures prove nothing.
+        #[arg(long)]
+        quick: bool,
+        /// Run only this benchmark.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Run the fuzz targets (libFuzzer, nightly) and report executions and crashes.
     Fuzz {
         /// How long each target runs.
@@ -174,6 +187,7 @@ fn main() -> ExitCode {
             level,
         } => chaos::run(quick, seed, channel, level),
         Command::Ci => ci::run(),
+        Command::Bench { quick, only } => bench::run(quick, only),
         Command::Fuzz { seconds, target } => fuzz::run(seconds, target),
     };
     match result {

@@ -204,6 +204,11 @@ impl StandaloneHost {
         lock(&self.turns).clone()
     }
 
+    /// How many turns ran, without copying them (a benchmark polls this).
+    pub fn turn_count(&self) -> usize {
+        lock(&self.turns).len()
+    }
+
     pub fn statuses(&self) -> Vec<(String, StatusPatch)> {
         lock(&self.statuses).clone()
     }

@@ -1,0 +1,107 @@
+//! `imbench journal`: the cost of one message in the dedup journal (accepted as pending, then
+//! finished), on a journal that already holds many finished ones. A journal whose cost per
+//! message grows with its size slows every channel as it fills.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use channel_core::dedup::{Journal, Window};
+use channel_core::message::{Chat, ChatKind, Inbound, Sender};
+use serde_json::{Value, json};
+
+use crate::cpu;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Finished entries already in the journal.
+    #[arg(long, default_value_t = 20_000)]
+    entries: usize,
+    /// Messages measured.
+    #[arg(long, default_value_t = 2_000)]
+    messages: usize,
+    /// Where the scratch journal goes (a directory on the disk being measured).
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+pub fn run(args: &Args) -> Result<Value, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&args.dir)?;
+    let scratch = tempfile::tempdir_in(&args.dir)?;
+    let path = scratch.path().join("bench.jsonl");
+    let window = Window {
+        // Room for the measured messages too: the window must not evict the prefill, or the
+        // journal measured is smaller than the one named.
+        max_entries: args.entries + args.messages,
+        ..Window::default()
+    };
+    prefill(&path, args.entries)?;
+    let mut journal = Journal::open(&path, window)?;
+    if journal.len() != args.entries {
+        return Err(format!(
+            "the prefilled journal holds {} entries, not {}: its line format changed",
+            journal.len(),
+            args.entries
+        )
+        .into());
+    }
+    let cpu_before = cpu::thread_time()?;
+    let started = Instant::now();
+    for n in 0..args.messages {
+        let inbound = message(n);
+        journal.admit_pending(&inbound)?;
+        journal.complete(&inbound.server_id)?;
+    }
+    let wall = started.elapsed();
+    let cpu = cpu::thread_time()? - cpu_before;
+    let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / args.messages.max(1) as f64;
+    Ok(json!({
+        "bench": "journal",
+        "entries": args.entries,
+        "messages": args.messages,
+        "wallSeconds": wall.as_secs_f64(),
+        "perSecond": args.messages as f64 / wall.as_secs_f64().max(1e-9),
+        "wallMicrosPerMessage": per(wall),
+        "cpuMicrosPerMessage": per(cpu),
+    }))
+}
+
+/// Writes `entries` finished entries the way the journal stores them, far faster than
+/// admitting them one fsync at a time; [`run`] checks that the journal reads them all.
+fn prefill(path: &std::path::Path, entries: usize) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for n in 0..entries {
+        writeln!(out, "{}", json!({ "id": format!("old-{n}"), "at": now }))?;
+    }
+    out.flush()
+}
+
+fn message(n: usize) -> Inbound {
+    let peer = format!("peer-{}", n % 20);
+    Inbound {
+        channel: "bench".into(),
+        account: "bench".into(),
+        chat: Chat {
+            kind: ChatKind::Direct,
+            id: peer.clone(),
+            title: None,
+            host_peer: None,
+        },
+        sender: Sender {
+            id: peer,
+            name: None,
+        },
+        text: format!("message {n} of the journal benchmark"),
+        media: vec![],
+        mentions: vec![],
+        was_mentioned: false,
+        command_authorized: false,
+        reply_to: None,
+        server_id: format!("new-{n}"),
+        timestamp_ms: 0,
+        raw: Value::Null,
+    }
+}
