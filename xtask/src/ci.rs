@@ -4,7 +4,7 @@ use std::path::Path;
 
 use xshell::{Shell, cmd};
 
-use crate::{Result, chaos, e2e, fidelity, root, toolchain};
+use crate::{Result, bench, chaos, e2e, fidelity, root, toolchain};
 
 /// The `*.test.mjs` files of `dir` (relative to the root), by name: Node 24 takes a directory
 /// argument for a test file and fails.
@@ -59,5 +59,8 @@ pub fn run() -> Result {
     chaos::run(true, 1, Some("openim".into()), chaos::Level::Gateway)?;
     // The simulators themselves, checked against official clients: Tencent's weixin plugin
     // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).
-    fidelity::run(false, None)
+    fidelity::run(false, None)?;
+    // The benchmarks at small sizes, on the debug builds above, so that they keep working;
+    // their figures are not asserted here.
+    bench::run(true, None)
 }

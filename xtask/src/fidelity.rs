@@ -13,7 +13,7 @@
 //! requests, the simulator is wrong, not the client. The vendors' packages are only installed (into
 //! the scratch gateway, or `target/`) to test against; none of their code is part of this project.
 
-mod openim;
+pub(crate) mod openim;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

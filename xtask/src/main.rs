@@ -12,8 +12,8 @@
 //! * `chaos`: seeded faults, SIGKILLs and restarts, with figures, at two levels: each channel's
 //!   account over its simulator (`imchaos`), and the packaged plugin in the real gateway;
 //!   `--quick` is the small schedule CI runs, `--level` picks one level.
-//! * `ci`: fmt, clippy, every test, the quick chaos runs, the addon's JS checks, e2e and
-//!   fidelity.
+//! * `ci`: fmt, clippy, every test, the quick chaos runs, the addon's JS checks, e2e,
+//!   fidelity and the quick benchmarks.
 //! * `bench`: our paths measured beside the reference clients in one run, as ratios; a table
 //!   and `target/bench/report.json`. `--quick` runs small sizes (CI).
 //! * `fuzz`: every libFuzzer target of `fuzz/libfuzzer/` for `--seconds` each (nightly,

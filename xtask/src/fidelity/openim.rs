@@ -112,7 +112,7 @@ fn scenario(dir: &Path) -> Result {
 
 /// Installs the pinned SDK into `target/e2e-cache/openim-sdk-<version>` once; returns that npm
 /// prefix.
-fn ensure_sdk(node_bin: &Path) -> Result<PathBuf> {
+pub(crate) fn ensure_sdk(node_bin: &Path) -> Result<PathBuf> {
     let sh = Shell::new()?;
     let rest = std::env::var("PATH").unwrap_or_default();
     let _path = sh.push_env("PATH", format!("{}:{rest}", node_bin.display()));
@@ -124,19 +124,33 @@ fn ensure_sdk(node_bin: &Path) -> Result<PathBuf> {
 }
 
 /// The `imsim` binary, killed when dropped.
-struct Sim {
+pub(crate) struct Sim {
     child: Option<Child>,
     /// Its ready line (JSON).
-    ready: String,
+    pub(crate) ready: String,
 }
 
 impl Sim {
     fn start(dir: &Path) -> Result<Sim> {
-        let bin = root().join("target/debug/imsim");
-        let mut child = Command::new(&bin)
-            .args(["--openim", "--openim-users", USERS, "--openim-platform"])
-            .arg(PLATFORM)
-            .env("RUST_LOG", "info,imsim::openim=debug")
+        Self::launch(
+            &root().join("target/debug/imsim"),
+            &[
+                "--openim",
+                "--openim-users",
+                USERS,
+                "--openim-platform",
+                PLATFORM,
+            ],
+            "info,imsim::openim=debug",
+            dir,
+        )
+    }
+
+    /// Starts `bin` with `args`, its log in `dir/imsim.log`, and waits for its ready line.
+    pub(crate) fn launch(bin: &Path, args: &[&str], log: &str, dir: &Path) -> Result<Sim> {
+        let mut child = Command::new(bin)
+            .args(args)
+            .env("RUST_LOG", log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(File::create(dir.join("imsim.log"))?)
@@ -174,7 +188,7 @@ impl Sim {
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
