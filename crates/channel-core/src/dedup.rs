@@ -105,6 +105,18 @@ fn sweep_slack(window: &Window) -> usize {
     window.max_entries / 8 + 1
 }
 
+/// When an appended line must reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    /// Before the call returns: a message accepted, a reply recorded before it is sent.
+    Now,
+    /// With the next line that syncs (or the next compaction). A turn's end and a replay's
+    /// start: once written they survive the process (the kernel has them); only a crash of the
+    /// machine before the next sync loses them, and then the turn runs once more, which the
+    /// send log keeps from sending its replies twice.
+    WithNext,
+}
+
 /// What happened to an id offered to [`Journal::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
@@ -238,11 +250,14 @@ impl Journal {
             return Ok(Admit::Duplicate);
         }
         let at = now_ms();
-        self.append(&Line::Seen {
-            id: id.to_owned(),
-            at,
-            pending: pending.clone(),
-        })?;
+        self.append(
+            &Line::Seen {
+                id: id.to_owned(),
+                at,
+                pending: pending.clone(),
+            },
+            Sync::Now,
+        )?;
         self.entries.insert(id.to_owned(), Entry::new(at, pending));
         self.order.push_back(id.to_owned());
         self.evict(at);
@@ -255,9 +270,12 @@ impl Journal {
             Some(entry) if entry.pending.is_some() => {
                 entry.pending = None;
                 entry.replies.clear();
-                self.append(&Line::Done {
-                    done: id.to_owned(),
-                })
+                self.append(
+                    &Line::Done {
+                        done: id.to_owned(),
+                    },
+                    Sync::WithNext,
+                )
             }
             _ => Ok(()),
         }
@@ -273,11 +291,14 @@ impl Journal {
         if !entry.add_reply(n, payload) {
             return Ok(());
         }
-        self.append(&Line::Reply {
-            reply: id.to_owned(),
-            n,
-            payload: payload.clone(),
-        })
+        self.append(
+            &Line::Reply {
+                reply: id.to_owned(),
+                n,
+                payload: payload.clone(),
+            },
+            Sync::Now,
+        )
     }
 
     /// Messages accepted before a crash whose turns never finished, oldest first, each with the
@@ -306,19 +327,24 @@ impl Journal {
         match self.entries.get_mut(id) {
             Some(entry) if entry.pending.is_some() => {
                 entry.starts = entry.starts.saturating_add(1);
-                self.append(&Line::Started {
-                    started: id.to_owned(),
-                })
+                self.append(
+                    &Line::Started {
+                        started: id.to_owned(),
+                    },
+                    Sync::WithNext,
+                )
             }
             _ => Ok(()),
         }
     }
 
-    fn append(&mut self, line: &Line) -> io::Result<()> {
+    fn append(&mut self, line: &Line, sync: Sync) -> io::Result<()> {
         let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
         bytes.push(b'\n');
         self.file.write_all(&bytes)?;
-        self.file.sync_data()?;
+        if sync == Sync::Now {
+            self.file.sync_data()?;
+        }
         self.lines += 1;
         if self.lines > 2 * self.entries.len() + 256 {
             self.compact()?;

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use conn::{Connection, Event, Login, Timing};
 pub use link::{Link, Stored};
+pub use seqs::SAVE_EVERY;
 pub use sync::{CatchUp, Seqs, Sequencer, Sink};
 
 use crate::wire::proto::{GetMaxSeqReq, GetMaxSeqResp};
@@ -73,6 +74,11 @@ impl Connector for Runner {
     async fn session(&mut self, life: &Lifecycle) -> Result<(), ChannelError> {
         let pages = self.sync.pages();
         let ended = self.connection(life).await;
+        if let Err(error) = self.sync.flush() {
+            // Kept in memory: the next write (or, after a crash, a catch-up the journal
+            // dedups) makes up for it.
+            tracing::warn!(user = %self.login.user_id, %error, "could not write the seq marks");
+        }
         if self.sync.pages() > pages {
             life.progressed();
         }
@@ -140,9 +146,16 @@ impl Runner {
 
         let mut health =
             tokio::time::interval_at(Instant::now() + self.health_every, self.health_every);
+        // Marks that live pushes moved are written within a second, even if no push follows.
+        let mut flush = tokio::time::interval_at(Instant::now() + SAVE_EVERY, SAVE_EVERY);
         let end = loop {
             tokio::select! {
                 () = cancel.cancelled() => break End::Cancelled,
+                _ = flush.tick() => {
+                    if let Err(error) = self.sync.flush() {
+                        break End::Lost(error);
+                    }
+                }
                 _ = health.tick() => {
                     let checked: Result<GetMaxSeqResp, _> = conn
                         .request(&GetMaxSeqReq { user_id: self.login.user_id.clone() })

@@ -173,6 +173,11 @@ impl Sequencer {
         &self.seqs
     }
 
+    /// Writes marks that live pushes moved since the last write (see [`super::seqs::SAVE_EVERY`]).
+    pub fn flush(&mut self) -> Result<(), ChannelError> {
+        self.seqs.flush()
+    }
+
     /// Whether some conversation is still behind the server after the catch-up.
     pub fn behind(&self) -> bool {
         !self.backlog.is_empty()
@@ -543,7 +548,7 @@ impl Sequencer {
                     // Live and caught up: whatever was stored until now has been pushed.
                     self.seqs.mark_synced(channel_core::now_ms());
                 }
-                self.seqs.save()?;
+                self.seqs.save_soon()?;
             }
         }
         Ok(())
