@@ -515,6 +515,42 @@ async fn a_send_the_server_handles_after_the_reply_timed_out_is_not_sent_twice()
     run.stop().await.unwrap();
 }
 
+/// A server stuck on a request never answers our close: the next connection waits for it
+/// only as long as the drain lasts, not for ever.
+#[tokio::test]
+async fn a_server_that_never_answers_our_close_holds_the_reconnect_only_for_the_drain() {
+    let sim = sim().await;
+    sim.add_user("alice");
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(Recorder::default());
+    let mut runner = runner(
+        &sim,
+        sim.issue_token(BOT, 7),
+        &dir.path().join("seqs.json"),
+        &sink,
+        Arc::new(NoRecovery),
+        |s| s,
+    );
+    runner.timing.request = Duration::from_secs(1);
+    runner.timing.drain = Duration::from_secs(1);
+    let run = go(runner, sink);
+    until("connected", || run.link.is_up()).await;
+
+    sim.stall_next_request(BOT, Duration::from_secs(3600));
+    let link = Arc::clone(&run.link);
+    tokio::spawn(async move { link.send(&text_to_alice("c-stuck", "stuck"), WAIT).await });
+    // The reply times out after 1 s, the close is not answered, the drain ends after 1 s more.
+    until("the link given up", || !run.link.is_up()).await;
+    let started = tokio::time::Instant::now();
+    until("connected again", || run.link.is_up()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the reconnect waited {:?}",
+        started.elapsed()
+    );
+    run.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_send_while_disconnected_goes_out_after_the_reconnect() {
     let sim = sim().await;

@@ -359,9 +359,12 @@ async fn io_task(
         }
     };
     inner.closed.cancel();
-    let _ = sink.close().await;
-    if by_us {
-        drain(&inner, &events, &mut stream).await;
+    // Bounded like the drain: on a dead link even the close frame may never get out, and the
+    // next connection waits for this task.
+    let until = Instant::now() + inner.timing.drain;
+    let closed = tokio::time::timeout_at(until, sink.close()).await;
+    if by_us && closed.is_ok() {
+        drain(&inner, &events, &mut stream, until).await;
     }
     // Whoever still waits learns the connection is gone (their oneshot is dropped).
     lock(&inner.pending).clear();
@@ -375,8 +378,8 @@ async fn drain(
     inner: &Inner,
     events: &mpsc::UnboundedSender<Event>,
     stream: &mut futures::stream::SplitStream<Socket>,
+    until: Instant,
 ) {
-    let until = Instant::now() + inner.timing.drain;
     loop {
         match tokio::time::timeout_at(until, stream.next()).await {
             Err(_) => {
