@@ -985,6 +985,32 @@ async fn a_new_conversation_is_read_from_its_first_missed_message() {
     run.stop().await.unwrap();
 }
 
+/// The probe that finds where a new conversation begins hit a message over the frame cap.
+/// Probing again on every connection would fail the same way for ever: the conversation is
+/// read from its last page instead, the giant skipped as usual.
+#[tokio::test]
+async fn a_new_conversation_whose_probe_does_not_fit_is_read_from_its_last_page() {
+    let sim = sim().await;
+    sim.add_user("carol");
+    let (_dir, seqs, token) = synced(&sim, &[]).await;
+    for n in 1..=150 {
+        sim.inject_text("carol", BOT, &format!("c{n}"));
+    }
+    // Seq 151, the first one the probe asks for.
+    sim.inject_text("carol", BOT, &"y".repeat(1_200_000));
+    for n in 152..=250 {
+        sim.inject_text("carol", BOT, &format!("c{n}"));
+    }
+    let run = start(&sim, token, &seqs, Arc::default(), Arc::new(NoRecovery));
+    let got = run.sink.wait_for(99).await;
+    let expected: Vec<String> = (152..=250).map(|n| format!("c{n}")).collect();
+    assert_eq!(
+        texts_of(&got, &conversation::single("carol", BOT)),
+        expected
+    );
+    run.stop().await.unwrap();
+}
+
 /// A send goes out while the catch-up is still busy (here: stuck handing over a message),
 /// instead of waiting for it to end.
 #[tokio::test]

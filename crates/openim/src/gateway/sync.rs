@@ -22,7 +22,8 @@
 //!   pulls, and at least its last page ([`recent_start`]). Those messages were missed (the
 //!   conversation began while the account was away, or while a connection died under its first
 //!   pushes); older history (a group the bot just joined) is not replayed, which is logged
-//!   with the count. The account's very first sync reads no history at all.
+//!   with the count. A probe whose answer is over the frame cap falls back to the last page.
+//!   The account's very first sync reads no history at all.
 //! - A page whose answer is larger than the 1 MiB frame cap ends the connection (the socket
 //!   cannot skip a frame it refuses). Within the range that did not fit, the conversation's
 //!   pages are halved for the next try, down to a single seq; past it they are full again.
@@ -228,7 +229,20 @@ impl Sequencer {
                     report.baselined += 1;
                     continue;
                 }
-                let start = self.first_missed(conn, conversation_id, server).await?;
+                let start = match self.first_missed(conn, conversation_id, server).await {
+                    Ok(start) => start,
+                    Err(error) if conn.ended_by_oversized_frame() => {
+                        // A probe's answer did not fit (a giant message near it), and would
+                        // not on the next connection either: start from the last page, which
+                        // the pulls read in halves.
+                        let start = recent_start(server, self.page);
+                        tracing::warn!(user = %self.me, conversation = %conversation_id, older = start, "a new conversation whose start could not be probed (an answer over the frame cap): reading its last page only");
+                        self.seqs.set(conversation_id, start);
+                        self.seqs.save()?;
+                        return Err(error);
+                    }
+                    Err(error) => return Err(error),
+                };
                 self.seqs.set(conversation_id, start);
                 report.recent += 1;
             }
