@@ -181,32 +181,36 @@ async fn ours(
     // (an account's very first sync reads no history).
     let first = Account::start(&channel, &section);
     first.connected().await?;
-    let cpu_before;
-    let started;
-    let host;
-    if offline {
+    // Live: the messages come while this account runs. Catch-up: they are stored while it is
+    // down, and a second start reads them.
+    let account = if offline {
         first.stop().await?;
         sim.inject(&args.bot, &args.senders, args.messages).await?;
-        cpu_before = cpu::process_time()?;
-        started = Instant::now();
-        let account = Account::start(&channel, &section);
-        host = Arc::clone(&account.host);
-        let seconds = until_count(&host, args.messages, started).await;
-        let cpu = cpu::process_time()? - cpu_before;
-        account.stop().await?;
-        return Ok((host.turn_count(), seconds, cpu.as_secs_f64()));
-    }
-    cpu_before = cpu::process_time()?;
-    started = Instant::now();
-    host = Arc::clone(&first.host);
-    let (seconds, injected) = tokio::join!(
-        until_count(&host, args.messages, started),
-        sim.inject(&args.bot, &args.senders, args.messages)
-    );
+        None
+    } else {
+        Some(first)
+    };
+    let cpu_before = cpu::process_time()?;
+    let started = Instant::now();
+    let (account, seconds, injected) = match account {
+        Some(account) => {
+            let (seconds, injected) = tokio::join!(
+                until_count(&account.host, args.messages, started),
+                sim.inject(&args.bot, &args.senders, args.messages)
+            );
+            (account, seconds, injected)
+        }
+        None => {
+            let account = Account::start(&channel, &section);
+            let seconds = until_count(&account.host, args.messages, started).await;
+            (account, seconds, Ok(()))
+        }
+    };
     injected?;
     let cpu = cpu::process_time()? - cpu_before;
-    first.stop().await?;
-    Ok((host.turn_count(), seconds, cpu.as_secs_f64()))
+    let received = account.host.turn_count();
+    account.stop().await?;
+    Ok((received, seconds, cpu.as_secs_f64()))
 }
 
 /// Waits until `host` ran `count` turns; the seconds since `started` then, or at the limit.

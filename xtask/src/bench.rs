@@ -176,10 +176,17 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn field(figures: &Value, key: &str) -> Result<f64> {
-    figures[key]
-        .as_f64()
-        .ok_or_else(|| format!("imbench printed no {key:?}: {figures}").into())
+/// The median over `runs` of the figure `key` that imbench (or the SDK script) printed.
+fn pick(runs: &[Value], key: &str) -> Result<f64> {
+    let values = runs
+        .iter()
+        .map(|figures| {
+            figures[key]
+                .as_f64()
+                .ok_or_else(|| format!("no {key:?} among the figures: {figures}").into())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(median(values))
 }
 
 fn journal(exe: &Path, scratch: &Path, quick: bool) -> Result<(Vec<Row>, Value)> {
@@ -206,13 +213,6 @@ fn journal(exe: &Path, scratch: &Path, quick: bool) -> Result<(Vec<Row>, Value)>
             all.push(figures);
         }
     }
-    let pick = |runs: &[Value], key: &str| -> Result<f64> {
-        Ok(median(
-            runs.iter()
-                .map(|f| field(f, key))
-                .collect::<Result<Vec<_>>>()?,
-        ))
-    };
     let against = format!("{small} entries");
     let rows = vec![
         Row {
@@ -406,13 +406,6 @@ impl OpenIm {
                 raw.push(self.imbench(exe, scratch, live, "raw")?);
             }
         }
-        let pick = |runs: &[Value], key: &str| -> Result<f64> {
-            Ok(median(
-                runs.iter()
-                    .map(|f| field(f, key))
-                    .collect::<Result<Vec<_>>>()?,
-            ))
-        };
         let sdk_name = "@openim/client-sdk 0.0.14".to_owned();
         let mut rows = Vec::new();
         if live {

@@ -1053,12 +1053,21 @@ mod tests {
         }
     }
 
+    /// A pipeline on `config`, not connected yet.
+    fn open_with(
+        config: PipelineConfig,
+        host: Arc<StandaloneHost>,
+        outlet: Arc<dyn Outlet>,
+    ) -> Arc<Pipeline> {
+        Pipeline::open(config, host, outlet, CancellationToken::new()).expect("open")
+    }
+
     fn open_pipeline(
         dir: &std::path::Path,
         host: Arc<StandaloneHost>,
         outlet: Arc<Recorder>,
     ) -> Arc<Pipeline> {
-        Pipeline::open(config(dir), host, outlet, CancellationToken::new()).expect("open")
+        open_with(config(dir), host, outlet)
     }
 
     /// A pipeline on `config` whose account reported connected.
@@ -1067,8 +1076,7 @@ mod tests {
         host: Arc<StandaloneHost>,
         outlet: Arc<dyn Outlet>,
     ) -> Arc<Pipeline> {
-        let pipeline =
-            Pipeline::open(config, host, outlet, CancellationToken::new()).expect("open");
+        let pipeline = open_with(config, host, outlet);
         pipeline.report_status(StatusPatch::connected());
         pipeline
     }
@@ -1782,13 +1790,7 @@ mod tests {
             max_pending_turns: 2,
             ..config(tmp.path())
         };
-        let pipeline = Pipeline::open(
-            config,
-            host.clone(),
-            Arc::new(Recorder::default()),
-            CancellationToken::new(),
-        )
-        .expect("open");
+        let pipeline = open_with(config, host.clone(), Arc::new(Recorder::default()));
         // The catch-up: every peer's new message queues behind its replay.
         for peer in ["p1", "p2", "p3", "p4"] {
             let accepted = tokio::time::timeout(
@@ -2038,13 +2040,11 @@ mod tests {
         // An approved DM sender is not a group sender.
         host.pairing.allow("test", "a", "bob");
         let open_dms = config(tmp.path());
-        let closed = Pipeline::open(
+        let closed = open_with(
             open_dms.clone(),
             host.clone(),
             Arc::new(Recorder::default()),
-            CancellationToken::new(),
-        )
-        .expect("open");
+        );
         assert_eq!(
             closed
                 .accept(in_group("g-1", "g1", "bob", true))
@@ -2064,13 +2064,7 @@ mod tests {
             journal: tmp.path().join("b.jsonl"),
             ..open_dms
         };
-        let pipeline = Pipeline::open(
-            gated,
-            host.clone(),
-            Arc::new(Recorder::default()),
-            CancellationToken::new(),
-        )
-        .expect("open");
+        let pipeline = open_with(gated, host.clone(), Arc::new(Recorder::default()));
         assert_eq!(
             pipeline
                 .accept(in_group("g-2", "g1", "bob", true))

@@ -739,6 +739,14 @@ async fn sync_once(sim: &OpenImSim, token: &str, seqs: &std::path::Path) {
     run.stop().await.unwrap();
 }
 
+/// Rewrites when the account at `seqs` was last in sync, as an earlier run would have left it.
+fn set_synced_at(seqs: &std::path::Path, at_ms: i64) {
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(seqs).unwrap()).unwrap();
+    file["syncedAt"] = serde_json::json!(at_ms);
+    std::fs::write(seqs, serde_json::to_vec(&file).unwrap()).unwrap();
+}
+
 fn texts_of(got: &[(String, i64, String)], conversation_id: &str) -> Vec<String> {
     got.iter()
         .filter(|g| g.0 == conversation_id)
@@ -924,10 +932,7 @@ async fn a_new_conversation_s_older_history_is_not_replayed() {
     }
     // The account was in sync after carol wrote, yet never saw the conversation: it was not
     // the bot's then. (A margin of zero keeps the test off the clock.)
-    let mut file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&seqs).unwrap()).unwrap();
-    file["syncedAt"] = serde_json::json!(channel_core::now_ms() + 1_000);
-    std::fs::write(&seqs, serde_json::to_vec(&file).unwrap()).unwrap();
+    set_synced_at(&seqs, channel_core::now_ms() + 1_000);
 
     let run = start_with(
         &sim,
@@ -960,10 +965,7 @@ async fn a_new_conversation_is_read_from_its_first_missed_message() {
         sim.inject_text("carol", BOT, &format!("old{n}"));
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let mut file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&seqs).unwrap()).unwrap();
-    file["syncedAt"] = serde_json::json!(channel_core::now_ms());
-    std::fs::write(&seqs, serde_json::to_vec(&file).unwrap()).unwrap();
+    set_synced_at(&seqs, channel_core::now_ms());
     tokio::time::sleep(Duration::from_millis(20)).await;
     for n in 1..=230 {
         sim.inject_text("carol", BOT, &format!("new{n}"));

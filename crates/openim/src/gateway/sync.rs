@@ -138,6 +138,40 @@ struct Shrunk {
     struck: Option<(i64, u32)>,
 }
 
+/// The messages of `begin..=end` of one conversation the server still has, in seq order, once
+/// each.
+async fn pull_range(
+    conn: &Connection,
+    me: &str,
+    conversation_id: &str,
+    begin: i64,
+    end: i64,
+) -> Result<Vec<MsgData>, ChannelError> {
+    let answer = conn
+        .request::<_, PullMessageBySeqsResp>(&PullMessageBySeqsReq {
+            user_id: me.to_owned(),
+            seq_ranges: vec![SeqRange {
+                conversation_id: conversation_id.to_owned(),
+                begin,
+                end,
+                // The whole range: with a smaller num the server returns only its tail.
+                num: end - begin + 1,
+            }],
+            order: PullOrder::Asc as i32,
+        })
+        .await?;
+    let mut msgs = answer
+        .msgs
+        .into_iter()
+        .filter(|(c, _)| c == conversation_id)
+        .flat_map(|(_, page)| page.msgs)
+        .filter(|m| (begin..=end).contains(&m.seq))
+        .collect::<Vec<_>>();
+    msgs.sort_by_key(|m| m.seq);
+    msgs.dedup_by_key(|m| m.seq);
+    Ok(msgs)
+}
+
 /// Only chat conversations carry messages for the agent; `n_…` streams are server notices.
 fn wanted(conversation_id: &str) -> bool {
     !conversation::is_notification(conversation_id) && !conversation_id.starts_with("sn_")
@@ -304,31 +338,14 @@ impl Sequencer {
         // `since`; with none left up to `newest`, the answer is no.
         let missed = async |seq: i64| -> Result<bool, ChannelError> {
             let end = seq.saturating_add(PROBE - 1).min(newest);
-            let answer = conn
-                .request::<_, PullMessageBySeqsResp>(&PullMessageBySeqsReq {
-                    user_id: self.me.clone(),
-                    seq_ranges: vec![SeqRange {
-                        conversation_id: conversation_id.to_owned(),
-                        begin: seq,
-                        end,
-                        num: end - seq + 1,
-                    }],
-                    order: PullOrder::Asc as i32,
-                })
+            let msgs = pull_range(conn, &self.me, conversation_id, seq, end)
                 .await
                 .map_err(|e| {
                     e.context(format!(
                         "catch-up: finding where the new conversation {conversation_id} begins"
                     ))
                 })?;
-            let first = answer
-                .msgs
-                .into_iter()
-                .filter(|(c, _)| c == conversation_id)
-                .flat_map(|(_, page)| page.msgs)
-                .filter(|m| (seq..=end).contains(&m.seq))
-                .min_by_key(|m| m.seq);
-            Ok(first.is_some_and(|m| m.send_time > since))
+            Ok(msgs.first().is_some_and(|m| m.send_time > since))
         };
         if recent == 0 || !missed(recent + 1).await? {
             return Ok(self.recent_only(conversation_id, recent));
@@ -412,21 +429,8 @@ impl Sequencer {
             let Some((begin, end)) = next_page(mark, upto, size) else {
                 return Ok((pulled, true));
             };
-            let answer = conn
-                .request::<_, PullMessageBySeqsResp>(&PullMessageBySeqsReq {
-                    user_id: self.me.clone(),
-                    seq_ranges: vec![SeqRange {
-                        conversation_id: conversation_id.to_owned(),
-                        begin,
-                        end,
-                        // The whole range: with a smaller num the server returns only its tail.
-                        num: end - begin + 1,
-                    }],
-                    order: PullOrder::Asc as i32,
-                })
-                .await;
-            let answer = match answer {
-                Ok(answer) => answer,
+            let msgs = match pull_range(conn, &self.me, conversation_id, begin, end).await {
+                Ok(msgs) => msgs,
                 Err(error) => {
                     let error = error.context(format!(
                         "catch-up: pulling {conversation_id} {begin}..={end}"
@@ -437,15 +441,6 @@ impl Sequencer {
                     return Err(error);
                 }
             };
-            let mut msgs = answer
-                .msgs
-                .into_iter()
-                .filter(|(c, _)| c == conversation_id)
-                .flat_map(|(_, page)| page.msgs)
-                .filter(|m| (begin..=end).contains(&m.seq))
-                .collect::<Vec<_>>();
-            msgs.sort_by_key(|m| m.seq);
-            msgs.dedup_by_key(|m| m.seq);
             pulled += msgs.len();
             for msg in msgs {
                 self.hand_over(sink, conversation_id, msg).await?;
