@@ -212,6 +212,11 @@ impl RunContext {
         self.pipeline.accept(inbound).await
     }
 
+    /// [`RunContext::accept`] for what one read brought, in order, with one fsync for all.
+    pub async fn accept_many(&self, batch: Vec<Inbound>) -> Result<Vec<Accepted>, ChannelError> {
+        self.pipeline.accept_many(batch).await
+    }
+
     /// The host's services beyond inbound (global functions, config writes).
     pub fn host(&self) -> Arc<dyn Host> {
         self.pipeline.host()

@@ -10,6 +10,14 @@
 //!
 //! The file is append-only JSON lines, compacted atomically when it grows. A torn last line (a
 //! crash mid-append) is skipped on load.
+//!
+//! A line is durable once fsynced. [`Journal::admit`] and friends sync before they return; the
+//! `*_unsynced` variants only write, and [`GroupCommit`] then makes every line written so far
+//! durable with one fsync, however many messages (or tasks) wrote them.
+
+mod group_commit;
+
+pub use group_commit::GroupCommit;
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -137,6 +145,9 @@ pub struct Journal {
     sweep_above: usize,
     file: File,
     lines: usize,
+    /// Lines appended since open (never reset), and how many of them are known durable.
+    written: u64,
+    synced: u64,
 }
 
 impl Journal {
@@ -202,6 +213,8 @@ impl Journal {
             order,
             sweep_above: 0,
             lines: 0,
+            written: 0,
+            synced: 0,
         };
         journal.sweep(now_ms());
         journal.compact()?;
@@ -237,15 +250,54 @@ impl Journal {
 
     /// Records `id` as seen, with nothing left to do (e.g. a message the DM gate dropped).
     pub fn admit(&mut self, id: &str) -> io::Result<Admit> {
-        self.insert(id, None)
+        self.insert(id, None, Sync::Now)
     }
 
     /// Records an accepted message whose turn has not finished yet.
     pub fn admit_pending(&mut self, inbound: &Inbound) -> io::Result<Admit> {
-        self.insert(&inbound.server_id, Some(Box::new(inbound.clone())))
+        self.insert(
+            &inbound.server_id,
+            Some(Box::new(inbound.clone())),
+            Sync::Now,
+        )
     }
 
-    fn insert(&mut self, id: &str, pending: Option<Box<Inbound>>) -> io::Result<Admit> {
+    /// [`Journal::admit`], written but not yet durable: see [`Journal::written`].
+    pub fn admit_unsynced(&mut self, id: &str) -> io::Result<Admit> {
+        self.insert(id, None, Sync::WithNext)
+    }
+
+    /// [`Journal::admit_pending`], written but not yet durable: see [`Journal::written`].
+    pub fn admit_pending_unsynced(&mut self, inbound: &Inbound) -> io::Result<Admit> {
+        self.insert(
+            &inbound.server_id,
+            Some(Box::new(inbound.clone())),
+            Sync::WithNext,
+        )
+    }
+
+    /// How many lines were written since open; the lines up to a count are durable once
+    /// [`Journal::synced`] reached it.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// How many of the [`Journal::written`] lines are known to be on disk.
+    pub fn synced(&self) -> u64 {
+        self.synced
+    }
+
+    /// A second handle on the file, so that an fsync need not hold the journal.
+    pub fn handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// Records that an fsync of [`Journal::handle`] covered the first `upto` lines.
+    pub fn set_synced(&mut self, upto: u64) {
+        self.synced = self.synced.max(upto.min(self.written));
+    }
+
+    fn insert(&mut self, id: &str, pending: Option<Box<Inbound>>, sync: Sync) -> io::Result<Admit> {
         if self.entries.contains_key(id) {
             return Ok(Admit::Duplicate);
         }
@@ -256,7 +308,7 @@ impl Journal {
                 at,
                 pending: pending.clone(),
             },
-            Sync::Now,
+            sync,
         )?;
         self.entries.insert(id.to_owned(), Entry::new(at, pending));
         self.order.push_back(id.to_owned());
@@ -342,8 +394,10 @@ impl Journal {
         let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
         bytes.push(b'\n');
         self.file.write_all(&bytes)?;
+        self.written += 1;
         if sync == Sync::Now {
             self.file.sync_data()?;
+            self.synced = self.written;
         }
         self.lines += 1;
         if self.lines > 2 * self.entries.len() + 256 {
@@ -431,6 +485,8 @@ impl Journal {
         state::write_atomic(&self.path, &bytes)?;
         self.file = Self::open_append(&self.path)?;
         self.lines = self.entries.len();
+        // The rewrite was synced, and it holds everything written before.
+        self.synced = self.written;
         Ok(())
     }
 }

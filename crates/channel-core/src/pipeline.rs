@@ -1,7 +1,8 @@
 //! The one-directional inbound flow every channel shares: dedup → DM or group gate → host.
 //!
-//! A channel decodes and normalizes wire frames, then calls [`Pipeline::accept`]. Once `accept`
-//! returns, the message is durable (journaled as pending) and the channel may advance its cursor.
+//! A channel decodes and normalizes wire frames, then calls [`Pipeline::accept`] (or
+//! [`Pipeline::accept_many`] for what one read brought). Once it returns, the messages are
+//! durable (journaled as pending, one fsync for the lot) and the channel may advance its cursor.
 //! Turns run off the receive loop, one at a time per peer, so a slow agent turn neither stalls
 //! polling (which makes servers redeliver) nor reorders one peer's messages.
 
@@ -17,7 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::dedup::{Admit, Journal, Window};
+use crate::dedup::{Admit, GroupCommit, Journal, Window};
 use crate::dm::{self, DmConfig, DropReason, Verdict};
 use crate::error::{ChannelError, ErrorKind};
 use crate::group::{GroupConfig, GroupDrop, GroupVerdict};
@@ -208,6 +209,24 @@ struct Work {
     slot: Option<OwnedSemaphorePermit>,
 }
 
+/// What a batch of [`Pipeline::accept_many`] wrote and holds until its commit.
+#[derive(Debug, Default)]
+struct Staged {
+    /// The journal's line count after the batch's last line, if it wrote one.
+    written: Option<u64>,
+    /// Accepted turns, queued once their lines are durable.
+    work: Vec<Work>,
+}
+
+impl Staged {
+    /// The commit waits for every line `journal` holds unsynced now.
+    fn wait_for(&mut self, journal: &Journal) {
+        if journal.synced() < journal.written() {
+            self.written = Some(journal.written());
+        }
+    }
+}
+
 /// The ids one attempt of a turn goes to the host under. OpenClaw drops a `MessageSid` it has
 /// seen (or still runs) as a duplicate, and one whose source id (`MessageSidFull`) belongs to a
 /// run that ended; a turn cut short by a restart, or refused, must run again, so each attempt
@@ -245,7 +264,7 @@ const PEER_IDLE: Duration = Duration::from_secs(30);
 /// The inbound pipeline of one running account.
 pub struct Pipeline {
     config: PipelineConfig,
-    journal: Mutex<Journal>,
+    journal: GroupCommit,
     host: Arc<dyn Host>,
     outlet: Arc<dyn Outlet>,
     peers: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
@@ -291,7 +310,7 @@ impl Pipeline {
         let slots = Arc::new(Semaphore::new(config.max_pending_turns.max(1)));
         let pipeline = Arc::new(Self {
             config,
-            journal: Mutex::new(journal),
+            journal: GroupCommit::new(journal),
             host,
             outlet,
             peers: Mutex::new(HashMap::new()),
@@ -381,7 +400,47 @@ impl Pipeline {
     }
 
     /// Dedup, gate, and queue one message. Returns once the outcome is durable.
-    pub async fn accept(self: &Arc<Self>, mut inbound: Inbound) -> Result<Accepted, ChannelError> {
+    pub async fn accept(self: &Arc<Self>, inbound: Inbound) -> Result<Accepted, ChannelError> {
+        let mut outcomes = self.accept_many(vec![inbound]).await?;
+        Ok(outcomes.pop().unwrap_or(Accepted::Duplicate))
+    }
+
+    /// Dedup, gate and queue messages in their order, with one fsync of the journal for all
+    /// of them (shared with whatever else this account wrote meanwhile). Returns once every
+    /// outcome is durable, the outcomes in the same order.
+    ///
+    /// On an error nothing of the batch counts as acknowledged, yet what was journaled before
+    /// it is still queued: the journal would drop its redelivery as a duplicate.
+    pub async fn accept_many(
+        self: &Arc<Self>,
+        batch: Vec<Inbound>,
+    ) -> Result<Vec<Accepted>, ChannelError> {
+        let mut staged = Staged::default();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut failed = None;
+        for inbound in batch {
+            match self.stage(inbound, &mut staged).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(err) => {
+                    failed = Some(err);
+                    break;
+                }
+            }
+        }
+        let committed = self.commit(staged).await;
+        match failed {
+            Some(err) => Err(err),
+            None => committed.map(|()| outcomes),
+        }
+    }
+
+    /// Dedup and gate one message of a batch: its journal line written (not yet synced), its
+    /// turn held in `staged` until [`Pipeline::commit`].
+    async fn stage(
+        self: &Arc<Self>,
+        mut inbound: Inbound,
+        staged: &mut Staged,
+    ) -> Result<Accepted, ChannelError> {
         let id = inbound.server_id.clone();
         if id.trim().is_empty() {
             // Every id-less message would share one dedup key: all but the first would be
@@ -391,9 +450,15 @@ impl Pipeline {
                 inbound.sender.id, inbound.chat.id
             )));
         }
-        if lock(&self.journal).contains(&id) {
-            tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, "dropping redelivered message");
-            return Ok(Accepted::Duplicate);
+        {
+            let journal = self.journal.lock();
+            if journal.contains(&id) {
+                // Its first copy may still wait for its fsync: the duplicate is acknowledged
+                // only with it.
+                staged.wait_for(&journal);
+                tracing::debug!(channel = %self.config.channel, account = %self.config.account, id, "dropping redelivered message");
+                return Ok(Accepted::Duplicate);
+            }
         }
         self.report_status(StatusPatch {
             last_inbound_at: Some(now_ms()),
@@ -421,7 +486,7 @@ impl Pipeline {
                     Verdict::Allow
                 }
                 GroupVerdict::Drop(reason) => {
-                    self.admit(|j| j.admit(&id))?;
+                    self.admit(staged, |j| j.admit_unsynced(&id))?;
                     tracing::info!(channel = %self.config.channel, account = %self.config.account, group = %inbound.chat.id, ?reason, "group message not for the agent (groupPolicy, groups, groupAllowFrom, requireMention)");
                     return Ok(Accepted::GroupDropped(reason));
                 }
@@ -433,11 +498,19 @@ impl Pipeline {
         }
         match verdict {
             Verdict::Allow => {
-                let slot = self.slot().await?;
-                if self.admit(|j| j.admit_pending(&inbound))? == Admit::Duplicate {
+                let slot = match self.free_slot() {
+                    Some(slot) => Some(slot),
+                    None => {
+                        // Slots come back as turns end, and the staged ones cannot end
+                        // before they are queued.
+                        self.commit(std::mem::take(staged)).await?;
+                        self.slot().await?
+                    }
+                };
+                if self.admit(staged, |j| j.admit_pending_unsynced(&inbound))? == Admit::Duplicate {
                     return Ok(Accepted::Duplicate);
                 }
-                self.enqueue(Work {
+                staged.work.push(Work {
                     inbound,
                     replay: None,
                     recorded: Vec::new(),
@@ -447,23 +520,44 @@ impl Pipeline {
                 Ok(Accepted::Dispatched)
             }
             Verdict::Pair => {
-                if self.admit(|j| j.admit(&id))? == Admit::Duplicate {
+                if self.admit(staged, |j| j.admit_unsynced(&id))? == Admit::Duplicate {
                     return Ok(Accepted::Duplicate);
                 }
+                // The code goes out at once: what it answers must be durable first.
+                self.commit(std::mem::take(staged)).await?;
                 self.pair(&inbound).await
             }
             Verdict::Drop(reason) => {
-                self.admit(|j| j.admit(&id))?;
+                self.admit(staged, |j| j.admit_unsynced(&id))?;
                 tracing::info!(channel = %self.config.channel, account = %self.config.account, ?reason, "DM refused by dmPolicy");
                 Ok(Accepted::Dropped(reason))
             }
         }
     }
 
+    /// Makes the staged lines durable, then queues the staged turns in order. The turns are
+    /// queued even when the fsync fails: their lines are in the journal's memory, which would
+    /// drop the server's redelivery as a duplicate.
+    async fn commit(self: &Arc<Self>, staged: Staged) -> Result<(), ChannelError> {
+        let durable = match staged.written {
+            Some(upto) => self.journal.durable(upto).await,
+            None => Ok(()),
+        };
+        for work in staged.work {
+            self.enqueue(work);
+        }
+        durable.map_err(|e| ChannelError::from(e).context("writing the dedup journal"))
+    }
+
+    /// A slot for one more unfinished turn, if one is free now.
+    fn free_slot(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.slots).try_acquire_owned().ok()
+    }
+
     /// A slot for one more unfinished turn, waiting while [`MAX_PENDING_TURNS`] are taken;
     /// none, without waiting, while replays wait for the connection.
     async fn slot(&self) -> Result<Option<OwnedSemaphorePermit>, ChannelError> {
-        if let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() {
+        if let Some(slot) = self.free_slot() {
             return Ok(Some(slot));
         }
         if self.replaying && !*self.connected.borrow() {
@@ -483,12 +577,17 @@ impl Pipeline {
         }
     }
 
+    /// Writes one journal line of a batch, to be synced by its commit.
     fn admit(
         &self,
+        staged: &mut Staged,
         op: impl FnOnce(&mut Journal) -> std::io::Result<Admit>,
     ) -> Result<Admit, ChannelError> {
-        op(&mut lock(&self.journal))
-            .map_err(|e| ChannelError::from(e).context("writing the dedup journal"))
+        let mut journal = self.journal.lock();
+        let admitted = op(&mut journal)
+            .map_err(|e| ChannelError::from(e).context("writing the dedup journal"))?;
+        staged.wait_for(&journal);
+        Ok(admitted)
     }
 
     async fn pair(self: &Arc<Self>, inbound: &Inbound) -> Result<Accepted, ChannelError> {
@@ -784,7 +883,7 @@ impl Pipeline {
     }
 
     fn complete(&self, id: &str) {
-        if let Err(err) = lock(&self.journal).complete(id) {
+        if let Err(err) = self.journal.lock().complete(id) {
             tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "could not mark the turn done");
         }
     }
@@ -970,7 +1069,10 @@ impl Replier for TurnReplier {
             *answered
         };
         let pipeline = &self.pipeline;
-        let recorded = lock(&pipeline.journal).record_reply(&self.inbound_id, index, &payload);
+        let recorded = pipeline
+            .journal
+            .lock()
+            .record_reply(&self.inbound_id, index, &payload);
         if let Err(err) = recorded {
             // Sent anyway: only a crash before it goes out would lose it now.
             tracing::warn!(channel = %pipeline.config.channel, account = %pipeline.config.account, %err, "could not record a reply before sending it");
@@ -1739,6 +1841,79 @@ mod tests {
     /// Accepted turns were held without limit (a queue per peer, each entry pending in the
     /// journal). Past the limit, `accept` waits until a turn finishes, so the channel stops
     /// reading and the server keeps the rest.
+    /// A read of many messages was one fsync each: a burst of 10,000 took seconds whatever
+    /// else was fast. A batch is one fsync, and keeps each peer's order.
+    #[tokio::test]
+    async fn a_batch_is_one_fsync_and_keeps_each_peer_s_order() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
+        let pipeline = open_connected(
+            config(tmp.path()),
+            host.clone(),
+            Arc::new(Recorder::default()),
+        );
+        pipeline.accept(inbound("old", "p1")).await.expect("accept");
+        let fsyncs = pipeline.journal.fsyncs();
+        let mut batch: Vec<Inbound> = (0..40)
+            .map(|n| inbound(&format!("m{n}"), if n % 2 == 0 { "p1" } else { "p2" }))
+            .collect();
+        batch.push(inbound("old", "p1"));
+        batch.push(inbound("m3", "p2"));
+        let outcomes = pipeline.accept_many(batch).await.expect("accept");
+        assert_eq!(
+            pipeline.journal.fsyncs() - fsyncs,
+            1,
+            "one fsync for the batch"
+        );
+        assert_eq!(outcomes.len(), 42);
+        assert!(outcomes[..40].iter().all(|o| *o == Accepted::Dispatched));
+        assert_eq!(outcomes[40..], [Accepted::Duplicate, Accepted::Duplicate]);
+        let on_disk = Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
+        assert!(
+            (0..40).all(|n| on_disk.contains(&format!("m{n}"))),
+            "every line is written"
+        );
+        assert!(
+            host.wait_for(Duration::from_secs(10), |h| h.turn_count() == 41)
+                .await
+        );
+        for peer in ["p1", "p2"] {
+            let ids: Vec<usize> = host
+                .turns()
+                .iter()
+                .filter(|t| t.inbound.chat.id == peer && t.inbound.server_id != "old")
+                .map(|t| t.inbound.server_id[1..].parse().expect("number"))
+                .collect();
+            assert!(ids.is_sorted(), "{peer} out of order: {ids:?}");
+            assert_eq!(ids.len(), 20);
+        }
+        pipeline.close().await;
+    }
+
+    /// A batch larger than the free turn slots must queue what it took before it waits: its
+    /// turns give the slots back only once they run.
+    #[tokio::test]
+    async fn a_batch_past_the_turn_limit_queues_its_turns_before_it_waits() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
+        let config = PipelineConfig {
+            max_pending_turns: 2,
+            ..config(tmp.path())
+        };
+        let pipeline = open_connected(config, host.clone(), Arc::new(Recorder::default()));
+        let batch = (0..6).map(|n| inbound(&format!("m{n}"), "p")).collect();
+        let outcomes = tokio::time::timeout(Duration::from_secs(20), pipeline.accept_many(batch))
+            .await
+            .expect("the batch waited on turns it had not queued")
+            .expect("accept");
+        assert_eq!(outcomes, vec![Accepted::Dispatched; 6]);
+        assert!(
+            host.wait_for(Duration::from_secs(10), |h| h.turn_count() == 6)
+                .await
+        );
+        pipeline.close().await;
+    }
+
     #[tokio::test(start_paused = true)]
     async fn accept_waits_while_too_many_turns_are_unfinished() {
         let tmp = tempfile::tempdir().expect("tempdir");

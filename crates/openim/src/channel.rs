@@ -14,9 +14,9 @@ use channel_core::action::{ActionSpec, CommandOutcome, CommandSpec, Prompter};
 use channel_core::lock;
 use channel_core::media::MediaPolicy;
 use channel_core::{
-    AccountView, Channel, ChannelError, ChatKind, Connector, Descriptor, Fetched, Lifecycle,
-    LiveAccounts, LiveEntry, Media, Meta, Outbound, Probe, Receipt, Result, RunContext, SendLog,
-    StateDir, Target,
+    AccountView, Channel, ChannelError, ChatKind, Connector, Descriptor, Fetched, Inbound,
+    Lifecycle, LiveAccounts, LiveEntry, Media, Meta, Outbound, Probe, Receipt, Result, RunContext,
+    SendLog, StateDir, Target,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -167,30 +167,44 @@ impl ChannelSink {
     }
 }
 
-#[async_trait::async_trait]
-impl Sink for ChannelSink {
-    async fn deliver(&self, conversation_id: &str, msg: MsgData) -> Result<(), ChannelError> {
-        if let Err(skip) = self.gate.check(&msg) {
+impl ChannelSink {
+    /// The message as the agent sees it, or `None` if it is not for the agent.
+    async fn inbound(&self, conversation_id: &str, msg: &MsgData) -> Option<Inbound> {
+        if let Err(skip) = self.gate.check(msg) {
             tracing::debug!(account = %self.account, conversation = %conversation_id, ?skip, "not for the agent");
-            return Ok(());
+            return None;
         }
-        let mut inbound = match normalize(&self.account, conversation_id, &msg) {
+        let mut inbound = match normalize(&self.account, conversation_id, msg) {
             Ok(inbound) => inbound,
             Err(err) => {
                 // It can never be read; holding the seq for it would block the conversation.
                 tracing::error!(account = %self.account, %err, "skipping an unreadable message");
-                return Ok(());
+                return None;
             }
         };
         if inbound.chat.kind == ChatKind::Group {
-            inbound.was_mentioned = self.gate.mentions_me(&msg);
+            inbound.was_mentioned = self.gate.mentions_me(msg);
             if inbound.chat.title.is_none() {
                 inbound.chat.title = self.group_name(&inbound.chat.id).await;
             }
             inbound.chat.host_peer = Some(outbound::group_peer(&self.account, &inbound.chat.id));
         }
-        let outcome = self.ctx.accept(inbound).await?;
-        tracing::debug!(account = %self.account, ?outcome, "inbound handled");
+        Some(inbound)
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for ChannelSink {
+    async fn deliver(&self, batch: Vec<(String, MsgData)>) -> Result<(), ChannelError> {
+        let mut inbounds = Vec::with_capacity(batch.len());
+        for (conversation_id, msg) in &batch {
+            inbounds.extend(self.inbound(conversation_id, msg).await);
+        }
+        if inbounds.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.ctx.accept_many(inbounds).await?;
+        tracing::debug!(account = %self.account, ?outcomes, "inbound handled");
         Ok(())
     }
 

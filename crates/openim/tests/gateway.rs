@@ -60,21 +60,23 @@ impl Recorder {
 
 #[async_trait::async_trait]
 impl Sink for Recorder {
-    async fn deliver(&self, conversation_id: &str, msg: MsgData) -> Result<(), ChannelError> {
+    async fn deliver(&self, batch: Vec<(String, MsgData)>) -> Result<(), ChannelError> {
         if *self.held.borrow() {
             self.holding
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut held = self.held.subscribe();
             let _ = held.wait_for(|h| !h).await;
         }
-        let text = Content::decode(msg.content_type, &msg.content)?
-            .plain_text()
-            .unwrap_or_default()
-            .to_owned();
-        self.got
-            .lock()
-            .unwrap()
-            .push((conversation_id.to_owned(), msg.seq, text));
+        for (conversation_id, msg) in batch {
+            let text = Content::decode(msg.content_type, &msg.content)?
+                .plain_text()
+                .unwrap_or_default()
+                .to_owned();
+            self.got
+                .lock()
+                .unwrap()
+                .push((conversation_id, msg.seq, text));
+        }
         self.changed.notify_waiters();
         Ok(())
     }
@@ -862,7 +864,10 @@ async fn a_catch_up_cut_after_some_pages_made_headway() {
     assert!(ended.is_err(), "the connection was dropped");
     assert!(late.made_headway());
     assert!(!late.is_connected());
-    assert_eq!(sink.got().len(), 100, "one page");
+    // The held page, and the next one if its answer (asked for while the first was held)
+    // came before the drop.
+    let got = sink.got().len();
+    assert!(got == 100 || got == 200, "whole pages only, not all: {got}");
 }
 
 /// A server whose seqs went back (its store was reset) is read from its recent history again:

@@ -29,7 +29,7 @@ pub use link::{Link, Stored};
 pub use seqs::SAVE_EVERY;
 pub use sync::{CatchUp, Seqs, Sequencer, Sink};
 
-use crate::wire::proto::{GetMaxSeqReq, GetMaxSeqResp};
+use crate::wire::proto::{GetMaxSeqReq, GetMaxSeqResp, PushMessages};
 
 /// Gets a new token when the server refuses the current one or another login kicked us.
 #[async_trait::async_trait]
@@ -61,6 +61,33 @@ impl std::fmt::Debug for Runner {
             .field("login", &self.login)
             .finish_non_exhaustive()
     }
+}
+
+/// Pushes taken into one batch at most: the batch shares one fsync, and its marks move once
+/// it is delivered.
+const PUSH_BATCH: usize = 1024;
+
+/// `first` and the pushes already waiting behind it (up to [`PUSH_BATCH`]), and the error that
+/// ended the connection, if its end came among them.
+fn more_pushes(
+    first: PushMessages,
+    events: &mut mpsc::UnboundedReceiver<Event>,
+) -> (Vec<PushMessages>, Option<ChannelError>) {
+    let mut pushes = vec![first];
+    while pushes.len() < PUSH_BATCH {
+        match events.try_recv() {
+            Ok(Event::Push(push)) => pushes.push(push),
+            Ok(Event::Kicked) => {}
+            Ok(Event::Closed(error)) => return (pushes, Some(error)),
+            Err(mpsc::error::TryRecvError::Empty) => break,
+            Err(mpsc::error::TryRecvError::Disconnected) => return (pushes, Some(session_ended())),
+        }
+    }
+    (pushes, None)
+}
+
+fn session_ended() -> ChannelError {
+    ChannelError::transient("gateway session ended")
 }
 
 /// How one connection ended.
@@ -165,17 +192,24 @@ impl Runner {
                         break End::Lost(error.context("health check"));
                     }
                 }
-                event = events.recv() => match event {
-                    Some(Event::Push(push)) => {
-                        if let Err(error) = self.sync.on_push(self.sink.as_ref(), push).await {
-                            // The marks did not move: the next catch-up pulls it again.
-                            break End::Lost(error.context("handling a push"));
-                        }
+                event = events.recv() => {
+                    // The pushes read meanwhile go as one batch (one fsync).
+                    let (pushes, closed) = match event {
+                        Some(Event::Push(push)) => more_pushes(push, &mut events),
+                        // The connection ends right after; its `Closed` carries the kick error.
+                        Some(Event::Kicked) => (Vec::new(), None),
+                        Some(Event::Closed(error)) => (Vec::new(), Some(error)),
+                        None => (Vec::new(), Some(session_ended())),
+                    };
+                    if !pushes.is_empty()
+                        && let Err(error) = self.sync.on_push(self.sink.as_ref(), pushes).await
+                    {
+                        // The marks did not move: the next catch-up pulls them again.
+                        break End::Lost(error.context("handling a push"));
                     }
-                    // The connection ends right after; its `Closed` carries the kick error.
-                    Some(Event::Kicked) => {}
-                    Some(Event::Closed(error)) => break End::Lost(error),
-                    None => break End::Lost(ChannelError::transient("gateway session ended")),
+                    if let Some(error) = closed {
+                        break End::Lost(error);
+                    }
                 },
                 // One page at a time, so live pushes of other conversations go in between.
                 stepped = self.sync.step(&conn, self.sink.as_ref()), if self.sync.behind() => {

@@ -75,9 +75,11 @@ const PUSH_FRAME: &str = "2001 push (PushMessages)";
 /// Where messages go once they are in order.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync {
-    /// Takes one message from someone else, durably. An error keeps the conversation's mark
-    /// where it is, so the message is pulled again after the next connect.
-    async fn deliver(&self, conversation_id: &str, msg: MsgData) -> Result<(), ChannelError>;
+    /// Takes messages from others (conversation id, message), in order, durably: one page or
+    /// one read of pushes at a time, so that they share one fsync. An error keeps every mark
+    /// the batch would move where it is, so its messages are pulled again after the next
+    /// connect.
+    async fn deliver(&self, batch: Vec<(String, MsgData)>) -> Result<(), ChannelError>;
 
     /// One of our own messages, seen stored (a push echo or a pulled copy).
     fn own(&self, msg: &MsgData);
@@ -423,13 +425,20 @@ impl Sequencer {
         pages: u32,
     ) -> Result<(usize, bool), ChannelError> {
         let mut pulled = 0;
-        for _ in 0..pages {
+        // The next page, asked for while this one was delivered: a round trip and an fsync
+        // overlap instead of adding up.
+        let mut ahead: Option<(Page, Pulled)> = None;
+        for page in 0..pages {
             let mark = self.seqs.get(conversation_id).unwrap_or(0);
             let size = self.page_at(conversation_id, mark.saturating_add(1));
             let Some((begin, end)) = next_page(mark, upto, size) else {
                 return Ok((pulled, true));
             };
-            let msgs = match pull_range(conn, &self.me, conversation_id, begin, end).await {
+            let answer = match ahead.take() {
+                Some((range, answer)) if range == (begin, end) => answer,
+                _ => pull_range(conn, &self.me, conversation_id, begin, end).await,
+            };
+            let msgs = match answer {
                 Ok(msgs) => msgs,
                 Err(error) => {
                     let error = error.context(format!(
@@ -442,13 +451,35 @@ impl Sequencer {
                 }
             };
             pulled += msgs.len();
+            let mut batch = Vec::with_capacity(msgs.len());
             for msg in msgs {
-                self.hand_over(sink, conversation_id, msg).await?;
+                self.sort_in(sink, &mut batch, conversation_id, msg);
             }
+            let next = if page + 1 < pages {
+                next_page(
+                    end,
+                    upto,
+                    self.page_at(conversation_id, end.saturating_add(1)),
+                )
+            } else {
+                None
+            };
+            let me = &self.me;
+            let (delivered, fetched) = tokio::join!(deliver(sink, batch), async {
+                match next {
+                    Some((begin, end)) => Some((
+                        (begin, end),
+                        pull_range(conn, me, conversation_id, begin, end).await,
+                    )),
+                    None => None,
+                }
+            });
+            delivered?;
+            ahead = fetched;
             // Seqs the server did not return lie outside our window (joined late, left): there is
-            // nothing to wait for.
+            // nothing to wait for. The journal has the messages: the mark may wait in memory.
             self.seqs.set(conversation_id, end);
-            self.seqs.save()?;
+            self.seqs.save_soon()?;
             self.pages += 1;
         }
         let mark = self.seqs.get(conversation_id).unwrap_or(0);
@@ -510,76 +541,106 @@ impl Sequencer {
         }
     }
 
-    /// Handles a 2001 push after catch-up: duplicates dropped, gaps left to the backlog.
+    /// Handles the 2001 pushes of one read after catch-up: duplicates dropped, gaps left to
+    /// the backlog, the rest delivered as one batch before any mark moves.
     pub async fn on_push(
         &mut self,
         sink: &dyn Sink,
-        push: PushMessages,
+        pushes: Vec<PushMessages>,
     ) -> Result<(), ChannelError> {
-        for (conversation_id, page) in push.msgs.into_iter().filter(|(c, _)| wanted(c)) {
-            let mut msgs = page.msgs;
-            msgs.sort_by_key(|m| m.seq);
-            for msg in msgs {
-                if msg.seq == 0 {
-                    // Online-only (history=false): never stored, so there is no mark to keep.
-                    self.hand_over(sink, &conversation_id, msg).await?;
-                    continue;
-                }
-                let seq = match check(PUSH_FRAME, &conversation_id, msg.seq) {
-                    Ok(seq) => seq,
-                    Err(error) => {
-                        // The mark stays: if the message is real, the next catch-up pulls it.
-                        tracing::error!(user = %self.me, %error, "dropping a pushed message");
+        let mut batch = Vec::new();
+        // The marks the batch moves, written once it is delivered.
+        let mut moved: HashMap<String, i64> = HashMap::new();
+        for push in pushes {
+            for (conversation_id, page) in push.msgs.into_iter().filter(|(c, _)| wanted(c)) {
+                let mut msgs = page.msgs;
+                msgs.sort_by_key(|m| m.seq);
+                for msg in msgs {
+                    if msg.seq == 0 {
+                        // Online-only (history=false): never stored, so there is no mark to keep.
+                        self.sort_in(sink, &mut batch, &conversation_id, msg);
                         continue;
                     }
-                };
-                if let Some(upto) = self.backlog.get_mut(&conversation_id) {
-                    // The backlog pulls it, in order with the rest.
-                    *upto = (*upto).max(seq);
-                    continue;
+                    let seq = match check(PUSH_FRAME, &conversation_id, msg.seq) {
+                        Ok(seq) => seq,
+                        Err(error) => {
+                            // The mark stays: if the message is real, the next catch-up pulls it.
+                            tracing::error!(user = %self.me, %error, "dropping a pushed message");
+                            continue;
+                        }
+                    };
+                    if let Some(upto) = self.backlog.get_mut(&conversation_id) {
+                        // The backlog pulls it, in order with the rest.
+                        *upto = (*upto).max(seq);
+                        continue;
+                    }
+                    if self.seqs.get(&conversation_id).is_none() {
+                        self.start_recent(&conversation_id, seq);
+                    }
+                    let local = moved
+                        .get(&conversation_id)
+                        .copied()
+                        .or_else(|| self.seqs.get(&conversation_id))
+                        .unwrap_or(0);
+                    if seq <= local {
+                        tracing::debug!(user = %self.me, conversation = %conversation_id, seq, "dropping a push already handled");
+                        continue;
+                    }
+                    if seq > local + 1 {
+                        tracing::info!(user = %self.me, conversation = %conversation_id, from = local + 1, to = seq, "push skipped seqs; pulling the gap");
+                        self.backlog.insert(conversation_id.clone(), seq);
+                        continue;
+                    }
+                    self.sort_in(sink, &mut batch, &conversation_id, msg);
+                    moved.insert(conversation_id.clone(), seq);
                 }
-                if self.seqs.get(&conversation_id).is_none() {
-                    self.start_recent(&conversation_id, seq);
-                }
-                let local = self.seqs.get(&conversation_id).unwrap_or(0);
-                if seq <= local {
-                    tracing::debug!(user = %self.me, conversation = %conversation_id, seq, "dropping a push already handled");
-                    continue;
-                }
-                if seq > local + 1 {
-                    tracing::info!(user = %self.me, conversation = %conversation_id, from = local + 1, to = seq, "push skipped seqs; pulling the gap");
-                    self.backlog.insert(conversation_id.clone(), seq);
-                    continue;
-                }
-                self.hand_over(sink, &conversation_id, msg).await?;
-                self.seqs.set(&conversation_id, seq);
-                if self.backlog.is_empty() {
-                    // Live and caught up: whatever was stored until now has been pushed.
-                    self.seqs.mark_synced(channel_core::now_ms());
-                }
-                self.seqs.save_soon()?;
             }
         }
-        Ok(())
+        deliver(sink, batch).await?;
+        if moved.is_empty() {
+            return Ok(());
+        }
+        for (conversation_id, seq) in moved {
+            self.seqs.set(&conversation_id, seq);
+        }
+        if self.backlog.is_empty() {
+            // Live and caught up: whatever was stored until now has been pushed.
+            self.seqs.mark_synced(channel_core::now_ms());
+        }
+        self.seqs.save_soon()
     }
 
-    async fn hand_over(
+    /// Adds `msg` to `batch` if it is for the agent: not a placeholder, not ours (which only
+    /// confirms a send), not a server notice (group events, revokes, read receipts).
+    fn sort_in(
         &self,
         sink: &dyn Sink,
+        batch: &mut Vec<(String, MsgData)>,
         conversation_id: &str,
         msg: MsgData,
-    ) -> Result<(), ChannelError> {
+    ) {
         if msg.is_placeholder() {
-            return Ok(());
+            return;
         }
         if msg.send_id == self.me {
             sink.own(&msg);
-            return Ok(());
+            return;
         }
-        // Server notices (group events, revokes, read receipts) are not messages for the agent.
         if content_type::is_notification(msg.content_type) {
-            return Ok(());
+            return;
         }
-        sink.deliver(conversation_id, msg).await
+        batch.push((conversation_id.to_owned(), msg));
     }
+}
+
+/// A page's seqs, first and last.
+type Page = (i64, i64);
+/// A page's answer.
+type Pulled = Result<Vec<MsgData>, ChannelError>;
+
+async fn deliver(sink: &dyn Sink, batch: Vec<(String, MsgData)>) -> Result<(), ChannelError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    sink.deliver(batch).await
 }
