@@ -13,6 +13,7 @@
 mod cpu;
 mod journal;
 mod openim;
+mod yunxin_pipeline;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,8 @@ enum Command {
     OpenimLive(openim::Args),
     /// OpenIM catch-up: messages stored while the account was down, read at its start.
     OpenimCatchup(openim::Args),
+    /// Yunxin without the bridge: the channel on its scripted transport, in Rust.
+    YunxinPipeline(yunxin_pipeline::Args),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn std::error::Error>> {
@@ -58,6 +61,9 @@ fn main() -> ExitCode {
         Command::OpenimLive(args) => runtime().and_then(|rt| rt.block_on(openim::live(&args))),
         Command::OpenimCatchup(args) => {
             runtime().and_then(|rt| rt.block_on(openim::catch_up(&args)))
+        }
+        Command::YunxinPipeline(args) => {
+            runtime().and_then(|rt| rt.block_on(yunxin_pipeline::run(&args)))
         }
     };
     match figures {

@@ -13,6 +13,9 @@
 //!   under Node 24 (`OnRecvNewMessages`), and a raw reader that counts frames (the limit).
 //! * `openim-catchup`: 10,000 stored across 20 conversations while the account was down, from
 //!   its start to the last message: ours against the SDK, and how many each delivers.
+//! * `yunxin-bridge`: CPU per message of 10,000 inbound and per send of 1,000 outbound through
+//!   transport `sdk` (the JS module, napi, the channel, the journal, the host) against the
+//!   SDK's own events counted in plain Node, and what the bridge adds to each.
 //!
 //! `--quick` runs small sizes once, to keep the code working in CI; its figures are not
 //! asserted.
@@ -25,6 +28,8 @@ use xshell::{Shell, cmd};
 
 use crate::fidelity::openim::{Sim, ensure_sdk};
 use crate::{Result, root, target_dir, toolchain};
+
+mod yunxin_bridge;
 
 /// Runs per side of a benchmark in a full run; the median is reported.
 const RUNS: usize = 3;
@@ -93,7 +98,7 @@ impl Row {
 }
 
 /// The benchmarks, in the order they run.
-const NAMES: [&str; 3] = ["journal", "openim-live", "openim-catchup"];
+const NAMES: [&str; 4] = ["journal", "openim-live", "openim-catchup", "yunxin-bridge"];
 
 pub fn run(quick: bool, only: Option<String>) -> Result {
     if let Some(name) = &only
@@ -144,6 +149,11 @@ pub fn run(quick: bool, only: Option<String>) -> Result {
                 raw.insert(name.into(), figures);
             }
         }
+    }
+    if wanted("yunxin-bridge") {
+        let (yunxin_rows, figures) = yunxin_bridge::run(&exe, &scratch, quick)?;
+        rows.extend(yunxin_rows);
+        raw.insert("yunxin-bridge".into(), figures);
     }
     let _ = fs::remove_dir_all(&scratch);
 

@@ -94,13 +94,22 @@ export function hostServices(api) {
 export async function sessionRunning({ storePath, sessionKey, agentId }) {
   let entry;
   try {
-    const sdk = await import("openclaw/plugin-sdk/config-runtime");
-    if (typeof sdk.getSessionEntry !== "function") return null;
+    const sdk = await configRuntime();
+    if (typeof sdk?.getSessionEntry !== "function") return null;
     entry = sdk.getSessionEntry({ storePath, sessionKey, agentId });
   } catch {
     return null;
   }
   return hasRun(entry);
+}
+
+// The host's config runtime, or null where it cannot be imported (a host other than OpenClaw),
+// tried once per process: Node does not cache a failed import, and resolving one again costs
+// more than the rest of a turn's JS (about 160 µs in yunxin-bridge).
+let configRuntimeImport;
+function configRuntime() {
+  configRuntimeImport ??= import("openclaw/plugin-sdk/config-runtime").catch(() => null);
+  return configRuntimeImport;
 }
 
 // A run in flight holds its restart-recovery claim (the recovery's own run too), and one a
