@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -284,7 +284,19 @@ pub struct Pipeline {
     handover: Handover,
     /// How the outbound path finds this pipeline, until [`Pipeline::close`].
     reachable: Mutex<Option<LiveEntry<Weak<Pipeline>>>>,
+    /// When `lastInboundAt` and `lastOutboundAt` were last reported (by [`Activity`]).
+    reported_activity: [AtomicI64; 2],
 }
+
+/// A message that moves `lastInboundAt` or `lastOutboundAt`.
+#[derive(Debug, Clone, Copy)]
+enum Activity {
+    Inbound = 0,
+    Outbound = 1,
+}
+
+/// `lastInboundAt` and `lastOutboundAt` move at most this often.
+const ACTIVITY_EVERY_MS: i64 = 1_000;
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -322,6 +334,7 @@ impl Pipeline {
             connected: watch::Sender::new(false),
             handover: Handover::default(),
             reachable: Mutex::new(None),
+            reported_activity: [AtomicI64::new(i64::MIN), AtomicI64::new(i64::MIN)],
         });
         *lock(&pipeline.reachable) = Some(handover::register(&pipeline.config.journal, &pipeline));
         if !pending.is_empty() {
@@ -399,6 +412,23 @@ impl Pipeline {
             .report_status(&self.config.channel, &self.config.account, patch);
     }
 
+    /// Reports the time of the latest inbound or outbound message, to the second: a patch per
+    /// message was a round trip into the host (JS) per message, for a time shown in seconds.
+    fn report_activity(&self, activity: Activity) {
+        let now = now_ms();
+        let last = &self.reported_activity[activity as usize];
+        if now.saturating_sub(last.load(Ordering::Relaxed)) < ACTIVITY_EVERY_MS {
+            return;
+        }
+        last.store(now, Ordering::Relaxed);
+        let mut patch = StatusPatch::default();
+        match activity {
+            Activity::Inbound => patch.last_inbound_at = Some(now),
+            Activity::Outbound => patch.last_outbound_at = Some(now),
+        }
+        self.report_status(patch);
+    }
+
     /// Dedup, gate, and queue one message. Returns once the outcome is durable.
     pub async fn accept(self: &Arc<Self>, inbound: Inbound) -> Result<Accepted, ChannelError> {
         let mut outcomes = self.accept_many(vec![inbound]).await?;
@@ -460,10 +490,7 @@ impl Pipeline {
                 return Ok(Accepted::Duplicate);
             }
         }
-        self.report_status(StatusPatch {
-            last_inbound_at: Some(now_ms()),
-            ..StatusPatch::default()
-        });
+        self.report_activity(Activity::Inbound);
         let verdict = match inbound.chat.kind {
             ChatKind::Direct => {
                 dm::decide(
@@ -1126,10 +1153,7 @@ impl Replier for TurnReplier {
                 Err(err) => return Err(err),
             }
         };
-        pipeline.report_status(StatusPatch {
-            last_outbound_at: Some(now_ms()),
-            ..StatusPatch::default()
-        });
+        pipeline.report_activity(Activity::Outbound);
         Ok(receipt)
     }
 }
@@ -1887,6 +1911,35 @@ mod tests {
             assert!(ids.is_sorted(), "{peer} out of order: {ids:?}");
             assert_eq!(ids.len(), 20);
         }
+        pipeline.close().await;
+    }
+
+    /// `lastInboundAt` is shown to the second; a patch per message was a host round trip
+    /// (through napi into JS) per message.
+    #[tokio::test]
+    async fn last_inbound_at_is_reported_at_most_once_a_second() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
+        let pipeline = open_connected(
+            config(tmp.path()),
+            host.clone(),
+            Arc::new(Recorder::default()),
+        );
+        let batch = (0..30).map(|n| inbound(&format!("m{n}"), "p")).collect();
+        pipeline.accept_many(batch).await.expect("accept");
+        let reported = || {
+            host.statuses()
+                .iter()
+                .filter(|(_, patch)| patch.last_inbound_at.is_some())
+                .count()
+        };
+        assert_eq!(reported(), 1);
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        pipeline
+            .accept(inbound("later", "p"))
+            .await
+            .expect("accept");
+        assert_eq!(reported(), 2, "a message a second later moves it");
         pipeline.close().await;
     }
 
