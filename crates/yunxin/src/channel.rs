@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{AccountSettings, TransportKind, YunxinConfig, process_env};
 use crate::nim::{
-    ConnectStatus, Kicked, Login, LoginStatus, Message, NimEvent, NimTransport, Opened,
+    ConnectStatus, Durable, Kicked, Login, LoginStatus, Message, NimEvent, NimTransport, Opened,
 };
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
@@ -130,21 +130,38 @@ impl Connector for Logins {
 }
 
 impl Logins {
-    /// Gives one message to the pipeline; true once it is durable or not for the agent.
-    async fn hand_over(&self, me: &str, msg: &Message) -> bool {
+    /// Gives messages to the pipeline as one batch (one fsync), and tells each webhook copy's
+    /// `Durable` whether it is kept: durable, or not for the agent.
+    async fn hand_over(&self, me: &str, received: Vec<(Message, Option<Durable>)>) {
         let account = &self.settings.base.id;
-        match normalize(account, me, msg) {
-            Ok(inbound) => match self.ctx.accept(inbound).await {
-                Ok(_) => true,
-                Err(err) => {
-                    tracing::error!(account = %account, %err, "an inbound message could not be handed over");
-                    false
+        let mut inbounds = Vec::with_capacity(received.len());
+        let mut waiting = Vec::new();
+        for (msg, durable) in received {
+            match normalize(account, me, &msg) {
+                Ok(inbound) => {
+                    inbounds.push(inbound);
+                    waiting.extend(durable);
                 }
-            },
-            Err(skip) => {
-                tracing::debug!(account = %account, ?skip, "not for the agent");
-                true
+                Err(skip) => {
+                    tracing::debug!(account = %account, ?skip, "not for the agent");
+                    if let Some(durable) = durable {
+                        durable.done(true);
+                    }
+                }
             }
+        }
+        if inbounds.is_empty() {
+            return;
+        }
+        let kept = match self.ctx.accept_many(inbounds).await {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::error!(account = %account, %err, "inbound messages could not be handed over");
+                false
+            }
+        };
+        for durable in waiting {
+            durable.done(kept);
         }
     }
 
@@ -180,21 +197,25 @@ impl Logins {
                 tracing::info!(account = %settings.base.id, "[netease-yunxin] server API ready; sending over REST, receiving through the message-copy webhook")
             }
         }
+        // An event read while a batch of messages was gathered, handled next.
+        let mut held = None;
         loop {
-            let event = tokio::select! {
-                () = life.cancel().cancelled() => return Ok(()),
-                event = opened.events.recv() => event,
+            let event = match held.take() {
+                Some(event) => Some(event),
+                None => tokio::select! {
+                    () = life.cancel().cancelled() => return Ok(()),
+                    event = opened.events.recv() => event,
+                },
             };
             let Some(event) = event else {
                 return Err(ChannelError::transient("the NIM transport went away"));
             };
             match event {
-                NimEvent::ReceiveMessages(messages) => {
-                    for msg in messages {
-                        self.hand_over(&me, &msg).await;
-                    }
+                NimEvent::ReceiveMessages(_) | NimEvent::Copied(..) => {
+                    let (received, next) = messages_waiting(event, &mut opened.events);
+                    self.hand_over(&me, received).await;
+                    held = next;
                 }
-                NimEvent::Copied(msg, durable) => durable.done(self.hand_over(&me, &msg).await),
                 NimEvent::ConnectStatus(ConnectStatus::Connected)
                 | NimEvent::LoginStatus(LoginStatus::Logined) => life.connected(),
                 NimEvent::ConnectStatus(status) => {
@@ -227,6 +248,34 @@ impl Logins {
             }
         }
     }
+}
+
+/// Messages taken into one batch at most.
+const RECEIVE_BATCH: usize = 1_024;
+
+/// The messages of `first` and of the message events already waiting behind it (up to
+/// [`RECEIVE_BATCH`]), each with the webhook's `Durable` if it is a copy; and the first other
+/// event, which ended the batch.
+fn messages_waiting(
+    first: NimEvent,
+    events: &mut mpsc::UnboundedReceiver<NimEvent>,
+) -> (Vec<(Message, Option<Durable>)>, Option<NimEvent>) {
+    let mut received = Vec::new();
+    let mut next = Some(first);
+    while let Some(event) = next.take() {
+        match event {
+            NimEvent::ReceiveMessages(messages) => {
+                received.extend(messages.into_iter().map(|msg| (msg, None)));
+            }
+            NimEvent::Copied(msg, durable) => received.push((*msg, Some(durable))),
+            other => return (received, Some(other)),
+        }
+        if received.len() >= RECEIVE_BATCH {
+            break;
+        }
+        next = events.try_recv().ok();
+    }
+    (received, None)
 }
 
 fn kicked_error(kicked: &Kicked) -> ChannelError {
@@ -396,5 +445,41 @@ impl Channel for YunxinChannel {
 
     fn transport_modules(&self) -> Vec<TransportModule> {
         crate::sdk::TRANSPORT_MODULES.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> Message {
+        Message {
+            message_server_id: id.into(),
+            ..Message::default()
+        }
+    }
+
+    /// Messages waiting behind the first go into its batch, in order; the first other event
+    /// ends the batch and is handed back, not lost.
+    #[test]
+    fn a_batch_takes_the_messages_waiting_and_stops_at_another_event() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (durable, _answer) = Durable::new();
+        tx.send(NimEvent::Copied(Box::new(message("3")), durable))
+            .unwrap();
+        tx.send(NimEvent::ReceiveMessages(vec![message("4")]))
+            .unwrap();
+        tx.send(NimEvent::Closed(None)).unwrap();
+        tx.send(NimEvent::ReceiveMessages(vec![message("5")]))
+            .unwrap();
+        let first = NimEvent::ReceiveMessages(vec![message("1"), message("2")]);
+        let (batch, next) = messages_waiting(first, &mut rx);
+        let ids: Vec<_> = batch
+            .iter()
+            .map(|(m, d)| (m.message_server_id.as_str(), d.is_some()))
+            .collect();
+        assert_eq!(ids, [("1", false), ("2", false), ("3", true), ("4", false)]);
+        assert!(matches!(next, Some(NimEvent::Closed(None))));
+        assert!(matches!(rx.try_recv(), Ok(NimEvent::ReceiveMessages(_))));
     }
 }
