@@ -217,6 +217,11 @@ impl RunContext {
         self.pipeline.accept_many(batch).await
     }
 
+    /// A batch accepted one message at a time, with one fsync at its commit.
+    pub fn batch(&self) -> crate::Batch {
+        self.pipeline.batch()
+    }
+
     /// The host's services beyond inbound (global functions, config writes).
     pub fn host(&self) -> Arc<dyn Host> {
         self.pipeline.host()

@@ -73,7 +73,7 @@ pub use login::{LoginResult, LoginUi};
 pub use message::{
     Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target,
 };
-pub use pipeline::{Accepted, Outlet, Pipeline, TurnKeys};
+pub use pipeline::{Accepted, Batch, Outlet, Pipeline, TurnKeys};
 pub use registry::AnyChannel;
 pub use sendlog::SendLog;
 pub use session::{DmScope, Route, RouteQuery, ScopeResolver, SessionKeyResolver};

@@ -209,7 +209,41 @@ struct Work {
     slot: Option<OwnedSemaphorePermit>,
 }
 
-/// What a batch of [`Pipeline::accept_many`] wrote and holds until its commit.
+/// Messages accepted one at a time whose journal lines share one fsync: [`Batch::accept`]
+/// gives each outcome at once; the outcomes are durable, and the accepted turns queued, once
+/// [`Batch::commit`] returns. For a channel that must act on each outcome before the next
+/// message (WeChat notes each message's context token); others use
+/// [`Pipeline::accept_many`].
+#[derive(Debug)]
+pub struct Batch {
+    pipeline: Arc<Pipeline>,
+    staged: Staged,
+}
+
+impl Batch {
+    /// Dedup and gate one message; its line is written, not yet durable.
+    pub async fn accept(&mut self, inbound: Inbound) -> Result<Accepted, ChannelError> {
+        self.pipeline.stage(inbound, &mut self.staged).await
+    }
+
+    /// Makes every outcome durable, then queues the accepted turns in order.
+    pub async fn commit(mut self) -> Result<(), ChannelError> {
+        let staged = std::mem::take(&mut self.staged);
+        self.pipeline.commit(staged).await
+    }
+}
+
+impl Drop for Batch {
+    /// A batch dropped before its commit (its reader cancelled) still queues its turns: their
+    /// lines are in the journal, which would drop the server's redelivery as a duplicate.
+    fn drop(&mut self) {
+        for work in std::mem::take(&mut self.staged.work) {
+            self.pipeline.enqueue(work);
+        }
+    }
+}
+
+/// What a batch wrote and holds until its commit.
 #[derive(Debug, Default)]
 struct Staged {
     /// The journal's line count after the batch's last line, if it wrote one.
@@ -445,22 +479,27 @@ impl Pipeline {
         self: &Arc<Self>,
         batch: Vec<Inbound>,
     ) -> Result<Vec<Accepted>, ChannelError> {
-        let mut staged = Staged::default();
+        let mut open = self.batch();
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut failed = None;
         for inbound in batch {
-            match self.stage(inbound, &mut staged).await {
+            match open.accept(inbound).await {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(err) => {
-                    failed = Some(err);
-                    break;
+                    // Best effort: the error that stopped the batch is the one to report.
+                    let _ = open.commit().await;
+                    return Err(err);
                 }
             }
         }
-        let committed = self.commit(staged).await;
-        match failed {
-            Some(err) => Err(err),
-            None => committed.map(|()| outcomes),
+        open.commit().await.map(|()| outcomes)
+    }
+
+    /// A batch whose messages are accepted one by one (each outcome known at once), and made
+    /// durable and queued together by [`Batch::commit`].
+    pub fn batch(self: &Arc<Self>) -> Batch {
+        Batch {
+            pipeline: Arc::clone(self),
+            staged: Staged::default(),
         }
     }
 
@@ -1940,6 +1979,34 @@ mod tests {
             .await
             .expect("accept");
         assert_eq!(reported(), 2, "a message a second later moves it");
+        pipeline.close().await;
+    }
+
+    /// A batch dropped before its commit (its reader was cancelled) must not strand its
+    /// turns: the journal holds them, so the server's redelivery would be dropped.
+    #[tokio::test]
+    async fn a_batch_dropped_before_its_commit_still_runs_its_turns() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
+        let pipeline = open_connected(
+            config(tmp.path()),
+            host.clone(),
+            Arc::new(Recorder::default()),
+        );
+        let mut batch = pipeline.batch();
+        assert_eq!(
+            batch.accept(inbound("a", "p")).await.expect("accept"),
+            Accepted::Dispatched
+        );
+        assert_eq!(
+            batch.accept(inbound("b", "p")).await.expect("accept"),
+            Accepted::Dispatched
+        );
+        drop(batch);
+        assert!(
+            host.wait_for(Duration::from_secs(10), |h| h.turn_count() == 2)
+                .await
+        );
         pipeline.close().await;
     }
 

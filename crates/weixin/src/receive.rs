@@ -184,7 +184,7 @@ fn resolve_quote(account: &Account, peers: &Peers, inbound: &mut channel_core::I
     }
 }
 
-/// Hands every message of a batch to the pipeline, in order.
+/// Hands every message of a batch to the pipeline, in order, with one fsync for the batch.
 async fn deliver(
     account: &Account,
     peers: &Peers,
@@ -192,6 +192,7 @@ async fn deliver(
     flusher: &Flusher,
     response: &GetUpdatesResponse,
 ) -> Result<(), ChannelError> {
+    let mut batch = ctx.batch();
     for raw in &response.msgs {
         let msg: WeixinMessage = match serde_path_to_error::deserialize(raw) {
             Ok(msg) => msg,
@@ -216,16 +217,18 @@ async fn deliver(
             inbound.text.clone(),
         );
         // Noted before the pipeline sees the message, since the reply (or a pairing code) may
-        // be sent before `accept` returns; taken back if the pipeline drops it.
+        // be sent before the batch's commit returns; taken back if the pipeline drops it.
         let noted = msg.context_token.as_deref().map(|token| {
             peers.note_inbound(&peer, token, msg.create_time_ms.unwrap_or(0), now_ms())
         });
-        let outcome = match ctx.accept(inbound).await {
+        let outcome = match batch.accept(inbound).await {
             Ok(outcome) => outcome,
             Err(err) => {
                 if let Some(noted) = noted {
                     peers.take_back(noted);
                 }
+                // What the batch took before goes ahead; the error is the one to report.
+                let _ = batch.commit().await;
                 return Err(err);
             }
         };
@@ -250,5 +253,5 @@ async fn deliver(
             peers.remember(&peer, &server_id, &text);
         }
     }
-    Ok(())
+    batch.commit().await
 }
