@@ -12,9 +12,15 @@
 //!   under Node 24 (`OnRecvNewMessages`), and a raw reader that counts frames (the limit).
 //! * `openim-catchup`: 10,000 stored across 20 conversations while the account was down, from
 //!   its start to the last message: ours against the SDK, and how many each delivers.
+//! * `accounts-rss`: idle RSS of one process with 1 and with 50 connected OpenIM accounts, and
+//!   the cost of each extra one, against as many SDK instances in one Node process.
+//! * `startup`: loading our addon in Node against importing the SDK, and the time from the start
+//!   of 1 and of 50 accounts until all are connected, against the SDK's logins.
 //!
 //! `--quick` runs small sizes once, to keep the code working in CI; its figures are not
 //! asserted.
+
+mod accounts;
 
 use std::fs;
 use std::path::Path;
@@ -92,7 +98,13 @@ impl Row {
 }
 
 /// The benchmarks, in the order they run.
-const NAMES: [&str; 3] = ["journal", "openim-live", "openim-catchup"];
+const NAMES: [&str; 5] = [
+    "journal",
+    "openim-live",
+    "openim-catchup",
+    "accounts-rss",
+    "startup",
+];
 
 pub fn run(quick: bool, only: Option<String>) -> Result {
     if let Some(name) = &only
@@ -142,6 +154,19 @@ pub fn run(quick: bool, only: Option<String>) -> Result {
                 rows.extend(openim_rows);
                 raw.insert(name.into(), figures);
             }
+        }
+    }
+    if wanted("accounts-rss") || wanted("startup") {
+        let mut many = accounts::Accounts::start(&imsim, &out, quick)?;
+        if wanted("accounts-rss") {
+            let (accounts_rows, figures) = many.rss(&exe, &scratch)?;
+            rows.extend(accounts_rows);
+            raw.insert("accounts-rss".into(), figures);
+        }
+        if wanted("startup") {
+            let (startup_rows, figures) = many.startup(&exe, &scratch, quick)?;
+            rows.extend(startup_rows);
+            raw.insert("startup".into(), figures);
         }
     }
     let _ = fs::remove_dir_all(&scratch);

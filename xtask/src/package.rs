@@ -43,7 +43,7 @@ pub fn platform_suffix() -> String {
     }
 }
 
-fn library_name() -> &'static str {
+pub fn library_name() -> &'static str {
     match std::env::consts::OS {
         "macos" => "libplugin_host.dylib",
         "windows" => "plugin_host.dll",
