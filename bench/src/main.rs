@@ -10,6 +10,7 @@
 //! Built in release mode by xtask: debug figures mean nothing. Scratch files go under `--dir`
 //! (real disk, so that fsync costs what it costs) and are removed on the way out.
 
+mod accounts;
 mod cpu;
 mod journal;
 mod openim;
@@ -37,6 +38,8 @@ enum Command {
     OpenimCatchup(openim::Args),
     /// Yunxin without the bridge: the channel on its scripted transport, in Rust.
     YunxinPipeline(yunxin_pipeline::Args),
+    /// OpenIM accounts in one process: time to connected, then idle RSS.
+    Accounts(accounts::Args),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn std::error::Error>> {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let figures = match cli.command {
         Command::Journal(args) => journal::run(&args),
+        Command::Accounts(args) => accounts::run(&args),
         Command::OpenimLive(args) => runtime().and_then(|rt| rt.block_on(openim::live(&args))),
         Command::OpenimCatchup(args) => {
             runtime().and_then(|rt| rt.block_on(openim::catch_up(&args)))

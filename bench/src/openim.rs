@@ -55,15 +55,15 @@ pub struct Args {
 }
 
 /// The simulator as its ready line describes it.
-struct Sim {
-    ws: String,
-    api: String,
+pub(crate) struct Sim {
+    pub(crate) ws: String,
+    pub(crate) api: String,
     admin: String,
     http: reqwest::Client,
 }
 
 impl Sim {
-    fn read(ready: &str) -> Result<Self, Error> {
+    pub(crate) fn read(ready: &str) -> Result<Self, Error> {
         let text = if ready.trim_start().starts_with('{') {
             ready.to_owned()
         } else {
@@ -100,7 +100,7 @@ impl Sim {
         Ok(serde_json::from_str(&text)?)
     }
 
-    async fn token(&self, user: &str) -> Result<String, Error> {
+    pub(crate) async fn token(&self, user: &str) -> Result<String, Error> {
         let answer = self
             .admin("token", json!({ "userID": user, "platformID": 5 }))
             .await?;

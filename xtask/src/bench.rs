@@ -16,9 +16,16 @@
 //! * `yunxin-bridge`: CPU per message of 10,000 inbound and per send of 1,000 outbound through
 //!   transport `sdk` (the JS module, napi, the channel, the journal, the host) against the
 //!   SDK's own events counted in plain Node, and what the bridge adds to each.
+//! * `accounts-rss`: idle RSS of one process with 1 and with 50 connected OpenIM accounts, and
+//!   the cost of each extra one, against as many SDK instances in one Node process.
+//! * `startup`: loading our addon in Node against importing the SDK, and the time from the start
+//!   of 1 and of 50 accounts until all are connected, against the SDK's logins.
 //!
 //! `--quick` runs small sizes once, to keep the code working in CI; its figures are not
 //! asserted.
+
+mod accounts;
+mod yunxin_bridge;
 
 use std::fs;
 use std::path::Path;
@@ -28,8 +35,6 @@ use xshell::{Shell, cmd};
 
 use crate::fidelity::openim::{Sim, ensure_sdk};
 use crate::{Result, root, target_dir, toolchain};
-
-mod yunxin_bridge;
 
 /// Runs per side of a benchmark in a full run; the median is reported.
 const RUNS: usize = 3;
@@ -98,7 +103,14 @@ impl Row {
 }
 
 /// The benchmarks, in the order they run.
-const NAMES: [&str; 4] = ["journal", "openim-live", "openim-catchup", "yunxin-bridge"];
+const NAMES: [&str; 6] = [
+    "journal",
+    "openim-live",
+    "openim-catchup",
+    "yunxin-bridge",
+    "accounts-rss",
+    "startup",
+];
 
 pub fn run(quick: bool, only: Option<String>) -> Result {
     if let Some(name) = &only
@@ -154,6 +166,19 @@ pub fn run(quick: bool, only: Option<String>) -> Result {
         let (yunxin_rows, figures) = yunxin_bridge::run(&exe, &scratch, quick)?;
         rows.extend(yunxin_rows);
         raw.insert("yunxin-bridge".into(), figures);
+    }
+    if wanted("accounts-rss") || wanted("startup") {
+        let mut many = accounts::Accounts::start(&imsim, &out, quick)?;
+        if wanted("accounts-rss") {
+            let (accounts_rows, figures) = many.rss(&exe, &scratch)?;
+            rows.extend(accounts_rows);
+            raw.insert("accounts-rss".into(), figures);
+        }
+        if wanted("startup") {
+            let (startup_rows, figures) = many.startup(&exe, &scratch, quick)?;
+            rows.extend(startup_rows);
+            raw.insert("startup".into(), figures);
+        }
     }
     let _ = fs::remove_dir_all(&scratch);
 

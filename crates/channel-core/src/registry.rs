@@ -137,7 +137,7 @@ fn journal_path<C: Channel>(channel: &C, account_id: &str) -> std::path::PathBuf
 /// pipeline open, and the channel's connector.
 async fn prepare<C: Channel>(
     channel: &Arc<C>,
-    descriptor: &Descriptor,
+    (channel_id, id_label): (&str, &str),
     section: &Value,
     account_id: &str,
     host: Arc<dyn Host>,
@@ -158,15 +158,15 @@ async fn prepare<C: Channel>(
         account: account.clone(),
     });
     let config = PipelineConfig {
-        channel: descriptor.id.clone(),
+        channel: channel_id.to_owned(),
         account: account_id.to_owned(),
-        id_label: descriptor.id_label.clone(),
+        id_label: id_label.to_owned(),
         dm: view.dm,
         group: view.group,
         journal: journal_path(channel.as_ref(), account_id),
         window: Window::default(),
         turn_timeout: crate::pipeline::TurnKeys::resolve(
-            &format!("channels.{}", descriptor.id),
+            &format!("channels.{channel_id}"),
             section,
             account_id,
         )?,
@@ -227,13 +227,18 @@ impl<C: Channel> AnyChannel for Arc<C> {
         host: Arc<dyn Host>,
         cancel: CancellationToken,
     ) -> Result<(), ChannelError> {
-        let descriptor = C::descriptor(self);
+        // Two names out of the descriptor: the rest of it (the config's generated schema, about
+        // 28 kB for OpenIM) would be held by each running account for its whole life.
+        let (channel_id, id_label) = {
+            let descriptor = C::descriptor(self);
+            (descriptor.id, descriptor.id_label)
+        };
         // Status goes through the pipeline once there is one (its replays wait for the first
         // connection), straight to the host before.
         let opened: Arc<OnceLock<Arc<Pipeline>>> = Arc::default();
         let life = {
             let (host, opened) = (Arc::clone(&host), Arc::clone(&opened));
-            let (channel_id, account_id) = (descriptor.id.clone(), account_id.to_owned());
+            let (channel_id, account_id) = (channel_id.clone(), account_id.to_owned());
             Lifecycle::new(
                 cancel.clone(),
                 Arc::new(move |patch| match opened.get() {
@@ -249,11 +254,19 @@ impl<C: Channel> AnyChannel for Arc<C> {
             Ok(owner) => owner,
             Err(error) => return Err(life.stop_before_start(error)),
         };
-        let (pipeline, mut connector) =
-            match prepare(self, &descriptor, section, account_id, host, &cancel).await {
-                Ok(prepared) => prepared,
-                Err(error) => return Err(life.stop_before_start(error)),
-            };
+        let (pipeline, mut connector) = match prepare(
+            self,
+            (&channel_id, &id_label),
+            section,
+            account_id,
+            host,
+            &cancel,
+        )
+        .await
+        {
+            Ok(prepared) => prepared,
+            Err(error) => return Err(life.stop_before_start(error)),
+        };
         let _ = opened.set(Arc::clone(&pipeline));
         let result = supervise(connector.as_mut(), &life, Backoff::default(), account_id).await;
         drop(connector);

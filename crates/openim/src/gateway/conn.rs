@@ -24,6 +24,11 @@ use crate::wire::proto::{PushMessages, Reply, Request};
 use crate::wire::{self, Handshake, RequestHeader, Response, ServerFrame};
 use crate::wire::{MAX_SERVER_FRAME, TextFrame, decode_text_frame};
 
+/// The socket's read buffer. tungstenite's default (128 KiB) is zero-filled on the first read,
+/// so each idle account held 128 KiB of it; a frame larger than this still grows it. Pushes are
+/// a few hundred bytes, and a read of 8 KiB takes dozens of them at once.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Timing of one session. The defaults follow spec §1.6: the server drops a client that is silent
 /// for 30 s, so we ping well inside that, and call the link dead after a longer silence.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +141,7 @@ impl Connection {
             .into_client_request()
             .map_err(|e| ChannelError::bad_input(format!("wsAddr: {}", redact(&e.to_string()))))?;
         let config = tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
             .max_message_size(Some(MAX_SERVER_FRAME))
             .max_frame_size(Some(MAX_SERVER_FRAME));
         let opened = tokio::time::timeout(
