@@ -5,6 +5,7 @@
 //! ```text
 //! imbench journal --entries 20000 --messages 2000 --dir target/bench/scratch
 //! imbench openim-live --ready ready.json --bot b1 --senders s01,s02 --state target/bench/b1
+//! imbench weixin-channel --ready ready.json --messages 10000 --peers 20 --state target/bench/w1
 //! ```
 //!
 //! Built in release mode by xtask: debug figures mean nothing. Scratch files go under `--dir`
@@ -13,6 +14,7 @@
 mod cpu;
 mod journal;
 mod openim;
+mod weixin;
 
 use std::process::ExitCode;
 
@@ -34,6 +36,8 @@ enum Command {
     OpenimLive(openim::Args),
     /// OpenIM catch-up: messages stored while the account was down, read at its start.
     OpenimCatchup(openim::Args),
+    /// WeChat long poll: a burst read in `getupdates` batches by a connected account.
+    WeixinChannel(weixin::Args),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn std::error::Error>> {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::OpenimCatchup(args) => {
             runtime().and_then(|rt| rt.block_on(openim::catch_up(&args)))
         }
+        Command::WeixinChannel(args) => runtime().and_then(|rt| rt.block_on(weixin::run(&args))),
     };
     match figures {
         Ok(figures) => {

@@ -12,6 +12,8 @@
 //!   under Node 24 (`OnRecvNewMessages`), and a raw reader that counts frames (the limit).
 //! * `openim-catchup`: 10,000 stored across 20 conversations while the account was down, from
 //!   its start to the last message: ours against the SDK, and how many each delivers.
+//! * `weixin-channel`, `weixin-gateway`: the WeChat long poll alone, and inside the real
+//!   gateway against Tencent's plugin (see [`weixin`]).
 //!
 //! `--quick` runs small sizes once, to keep the code working in CI; its figures are not
 //! asserted.
@@ -21,6 +23,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
+
+mod weixin;
 
 use crate::fidelity::openim::{Sim, ensure_sdk};
 use crate::{Result, root, target_dir, toolchain};
@@ -92,7 +96,13 @@ impl Row {
 }
 
 /// The benchmarks, in the order they run.
-const NAMES: [&str; 3] = ["journal", "openim-live", "openim-catchup"];
+const NAMES: [&str; 5] = [
+    "journal",
+    "openim-live",
+    "openim-catchup",
+    "weixin-channel",
+    "weixin-gateway",
+];
 
 pub fn run(quick: bool, only: Option<String>) -> Result {
     if let Some(name) = &only
@@ -143,6 +153,16 @@ pub fn run(quick: bool, only: Option<String>) -> Result {
                 raw.insert(name.into(), figures);
             }
         }
+    }
+    if wanted("weixin-channel") {
+        let (weixin_rows, figures) = weixin::channel(&exe, &imsim, &out, &scratch, quick)?;
+        rows.extend(weixin_rows);
+        raw.insert("weixin-channel".into(), figures);
+    }
+    if wanted("weixin-gateway") {
+        let (weixin_rows, figures) = weixin::gateway(&out, quick)?;
+        rows.extend(weixin_rows);
+        raw.insert("weixin-gateway".into(), figures);
     }
     let _ = fs::remove_dir_all(&scratch);
 
