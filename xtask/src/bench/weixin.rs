@@ -26,6 +26,8 @@ use crate::{Result, fidelity, root};
 
 /// Peers the messages come from, in both benchmarks.
 const PEERS: usize = 20;
+/// Turns of the second round of ours, the one timed from the plugin's own events.
+const LATENCY_TURNS: usize = 200;
 /// Messages per `getupdates` answer in `weixin-channel`.
 const BATCH: usize = 100;
 
@@ -257,6 +259,11 @@ fn gateway_side(
             stack
         }
     };
+    // A session per peer, so that peers are answered side by side; with OpenClaw's default
+    // (one main session for every DM) the turns of all peers would queue behind each other.
+    let mut config = stack.gateway.read_config()?;
+    config["session"]["dmScope"] = json!("per-channel-peer");
+    stack.gateway.write_config(&config)?;
     let result = measure(&mut stack, plugin, &peers, turns);
     stack.gateway.stop()?;
     fidelity::collect_tencent_tmp(&tmp_before, dir)?;
@@ -303,13 +310,14 @@ fn measure(stack: &mut Stack, plugin: Plugin, peers: &[String], turns: usize) ->
         stack.gateway.write_config(&config)?;
         std::thread::sleep(Duration::from_secs(3));
         let log_from = log_sizes(&stack.gateway.dir);
-        closed_loop(stack, peers, turns)?;
+        let timed = turns.min(LATENCY_TURNS);
+        closed_loop(stack, peers, timed)?;
         // Give the plugin's log drain (every 250 ms) time to hand the last lines over.
         std::thread::sleep(Duration::from_secs(1));
         let latencies = plugin_latencies_ms(&stack.gateway.dir, &log_from)?;
-        if latencies.len() < turns {
+        if latencies.len() < timed {
             return Err(format!(
-                "the gateway's log holds timing for {} of {turns} turns (are `imbridge::latency` \
+                "the gateway's log holds timing for {} of {timed} turns (are `imbridge::latency` \
                  debug events written at logging.level debug?)",
                 latencies.len()
             )
@@ -515,14 +523,21 @@ fn plugin_latencies_ms(dir: &Path, before: &HashMap<std::path::PathBuf, u64>) ->
                 continue;
             };
             let kind = event.split_whitespace().next().unwrap_or_default();
+            // The file log is JSON, so a value may come quoted, escaped, and followed by the
+            // rest of the record: a value is the run of id characters after `name=`.
             let field = |name: &str| {
                 event
                     .split_whitespace()
                     .find_map(|token| token.strip_prefix(name))
                     .map(|v| {
-                        v.trim_matches(|c| c == '"' || c == '\\' || c == ',')
-                            .to_owned()
+                        v.trim_start_matches(['"', '\\'])
+                            .chars()
+                            .take_while(|c| {
+                                c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '@' | '.')
+                            })
+                            .collect::<String>()
                     })
+                    .filter(|v| !v.is_empty())
             };
             let (Some(id), Some(at)) = (
                 field("id="),
@@ -552,6 +567,22 @@ fn plugin_latencies_ms(dir: &Path, before: &HashMap<std::path::PathBuf, u64>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_events_are_read_from_the_json_file_log() {
+        let dir = std::env::temp_dir().join(format!("xtask-latency-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("mkdir");
+        let log = concat!(
+            r#"{"1":"[imbridge] imbridge::latency: received account=a-im-bot id=77 at_us=1000","_meta":{}}"#,
+            "\n",
+            r#"{"1":"[imbridge] imbridge::latency: dispatched channel=\"openclaw-weixin\" account=\"a-im-bot\" id=\"77\" at_us=3500","_meta":{}}"#,
+            "\n",
+        );
+        fs::write(dir.join("openclaw.log"), log).expect("write");
+        let latencies = plugin_latencies_ms(&dir, &HashMap::new()).expect("read");
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(latencies, [2.5]);
+    }
 
     #[test]
     fn percentile_is_nearest_rank() {
