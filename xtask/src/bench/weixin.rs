@@ -250,12 +250,6 @@ fn gateway_side(
             // from the users paired through the framework's allow-from store.
             stack.configure_channel(json!({ "replyProgressMessages": true }))?;
             stack.log_in()?;
-            let credentials = stack.gateway.state.join("credentials");
-            fs::create_dir_all(&credentials)?;
-            fs::write(
-                credentials.join(format!("openclaw-weixin-{}-allowFrom.json", stack.account)),
-                serde_json::to_string(&json!({ "version": 1, "allowFrom": peers }))?,
-            )?;
             stack
         }
     };
@@ -264,7 +258,13 @@ fn gateway_side(
     let mut config = stack.gateway.read_config()?;
     config["session"]["dmScope"] = json!("per-channel-peer");
     stack.gateway.write_config(&config)?;
-    let result = measure(&mut stack, plugin, &peers, turns);
+    let result = (|| {
+        stack.launch()?;
+        if plugin == Plugin::Tencent {
+            allow_in_legacy_store(&stack, &peers)?;
+        }
+        measure(&mut stack, plugin, &peers, turns)
+    })();
     stack.gateway.stop()?;
     fidelity::collect_tencent_tmp(&tmp_before, dir)?;
     result
@@ -275,8 +275,21 @@ fn channel_core_latency_target() -> &'static str {
     "imbridge::latency"
 }
 
+/// Tencent's plugin allows DMs from the account's owner and from the users in the framework's
+/// legacy allow-from file, which it reads on every message. Written once the gateway runs: at
+/// its start, OpenClaw 2026.9.6 refuses to migrate a file whose channel and account it cannot
+/// tell apart (`openclaw-weixin-<account>-allowFrom.json`) and does not come up.
+fn allow_in_legacy_store(stack: &Stack, peers: &[String]) -> Result {
+    let credentials = stack.gateway.state.join("credentials");
+    fs::create_dir_all(&credentials)?;
+    fs::write(
+        credentials.join(format!("openclaw-weixin-{}-allowFrom.json", stack.account)),
+        serde_json::to_string(&json!({ "version": 1, "allowFrom": peers }))?,
+    )?;
+    Ok(())
+}
+
 fn measure(stack: &mut Stack, plugin: Plugin, peers: &[String], turns: usize) -> Result<Value> {
-    stack.launch()?;
     let pid = stack.gateway.pid().ok_or("the gateway has no process")?;
     // The first turn warms the agent runtime up; it is not measured.
     let bot = stack.bot.bot_id.clone();
