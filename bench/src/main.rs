@@ -5,6 +5,7 @@
 //! ```text
 //! imbench journal --entries 20000 --messages 2000 --dir target/bench/scratch
 //! imbench openim-live --ready ready.json --bot b1 --senders s01,s02 --state target/bench/b1
+//! imbench weixin-channel --ready ready.json --messages 10000 --peers 20 --state target/bench/w1
 //! ```
 //!
 //! Built in release mode by xtask: debug figures mean nothing. Scratch files go under `--dir`
@@ -14,6 +15,7 @@ mod accounts;
 mod cpu;
 mod journal;
 mod openim;
+mod weixin;
 mod yunxin_pipeline;
 
 use std::process::ExitCode;
@@ -40,6 +42,8 @@ enum Command {
     YunxinPipeline(yunxin_pipeline::Args),
     /// OpenIM accounts in one process: time to connected, then idle RSS.
     Accounts(accounts::Args),
+    /// WeChat long poll: a burst read in `getupdates` batches by a connected account.
+    WeixinChannel(weixin::Args),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn std::error::Error>> {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::YunxinPipeline(args) => {
             runtime().and_then(|rt| rt.block_on(yunxin_pipeline::run(&args)))
         }
+        Command::WeixinChannel(args) => runtime().and_then(|rt| rt.block_on(weixin::run(&args))),
     };
     match figures {
         Ok(figures) => {

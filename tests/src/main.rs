@@ -40,6 +40,9 @@ struct Args {
     /// Longest hold of an empty getupdates, in ms.
     #[arg(long, default_value_t = 30_000)]
     hold_ms: u64,
+    /// Most messages one getupdates answer carries (default: all that wait).
+    #[arg(long)]
+    getupdates_batch: Option<usize>,
     /// Port of the simulated CDN (0 = any free port).
     #[arg(long, default_value_t = 0)]
     cdn_port: u16,
@@ -91,6 +94,7 @@ async fn main() -> std::io::Result<()> {
         redeliver_after: args.redeliver_after_ms.map(Duration::from_millis),
         cdn_port: args.cdn_port,
         qr_hold: Duration::from_millis(args.qr_hold_ms),
+        batch: args.getupdates_batch,
         ..IlinkOptions::default()
     })
     .await?;

@@ -755,3 +755,41 @@ async fn dropping_the_sim_releases_held_polls() {
     assert_eq!(resp.json::<Value>().await.unwrap()["msgs"], json!([]));
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn a_burst_comes_in_batches_of_the_configured_size_in_order() {
+    let (sim, bot) = sim_with_bot(IlinkOptions {
+        batch: Some(100),
+        ..fast()
+    })
+    .await;
+    let injected = http()
+        .post(format!("{}_admin/inbound_many", sim.base_url()))
+        .body(
+            json!({ "bot_id": bot.bot_id, "from": ["a@im.wechat", "b@im.wechat"], "count": 250 })
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(injected, json!({ "injected": 250, "last_seq": 250 }));
+    let mut cursor_now = String::new();
+    let mut sizes = Vec::new();
+    let mut seqs = Vec::new();
+    let mut senders = Vec::new();
+    for _ in 0..3 {
+        let resp = getupdates(&sim, &bot.token, &cursor_now).await;
+        sizes.push(msgs(&resp).len());
+        for m in msgs(&resp) {
+            seqs.push(m["seq"].as_u64().unwrap());
+            senders.push(m["from_user_id"].as_str().unwrap().to_owned());
+        }
+        cursor_now = cursor(&resp);
+    }
+    assert_eq!(sizes, [100, 100, 50]);
+    assert_eq!(seqs, (1..=250).collect::<Vec<u64>>());
+    assert_eq!(senders[..3], ["a@im.wechat", "b@im.wechat", "a@im.wechat"]);
+}

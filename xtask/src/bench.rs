@@ -20,11 +20,14 @@
 //!   the cost of each extra one, against as many SDK instances in one Node process.
 //! * `startup`: loading our addon in Node against importing the SDK, and the time from the start
 //!   of 1 and of 50 accounts until all are connected, against the SDK's logins.
+//! * `weixin-channel`, `weixin-gateway`: the WeChat long poll alone, and inside the real
+//!   gateway against Tencent's plugin (see [`weixin`]).
 //!
 //! `--quick` runs small sizes once, to keep the code working in CI; its figures are not
 //! asserted.
 
 mod accounts;
+mod weixin;
 mod yunxin_bridge;
 
 use std::fs;
@@ -103,10 +106,12 @@ impl Row {
 }
 
 /// The benchmarks, in the order they run.
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 8] = [
     "journal",
     "openim-live",
     "openim-catchup",
+    "weixin-channel",
+    "weixin-gateway",
     "yunxin-bridge",
     "accounts-rss",
     "startup",
@@ -161,6 +166,16 @@ pub fn run(quick: bool, only: Option<String>) -> Result {
                 raw.insert(name.into(), figures);
             }
         }
+    }
+    if wanted("weixin-channel") {
+        let (weixin_rows, figures) = weixin::channel(&exe, &imsim, &out, &scratch, quick)?;
+        rows.extend(weixin_rows);
+        raw.insert("weixin-channel".into(), figures);
+    }
+    if wanted("weixin-gateway") {
+        let (weixin_rows, figures) = weixin::gateway(&out, quick)?;
+        rows.extend(weixin_rows);
+        raw.insert("weixin-gateway".into(), figures);
     }
     if wanted("yunxin-bridge") {
         let (yunxin_rows, figures) = yunxin_bridge::run(&exe, &scratch, quick)?;

@@ -31,7 +31,15 @@ impl Stack {
     /// Builds everything under `dir` with our packaged plugin and starts the gateway.
     /// `allow_from` seeds the config.
     pub fn start(dir: &Path, allow_from: &[String]) -> Result<Self> {
-        let plugin = package::run(None, true)?;
+        let mut stack = Self::prepare(dir, allow_from, true)?;
+        stack.launch()?;
+        Ok(stack)
+    }
+
+    /// [`Stack::start`] up to the launch, so the caller may adjust the gateway first; the
+    /// plugin is built in release mode or not.
+    pub fn prepare(dir: &Path, allow_from: &[String], release: bool) -> Result<Self> {
+        let plugin = package::run(None, release)?;
         let mut stack = Self::new(dir)?;
         // The Yunxin part drives a stub of NetEase's SDK inside the gateway through files.
         stack
@@ -47,7 +55,6 @@ impl Stack {
             "accounts": { &stack.account: { "baseUrl": stack.sim.base_url() } },
         }))?;
         stack.log_in()?;
-        stack.launch()?;
         Ok(stack)
     }
 

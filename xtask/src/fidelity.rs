@@ -29,8 +29,8 @@ use crate::gateway::tail;
 use crate::{Result, root, toolchain};
 
 /// The reference client, pinned.
-const PACKAGE: &str = "@tencent-weixin/openclaw-weixin";
-const VERSION: &str = "2.4.9";
+pub(crate) const PACKAGE: &str = "@tencent-weixin/openclaw-weixin";
+pub(crate) const VERSION: &str = "2.4.9";
 /// `iLink-App-ClientVersion` of 2.4.9: `2 << 16 | 4 << 8 | 9` (spec §2.2).
 const CLIENT_VERSION: &str = "132105";
 /// `iLink-App-Id`: the `ilink_appid` of the plugin's package.json (spec §2.2).
@@ -95,10 +95,10 @@ pub fn run(keep: bool, only: Option<Client>) -> Result {
 
 /// Where Tencent's plugin writes its own log whatever the config says (OpenClaw's preferred
 /// temp dir, which is fixed).
-const TENCENT_TMP: &str = crate::OPENCLAW_TMP;
+pub(crate) const TENCENT_TMP: &str = crate::OPENCLAW_TMP;
 
 /// The files in `dir` now.
-fn files_in(dir: &Path) -> BTreeSet<PathBuf> {
+pub(crate) fn files_in(dir: &Path) -> BTreeSet<PathBuf> {
     fs::read_dir(dir)
         .map(|entries| entries.flatten().map(|e| e.path()).collect())
         .unwrap_or_default()
@@ -108,7 +108,7 @@ fn files_in(dir: &Path) -> BTreeSet<PathBuf> {
 /// with the other logs on failure and removed with them on success; files that were there
 /// before (another OpenClaw on this machine) stay. The directory itself goes at the end of the
 /// xtask command if the command created it.
-fn collect_tencent_tmp(before: &BTreeSet<PathBuf>, run: &Path) -> Result {
+pub(crate) fn collect_tencent_tmp(before: &BTreeSet<PathBuf>, run: &Path) -> Result {
     let tmp = Path::new(TENCENT_TMP);
     let added: Vec<PathBuf> = files_in(tmp).difference(before).cloned().collect();
     if !added.is_empty() {
@@ -157,16 +157,7 @@ fn scenario(stack: &mut Stack) -> Result {
     step(&format!(
         "install {PACKAGE}@{VERSION} from the npm registry"
     ));
-    // It has npm dependencies (qrcode-terminal, zod), which only a tarball install brings along.
-    let sh = Shell::new()?;
-    let _path = sh.push_env("PATH", stack.gateway.toolchain().path_env());
-    let tarball = toolchain::npm_pack(
-        &sh,
-        &format!("{PACKAGE}@{VERSION}"),
-        &stack.gateway.dir.join("pack"),
-    )?;
-    stack.install_plugin(&format!("npm-pack:{}", tarball.display()))?;
-    let installed = installed_package(&stack.gateway.state)?;
+    let installed = install_tencent(stack, &stack.gateway.dir.join("pack"))?;
     eprintln!("installed at {}", installed.display());
 
     step("log the account in the way the plugin does after a QR scan");
@@ -234,6 +225,31 @@ fn scenario(stack: &mut Stack) -> Result {
     eprintln!("requests: {per_path:?}");
     eprintln!("typing: {:?}", stack.sim.typing(&bot));
     Ok(())
+}
+
+/// Installs Tencent's plugin, pinned, into the stack's gateway from its npm tarball, which is
+/// fetched into `pack` unless it is there already; returns where the install put it.
+pub(crate) fn install_tencent(stack: &Stack, pack: &Path) -> Result<PathBuf> {
+    // It has npm dependencies (qrcode-terminal, zod), which only a tarball install brings along.
+    let tarball = match tencent_tarball(pack) {
+        Some(tarball) => tarball,
+        None => {
+            let sh = Shell::new()?;
+            let _path = sh.push_env("PATH", stack.gateway.toolchain().path_env());
+            toolchain::npm_pack(&sh, &format!("{PACKAGE}@{VERSION}"), pack)?
+        }
+    };
+    stack.install_plugin(&format!("npm-pack:{}", tarball.display()))?;
+    installed_package(&stack.gateway.state)
+}
+
+/// The pinned tarball of Tencent's plugin in `pack`, if it was fetched before.
+pub(crate) fn tencent_tarball(pack: &Path) -> Option<PathBuf> {
+    let tarball = pack.join(format!(
+        "{}-{VERSION}.tgz",
+        PACKAGE.trim_start_matches('@').replace('/', "-")
+    ));
+    tarball.is_file().then_some(tarball)
 }
 
 /// Where the npm-pack install put the package (`<state>/npm/projects/.../node_modules/<pkg>`), after

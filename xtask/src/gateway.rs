@@ -109,7 +109,9 @@ impl Gateway {
             .env_remove("OPENCLAW_PROFILE")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
-        if std::env::var_os("IMBRIDGE_LOG").is_none() {
+        if std::env::var_os("IMBRIDGE_LOG").is_none()
+            && !self.env.iter().any(|(key, _)| key == "IMBRIDGE_LOG")
+        {
             cmd.env(
                 "IMBRIDGE_LOG",
                 "info,weixin=debug,channel_core=debug,yunxin=debug",
@@ -191,6 +193,11 @@ impl Gateway {
             std::thread::sleep(Duration::from_millis(200));
         }
         Err(format!("gateway not ready after 180 s:\n{}", tail(&self.log(), 60)).into())
+    }
+
+    /// The process id of the running gateway.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The current run's log.

@@ -101,6 +101,20 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Target of the debug events that time a message through the plugin: `received` when its
+/// batch arrived from the server, `dispatched` when its turn is handed to the host, both with
+/// `id` and `at_us` (microseconds since the epoch). `cargo xtask bench` turns them on
+/// (`IMBRIDGE_LOG=info,imbridge::latency=debug`) and pairs them by id.
+pub const LATENCY_TARGET: &str = "imbridge::latency";
+
+/// Microseconds since the epoch, for [`LATENCY_TARGET`] events.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 /// Milliseconds since the epoch as ISO 8601 UTC with milliseconds, as JavaScript's
 /// `toISOString` writes it (state files shared with the TypeScript plugins use it).
 pub fn iso_from_ms(ms: i64) -> String {

@@ -1054,6 +1054,7 @@ impl Pipeline {
             context,
             if_idle,
         };
+        tracing::debug!(target: crate::LATENCY_TARGET, channel = %self.config.channel, account = %self.config.account, id, at_us = crate::now_us(), "dispatched");
         let mut run = self.tasks.spawn(async move {
             tokio::select! {
                 () = cancel.cancelled() => Err(ChannelError::transient("the account is stopping")),

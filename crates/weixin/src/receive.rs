@@ -102,6 +102,9 @@ impl Poller {
                 () = life.cancel().cancelled() => return Ok(()),
                 polled = self.client.get_updates(&self.cursor, self.hold) => polled,
             };
+            // When the batch left the wire: what the plugin adds to each message is timed from
+            // here (`channel_core::LATENCY_TARGET`).
+            let received_us = channel_core::now_us();
             let response = match polled {
                 Ok(response) => response,
                 Err(err) if err.kind == ErrorKind::NeedsLogin && !rechecked_expiry => {
@@ -130,7 +133,15 @@ impl Poller {
             }
             // On an error the cursor stays put, so the server sends the batch again.
             let peers = account.store.peers(&account.base.id);
-            deliver(account, &peers, &self.ctx, &self.flusher, &response).await?;
+            deliver(
+                account,
+                &peers,
+                &self.ctx,
+                &self.flusher,
+                &response,
+                received_us,
+            )
+            .await?;
             peers
                 .persist()
                 .map_err(|e| ChannelError::from(e).context("saving context tokens and windows"))?;
@@ -191,6 +202,7 @@ async fn deliver(
     ctx: &RunContext,
     flusher: &Flusher,
     response: &GetUpdatesResponse,
+    received_us: u64,
 ) -> Result<(), ChannelError> {
     let mut batch = ctx.batch();
     for raw in &response.msgs {
@@ -221,6 +233,7 @@ async fn deliver(
         let noted = msg.context_token.as_deref().map(|token| {
             peers.note_inbound(&peer, token, msg.create_time_ms.unwrap_or(0), now_ms())
         });
+        tracing::debug!(target: channel_core::LATENCY_TARGET, account = %account.base.id, id = %server_id, at_us = received_us, "received");
         let outcome = match batch.accept(inbound).await {
             Ok(outcome) => outcome,
             Err(err) => {

@@ -27,6 +27,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/_admin/bots", post(add_bot).get(list_bots))
         .route("/_admin/inbound", post(inbound))
+        .route("/_admin/inbound_many", post(inbound_many))
         .route("/_admin/redeliver", post(redeliver))
         .route("/_admin/fault", post(fault))
         .route("/_admin/expire", post(expire))
@@ -127,6 +128,26 @@ async fn inbound(State(shared): State<Arc<Shared>>, body: Bytes) -> AdminResult 
     let text = root.str("text")?.ok_or_else(|| root.missing("text"))?;
     let from = root.str("from")?.unwrap_or(&bot.owner);
     Ok(to_json(shared.inject_text(&bot.bot_id, from, text)?))
+}
+
+/// `{bot_id?, from: [user…], count}`: `count` texts at once, the senders taken in turn.
+async fn inbound_many(State(shared): State<Arc<Shared>>, body: Bytes) -> AdminResult {
+    let map = parse_object(&body)?;
+    let root = Obj::root(&map);
+    let bot = shared.resolve_bot(root.str("bot_id")?)?;
+    let count = root.u64("count")?.ok_or_else(|| root.missing("count"))?;
+    let from: Vec<String> = match map.get("from") {
+        Some(Value::Array(users)) => users
+            .iter()
+            .map(|u| u.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| BadRequest::new("field `from` must be an array of user ids"))?,
+        _ => return Err(root.missing("from").into()),
+    };
+    let count =
+        usize::try_from(count).map_err(|_| BadRequest::new("field `count` is too large"))?;
+    let last_seq = shared.inject_texts(&bot.bot_id, &from, count)?;
+    Ok(Json(json!({ "injected": count, "last_seq": last_seq })))
 }
 
 async fn redeliver(State(shared): State<Arc<Shared>>, body: Bytes) -> AdminResult {

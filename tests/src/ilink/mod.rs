@@ -54,6 +54,7 @@
 //! | `POST /_admin/bots` | `{bot_id?, token?, owner?}` (missing ones generated) | the `Bot` |
 //! | `GET /_admin/bots` | | all bots |
 //! | `POST /_admin/inbound` | `{bot_id?, from?, text}` or `{bot_id?, msg: <WeixinMessage>}` | `Injected` |
+//! | `POST /_admin/inbound_many` | `{bot_id?, from: [user…], count}`: `count` texts at once, `from` taken in turn | `{injected, last_seq}` |
 //! | `POST /_admin/redeliver` | `{bot_id?, message_id}` (number or string) | `{redelivered, message_id}` |
 //! | `POST /_admin/fault` | `{bot_id?, fault: malformed\|non_json\|empty\|http_status\|delay\|expired, status? (502), ms?, variant?: errcode\|ret\|both}` | `{bot_id, queued}` |
 //! | `POST /_admin/expire` | `{bot_id?}` | `{bot_id, expired}` |
@@ -130,6 +131,9 @@ pub struct IlinkOptions {
     /// `<cdnBase>/upload?encrypted_query_param=…&filekey=…` themselves. Also settable at run time
     /// ([`IlinkSim::set_upload_full_url`]).
     pub upload_full_url: bool,
+    /// Most messages one `getupdates` answer carries; the rest wait for the next poll. `None`:
+    /// everything after the cursor at once.
+    pub batch: Option<usize>,
 }
 
 impl Default for IlinkOptions {
@@ -146,6 +150,7 @@ impl Default for IlinkOptions {
             qr_hold: Duration::from_secs(30),
             cdn_port: 0,
             upload_full_url: true,
+            batch: None,
         }
     }
 }

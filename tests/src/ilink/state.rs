@@ -346,6 +346,41 @@ impl Shared {
         })
     }
 
+    /// `count` texts under one lock, senders taken in turn from `from`: a burst that a poll
+    /// sees whole, or not at all. Returns the last `seq`.
+    pub(crate) fn inject_texts(
+        &self,
+        bot_id: &str,
+        from: &[String],
+        count: usize,
+    ) -> Result<u64, SimError> {
+        if from.is_empty() {
+            return Err(SimError::BadMessage("`from` names no sender".into()));
+        }
+        let mut st = self.lock();
+        let State { bots, ids, .. } = &mut *st;
+        let bot = find_mut(bots, bot_id)?;
+        for n in 0..count {
+            let sender = &from[n % from.len()];
+            let (message_id, item_msg_id) = (ids.next_id(), ids.next_id());
+            let context_token = wire::random_context_token();
+            let session_id = bot.touch_peer(sender, &context_token);
+            let msg = wire::text_message(&wire::TextMessage {
+                seq: bot.last_seq + 1,
+                message_id,
+                item_msg_id,
+                from: sender,
+                bot_id,
+                create_time_ms: now_ms(),
+                session_id: &session_id,
+                context_token: &context_token,
+                text: &format!("message {n}"),
+            });
+            bot.append(message_id, msg, false);
+        }
+        Ok(bot.last_seq)
+    }
+
     /// Injects a raw `WeixinMessage`. `seq` is always assigned by the simulator (the cursor depends on
     /// it); `message_id`, `context_token`, `create_time_ms`, `from_user_id` (the owner),
     /// `to_user_id` (the bot), `message_type` (1) and `message_state` (2) are filled if absent.
@@ -443,16 +478,24 @@ impl Shared {
         if bot.revoked {
             return Poll::Revoked;
         }
-        let mut msgs = Vec::new();
+        // The log is in `seq` order (every append takes the next one).
+        let start = bot.log.partition_point(|e| e.seq <= after);
+        let end = self
+            .opts
+            .batch
+            .map_or(bot.log.len(), |most| start.saturating_add(most.max(1)))
+            .min(bot.log.len());
+        let batch = &mut bot.log[start..end];
+        let mut msgs = Vec::with_capacity(batch.len());
         let mut redeliver = Vec::new();
-        for entry in bot.log.iter_mut().filter(|e| e.seq > after) {
+        for entry in batch.iter_mut() {
             msgs.push(entry.msg.clone());
             if !entry.is_redelivery && !entry.redelivery_scheduled {
                 entry.redelivery_scheduled = true;
                 redeliver.push(entry.message_id);
             }
         }
-        let Some(last) = bot.log.last().filter(|e| e.seq > after) else {
+        let Some(last) = batch.last() else {
             return Poll::Wait(bot.wake.subscribe());
         };
         let response = json!({
