@@ -36,6 +36,7 @@ pub mod error;
 pub mod group;
 pub mod handover;
 pub mod host;
+pub mod http;
 pub mod live;
 pub mod login;
 pub mod media;

@@ -1,8 +1,6 @@
 //! The iLink HTTP client: exact headers and `base_info` (spec §2), and the classification of
 //! every failure into a [`ChannelError`] that names the endpoint.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use base64::Engine;
@@ -82,42 +80,6 @@ pub fn parse_base_url(field: &str, raw: &str) -> Result<Url, ChannelError> {
     Ok(url)
 }
 
-pub(crate) fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Fails only if another provider is already installed, which is just as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
-/// The HTTP client of the calling runtime, shared by every account and call on it (clones share
-/// one connection pool). Building a client reads and parses the system's root certificates,
-/// milliseconds of CPU each time, and one was built for every typing indicator and send:
-/// `cargo xtask bench`'s weixin-channel spent 7.8 ms of CPU per inbound message on it. One per
-/// runtime, because a pooled connection is served by a task of the runtime that opened it.
-fn shared_http() -> Result<reqwest::Client, ChannelError> {
-    static CLIENTS: Mutex<Option<HashMap<tokio::runtime::Id, reqwest::Client>>> = Mutex::new(None);
-    let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
-    if let Some(id) = runtime
-        && let Some(http) = channel_core::lock(&CLIENTS)
-            .as_ref()
-            .and_then(|clients| clients.get(&id))
-    {
-        return Ok(http.clone());
-    }
-    install_crypto_provider();
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| ChannelError::permanent(format!("building the HTTP client: {e}")))?;
-    if let Some(id) = runtime {
-        channel_core::lock(&CLIENTS)
-            .get_or_insert_with(HashMap::new)
-            .insert(id, http.clone());
-    }
-    Ok(http)
-}
-
 /// What the server did with one `sendmessage`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sent {
@@ -150,7 +112,7 @@ pub mod timeouts {
 
 impl IlinkClient {
     pub fn new(endpoint: Endpoint) -> Result<Self, ChannelError> {
-        let http = shared_http()?;
+        let http = channel_core::http::api_client()?;
         let base_info = BaseInfo {
             channel_version: PROTOCOL_VERSION.into(),
             bot_agent: sanitize_bot_agent(&endpoint.bot_agent),

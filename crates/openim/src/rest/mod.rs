@@ -43,7 +43,7 @@ mod object;
 mod types;
 
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use channel_core::ChannelError;
@@ -160,32 +160,8 @@ struct Envelope {
     data: Value,
 }
 
-/// Idle keep-alive connections kept per server, for all accounts of the process together.
-const IDLE_PER_HOST: usize = 4;
-
-/// The HTTP client of every account in the process. Each client parses the system's TLS roots
-/// and keeps a session cache and a connection pool of its own: about 100 kB per account when
-/// each had one. The settings are the same for all; the token travels per request.
-fn api_client() -> Result<reqwest::Client, ChannelError> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client.clone());
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        // Accounts starting together each open a connection to the same server; kept idle,
-        // each holds about 25 kB of buffers for 90 s.
-        .pool_max_idle_per_host(IDLE_PER_HOST)
-        .build()
-        .map_err(|e| ChannelError::permanent(format!("building the HTTP client: {e}")))?;
-    Ok(CLIENT.get_or_init(|| client).clone())
-}
-
 impl RestClient {
     pub fn new(config: RestConfig) -> Result<Self, ChannelError> {
-        // reqwest is built without a default TLS provider; whoever installs first wins.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         if !matches!(config.api_addr.scheme(), "http" | "https") {
             return Err(ChannelError::bad_input(format!(
                 "accounts.{}.apiAddr: must be http(s), got {}",
@@ -193,7 +169,7 @@ impl RestClient {
                 display_url(&config.api_addr)
             )));
         }
-        let api = api_client()?;
+        let api = channel_core::http::api_client()?;
         let base = config.api_addr.as_str().trim_end_matches('/').to_owned();
         Ok(Self {
             inner: Arc::new(Inner {

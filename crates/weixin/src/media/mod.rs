@@ -55,7 +55,7 @@ impl MediaSettings {
 pub(crate) fn http_client(
     configure: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
 ) -> Result<reqwest::Client, ChannelError> {
-    client::install_crypto_provider();
+    channel_core::http::install_crypto_provider();
     configure(
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
