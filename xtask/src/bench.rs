@@ -222,6 +222,27 @@ fn imbench(exe: &Path, args: &[String]) -> Result<Value> {
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
+/// Runs a Node script and reads the JSON object it printed.
+fn node_json<S: AsRef<std::ffi::OsStr>>(node: &Path, args: &[S]) -> Result<Value> {
+    let output = std::process::Command::new(node).args(args).output()?;
+    if !output.status.success() {
+        // The SDK's minified source can be one line of 100 kB: keep each line short.
+        let stderr: String = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .map(|line| format!("{}\n", line.chars().take(300).collect::<String>()))
+            .collect();
+        return Err(format!(
+            "node {}: {}",
+            args.first()
+                .map(|script| script.as_ref().to_string_lossy())
+                .unwrap_or_default(),
+            crate::gateway::tail(&stderr, 20)
+        )
+        .into());
+    }
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
@@ -425,28 +446,18 @@ impl OpenIm {
     fn sdk(&mut self, live: bool) -> Result<Value> {
         let bot = self.bot("sdk");
         let script = root().join("xtask/bench/openim-sdk.mjs");
-        let output = std::process::Command::new(&self.node)
-            .arg(script)
-            .arg(&self.sdk)
-            .arg(&self.ready)
-            .arg(if live { "live" } else { "catchup" })
-            .arg(&bot)
-            .arg(self.messages.to_string())
-            .arg(&self.senders)
-            .output()?;
-        if !output.status.success() {
-            // The SDK's minified source can be one line of 100 kB: keep each line short.
-            let stderr: String = String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .map(|line| format!("{}\n", line.chars().take(300).collect::<String>()))
-                .collect();
-            return Err(format!(
-                "the SDK benchmark failed: {}",
-                crate::gateway::tail(&stderr, 20)
-            )
-            .into());
-        }
-        let figures: Value = serde_json::from_slice(&output.stdout)?;
+        let figures = node_json(
+            &self.node,
+            &[
+                script.as_os_str(),
+                self.sdk.as_os_str(),
+                self.ready.as_os_str(),
+                (if live { "live" } else { "catchup" }).as_ref(),
+                bot.as_ref(),
+                self.messages.to_string().as_ref(),
+                self.senders.as_ref(),
+            ],
+        )?;
         for thrown in figures["thrown"].as_array().into_iter().flatten() {
             eprintln!(
                 "bench: the SDK threw: {}",

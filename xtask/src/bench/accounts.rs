@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
-use super::{RUNS, Row, Target, imbench, median, pick};
+use super::{RUNS, Row, Target, imbench, median, node_json, pick};
 use crate::fidelity::openim::{Sim, ensure_sdk};
 use crate::package::{ALL_CHANNELS, library_name, platform_suffix};
 use crate::{Result, root, target_dir, toolchain};
@@ -286,23 +286,4 @@ fn build_addon(scratch: &Path, quick: bool) -> Result<PathBuf> {
     let addon = scratch.join(format!("imbridge.{}.node", platform_suffix()));
     fs::copy(&built, &addon).map_err(|e| format!("{}: {e}", built.display()))?;
     Ok(addon)
-}
-
-/// Runs a Node script and reads the JSON object it printed.
-fn node_json(node: &Path, args: &[String]) -> Result<Value> {
-    let output = std::process::Command::new(node).args(args).output()?;
-    if !output.status.success() {
-        // The SDK's minified source can be one line of 100 kB: keep each line short.
-        let stderr: String = String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .map(|line| format!("{}\n", line.chars().take(300).collect::<String>()))
-            .collect();
-        return Err(format!(
-            "node {}: {}",
-            args.first().map(String::as_str).unwrap_or_default(),
-            crate::gateway::tail(&stderr, 20)
-        )
-        .into());
-    }
-    Ok(serde_json::from_slice(&output.stdout)?)
 }
