@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: what CI runs, in order of cost.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use xshell::{Shell, cmd};
 
@@ -18,49 +19,89 @@ fn node_tests(dir: &str) -> Result<Vec<String>> {
     Ok(tests)
 }
 
+/// Runs one step of CI and notes how long it took: CI has a time budget, and the table printed
+/// at the end shows where it goes.
+struct Steps(Vec<(&'static str, Duration)>);
+
+impl Steps {
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result) -> Result {
+        let started = Instant::now();
+        let outcome = step();
+        self.0.push((name, started.elapsed()));
+        eprintln!("ci: {name} took {:.0} s", started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    fn print(&self) {
+        let total: Duration = self.0.iter().map(|(_, took)| *took).sum();
+        eprintln!("ci: {:.0} s in all", total.as_secs_f64());
+        for (name, took) in &self.0 {
+            eprintln!("  {:>5.0} s  {name}", took.as_secs_f64());
+        }
+    }
+}
+
 pub fn run() -> Result {
+    let mut steps = Steps(Vec::new());
+    let outcome = run_steps(&mut steps);
+    steps.print();
+    outcome
+}
+
+fn run_steps(steps: &mut Steps) -> Result {
     let sh = Shell::new()?;
     sh.change_dir(root());
-    cmd!(sh, "cargo fmt --all -- --check").run()?;
-    cmd!(
-        sh,
-        "cargo clippy --workspace --all-targets --all-features -- -D warnings"
-    )
-    .run()?;
-    cmd!(sh, "cargo test --workspace --all-features").run()?;
+    steps.run("fmt", || Ok(cmd!(sh, "cargo fmt --all -- --check").run()?))?;
+    steps.run("clippy", || {
+        Ok(cmd!(
+            sh,
+            "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+        )
+        .run()?)
+    })?;
+    steps.run("cargo test", || {
+        Ok(cmd!(sh, "cargo test --workspace --all-features").run()?)
+    })?;
     // The small seeded fault schedule of every channel (faults, SIGKILLs, restarts).
-    chaos::run(true, 1, None, chaos::Level::Channel)?;
+    steps.run("chaos, channel level", || {
+        chaos::run(true, 1, None, chaos::Level::Channel)
+    })?;
     // The JS entry against the debug addon and the simulator binary: loading, descriptor,
     // panics surfacing as errors, log forwarding, the Control UI login path, the generic
     // tools, gateway methods and commands through the test-only `imbridge-testkit` channel, and
     // transport modules (a `netease-yunxin` account on the `nim-sdk` module and the stub SDK).
     // `--all-features` links the testkit (feature `testkit`), as in the steps above, so no extra
     // feature set is compiled for it; it is never packaged.
-    cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
-    // NetEase's real SDK (the version the yunxin crate pins, installed from the npm registry
-    // once), for the offline tests of the entry and of the transport module.
-    let sdk = toolchain::npm_install_cached(
-        &sh,
-        &format!("nim-sdk-{}", yunxin::sdk::SDK_VERSION),
-        &[(yunxin::sdk::SDK_PACKAGE, yunxin::sdk::SDK_VERSION)],
-    )?;
-    let tests = node_tests("crates/plugin-host/js/test")?;
-    cmd!(sh, "node --test {tests...}")
-        .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
-        .run()?;
-    // The yunxin transport module against the stub SDK, and offline against the real one.
-    let tests = node_tests("crates/yunxin/js/test")?;
-    cmd!(sh, "node --test {tests...}")
-        .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
-        .run()?;
-    e2e::run(false, None)?;
+    steps.run("JS tests", || {
+        cmd!(sh, "cargo build -p plugin-host -p imsim --all-features").run()?;
+        // NetEase's real SDK (the version the yunxin crate pins, installed from the npm registry
+        // once), for the offline tests of the entry and of the transport module.
+        let sdk = toolchain::npm_install_cached(
+            &sh,
+            &format!("nim-sdk-{}", yunxin::sdk::SDK_VERSION),
+            &[(yunxin::sdk::SDK_PACKAGE, yunxin::sdk::SDK_VERSION)],
+        )?;
+        let tests = node_tests("crates/plugin-host/js/test")?;
+        cmd!(sh, "node --test {tests...}")
+            .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
+            .run()?;
+        // The yunxin transport module against the stub SDK, and offline against the real one.
+        let tests = node_tests("crates/yunxin/js/test")?;
+        cmd!(sh, "node --test {tests...}")
+            .env("IMBRIDGE_NIM_SDK_DIR", &sdk)
+            .run()?;
+        Ok(())
+    })?;
+    steps.run("e2e", || e2e::run(false, None))?;
     // The small seeded schedule in the real gateway (OpenClaw installed by the e2e above):
     // OpenIM, 40 DMs from 5 peers, one SIGKILL while turns run.
-    chaos::run(true, 1, Some("openim".into()), chaos::Level::Gateway)?;
+    steps.run("chaos, gateway level", || {
+        chaos::run(true, 1, Some("openim".into()), chaos::Level::Gateway)
+    })?;
     // The simulators themselves, checked against official clients: Tencent's weixin plugin
     // (iLink) and @openim/client-sdk (OpenIM, against the imsim binary built above).
-    fidelity::run(false, None)?;
+    steps.run("fidelity", || fidelity::run(false, None))?;
     // The benchmarks at small sizes, on the debug builds above, so that they keep working;
     // their figures are not asserted here.
-    bench::run(true, None)
+    steps.run("bench --quick", || bench::run(true, None))
 }

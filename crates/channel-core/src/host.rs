@@ -34,7 +34,9 @@ pub trait Replier: Send + Sync {
 #[serde(rename_all = "camelCase")]
 pub struct Turn {
     pub inbound: Inbound,
-    pub route: Route,
+    /// The agent and session the turn goes to; `None` for a host that resolves them itself as
+    /// it starts the turn ([`Host::routes_turns`]).
+    pub route: Option<Route>,
     /// OpenClaw's `MsgContext` fields, built by [`msg_context`].
     pub context: serde_json::Value,
     /// Hand the turn over only if the conversation's session has no run; otherwise come back
@@ -168,6 +170,14 @@ impl StatusPatch {
 /// tests.
 #[async_trait::async_trait]
 pub trait Host: PairingStore + SessionKeyResolver {
+    /// Whether the host resolves a turn's route itself, as it starts the turn. The pipeline then
+    /// hands the turn over without one (no [`Turn::route`], no `SessionKey` in its context)
+    /// instead of asking first: for a host across a boundary (OpenClaw's, in Node) that saves a
+    /// round trip per message, which on a busy event loop is a wait behind everything else.
+    fn routes_turns(&self) -> bool {
+        false
+    }
+
     /// Runs the agent on one message; replies go through `replier` before this returns.
     async fn run_turn(
         &self,
@@ -272,8 +282,9 @@ pub trait HostTransport: Send + Sync + std::fmt::Debug {
     async fn close(&self);
 }
 
-/// Builds OpenClaw's `MsgContext` for an inbound message.
-pub fn msg_context(inbound: &Inbound, route: &Route) -> serde_json::Value {
+/// Builds OpenClaw's `MsgContext` for an inbound message; its `SessionKey` is the route's, or
+/// left to a host that routes turns itself.
+pub fn msg_context(inbound: &Inbound, route: Option<&Route>) -> serde_json::Value {
     let peer = inbound.chat.peer();
     let mut ctx = serde_json::json!({
         "Body": inbound.text,
@@ -281,7 +292,6 @@ pub fn msg_context(inbound: &Inbound, route: &Route) -> serde_json::Value {
         "CommandBody": inbound.text,
         "From": inbound.sender.id,
         "To": peer,
-        "SessionKey": route.session_key,
         "AccountId": inbound.account,
         "ChatType": inbound.chat.kind.as_str(),
         "Provider": inbound.channel,
@@ -297,6 +307,9 @@ pub fn msg_context(inbound: &Inbound, route: &Route) -> serde_json::Value {
     let fields = ctx
         .as_object_mut()
         .expect("a json! object literal is an object");
+    if let Some(route) = route {
+        fields.insert("SessionKey".into(), route.session_key.clone().into());
+    }
     if let Some(name) = &inbound.sender.name {
         fields.insert("SenderName".into(), name.clone().into());
     }

@@ -1029,14 +1029,18 @@ impl Pipeline {
         if_idle: bool,
         replier: Arc<TurnReplier>,
     ) -> Result<TurnOutcome, ChannelError> {
-        let query = RouteQuery {
-            channel: self.config.channel.clone(),
-            account: self.config.account.clone(),
-            peer_kind: inbound.chat.kind,
-            peer_id: inbound.chat.peer().to_owned(),
+        let route = if self.host.routes_turns() {
+            None
+        } else {
+            let query = RouteQuery {
+                channel: self.config.channel.clone(),
+                account: self.config.account.clone(),
+                peer_kind: inbound.chat.kind,
+                peer_id: inbound.chat.peer().to_owned(),
+            };
+            Some(self.host.resolve_route(&query).await?)
         };
-        let route = self.host.resolve_route(&query).await?;
-        let mut context = msg_context(&inbound, &route);
+        let mut context = msg_context(&inbound, route.as_ref());
         context["MessageSid"] = ids.sid.into();
         if let Some(source) = ids.source {
             context["MessageSidFull"] = source.into();
@@ -1054,7 +1058,7 @@ impl Pipeline {
             context,
             if_idle,
         };
-        tracing::debug!(target: crate::LATENCY_TARGET, channel = %self.config.channel, account = %self.config.account, id, at_us = crate::now_us(), "dispatched");
+        tracing::debug!(target: crate::LATENCY_TARGET, channel = %self.config.channel, account = %self.config.account, id, at_us = crate::now_us(), "queued");
         let mut run = self.tasks.spawn(async move {
             tokio::select! {
                 () = cancel.cancelled() => Err(ChannelError::transient("the account is stopping")),
@@ -1289,6 +1293,35 @@ mod tests {
             turn_timeout: TurnKeys::DEFAULT_TIMEOUT,
             max_pending_turns: MAX_PENDING_TURNS,
         }
+    }
+
+    #[tokio::test]
+    async fn a_host_that_routes_turns_gets_them_without_a_route_request() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let asking = Arc::new(StandaloneHost::default());
+        let routing = Arc::new(StandaloneHost::default().routing_turns());
+        for host in [&asking, &routing] {
+            let outlet = Arc::new(Recorder::default());
+            let dir = tmp.path().join(if host.routes_turns() {
+                "routing"
+            } else {
+                "asking"
+            });
+            let pipeline = open_pipeline(&dir, Arc::clone(host), outlet);
+            pipeline.report_status(StatusPatch::connected());
+            pipeline.accept(inbound("m1", "p")).await.expect("accept");
+            assert!(
+                host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                    .await
+            );
+            pipeline.close().await;
+        }
+        assert_eq!(asking.routes_asked(), 1);
+        assert_eq!(routing.routes_asked(), 0, "a route request before the turn");
+        // Either way the turn runs under the peer's session.
+        let (asked, routed) = (&asking.turns()[0], &routing.turns()[0]);
+        assert_eq!(asked.context["SessionKey"], routed.context["SessionKey"]);
+        assert_eq!(asked.route, routed.route);
     }
 
     #[tokio::test]

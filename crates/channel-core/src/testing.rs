@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,6 +58,10 @@ pub struct StandaloneHost {
     /// How many more turns find their session with a run; one that asks for an idle session
     /// is held back (and counted), one that does not runs.
     busy: Mutex<usize>,
+    /// Resolves each turn's route as it starts the turn, as OpenClaw's host does.
+    routes_turns: bool,
+    /// How often the pipeline asked for a route before a turn.
+    routes_asked: AtomicUsize,
     changed: Notify,
 }
 
@@ -106,6 +111,8 @@ impl StandaloneHost {
             ended: Mutex::new(HashSet::new()),
             session_running: None,
             busy: Mutex::new(0),
+            routes_turns: false,
+            routes_asked: AtomicUsize::new(0),
             changed: Notify::new(),
         }
     }
@@ -137,6 +144,18 @@ impl StandaloneHost {
     pub fn stalling_after_replies(mut self) -> Self {
         self.stall_after_replies = true;
         self
+    }
+
+    /// Resolves each turn's route itself as the turn starts, as OpenClaw's host does: turns
+    /// come without one.
+    pub fn routing_turns(mut self) -> Self {
+        self.routes_turns = true;
+        self
+    }
+
+    /// How many routes the pipeline asked for before its turns.
+    pub fn routes_asked(&self) -> usize {
+        self.routes_asked.load(Ordering::Relaxed)
     }
 
     /// The agent takes `delay` before it answers each turn.
@@ -273,17 +292,32 @@ impl PairingStore for StandaloneHost {
 #[async_trait::async_trait]
 impl SessionKeyResolver for StandaloneHost {
     async fn resolve_route(&self, query: &RouteQuery) -> Result<Route, ChannelError> {
+        self.routes_asked.fetch_add(1, Ordering::Relaxed);
         self.resolver.resolve_route(query).await
     }
 }
 
 #[async_trait::async_trait]
 impl Host for StandaloneHost {
+    fn routes_turns(&self) -> bool {
+        self.routes_turns
+    }
+
     async fn run_turn(
         &self,
-        turn: Turn,
+        mut turn: Turn,
         replier: Arc<dyn Replier>,
     ) -> Result<TurnOutcome, ChannelError> {
+        if turn.route.is_none() {
+            let route = self.resolver.route(&RouteQuery {
+                channel: turn.inbound.channel.clone(),
+                account: turn.inbound.account.clone(),
+                peer_kind: turn.inbound.chat.kind,
+                peer_id: turn.inbound.chat.peer().to_owned(),
+            });
+            turn.context["SessionKey"] = route.session_key.clone().into();
+            turn.route = Some(route);
+        }
         lock(&self.attempts).push(turn.context["MessageSid"].clone());
         {
             let mut refusals = lock(&self.refusals);

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// What `next()` hands to JS.
+/// One event of a session; `next()` hands them to JS in batches.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {
@@ -97,9 +97,15 @@ pub enum Request {
     /// `deliver(handle, id, DeliveredReply)` while the request is open. Answer: [`TurnDone`].
     #[serde(rename = "turn", rename_all = "camelCase")]
     Turn {
-        /// OpenClaw's `MsgContext` fields.
+        /// OpenClaw's `MsgContext` fields; `SessionKey` is the route's when Rust resolved it.
         context: Value,
-        route: Route,
+        /// The route Rust resolved. Absent as a rule: JS resolves the route for `routePeer`
+        /// (as the `route` request does) when it starts the turn, which saves a round trip per
+        /// message.
+        route: Option<Route>,
+        /// The peer the route is resolved for (an OpenIM group's carries its account).
+        route_peer: Peer,
+        /// The chat replies go to.
         peer: Peer,
         account_id: String,
         /// Dispatch only if the session has no run; otherwise answer at once, `heldBack`.
@@ -211,6 +217,11 @@ pub struct TurnDone {
     /// Not dispatched: the request asked for an idle session (`ifIdle`) and it had a run.
     #[serde(default)]
     pub held_back: bool,
+    /// When JS handed the turn over to the host (its session record, then its dispatch),
+    /// microseconds since the epoch (from `Date.now()`: millisecond steps): the end of what the
+    /// plugin adds to a message's way in, logged under `imbridge::latency`.
+    #[serde(default)]
+    pub dispatched_at_us: Option<u64>,
 }
 
 /// One reply of an open turn, as the host's dispatcher produced it (`deliver`'s payload).

@@ -11,9 +11,10 @@
 //! const { channels } = native.descriptor();
 //! const handle = await native.startAccount("openclaw-weixin", "b0f5-im-bot", JSON.stringify(section));
 //! for (;;) {
-//!   const event = await native.next(handle);   // request | status | stopped
-//!   if (event === null || event.type === "stopped") break;
-//!   // … answer requests with native.respond(handle, event.id, true, JSON.stringify(result))
+//!   const events = await native.next(handle);   // [request | status | stopped, …]
+//!   if (events === null) break;
+//!   // … answer requests with native.respond(handle, event.id, true, JSON.stringify(result)),
+//!   // until a `stopped` event
 //! }
 //! ```
 //!
@@ -339,7 +340,12 @@ pub async fn logout(channel: String, section: String, account: String) -> String
     .await
 }
 
-/// The next event of a session ([`Event`]), or `null` once it is gone.
+/// The events of a session ([`Event`]) queued so far, in order: at least one (it waits for the
+/// first), at most [`EVENT_BATCH`]. `null` once the session is gone.
+///
+/// A batch, not one event per call: each call's answer costs JS a wake-up of its event loop, and
+/// a burst of messages (a busy group, a catch-up) queues its turns faster than a busy loop takes
+/// them one by one.
 #[napi]
 pub async fn next(handle: u32) -> String {
     guard_async(async move {
@@ -347,10 +353,18 @@ pub async fn next(handle: u32) -> String {
             return Ok(None);
         };
         let mut events = session.events.lock().await;
-        Ok(events.recv().await)
+        let mut batch = Vec::new();
+        if events.recv_many(&mut batch, EVENT_BATCH).await == 0 {
+            return Ok(None);
+        }
+        Ok(Some(batch))
     })
     .await
 }
+
+/// The most events one [`next`] hands over: enough for a burst, small enough that JS answers
+/// the first request of a batch soon.
+const EVENT_BATCH: usize = 256;
 
 /// Answers request `id` of a session: `ok` with its JSON result, or a JSON [`HostFailure`].
 /// An answer Rust cannot read still answers the request, as a failure that says so, so the

@@ -330,6 +330,11 @@ impl Drop for ForgetReplier<'_> {
 
 #[async_trait::async_trait]
 impl Host for JsHost {
+    /// JS resolves the route as it starts the turn: one request per message instead of two.
+    fn routes_turns(&self) -> bool {
+        true
+    }
+
     async fn run_turn(
         &self,
         turn: Turn,
@@ -338,9 +343,18 @@ impl Host for JsHost {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         lock(&self.repliers).insert(id, replier);
         let _forget = ForgetReplier { host: self, id };
+        let (channel, account, message) = (
+            turn.inbound.channel.clone(),
+            turn.inbound.account.clone(),
+            turn.inbound.server_id.clone(),
+        );
         let request = Request::Turn {
             context: turn.context,
             route: turn.route,
+            route_peer: Peer {
+                kind: turn.inbound.chat.kind,
+                id: turn.inbound.chat.peer().to_owned(),
+            },
             peer: Peer {
                 kind: turn.inbound.chat.kind,
                 id: turn.inbound.chat.id,
@@ -350,6 +364,9 @@ impl Host for JsHost {
         };
         // A turn runs the agent: it takes as long as it takes.
         let done: TurnDone = self.call(id, request, None).await?;
+        if let Some(at_us) = done.dispatched_at_us {
+            tracing::debug!(target: channel_core::LATENCY_TARGET, %channel, %account, id = %message, at_us, "dispatched");
+        }
         Ok(TurnOutcome {
             replies: done.replies,
             deferred: done.deferred,

@@ -256,26 +256,32 @@ export function buildChannel(d, api) {
         abortSignal?.addEventListener("abort", stop, { once: true });
         if (abortSignal?.aborted) stop();
         try {
-          for (;;) {
-            const event = await native.next(handle);
-            if (event == null) break;
-            if (event.type === "request") {
-              // Not awaited: turns (and transport calls) run concurrently (Rust orders turns
-              // per peer).
-              void answer(handle, event, () => serve(ctx, handle, event, transports.services), log);
-            } else if (event.type === "status") {
-              applyStatus(ctx, event.patch);
-            } else if (event.type === "stopped") {
-              await transports.closeAll();
-              if (event.error) {
-                log.error?.(`[${id}/${accountId}] stopped: ${event.error.kind}: ${event.error.message}`);
-                // A person must act (log in again): stay down until the host restarts us,
-                // instead of letting the gateway restart us into the same wall.
-                if (abortSignal && !abortSignal.aborted) {
-                  await new Promise((resolve) => abortSignal.addEventListener("abort", resolve, { once: true }));
-                }
+          let stopped;
+          while (!stopped) {
+            const events = await native.next(handle);
+            if (events == null) break;
+            for (const event of events) {
+              if (event.type === "request") {
+                // Not awaited: turns (and transport calls) run concurrently (Rust orders turns
+                // per peer).
+                void answer(handle, event, () => serve(ctx, handle, event, transports.services), log);
+              } else if (event.type === "status") {
+                applyStatus(ctx, event.patch);
+              } else if (event.type === "stopped") {
+                stopped = event;
+                break;
               }
-              break;
+            }
+          }
+          if (stopped) {
+            await transports.closeAll();
+            if (stopped.error) {
+              log.error?.(`[${id}/${accountId}] stopped: ${stopped.error.kind}: ${stopped.error.message}`);
+              // A person must act (log in again): stay down until the host restarts us,
+              // instead of letting the gateway restart us into the same wall.
+              if (abortSignal && !abortSignal.aborted) {
+                await new Promise((resolve) => abortSignal.addEventListener("abort", resolve, { once: true }));
+              }
             }
           }
         } finally {

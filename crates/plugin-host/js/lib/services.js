@@ -121,6 +121,11 @@ export function hasRun(entry) {
   return entry.abortedLastRun === true || Boolean(entry.restartRecoveryDeliveryRunId) || Boolean(entry.mainRestartRecovery?.reservation);
 }
 
+// The host's agent and session for a peer (`{channel, accountId, peer}`).
+function resolveRoute(runtime, cfg, { channel, accountId, peer }) {
+  return runtime.routing.resolveAgentRoute({ cfg, channel, accountId, peer });
+}
+
 // Services of a running account, backed by the `channelRuntime` the host gave it. Each takes
 // the request's args and the call: `{runtime, cfg, handle, id}` (the request id is the turn's
 // id for `deliver`). `deliver` and `sessionRunning` are injectable for tests.
@@ -129,7 +134,7 @@ export function accountServices(api, channelId, log, deps = {}) {
   const readSessionRunning = deps.sessionRunning ?? sessionRunning;
   return {
     route(args, { runtime, cfg }) {
-      return runtime.routing.resolveAgentRoute({ cfg: currentConfig(api, cfg), channel: args.channel, accountId: args.accountId, peer: args.peer });
+      return resolveRoute(runtime, currentConfig(api, cfg), args);
     },
     "pairing.readAllowFrom"(args, { runtime }) {
       return runtime.pairing.readAllowFromStore({ channel: args.channel, accountId: args.accountId });
@@ -147,21 +152,25 @@ export function accountServices(api, channelId, log, deps = {}) {
       const saved = await runtime.media.saveMediaBuffer(buffer, args.contentType, "inbound", args.maxBytes, args.fileName ?? undefined);
       return { path: saved.path };
     },
-    // finalize → record → dispatch, with every reply delivered through Rust. The session's
-    // state is read first: Rust tells a turn the host holds for finished from one its restart
-    // recovery still owns, and with `ifIdle` a busy session gets nothing (`heldBack`).
+    // route → finalize → record → dispatch, with every reply delivered through Rust. The
+    // session's state is read first: Rust tells a turn the host holds for finished from one its
+    // restart recovery still owns, and with `ifIdle` a busy session gets nothing (`heldBack`).
     async turn(args, { runtime, cfg, handle, id }) {
       const config = currentConfig(api, cfg);
-      const ctx = runtime.reply.finalizeInboundContext(args.context);
-      const storePath = runtime.session.resolveStorePath(config.session?.store, { agentId: args.route.agentId });
-      const sessionKey = ctx.SessionKey ?? args.route.sessionKey;
-      const running = await readSessionRunning({ storePath, sessionKey, agentId: args.route.agentId });
+      const route = args.route ?? resolveRoute(runtime, config, { channel: channelId, accountId: args.accountId, peer: args.routePeer });
+      const ctx = runtime.reply.finalizeInboundContext({ ...args.context, SessionKey: args.context.SessionKey ?? route.sessionKey });
+      const storePath = runtime.session.resolveStorePath(config.session?.store, { agentId: route.agentId });
+      const sessionKey = ctx.SessionKey ?? route.sessionKey;
+      const running = await readSessionRunning({ storePath, sessionKey, agentId: route.agentId });
       if (args.ifIdle && running === true) return { replies: 0, deferred: null, sessionRunning: true, heldBack: true };
+      // The turn is the host's from here (record, then dispatch): what the plugin adds to a
+      // message's way in ends now (Rust logs it as `imbridge::latency`).
+      const dispatchedAtUs = Date.now() * 1000;
       await runtime.session.recordInboundSession({
         storePath,
         sessionKey,
         ctx,
-        updateLastRoute: { sessionKey: args.route.mainSessionKey, channel: channelId, to: args.peer.id, accountId: args.accountId },
+        updateLastRoute: { sessionKey: route.mainSessionKey ?? route.sessionKey, channel: channelId, to: args.peer.id, accountId: args.accountId },
         onRecordError: (err) => log.warn?.(`[${channelId}] recording the session failed: ${err}`),
       });
       let replies = 0;
@@ -180,7 +189,7 @@ export function accountServices(api, channelId, log, deps = {}) {
       });
       // A busy session takes the message into its active run (steer) or queues it after that
       // run (followup) and returns at once; Rust logs which.
-      return { replies, deferred: dispatched?.deferredToActiveRun ?? null, sessionRunning: running, heldBack: false };
+      return { replies, deferred: dispatched?.deferredToActiveRun ?? null, sessionRunning: running, heldBack: false, dispatchedAtUs };
     },
   };
 }

@@ -38,14 +38,16 @@ export async function answer(handle, event, serve, log) {
 export async function drive(handle, { onRequest, onEvent, log }) {
   try {
     for (;;) {
-      const event = await native.next(handle);
-      if (event == null) throw new Error("session ended without a result");
-      if (Object.hasOwn(FINAL_EVENTS, event.type)) return event[FINAL_EVENTS[event.type]];
-      if (event.type === "stopped") throw event.error ? new ImbridgeError(event.error) : new Error("stopped");
-      if (event.type === "request") {
-        await answer(handle, event, () => onRequest(event), log);
-      } else {
-        await onEvent?.(event);
+      const events = await native.next(handle);
+      if (events == null) throw new Error("session ended without a result");
+      for (const event of events) {
+        if (Object.hasOwn(FINAL_EVENTS, event.type)) return event[FINAL_EVENTS[event.type]];
+        if (event.type === "stopped") throw event.error ? new ImbridgeError(event.error) : new Error("stopped");
+        if (event.type === "request") {
+          await answer(handle, event, () => onRequest(event), log);
+        } else {
+          await onEvent?.(event);
+        }
       }
     }
   } finally {

@@ -85,8 +85,8 @@ test("Rust logs reach the host's logger, not stderr", async () => {
   // An account that never logged in stops at once, and says why in the log.
   const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
   let event;
-  do event = await native.next(handle);
-  while (event.type !== "stopped");
+  do event = (await native.next(handle)).find((e) => e.type === "stopped");
+  while (!event);
   assert.equal(event.error.kind, "needsLogin");
   native.release(handle);
   await new Promise((resolve) => setTimeout(resolve, 600));
@@ -147,8 +147,8 @@ test("a Control UI login shows a PNG QR code, connects, and reloads the channel"
 test("answers for an account that already stopped are dropped quietly, replies are refused with a reason", async () => {
   const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
   let event;
-  do event = await native.next(handle);
-  while (event.type !== "stopped");
+  do event = (await native.next(handle)).find((e) => e.type === "stopped");
+  while (!event);
   native.release(handle);
   // A host call that finishes after a restart must not throw (it would be an unhandled rejection).
   assert.equal(native.respond(handle, 1, true, "null"), false);

@@ -132,7 +132,7 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
   };
   const cfg = { session: { store: "s1" } };
   const args = {
-    context: { Body: "hi", From: "multi-openim:alice" },
+    context: { Body: "hi", From: "multi-openim:alice", SessionKey: "agent:main:x" },
     route: { agentId: "main", sessionKey: "agent:main:x", mainSessionKey: "agent:main:main" },
     peer: { kind: "direct", id: "alice" },
     accountId: "a",
@@ -140,7 +140,10 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
   const asked = [];
   const sessionRunning = async (where) => (asked.push(where), false);
   const done = await accountServices({}, ID, quiet, { deliver, sessionRunning }).turn(args, { runtime, cfg, handle: 5, id: 42 });
-  assert.deepEqual(done, { replies: 2, deferred: null, sessionRunning: false, heldBack: false });
+  const { dispatchedAtUs, ...outcome } = done;
+  assert.deepEqual(outcome, { replies: 2, deferred: null, sessionRunning: false, heldBack: false });
+  // When the host's dispatcher was called, for Rust's latency events: microseconds, wall clock.
+  assert.ok(Math.abs(dispatchedAtUs - Date.now() * 1000) < 5e6, `dispatchedAtUs ${dispatchedAtUs}`);
   assert.deepEqual(asked, [{ storePath: "/store/main/s1", sessionKey: "agent:main:x", agentId: "main" }]);
   assert.deepEqual(delivered, [
     [5, 42, { text: "one", kind: "block" }],
@@ -155,13 +158,34 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
   assert.deepEqual(dispatch[1].replyOptions, { disableBlockStreaming: true });
 });
 
+test("a turn without a route resolves it for its route peer with the newest config, as it starts", async () => {
+  const { runtime, calls } = fakeRuntime();
+  runtime.routing.resolveAgentRoute = (query) => (calls.push(["resolveAgentRoute", query]), { agentId: "ops", sessionKey: "agent:ops:g", mainSessionKey: "agent:ops:main" });
+  const newest = { session: { store: "s2" } };
+  const args = {
+    context: { Body: "hi" },
+    routePeer: { kind: "group", id: "g1@a" },
+    peer: { kind: "group", id: "g1" },
+    accountId: "a",
+  };
+  const asked = [];
+  const deps = { deliver: async () => ({ status: "sent" }), sessionRunning: async (where) => (asked.push(where), false) };
+  const api = { runtime: { config: { current: () => newest } } };
+  await accountServices(api, ID, quiet, deps).turn(args, { runtime, cfg: { stale: true }, handle: 1, id: 1 });
+  const [route, finalize, record] = calls;
+  assert.deepEqual(route, ["resolveAgentRoute", { cfg: newest, channel: ID, accountId: "a", peer: { kind: "group", id: "g1@a" } }]);
+  assert.deepEqual(finalize, ["finalizeInboundContext", { Body: "hi", SessionKey: "agent:ops:g" }]);
+  assert.deepEqual(asked, [{ storePath: "/store/ops/s2", sessionKey: "agent:ops:g", agentId: "ops" }]);
+  assert.deepEqual(record[1].updateLastRoute, { sessionKey: "agent:ops:main", channel: ID, to: "g1", accountId: "a" });
+});
+
 test("a turn the host takes into a busy session's active run comes back as deferred, with no replies", async () => {
   const { runtime } = fakeRuntime();
   runtime.reply.dispatchReplyWithBufferedBlockDispatcher = async () => ({ queuedFinal: false, counts: { tool: 0, block: 0, final: 0 }, deferredToActiveRun: "followup" });
   const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
   const deps = { deliver: async () => assert.fail("nothing is delivered"), sessionRunning: async () => true };
   const done = await accountServices({}, ID, quiet, deps).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
-  assert.deepEqual(done, { replies: 0, deferred: "followup", sessionRunning: true, heldBack: false });
+  assert.deepEqual(done, { replies: 0, deferred: "followup", sessionRunning: true, heldBack: false, dispatchedAtUs: done.dispatchedAtUs });
 });
 
 test("a turn that asks for an idle session is held back, untouched, while the session has a run", async () => {
@@ -172,7 +196,7 @@ test("a turn that asks for an idle session is held back, untouched, while the se
   assert.deepEqual(done, { replies: 0, deferred: null, sessionRunning: true, heldBack: true });
   assert.deepEqual(calls.map(([name]) => name), ["finalizeInboundContext"], "neither recorded nor dispatched");
   const idle = await accountServices({}, ID, quiet, { deliver: async () => ({ status: "sent" }), sessionRunning: async () => false }).turn(args, { runtime, cfg: {}, handle: 1, id: 2 });
-  assert.deepEqual(idle, { replies: 2, deferred: null, sessionRunning: false, heldBack: false });
+  assert.deepEqual(idle, { replies: 2, deferred: null, sessionRunning: false, heldBack: false, dispatchedAtUs: idle.dispatchedAtUs });
 });
 
 test("a host that cannot tell whether the session has a run says null, and the turn still runs", async () => {
@@ -180,7 +204,7 @@ test("a host that cannot tell whether the session has a run says null, and the t
   const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
   // No openclaw package here: the real reader cannot load the host's session store.
   const done = await accountServices({}, ID, quiet, { deliver: async () => ({ status: "sent" }) }).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
-  assert.deepEqual(done, { replies: 2, deferred: null, sessionRunning: null, heldBack: false });
+  assert.deepEqual(done, { replies: 2, deferred: null, sessionRunning: null, heldBack: false, dispatchedAtUs: done.dispatchedAtUs });
 });
 
 test("a turn whose delivery fails rejects, and the host's failure reaches Rust as data", async () => {
