@@ -2070,20 +2070,25 @@ mod tests {
     #[tokio::test]
     async fn a_batch_cancelled_during_its_fsync_still_runs_its_turns() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let host = Arc::new(StandaloneHost::new(|_| Vec::new()));
+        // Turns that end only after the batches write no end lines meanwhile, whose sync would
+        // make a later batch's lines durable before its commit looks; a peer per message lets
+        // every turn start.
+        let host =
+            Arc::new(StandaloneHost::new(|_| Vec::new()).answering_after(Duration::from_secs(1)));
         let pipeline = open_connected(
             config(tmp.path()),
             host.clone(),
             Arc::new(Recorder::default()),
         );
         // Each commit is polled once (its fsync starts on the blocking pool), then dropped; one
-        // whose fsync was done by then is not cancelled, so batches go on until three were.
+        // whose fsync was done by then was not cancelled (about half of them here), so batches
+        // go on until three were. Each one cancelled loses two turns without the fix.
         let (mut accepted, mut cancelled) = (0, 0);
-        for n in 0..50 {
+        for n in 0..200 {
             let mut batch = pipeline.batch();
             for id in [format!("a{n}"), format!("b{n}")] {
                 assert_eq!(
-                    batch.accept(inbound(&id, "p")).await.expect("accept"),
+                    batch.accept(inbound(&id, &id)).await.expect("accept"),
                     Accepted::Dispatched
                 );
                 accepted += 1;
@@ -2098,18 +2103,18 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            cancelled, 3,
+        assert!(
+            cancelled > 0,
             "no commit was still at its fsync when dropped"
         );
         assert!(
-            host.wait_for(Duration::from_secs(10), |h| h.turn_count() == accepted)
+            host.wait_for(Duration::from_secs(10), |h| h.attempts().len() == accepted)
                 .await,
-            "{} of {accepted} turns queued",
-            host.turn_count()
+            "{} of {accepted} turns handed to the host",
+            host.attempts().len()
         );
         assert_eq!(
-            pipeline.accept(inbound("a0", "p")).await.expect("accept"),
+            pipeline.accept(inbound("a0", "a0")).await.expect("accept"),
             Accepted::Duplicate
         );
         pipeline.close().await;
