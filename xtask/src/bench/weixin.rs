@@ -426,7 +426,9 @@ fn closed_loop(stack: &Stack, peers: &[String], turns: usize, pace: Pace) -> Res
     let started = Instant::now();
     let limit = TURN + Duration::from_secs(turns as u64) + pace.pause * turns as u32;
     let mut next_peer = 0;
-    let mut answered_at = Instant::now() - pace.pause;
+    let mut answered_at = Instant::now()
+        .checked_sub(pace.pause)
+        .unwrap_or_else(Instant::now);
     // Per peer: the marker of its turn in flight and when it went in (ms since the epoch,
     // the simulator's clock for what it accepted).
     let mut waiting: HashMap<String, (String, u64)> = HashMap::new();
