@@ -157,7 +157,8 @@ export function accountServices(api, channelId, log, deps = {}) {
     // restart recovery still owns, and with `ifIdle` a busy session gets nothing (`heldBack`).
     async turn(args, { runtime, cfg, handle, id }) {
       const config = currentConfig(api, cfg);
-      const route = args.route ?? resolveRoute(runtime, config, { channel: channelId, accountId: args.accountId, peer: args.routePeer });
+      // Awaited: a host whose router answers with a promise is served as well as OpenClaw's.
+      const route = args.route ?? (await resolveRoute(runtime, config, { channel: channelId, accountId: args.accountId, peer: args.routePeer }));
       const ctx = runtime.reply.finalizeInboundContext({ ...args.context, SessionKey: args.context.SessionKey ?? route.sessionKey });
       const storePath = runtime.session.resolveStorePath(config.session?.store, { agentId: route.agentId });
       const sessionKey = ctx.SessionKey ?? route.sessionKey;
