@@ -105,8 +105,9 @@ pub fn now_ms() -> i64 {
 /// Target of the debug events that time a message through the plugin: `received` when its
 /// batch arrived from the server, `queued` when the pipeline hands its turn to the host, and,
 /// from a host across a boundary, `dispatched` when the host's side of it handed the turn to
-/// the host (its session record, then its dispatcher); each with `id` and `at_us` (microseconds since the epoch). `cargo xtask bench`
-/// turns them on (`IMBRIDGE_LOG=info,imbridge::latency=debug`) and pairs them by id.
+/// the host (its session record, then its dispatcher); each with `id` and `at_us`
+/// (microseconds since the epoch). `cargo xtask bench` turns them on
+/// (`IMBRIDGE_LOG=info,imbridge::latency=debug`) and pairs them by id.
 pub const LATENCY_TARGET: &str = "imbridge::latency";
 
 /// Microseconds since the epoch, for [`LATENCY_TARGET`] events.

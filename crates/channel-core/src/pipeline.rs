@@ -1326,8 +1326,7 @@ mod tests {
             } else {
                 "asking"
             });
-            let pipeline = open_pipeline(&dir, Arc::clone(host), outlet);
-            pipeline.report_status(StatusPatch::connected());
+            let pipeline = open_connected(config(&dir), Arc::clone(host), outlet);
             pipeline.accept(inbound("m1", "p")).await.expect("accept");
             assert!(
                 host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
