@@ -204,8 +204,7 @@ impl Network for OpenIm {
 
 fn openim(dir: &Path, plan: Plan) -> Result<Figures> {
     let mut stack = Stack::new(dir)?;
-    let plugin = crate::package::run(None, true)?;
-    stack.install_plugin(&plugin.to_string_lossy())?;
+    stack.install_packaged(&crate::package::run(None, true)?)?;
     let net = OpenIm {
         sim: stack
             .runtime()
@@ -332,8 +331,7 @@ impl Network for Yunxin {
 
 fn yunxin(dir: &Path, plan: Plan) -> Result<Figures> {
     let mut stack = Stack::new(dir)?;
-    let plugin = crate::package::run(None, true)?;
-    stack.install_plugin(&plugin.to_string_lossy())?;
+    stack.install_packaged(&crate::package::run(None, true)?)?;
     let net = Yunxin {
         sim: stack
             .runtime()

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use xshell::{Shell, cmd};
 
-use crate::{Result, bench, chaos, e2e, fidelity, root, toolchain};
+use crate::{Result, bench, chaos, e2e, fidelity, package, root, toolchain};
 
 /// The `*.test.mjs` files of `dir` (relative to the root), by name: Node 24 takes a directory
 /// argument for a test file and fails.
@@ -42,6 +42,8 @@ impl Steps {
 }
 
 pub fn run() -> Result {
+    // The package the e2e installs is the one users get: linked for glibc 2.17, or CI fails.
+    package::require_glibc_baseline();
     let mut steps = Steps(Vec::new());
     let outcome = run_steps(&mut steps);
     steps.print();

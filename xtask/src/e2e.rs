@@ -47,7 +47,7 @@ impl Stack {
             .env
             .extend(crate::e2e_yunxin::StubFiles::in_dir(dir).env());
         // The channel section is valid only once the plugin that owns it is installed.
-        stack.install_plugin(&plugin.to_string_lossy())?;
+        stack.install_packaged(&plugin)?;
         stack.configure_channel(json!({
             "dmPolicy": "pairing",
             "allowFrom": allow_from,
@@ -100,6 +100,44 @@ impl Stack {
             "--force",
             "--accept-capabilities",
         ])?;
+        Ok(())
+    }
+
+    /// Installs the packed plugin as a registry install would: OpenClaw runs npm on the
+    /// archive, and npm fetches the platform package (the addon) from a registry, here a local
+    /// one that serves it and hands every other package to registry.npmjs.org. Checks that npm
+    /// asked for it and that the installed tree holds the addon.
+    pub fn install_packaged(&mut self, packaged: &package::Packaged) -> Result {
+        let registry = crate::registry::LocalRegistry::start(
+            &self.runtime,
+            std::slice::from_ref(&packaged.platform),
+        )?;
+        let spec = format!("npm-pack:{}", packaged.tarball.display());
+        self.gateway
+            .env
+            .push(("npm_config_registry".into(), registry.url()));
+        let installed = self.install_plugin(&spec);
+        self.gateway
+            .env
+            .retain(|(key, _)| key != "npm_config_registry");
+        installed?;
+        let platform = packaged.platform.manifest["name"]
+            .as_str()
+            .unwrap_or_default();
+        check(
+            registry.asked().iter().any(|name| name == platform),
+            format!("npm never asked the registry for {platform}"),
+        )?;
+        let addon = packaged.platform.manifest["main"]
+            .as_str()
+            .unwrap_or_default();
+        let found = files_named(&self.gateway.state, addon);
+        check(
+            found
+                .iter()
+                .any(|path| path.parent().is_some_and(|dir| dir.ends_with(platform))),
+            format!("no {platform}/{addon} in the installed plugin (found {found:?})"),
+        )?;
         Ok(())
     }
 
@@ -243,8 +281,23 @@ pub fn weixin_account_id(bot_id: &str) -> String {
     bot_id.to_lowercase().replace(['@', '.'], "-")
 }
 
+/// When the suite started: each step prints how far in it begins, since CI's time budget is
+/// spent mostly here.
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Announces a step of one part of the suite (`""` for WeChat's).
+pub fn step_of(part: &str, name: &str) {
+    let at = STARTED.get_or_init(Instant::now).elapsed().as_secs();
+    let part = if part.is_empty() {
+        String::new()
+    } else {
+        format!(" {part}")
+    };
+    eprintln!("\n== e2e{part} [{at}s]: {name}");
+}
+
 fn step(name: &str) {
-    eprintln!("\n== e2e: {name}");
+    step_of("", name);
 }
 
 fn check(ok: bool, what: impl Into<String>) -> Result {
@@ -263,7 +316,7 @@ pub fn run(keep: bool, only: Option<Part>) -> Result {
     let dir = root().join("target/e2e/run");
     let allowed = IlinkSim::new_bot().owner;
     let stranger = IlinkSim::new_bot().owner;
-    let started = Instant::now();
+    let started = *STARTED.get_or_init(Instant::now);
     let mut stack = Stack::start(&dir, std::slice::from_ref(&allowed))?;
     let result = (|| {
         let runs = |part| only.is_none_or(|only| only == part);
@@ -466,15 +519,25 @@ pub fn agent_saw(stack: &Stack, note: &str) -> Result {
 }
 
 /// Files under `dir` (recursively) whose bytes are exactly `bytes`.
+/// Files called `name` anywhere under `dir`.
+pub fn files_named(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+    files_where(dir, |path| path.file_name().is_some_and(|n| n == name))
+}
+
+/// Files holding exactly `bytes` anywhere under `dir`.
 pub fn files_with(dir: &Path, bytes: &[u8]) -> Vec<std::path::PathBuf> {
+    files_where(dir, |path| fs::read(path).is_ok_and(|b| b == bytes))
+}
+
+fn files_where(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if fs::read(&path).is_ok_and(|b| b == bytes) {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                dirs.push(path);
+            } else if keep(&path) {
                 found.push(path);
             }
         }

@@ -10,8 +10,9 @@
 //! - the agent tools send an image, a video and a file; calls without or with an unknown
 //!   `accountId` fail with a clear error;
 //! - the friend guard refuses, and once turned off for one account, the call reaches its server;
-//! - 500 messages over 20 conversations reach the agent exactly once and in order, while the
-//!   connection drops, and again across a gateway restart;
+//! - 100 messages over 20 conversations reach the agent exactly once and in order, while the
+//!   connection drops, and again across a gateway restart (the volume runs are
+//!   `cargo xtask chaos --level gateway`'s);
 //! - a turn cut by SIGKILL while its reply goes out is replayed after the restart, and no part
 //!   of the reply is sent twice;
 //! - the seed plugin's old top-level `token`/`wsAddr` stop this channel's accounts with the
@@ -30,8 +31,8 @@ use crate::e2e::{Stack, TURN, poll, wait};
 
 /// Direct-message peers of the bulk test, all on the first server.
 const BULK_PEERS: usize = 20;
-/// Messages per peer and phase: 20 × 25 = 500.
-const BULK_EACH: usize = 25;
+/// Messages per peer and phase: 20 × 5 = 100, in 5 rounds with a drop before each.
+const BULK_EACH: usize = 5;
 
 const CHANNEL: &str = "multi-openim";
 /// A member of every group who is on no allowlist.
@@ -47,7 +48,7 @@ pub struct Server {
 }
 
 fn step(name: &str) {
-    eprintln!("\n== e2e openim: {name}");
+    crate::e2e::step_of("openim", name);
 }
 
 fn check(ok: bool, what: impl Into<String>) -> Result {
@@ -627,17 +628,13 @@ fn inject_bulk(
     after_batch: impl Fn() -> Result,
 ) -> Result {
     for n in 0..BULK_EACH {
-        if n % 5 == 0 {
-            before_batch();
-        }
+        before_batch();
         for p in 0..BULK_PEERS {
             let peer = bulk_peer(p);
             s.sim
                 .inject_text(&peer, s.bot, &format!("[[ECHO:{phase}-{peer}-{n}]]"));
         }
-        if n % 5 == 4 {
-            after_batch()?;
-        }
+        after_batch()?;
     }
     Ok(())
 }
@@ -699,10 +696,10 @@ fn expect_bulk(s: &Server, phase: &str) -> Result {
 
 fn bulk(stack: &mut Stack, s: &Server) -> Result {
     step(
-        "500 messages over 20 conversations while the connection keeps dropping: each once, in order",
+        "100 messages over 20 conversations while the connection keeps dropping: each once, in order",
     );
-    // Each batch of 100 is stored while the bot is away; it reconnects and catches up before
-    // the next drop, with turns of earlier batches still running.
+    // Each round of 20 is stored while the bot is away; it reconnects and catches up before
+    // the next drop, with turns of earlier rounds still running.
     let drops = std::cell::Cell::new(0);
     inject_bulk(
         s,
@@ -715,10 +712,13 @@ fn bulk(stack: &mut Stack, s: &Server) -> Result {
         },
     )?;
     eprintln!("dropped {} connections while storing", drops.get());
-    check(drops.get() >= 5, format!("only {} drops", drops.get()))?;
+    check(
+        drops.get() >= BULK_EACH,
+        format!("only {} drops", drops.get()),
+    )?;
     expect_bulk(s, "B1")?;
 
-    step("500 more while the gateway is down: each once, in order, after the restart");
+    step("100 more while the gateway is down: each once, in order, after the restart");
     stack.gateway.stop()?;
     wait("the bot offline", Duration::from_secs(30), || {
         (!s.sim.online(s.bot)).then_some(())

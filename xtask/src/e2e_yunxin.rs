@@ -24,7 +24,7 @@ const SDK_TOKEN: &str = "yx-sdk-token";
 const TEAM: &str = "yx-team-1";
 
 fn step(name: &str) {
-    eprintln!("\n== e2e yunxin: {name}");
+    crate::e2e::step_of("yunxin", name);
 }
 
 fn check(ok: bool, what: impl Into<String>) -> Result {

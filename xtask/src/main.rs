@@ -31,8 +31,10 @@ mod fidelity;
 mod fuzz;
 mod gateway;
 mod package;
+mod registry;
 mod sandbox;
 mod toolchain;
+mod zigbuild;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -174,8 +176,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let _tmp = HostTmpDir::watch();
     let result = match cli.command {
-        Command::Package { features, debug } => package::run(features, !debug).map(|dir| {
-            println!("packaged {}", dir.display());
+        Command::Package { features, debug } => package::run(features, !debug).map(|packaged| {
+            println!("packaged {}", packaged.dir.display());
+            println!("packed {}", packaged.tarball.display());
+            println!("packed {}", packaged.platform.tarball.display());
         }),
         Command::E2e { keep, only } => e2e::run(keep, only),
         Command::Fidelity { keep, only } => fidelity::run(keep, only),

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
-use crate::{Result, root};
+use crate::registry::Packed;
+use crate::{Result, root, target_dir, zigbuild};
 
 /// Every channel this workspace has.
 pub const ALL_CHANNELS: &[&str] = &["weixin", "openim", "yunxin"];
@@ -30,16 +31,20 @@ const TEST_ONLY_FEATURES: &[&str] = &["testkit"];
 const TEST_ONLY_CHANNELS: &[&str] = &["imbridge-testkit"];
 pub const PLUGIN_DIR: &str = "dist/imbridge";
 
-/// `linux-x64-gnu` and friends: the napi-rs platform naming.
+/// `linux-x64-gnu` and friends: the napi-rs platform naming, which the JS loader computes too
+/// (`lib/native.js`).
 pub fn platform_suffix() -> String {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "x64",
         "aarch64" => "arm64",
         other => other,
     };
-    match std::env::consts::OS {
-        "linux" => format!("linux-{arch}-gnu"),
-        os => format!("{os}-{arch}"),
+    match (std::env::consts::OS, cfg!(target_env = "musl")) {
+        ("linux", false) => format!("linux-{arch}-gnu"),
+        ("linux", true) => format!("linux-{arch}-musl"),
+        ("macos", _) => format!("darwin-{arch}"),
+        ("windows", _) => format!("win32-{arch}-msvc"),
+        (os, _) => format!("{os}-{arch}"),
     }
 }
 
@@ -51,8 +56,8 @@ pub(crate) fn library_name() -> &'static str {
     }
 }
 
-/// Builds and writes the package; returns its directory.
-pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
+/// Builds and writes the packages.
+pub fn run(features: Option<Vec<String>>, release: bool) -> Result<Packaged> {
     let sh = Shell::new()?;
     let root = root();
     sh.change_dir(&root);
@@ -66,27 +71,45 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
         );
     }
     let features = features.join(",");
-    let profile: &[&str] = if release { &["--release"] } else { &[] };
-    cmd!(
-        sh,
-        "cargo build -p plugin-host {profile...} --features {features}"
-    )
-    .run()?;
-    let built = root
-        .join("target")
-        .join(if release { "release" } else { "debug" })
-        .join(library_name());
+    let built = build(&sh, &features, release)?;
+
+    let platform = platform_suffix();
+    // The platform package: the addon alone, installed by npm only where `os`, `cpu` and
+    // `libc` match (the way swc and rolldown ship theirs).
+    let addon = format!("imbridge.{platform}.node");
+    let staging = root.join("dist/.staging");
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging)?;
+    fs::copy(&built, staging.join(&addon))?;
+    let descriptor = read_descriptor(&sh, &staging.join(&addon))?;
+    let _ = fs::remove_dir_all(&staging);
+    let main_name = descriptor["id"]
+        .as_str()
+        .ok_or("the descriptor has no id")?
+        .to_owned();
+    let platform_name = format!("{main_name}-{platform}");
+    let platform_dir = root.join("dist").join(&platform_name);
+    if platform_dir.exists() {
+        fs::remove_dir_all(&platform_dir)?;
+    }
+    fs::create_dir_all(&platform_dir)?;
+    fs::copy(&built, platform_dir.join(&addon))?;
+    let platform_manifest = platform_package_json(&descriptor, &platform_name, &addon);
+    write_json(&platform_dir.join("package.json"), &platform_manifest)?;
+    fs::write(
+        platform_dir.join("README.md"),
+        format!(
+            "# {platform_name}\n\nThe prebuilt addon of `{main_name}` for {platform}. Install `{main_name}`, \
+             which depends on it.\n"
+        ),
+    )?;
 
     let out = root.join(PLUGIN_DIR);
     if out.exists() {
         fs::remove_dir_all(&out)?;
     }
     fs::create_dir_all(&out)?;
-    let addon = format!("imbridge.{}.node", platform_suffix());
-    fs::copy(&built, out.join(&addon))?;
     copy_entry(&root.join("crates/plugin-host/js"), &out)?;
-
-    let descriptor = read_descriptor(&sh, &out.join(&addon))?;
     let transports = transports(&descriptor)?;
     if !transports.modules.is_empty() {
         fs::create_dir_all(out.join(TRANSPORTS_DIR))?;
@@ -99,15 +122,14 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
         fs::copy(&file, out.join(TRANSPORTS_DIR).join(format!("{name}.mjs")))?;
     }
     write_json(&out.join("openclaw.plugin.json"), &manifest(&descriptor)?)?;
-    write_json(
-        &out.join("package.json"),
-        &package_json(&descriptor, &addon, &transports),
-    )?;
     fs::write(out.join("README.md"), readme(&descriptor))?;
+    let mut package = package_json(&descriptor, &transports);
     if !transports.dependencies.is_empty() {
         // OpenClaw installs a plugin *directory* as it is (only archives get an npm install),
         // so the directory carries its npm packages, fetched here from the registry without
         // running any install script; `bundleDependencies` keeps them in a packed archive too.
+        // The platform package is not published yet, so it is declared only after this.
+        write_json(&out.join("package.json"), &package)?;
         let _in_package = sh.push_dir(&out);
         cmd!(
             sh,
@@ -116,7 +138,151 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<PathBuf> {
         .env("npm_config_ignore_scripts", "true")
         .run()?;
     }
-    Ok(out)
+    declare_platforms(&mut package, &[platform_name.as_str()]);
+    write_json(&out.join("package.json"), &package)?;
+    // The directory loads as it is: the platform package sits where npm would put it. A packed
+    // archive leaves it out (it is not bundled), and an install fetches it from the registry.
+    copy_dir(
+        &platform_dir,
+        &out.join("node_modules").join(&platform_name),
+    )?;
+
+    let tarball = npm_pack_dir(&sh, &out)?;
+    let platform_tarball = npm_pack_dir(&sh, &platform_dir)?;
+    Ok(Packaged {
+        dir: out,
+        tarball,
+        platform: Packed {
+            manifest: platform_manifest,
+            tarball: platform_tarball,
+        },
+    })
+}
+
+/// What `cargo xtask package` wrote under `dist/`.
+#[derive(Debug, Clone)]
+pub struct Packaged {
+    /// The plugin directory, installable as it is (`openclaw plugins install <dir>`), with this
+    /// machine's platform package in its `node_modules`.
+    pub dir: PathBuf,
+    /// `npm pack` of the plugin: what a registry serves. It needs its platform package.
+    pub tarball: PathBuf,
+    /// The platform package this machine built, packed.
+    pub platform: Packed,
+}
+
+/// `npm pack` of a package directory into `dist/`; the archive's path.
+fn npm_pack_dir(sh: &Shell, dir: &Path) -> Result<PathBuf> {
+    let dist = dir.parent().ok_or("a package directory at the root")?;
+    let _in_package = sh.push_dir(dir);
+    let out = cmd!(sh, "npm pack --pack-destination {dist} --silent").read()?;
+    let name = out.lines().last().unwrap_or_default().trim();
+    let tarball = dist.join(name);
+    if name.is_empty() || !tarball.is_file() {
+        return Err(format!(
+            "npm pack in {} wrote no archive (it said {out:?})",
+            dir.display()
+        )
+        .into());
+    }
+    Ok(tarball)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Set by `cargo xtask ci`: a release package that cannot be linked for the glibc baseline is
+/// an error there, not a fallback.
+static REQUIRE_BASELINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every later release package of this process fail unless it is linked for the glibc
+/// baseline.
+pub fn require_glibc_baseline() {
+    REQUIRE_BASELINE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Builds the addon; returns the shared library. A release build on Linux links against glibc
+/// 2.17's symbol versions through zig, and is refused if it needs a newer glibc all the same;
+/// without zig (no registry, another platform) it is a plain build for this machine's glibc,
+/// and says so.
+fn build(sh: &Shell, features: &str, release: bool) -> Result<PathBuf> {
+    let target = target_dir();
+    let zig = if release && cfg!(all(target_os = "linux", target_env = "gnu")) {
+        match zigbuild::ensure() {
+            Ok(zig) => Some(zig),
+            Err(err) if REQUIRE_BASELINE.load(std::sync::atomic::Ordering::Relaxed) => {
+                return Err(format!("zig, needed for the glibc baseline: {err}").into());
+            }
+            Err(err) => {
+                eprintln!(
+                    "xtask: zig is not available ({err}); building with this machine's toolchain, \
+                     so the addon needs this machine's glibc or newer"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let Some(zig) = zig else {
+        let profile: &[&str] = if release { &["--release"] } else { &[] };
+        cmd!(
+            sh,
+            "cargo build -p plugin-host {profile...} --features {features}"
+        )
+        .run()?;
+        let built = target
+            .join(if release { "release" } else { "debug" })
+            .join(library_name());
+        if let Some((major, minor)) = zigbuild::newest_glibc_needed(&fs::read(&built)?)? {
+            eprintln!(
+                "xtask: this addon needs GLIBC_{major}.{minor}: it loads only where glibc is at \
+                 least that (the release package is linked for {}.{})",
+                zigbuild::GLIBC_BASELINE.0,
+                zigbuild::GLIBC_BASELINE.1
+            );
+        }
+        return Ok(built);
+    };
+    let triple = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let (major, minor) = zigbuild::GLIBC_BASELINE;
+    let versioned = format!("{triple}.{major}.{minor}");
+    let cargo_zigbuild = &zig.cargo_zigbuild;
+    cmd!(
+        sh,
+        "{cargo_zigbuild} build -p plugin-host --release --target {versioned} --features {features}"
+    )
+    .env("CARGO_ZIGBUILD_ZIG_PATH", &zig.zig)
+    .env("CARGO_ZIGBUILD_CACHE_DIR", &zig.cache)
+    .run()?;
+    let built = target.join(&triple).join("release").join(library_name());
+    match zigbuild::newest_glibc_needed(&fs::read(&built)?)? {
+        Some(needed) if needed > zigbuild::GLIBC_BASELINE => Err(format!(
+            "{} needs GLIBC_{}.{}, above the {major}.{minor} baseline: a dependency calls a newer \
+             glibc function",
+            built.display(),
+            needed.0,
+            needed.1
+        )
+        .into()),
+        needed => {
+            let needed =
+                needed.map_or("no glibc version".into(), |(a, b)| format!("GLIBC_{a}.{b}"));
+            eprintln!("xtask: the addon needs {needed} at most (baseline {major}.{minor})");
+            Ok(built)
+        }
+    }
 }
 
 /// The JS entry: `index.js` and the modules under `lib/` it imports.
@@ -302,11 +468,10 @@ pub fn manifest(descriptor: &Value) -> Result<Value> {
     Ok(manifest)
 }
 
-fn package_json(descriptor: &Value, addon: &str, transports: &Transports) -> Value {
+fn package_json(descriptor: &Value, transports: &Transports) -> Value {
     let mut files = vec![
         "index.js",
         ENTRY_LIB_DIR,
-        addon,
         "openclaw.plugin.json",
         "README.md",
     ];
@@ -321,8 +486,6 @@ fn package_json(descriptor: &Value, addon: &str, transports: &Transports) -> Val
         "main": "./index.js",
         "license": "MIT OR Apache-2.0",
         "files": files,
-        "os": [std::env::consts::OS],
-        "cpu": [platform_suffix().split('-').nth(1).unwrap_or_default()],
         "openclaw": {
             "extensions": ["./index.js"],
             "install": {"minHostVersion": ">=2026.9.6"},
@@ -335,6 +498,60 @@ fn package_json(descriptor: &Value, addon: &str, transports: &Transports) -> Val
     package
 }
 
+/// The platform packages the plugin depends on: optional, so npm installs the one whose `os`,
+/// `cpu` and `libc` fit, and required by OpenClaw, which retries or rolls the install back when
+/// npm skipped the one that fits.
+fn declare_platforms(package: &mut Value, platforms: &[&str]) {
+    let version = package["version"].clone();
+    package["optionalDependencies"] = platforms
+        .iter()
+        .map(|name| ((*name).to_owned(), version.clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    package["openclaw"]["install"]["requiredPlatformPackages"] = json!(platforms);
+}
+
+/// The package of one platform's addon.
+fn platform_package_json(descriptor: &Value, name: &str, addon: &str) -> Value {
+    let (os, cpu) = (node_os(), node_cpu());
+    let mut package = json!({
+        "name": name,
+        "version": descriptor["version"],
+        "description": format!("{}: the prebuilt addon for {}", descriptor["id"].as_str().unwrap_or("imbridge"), platform_suffix()),
+        "main": addon,
+        "license": "MIT OR Apache-2.0",
+        "files": [addon, "README.md"],
+        "os": [os],
+        "cpu": [cpu],
+    });
+    if os == "linux" {
+        package["libc"] = json!([if cfg!(target_env = "musl") {
+            "musl"
+        } else {
+            "glibc"
+        }]);
+    }
+    package
+}
+
+/// Node's `process.platform` for this machine.
+fn node_os() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        os => os,
+    }
+}
+
+/// Node's `process.arch` for this machine.
+fn node_cpu() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        arch => arch,
+    }
+}
+
 fn readme(descriptor: &Value) -> String {
     let ids: Vec<String> = channels(descriptor)
         .map(|c| {
@@ -345,8 +562,12 @@ fn readme(descriptor: &Value) -> String {
         .unwrap_or_default();
     format!(
         "# {name}\n\nOpenClaw channel plugin with a prebuilt Rust addon. Channels: {ids}.\n\n\
-         Install: `openclaw plugins install ./{dir} --force --accept-capabilities`\n",
+         Install from the registry: `openclaw plugins install {id} --accept-capabilities`. \
+         The addon comes in a package of its own per platform ({id}-linux-x64-gnu and so on), \
+         which npm picks.\n\n\
+         Install this directory as it is: `openclaw plugins install ./{dir} --force --accept-capabilities`\n",
         name = descriptor["name"].as_str().unwrap_or("imbridge"),
+        id = descriptor["id"].as_str().unwrap_or("imbridge"),
         ids = ids.join(", "),
         dir = PLUGIN_DIR.rsplit('/').next().unwrap_or("imbridge"),
     )
@@ -440,7 +661,7 @@ mod tests {
             found.modules,
             BTreeMap::from([("nim-sdk".into(), "crates/yunxin/js/nim-sdk.mjs".into())])
         );
-        let package = package_json(&both, "imbridge.linux-x64-gnu.node", &found);
+        let package = package_json(&both, &found);
         assert_eq!(
             package["dependencies"],
             json!({"nim-web-sdk-ng": "10.9.77-alpha.4"})
@@ -455,7 +676,7 @@ mod tests {
         let plain = descriptor(json!([channel("openclaw-weixin", json!([]), json!([]))]));
         let none = transports(&plain).expect("none");
         assert_eq!(none, Transports::default());
-        let package = package_json(&plain, "a.node", &none);
+        let package = package_json(&plain, &none);
         assert!(package.get("dependencies").is_none(), "{package}");
         assert!(
             !package["files"]

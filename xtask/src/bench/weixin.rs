@@ -181,6 +181,14 @@ pub(super) fn gateway(out: &Path, quick: bool) -> Result<(Vec<Row>, Value)> {
         },
         Row {
             bench: "weixin-gateway",
+            figure: "gateway RSS MB after the warm-up turn, before the load".into(),
+            ours: figure("warmRssMb")?,
+            reference: reference("warmRssMb")?,
+            against: against.clone(),
+            target: Target::None,
+        },
+        Row {
+            bench: "weixin-gateway",
             figure: "gateway RSS MB at the end (VmRSS)".into(),
             ours: figure("rssMb")?,
             reference: reference("rssMb")?,
@@ -325,6 +333,9 @@ fn measure(stack: &mut Stack, plugin: Plugin, peers: &[String], turns: usize) ->
     stack.wait_sent("the warm-up turn", TURN, |s| {
         s.text.as_deref() == Some("ECHO: WARM-UP")
     })?;
+    // Memory once the gateway has run one turn, before the load: what the plugin brings with
+    // it, apart from what the load adds.
+    let (warm_kb, _) = memory_kb(pid)?;
     let cpu_before = tree_cpu_seconds(pid)?;
     let load = closed_loop(stack, peers, turns, Pace::saturating(peers))?;
     let cpu = tree_cpu_seconds(pid)? - cpu_before;
@@ -340,6 +351,7 @@ fn measure(stack: &mut Stack, plugin: Plugin, peers: &[String], turns: usize) ->
         "cpuSecondsPer100": cpu * 100.0 / turns as f64,
         "rssMb": rss_kb as f64 / 1024.0,
         "hwmMb": hwm_kb as f64 / 1024.0,
+        "warmRssMb": warm_kb as f64 / 1024.0,
     });
     if plugin == Plugin::Ours {
         // The timing events are debug lines, which the gateway writes only at its debug level,
