@@ -329,6 +329,9 @@ pub fn run(keep: bool, only: Option<Part>) -> Result {
         if runs(Part::Yunxin) {
             crate::e2e_yunxin::scenario(&stack)?;
         }
+        if runs(Part::Weixin) {
+            crate::e2e_dropin::scenario(&dir.join("drop-in"))?;
+        }
         Ok(())
     })();
     stack.gateway.stop()?;

@@ -127,6 +127,17 @@ impl Gateway {
 
     /// [`Gateway::cli`] with `input` piped to stdin: answers for a command's questions.
     pub fn cli_with_input(&self, args: &[&str], input: Option<&str>) -> Result<String> {
+        Ok(self.run_cli(args, input)?.0)
+    }
+
+    /// [`Gateway::cli`], with what the command wrote to stderr (warnings) after its stdout.
+    pub fn cli_with_stderr(&self, args: &[&str]) -> Result<String> {
+        let (stdout, stderr) = self.run_cli(args, None)?;
+        Ok(format!("{stdout}{stderr}"))
+    }
+
+    /// Runs `openclaw <args>`; its stdout and stderr.
+    fn run_cli(&self, args: &[&str], input: Option<&str>) -> Result<(String, String)> {
         let started = Instant::now();
         let mut cmd = self.command("openclaw");
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -145,7 +156,7 @@ impl Gateway {
             )
             .into());
         }
-        Ok(output.1)
+        Ok((output.1, output.2))
     }
 
     /// Shell lines that point the `openclaw` CLI at this instance.

@@ -1,7 +1,9 @@
 //! Project automation. `cargo xtask <command>`:
 //!
-//! * `package`: build the addon in release mode and write `dist/imbridge/` (package.json, a
-//!   generated `openclaw.plugin.json`, the JS entry and the `.node` file).
+//! * `package`: build the addon in release mode (linked for glibc 2.17 through zig) and write
+//!   `dist/imbridge/` (package.json, a generated `openclaw.plugin.json`, the JS entry) and
+//!   `dist/imbridge-<platform>/` (the `.node` file), each with its `npm pack` archive;
+//!   `--features weixin` packages one channel as the plugin it replaces.
 //! * `e2e`: install Node 24 and openclaw (cached under `target/`), package, and drive the real
 //!   gateway through the simulators.
 //! * `fidelity`: official clients against our simulators, to prove the simulators right:
@@ -25,6 +27,7 @@ mod chaos;
 mod chaos_gateway;
 mod ci;
 mod e2e;
+mod e2e_dropin;
 mod e2e_openim;
 mod e2e_yunxin;
 mod fidelity;
@@ -50,7 +53,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the plugin package into dist/imbridge/.
+    /// Build the plugin and its platform package into dist/.
     Package {
         /// Cargo features (channels) to link; default: every channel.
         #[arg(long, value_delimiter = ',')]

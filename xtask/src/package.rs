@@ -1,7 +1,11 @@
-//! `cargo xtask package`: the installable plugin directory.
+//! `cargo xtask package`: the plugin package and its platform package, as directories and as
+//! `npm pack` archives.
 //!
-//! OpenClaw installs plugins with `--ignore-scripts`, so the addon ships prebuilt, next to a
+//! OpenClaw installs plugins with `--ignore-scripts`, so the addon ships prebuilt, in a package
+//! per platform that npm picks by `os`, `cpu` and `libc` (see docs/release.md), found by a
 //! loader of our own (napi-rs's generated one shells out to `ldd`, which the installer flags).
+//! Each channel's `preferOver` names the plugins it replaces; a package of one channel alone
+//! takes the plugin id of the plugin that channel replaces.
 //! The manifest is generated from the built addon's own descriptor, so the config schemas in
 //! `openclaw.plugin.json` can never drift from the Rust parsers, and the agent tools
 //! (`contracts.tools`, `toolMetadata`) and root CLI commands (`cliCommands`) it declares are
@@ -29,7 +33,8 @@ pub const ALL_CHANNELS: &[&str] = &["weixin", "openim", "yunxin"];
 const TEST_ONLY_FEATURES: &[&str] = &["testkit"];
 /// The channel the `testkit` feature links.
 const TEST_ONLY_CHANNELS: &[&str] = &["imbridge-testkit"];
-pub const PLUGIN_DIR: &str = "dist/imbridge";
+/// Where packages are written: `dist/<npm package>/` and its archive.
+const DIST: &str = "dist";
 
 /// `linux-x64-gnu` and friends: the napi-rs platform naming, which the JS loader computes too
 /// (`lib/native.js`).
@@ -77,18 +82,15 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<Packaged> {
     // The platform package: the addon alone, installed by npm only where `os`, `cpu` and
     // `libc` match (the way swc and rolldown ship theirs).
     let addon = format!("imbridge.{platform}.node");
-    let staging = root.join("dist/.staging");
+    let staging = root.join(DIST).join(".staging");
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging)?;
     fs::copy(&built, staging.join(&addon))?;
     let descriptor = read_descriptor(&sh, &staging.join(&addon))?;
     let _ = fs::remove_dir_all(&staging);
-    let main_name = descriptor["id"]
-        .as_str()
-        .ok_or("the descriptor has no id")?
-        .to_owned();
+    let main_name = package_name(&descriptor)?.to_owned();
     let platform_name = format!("{main_name}-{platform}");
-    let platform_dir = root.join("dist").join(&platform_name);
+    let platform_dir = root.join(DIST).join(&platform_name);
     if platform_dir.exists() {
         fs::remove_dir_all(&platform_dir)?;
     }
@@ -104,7 +106,7 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<Packaged> {
         ),
     )?;
 
-    let out = root.join(PLUGIN_DIR);
+    let out = root.join(DIST).join(&main_name);
     if out.exists() {
         fs::remove_dir_all(&out)?;
     }
@@ -382,6 +384,25 @@ fn read_descriptor(sh: &Shell, addon: &Path) -> Result<Value> {
     }
 }
 
+/// The npm package: `imbridge`, or `imbridge-<channel>` for one channel alone.
+fn package_name(descriptor: &Value) -> Result<&str> {
+    descriptor["package"]
+        .as_str()
+        .filter(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+        .ok_or_else(|| {
+            format!(
+                "the descriptor's npm package name: {}",
+                descriptor["package"]
+            )
+            .into()
+        })
+}
+
 fn channels(descriptor: &Value) -> Result<&Vec<Value>> {
     descriptor["channels"]
         .as_array()
@@ -404,14 +425,23 @@ pub fn manifest(descriptor: &Value) -> Result<Value> {
         .iter()
         .filter_map(|c| {
             let id = c["id"].as_str()?;
-            Some((
-                id.to_owned(),
-                json!({
-                    "label": c["meta"]["label"],
-                    "description": c["meta"]["blurb"],
-                    "schema": c["configSchema"],
-                }),
-            ))
+            let mut config = json!({
+                "label": c["meta"]["label"],
+                "description": c["meta"]["blurb"],
+                "schema": c["configSchema"],
+            });
+            // The plugins this channel replaces: OpenClaw prefers ours for the channel when
+            // one of them is installed too, unless the user enabled both explicitly.
+            let replaced: Vec<&Value> = c["replaces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|plugin| **plugin != descriptor["id"])
+                .collect();
+            if !replaced.is_empty() {
+                config["preferOver"] = json!(replaced);
+            }
+            Some((id.to_owned(), config))
         })
         .collect();
     let mut manifest = json!({
@@ -479,7 +509,7 @@ fn package_json(descriptor: &Value, transports: &Transports) -> Value {
         files.push(TRANSPORTS_DIR);
     }
     let mut package = json!({
-        "name": descriptor["id"],
+        "name": descriptor["package"],
         "version": descriptor["version"],
         "description": descriptor["description"],
         "type": "module",
@@ -517,7 +547,7 @@ fn platform_package_json(descriptor: &Value, name: &str, addon: &str) -> Value {
     let mut package = json!({
         "name": name,
         "version": descriptor["version"],
-        "description": format!("{}: the prebuilt addon for {}", descriptor["id"].as_str().unwrap_or("imbridge"), platform_suffix()),
+        "description": format!("{}: the prebuilt addon for {}", descriptor["package"].as_str().unwrap_or("imbridge"), platform_suffix()),
         "main": addon,
         "license": "MIT OR Apache-2.0",
         "files": [addon, "README.md"],
@@ -567,9 +597,9 @@ fn readme(descriptor: &Value) -> String {
          which npm picks.\n\n\
          Install this directory as it is: `openclaw plugins install ./{dir} --force --accept-capabilities`\n",
         name = descriptor["name"].as_str().unwrap_or("imbridge"),
-        id = descriptor["id"].as_str().unwrap_or("imbridge"),
+        id = descriptor["package"].as_str().unwrap_or("imbridge"),
         ids = ids.join(", "),
-        dir = PLUGIN_DIR.rsplit('/').next().unwrap_or("imbridge"),
+        dir = descriptor["package"].as_str().unwrap_or("imbridge"),
     )
 }
 
@@ -585,7 +615,7 @@ mod tests {
     use super::*;
 
     fn descriptor(channels: Value) -> Value {
-        json!({"id": "imbridge", "name": "IM Bridge", "description": "d", "version": "0.1.0", "channels": channels})
+        json!({"id": "imbridge", "package": "imbridge", "name": "IM Bridge", "description": "d", "version": "0.1.0", "channels": channels})
     }
 
     fn channel(id: &str, actions: Value, commands: Value) -> Value {
@@ -722,6 +752,40 @@ mod tests {
             let err = with(modules).expect_err("refused");
             assert!(err.to_string().contains(expected), "{err}");
         }
+    }
+
+    #[test]
+    fn channels_prefer_themselves_over_the_plugins_they_replace() {
+        let mut weixin = channel("openclaw-weixin", json!([]), json!([]));
+        weixin["replaces"] = json!(["openclaw-weixin"]);
+        let mut openim = channel("multi-openim", json!([]), json!([]));
+        openim["replaces"] = json!(["multi-openim-channel"]);
+        let all = manifest(&descriptor(json!([weixin.clone(), openim]))).expect("manifest");
+        assert_eq!(
+            all["channelConfigs"]["openclaw-weixin"]["preferOver"],
+            json!(["openclaw-weixin"])
+        );
+        assert_eq!(
+            all["channelConfigs"]["multi-openim"]["preferOver"],
+            json!(["multi-openim-channel"])
+        );
+        // A package of WeChat alone is `openclaw-weixin` itself: nothing to prefer over.
+        let mut alone = descriptor(json!([weixin]));
+        alone["id"] = json!("openclaw-weixin");
+        alone["package"] = json!("imbridge-openclaw-weixin");
+        let manifest = manifest(&alone).expect("manifest");
+        assert_eq!(manifest["id"], json!("openclaw-weixin"));
+        assert!(
+            manifest["channelConfigs"]["openclaw-weixin"]
+                .get("preferOver")
+                .is_none()
+        );
+        assert_eq!(
+            package_name(&alone).expect("name"),
+            "imbridge-openclaw-weixin"
+        );
+        alone["package"] = json!("../evil");
+        assert!(package_name(&alone).is_err());
     }
 
     #[test]

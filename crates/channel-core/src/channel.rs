@@ -91,6 +91,11 @@ pub struct Descriptor {
     pub tool_hints: Vec<String>,
     /// Accounts log in interactively (`openclaw channels login`, a QR code).
     pub interactive_login: bool,
+    /// Plugin ids of the plugins this channel replaces with the same channel id and config
+    /// (the manifest's `preferOver`). The first is the plugin id of a package of this channel
+    /// alone, so `plugins.entries.<id>` written for the old plugin keeps working.
+    #[serde(default)]
+    pub replaces: Vec<String>,
 }
 
 impl Descriptor {
@@ -118,6 +123,7 @@ impl Descriptor {
             id_label: String::new(),
             tool_hints: Vec::new(),
             interactive_login: false,
+            replaces: Vec::new(),
         }
     }
 }

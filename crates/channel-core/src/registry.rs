@@ -411,6 +411,7 @@ mod tests {
                 id_label: "id".into(),
                 tool_hints: vec![],
                 interactive_login: false,
+                replaces: vec![],
             }
         }
         fn state_dir(&self) -> PathBuf {

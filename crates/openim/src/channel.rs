@@ -322,6 +322,7 @@ impl Channel for OpenimChannel {
             )
             .order(76);
         Descriptor {
+            replaces: vec!["multi-openim-channel".into()],
             text_chunk_limit: outbound::CHUNK_CHARS,
             target_hint: "<userID> or group:<groupID>".into(),
             id_label: "Your OpenIM user id".into(),

@@ -82,24 +82,97 @@ fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {
     value
 }
 
+/// Who the plugin is: its id in OpenClaw, its npm package, its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub id: String,
+    pub package: String,
+    pub name: String,
+}
+
+/// A build of one channel that replaces a plugin takes that plugin's id, so the config written
+/// for it (`plugins.entries.<id>`) and `openclaw plugins inspect <id>` keep working; its npm
+/// package is `imbridge-<channel id>`. Any other build is `imbridge`.
+pub fn identity(channels: &[channel_core::Descriptor]) -> Identity {
+    match channels {
+        [one] if !one.replaces.is_empty() => Identity {
+            id: one.replaces[0].clone(),
+            package: format!("{PLUGIN_ID}-{}", one.id),
+            name: format!("IM Bridge: {}", one.meta.label),
+        },
+        _ => Identity {
+            id: PLUGIN_ID.into(),
+            package: PLUGIN_ID.into(),
+            name: "IM Bridge".into(),
+        },
+    }
+}
+
 /// The plugin and every linked channel, as JSON.
 pub fn descriptor() -> serde_json::Value {
     let channels: Vec<_> = CHANNELS
         .values()
         .map(|c| channel_descriptor(c.as_ref()))
         .collect();
+    let descriptors: Vec<_> = CHANNELS.values().map(|c| c.descriptor()).collect();
+    let identity = identity(&descriptors);
+    let labels: Vec<_> = descriptors.iter().map(|d| d.meta.label.as_str()).collect();
     serde_json::json!({
-        "id": PLUGIN_ID,
-        "name": "IM Bridge",
+        "id": identity.id,
+        "package": identity.package,
+        "name": identity.name,
         "version": env!("CARGO_PKG_VERSION"),
-        "description": "WeChat, OpenIM and NetEase Yunxin IM channels for OpenClaw, in Rust.",
+        "description": format!("{} for OpenClaw, in Rust.", join_labels(&labels)),
         "channels": channels,
     })
+}
+
+/// `WeChat`, `WeChat and OpenIM`, `WeChat, OpenIM and NetEase Yunxin IM`.
+fn join_labels(labels: &[&str]) -> String {
+    match labels {
+        [] => "No channels".into(),
+        [one] => format!("{one} channel"),
+        [rest @ .., last] => format!("{} and {last} channels", rest.join(", ")),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn channel(id: &str, label: &str, replaces: &[&str]) -> channel_core::Descriptor {
+        channel_core::Descriptor {
+            replaces: replaces.iter().map(|r| (*r).to_owned()).collect(),
+            ..channel_core::Descriptor::new(
+                id,
+                channel_core::Meta::new(id, label, label),
+                vec![],
+                serde_json::json!({}),
+            )
+        }
+    }
+
+    #[test]
+    fn one_channel_alone_takes_the_id_of_the_plugin_it_replaces() {
+        let weixin = channel("openclaw-weixin", "WeChat", &["openclaw-weixin"]);
+        let openim = channel("multi-openim", "OpenIM", &["multi-openim-channel"]);
+        assert_eq!(
+            identity(std::slice::from_ref(&openim)),
+            Identity {
+                id: "multi-openim-channel".into(),
+                package: "imbridge-multi-openim".into(),
+                name: "IM Bridge: OpenIM".into(),
+            }
+        );
+        assert_eq!(identity(&[weixin.clone(), openim]).id, "imbridge");
+        assert_eq!(identity(&[channel("x", "X", &[])]).id, "imbridge");
+        assert_eq!(identity(&[]).package, "imbridge");
+        assert_eq!(
+            join_labels(&["WeChat", "OpenIM", "NetEase Yunxin IM"]),
+            "WeChat, OpenIM and NetEase Yunxin IM channels"
+        );
+        assert_eq!(join_labels(&["WeChat"]), "WeChat channel");
+    }
 
     #[test]
     fn every_linked_channel_declares_valid_actions_and_commands() {

@@ -169,6 +169,7 @@ impl Channel for WeixinChannel {
             .blurb("Personal WeChat through Tencent's iLink bot API; log in by scanning a QR code.")
             .order(75);
         Descriptor {
+            replaces: vec!["openclaw-weixin".into()],
             text_chunk_limit: 4000,
             target_hint: "<user id>@im.wechat".into(),
             id_label: "Your WeChat user id".into(),

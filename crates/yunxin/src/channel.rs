@@ -323,6 +323,7 @@ impl Channel for YunxinChannel {
         )
         .order(77);
         Descriptor {
+            replaces: vec!["netease-yunxin".into()],
             text_chunk_limit: outbound::CHUNK_CHARS,
             target_hint: "<accid> or team:<teamId>".into(),
             id_label: "Your NIM account id (accid)".into(),
