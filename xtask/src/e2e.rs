@@ -31,15 +31,14 @@ impl Stack {
     /// Builds everything under `dir` with our packaged plugin and starts the gateway.
     /// `allow_from` seeds the config.
     pub fn start(dir: &Path, allow_from: &[String]) -> Result<Self> {
-        let mut stack = Self::prepare(dir, allow_from, true)?;
+        let mut stack = Self::prepare(dir, allow_from, package::run(None, true)?)?;
         stack.launch()?;
         Ok(stack)
     }
 
-    /// [`Stack::start`] up to the launch, so the caller may adjust the gateway first; the
-    /// plugin is built in release mode or not.
-    pub fn prepare(dir: &Path, allow_from: &[String], release: bool) -> Result<Self> {
-        let plugin = package::run(None, release)?;
+    /// [`Stack::start`] up to the launch, with `plugin` (all channels or one alone, release or
+    /// debug), so the caller may adjust the gateway first.
+    pub fn prepare(dir: &Path, allow_from: &[String], plugin: package::Packaged) -> Result<Self> {
         let mut stack = Self::new(dir)?;
         // The Yunxin part drives a stub of NetEase's SDK inside the gateway through files.
         stack

@@ -624,11 +624,11 @@ fn setup_command(stack: &Stack, s: &Server) -> Result {
 fn inject_bulk(
     s: &Server,
     phase: &str,
-    before_batch: impl Fn(),
+    before_batch: impl Fn() -> Result,
     after_batch: impl Fn() -> Result,
 ) -> Result {
     for n in 0..BULK_EACH {
-        before_batch();
+        before_batch()?;
         for p in 0..BULK_PEERS {
             let peer = bulk_peer(p);
             s.sim
@@ -638,6 +638,20 @@ fn inject_bulk(
     }
     Ok(())
 }
+
+/// How many times the gateway's log says the account of `bot` connected and caught up.
+fn caught_up_lines(stack: &Stack, bot: &str) -> usize {
+    stack
+        .gateway
+        .log()
+        .lines()
+        .filter(|line| line.contains(CAUGHT_UP) && line.contains(bot))
+        .count()
+}
+
+/// What the OpenIM account logs once it is connected and has synced (openim's
+/// `gateway/mod.rs`).
+const CAUGHT_UP: &str = "connected and caught up";
 
 /// Waits for every reply of `phase`, then checks each came exactly once and in order per peer.
 fn expect_bulk(s: &Server, phase: &str) -> Result {
@@ -699,16 +713,40 @@ fn bulk(stack: &mut Stack, s: &Server) -> Result {
         "100 messages over 20 conversations while the connection keeps dropping: each once, in order",
     );
     // Each round of 20 is stored while the bot is away; it reconnects and catches up before
-    // the next drop, with turns of earlier rounds still running.
+    // the next drop, with turns of earlier rounds still running. "Back" is the client's own
+    // word for it (its "connected and caught up" line), not the server's: the server counts a
+    // websocket online the moment it opens, before the client has synced, and a drop landing
+    // in that window found no connection to drop on a busy machine.
     let drops = std::cell::Cell::new(0);
+    let caught_up = || caught_up_lines(stack, s.bot);
+    let before = std::cell::Cell::new(caught_up());
     inject_bulk(
         s,
         "B1",
-        || drops.set(drops.get() + s.sim.drop_connections(s.bot)),
         || {
-            wait("the bot back after a drop", Duration::from_secs(60), || {
-                s.sim.online(s.bot).then_some(())
-            })
+            // A drop needs a connection to drop: the account may be between two (the setup
+            // step before restarts it), so this waits for one rather than counting a miss.
+            let dropped = wait(
+                "a connection of the bot to drop",
+                Duration::from_secs(60),
+                || {
+                    let seen = caught_up();
+                    let dropped = s.sim.drop_connections(s.bot);
+                    (dropped > 0).then(|| {
+                        before.set(seen);
+                        dropped
+                    })
+                },
+            )?;
+            drops.set(drops.get() + dropped);
+            Ok(())
+        },
+        || {
+            wait(
+                "the bot caught up after a drop",
+                Duration::from_secs(60),
+                || (caught_up() > before.get()).then_some(()),
+            )
         },
     )?;
     eprintln!("dropped {} connections while storing", drops.get());
@@ -723,7 +761,7 @@ fn bulk(stack: &mut Stack, s: &Server) -> Result {
     wait("the bot offline", Duration::from_secs(30), || {
         (!s.sim.online(s.bot)).then_some(())
     })?;
-    inject_bulk(s, "B2", || {}, || Ok(()))?;
+    inject_bulk(s, "B2", || Ok(()), || Ok(()))?;
     stack.gateway.start()?;
     wait("the bot back online", Duration::from_secs(120), || {
         s.sim.online(s.bot).then_some(())

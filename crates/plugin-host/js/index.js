@@ -27,14 +27,22 @@ function pumpLogs(logger) {
   setInterval(flush, 250).unref();
 }
 
+// A channel's tools go to the agent only where the channel has a config section: every tool
+// offered is in each turn's tool catalogue and prompt, and without a section the channel has
+// no account for it to act for. A context without config (discovery) gets every tool.
+function channelConfigured(ctx, channelId) {
+  const config = ctx?.getRuntimeConfig?.() ?? ctx?.runtimeConfig ?? ctx?.config;
+  return config == null || config.channels?.[channelId] != null;
+}
+
 // Every Tool action as an agent tool (declared in the manifest's `contracts.tools`). A factory,
-// so each call knows the calling agent's workspace.
+// so each call knows the calling agent's workspace and config.
 function registerTools(api) {
   if (typeof api.registerTool !== "function") return;
   for (const d of plugin.channels) {
     for (const spec of d.actions ?? []) {
       if (spec.kind !== "tool") continue;
-      const factory = (ctx) => ({
+      const factory = (ctx) => channelConfigured(ctx, d.id) ? ({
         name: spec.name,
         label: spec.name,
         description: spec.description,
@@ -50,7 +58,7 @@ function registerTools(api) {
           }
           return { content: [{ type: "text", text: JSON.stringify(result) }], details: result };
         },
-      });
+      }) : null;
       api.registerTool(factory, { name: spec.name, optional: spec.optional === true });
     }
   }

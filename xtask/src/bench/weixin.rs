@@ -271,7 +271,10 @@ fn gateway_side(
     let tmp_before = fidelity::files_in(Path::new(fidelity::TENCENT_TMP));
     let mut stack = match plugin {
         Plugin::Ours => {
-            let mut stack = Stack::prepare(dir, &peers, release)?;
+            // Like for like: WeChat alone, as Tencent's plugin is. The all-in-one package also
+            // registers OpenIM's agent tools, which every turn's tool catalogue then carries.
+            let package = crate::package::run(Some(vec!["weixin".into()]), release)?;
+            let mut stack = Stack::prepare(dir, &peers, package)?;
             // Only the timing events on top of the usual level: two lines per turn.
             stack.gateway.env.push((
                 "IMBRIDGE_LOG".into(),

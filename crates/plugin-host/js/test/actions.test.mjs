@@ -110,6 +110,22 @@ test("each registration mode gets what OpenClaw expects of it", () => {
   assert.deepEqual(cli.opts.descriptors, [{ name: ID, description: "Testkit accounts (tests only)", hasSubcommands: true }]);
 });
 
+test("a channel's tools reach the agent only where that channel is configured", () => {
+  const api = fakeApi("full");
+  const factories = [];
+  api.registerTool = (factory, opts) => factories.push({ factory, opts });
+  entry.register(api);
+  const ours = factories.filter(({ opts }) => opts.name.startsWith("imbridge_testkit_"));
+  assert.equal(ours.length, 2);
+  for (const { factory, opts } of ours) {
+    assert.equal(factory({ config: { channels: { other: {} } } }), null, opts.name);
+    assert.equal(factory({ getRuntimeConfig: () => section({ a: {} }) })?.name, opts.name);
+    assert.equal(factory({ runtimeConfig: section({}) })?.name, opts.name);
+    // Discovery asks without a config: every tool is listed.
+    assert.equal(factory({ workspaceDir: "/w" })?.name, opts.name);
+  }
+});
+
 test("a tool calls the operator's global function and saves the token without a restart", async (t) => {
   const api = fakeApi("full", section({ a1: { token: "old", url: "http://x" } }));
   entry.register(api);
