@@ -131,6 +131,15 @@ pub fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// An HTTPS client for the package registries (PyPI, npm). reqwest is built without a default
+/// TLS provider; another one installed first is as good.
+pub fn registry_client() -> Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .build()?)
+}
+
 /// Cargo's build directory: `CARGO_TARGET_DIR` when set (relative to the root when relative),
 /// else `target/`.
 pub fn target_dir() -> PathBuf {

@@ -39,17 +39,12 @@ const DIST: &str = "dist";
 /// `linux-x64-gnu` and friends: the napi-rs platform naming, which the JS loader computes too
 /// (`lib/native.js`).
 pub fn platform_suffix() -> String {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "x64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    match (std::env::consts::OS, cfg!(target_env = "musl")) {
-        ("linux", false) => format!("linux-{arch}-gnu"),
-        ("linux", true) => format!("linux-{arch}-musl"),
-        ("macos", _) => format!("darwin-{arch}"),
-        ("windows", _) => format!("win32-{arch}-msvc"),
-        (os, _) => format!("{os}-{arch}"),
+    let (os, cpu) = (node_os(), node_cpu());
+    match (os, cfg!(target_env = "musl")) {
+        ("linux", false) => format!("linux-{cpu}-gnu"),
+        ("linux", true) => format!("linux-{cpu}-musl"),
+        ("win32", _) => format!("win32-{cpu}-msvc"),
+        _ => format!("{os}-{cpu}"),
     }
 }
 
@@ -86,8 +81,9 @@ pub fn run(features: Option<Vec<String>>, release: bool) -> Result<Packaged> {
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging)?;
     fs::copy(&built, staging.join(&addon))?;
-    let descriptor = read_descriptor(&sh, &staging.join(&addon))?;
+    let descriptor = read_descriptor(&sh, &staging.join(&addon));
     let _ = fs::remove_dir_all(&staging);
+    let descriptor = descriptor?;
     let main_name = package_name(&descriptor)?.to_owned();
     let platform_name = format!("{main_name}-{platform}");
     let platform_dir = root.join(DIST).join(&platform_name);

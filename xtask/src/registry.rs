@@ -81,12 +81,9 @@ impl LocalRegistry {
             });
             served.insert(name, (packument, BTreeMap::from([(file, bytes)])));
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let shared = Arc::new(Shared {
             packages: served,
-            client: reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(30))
-                .build()?,
+            client: crate::registry_client()?,
             asked: std::sync::Mutex::default(),
         });
         let (stop, mut stopped) = watch::channel(false);

@@ -124,11 +124,7 @@ fn pick<'a>(files: &'a [File], version: &str, arch: &str) -> Option<&'a File> {
 }
 
 async fn download_wheel(name: &str, version: &str, arch: &str) -> Result<Vec<u8>> {
-    // reqwest is built without a default TLS provider; another one installed first is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(30))
-        .build()?;
+    let client = crate::registry_client()?;
     let index = format!("https://pypi.org/simple/{name}/");
     let project: Project = client
         .get(&index)

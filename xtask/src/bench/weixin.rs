@@ -162,56 +162,44 @@ pub(super) fn gateway(out: &Path, quick: bool) -> Result<(Vec<Row>, Value)> {
         }
     };
     let figure = |key: &str| pick(&ours, key);
-    let mut rows = vec![
-        Row {
+    let mut rows = Vec::new();
+    for (figure_of, key, target) in [
+        (
+            "turns/s, injected to reply at the simulator",
+            "turnsPerSecond",
+            Target::None,
+        ),
+        (
+            "gateway CPU seconds per 100 turns",
+            "cpuSecondsPer100",
+            Target::AtMost(1.0),
+        ),
+        (
+            "gateway RSS MB after the warm-up turn, before the load",
+            "warmRssMb",
+            Target::None,
+        ),
+        (
+            "gateway RSS MB at the end (VmRSS)",
+            "rssMb",
+            Target::AtMost(1.0),
+        ),
+        ("gateway peak RSS MB (VmHWM)", "hwmMb", Target::AtMost(1.0)),
+        (
+            "turn seconds p50, injected to reply",
+            "turnP50Seconds",
+            Target::None,
+        ),
+    ] {
+        rows.push(Row {
             bench: "weixin-gateway",
-            figure: "turns/s, injected to reply at the simulator".into(),
-            ours: figure("turnsPerSecond")?,
-            reference: reference("turnsPerSecond")?,
+            figure: figure_of.into(),
+            ours: figure(key)?,
+            reference: reference(key)?,
             against: against.clone(),
-            target: Target::None,
-        },
-        Row {
-            bench: "weixin-gateway",
-            figure: "gateway CPU seconds per 100 turns".into(),
-            ours: figure("cpuSecondsPer100")?,
-            reference: reference("cpuSecondsPer100")?,
-            against: against.clone(),
-            target: Target::AtMost(1.0),
-        },
-        Row {
-            bench: "weixin-gateway",
-            figure: "gateway RSS MB after the warm-up turn, before the load".into(),
-            ours: figure("warmRssMb")?,
-            reference: reference("warmRssMb")?,
-            against: against.clone(),
-            target: Target::None,
-        },
-        Row {
-            bench: "weixin-gateway",
-            figure: "gateway RSS MB at the end (VmRSS)".into(),
-            ours: figure("rssMb")?,
-            reference: reference("rssMb")?,
-            against: against.clone(),
-            target: Target::AtMost(1.0),
-        },
-        Row {
-            bench: "weixin-gateway",
-            figure: "gateway peak RSS MB (VmHWM)".into(),
-            ours: figure("hwmMb")?,
-            reference: reference("hwmMb")?,
-            against: against.clone(),
-            target: Target::AtMost(1.0),
-        },
-        Row {
-            bench: "weixin-gateway",
-            figure: "turn seconds p50, injected to reply".into(),
-            ours: figure("turnP50Seconds")?,
-            reference: reference("turnP50Seconds")?,
-            against: against.clone(),
-            target: Target::None,
-        },
-    ];
+            target,
+        });
+    }
     // The plugin's own latency, ours only; the target is on the whole way in.
     for (figure_of, key, target) in [
         (
