@@ -299,7 +299,7 @@ fn step(name: &str) {
     step_of("", name);
 }
 
-fn check(ok: bool, what: impl Into<String>) -> Result {
+pub(crate) fn check(ok: bool, what: impl Into<String>) -> Result {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
@@ -309,6 +309,8 @@ pub enum Part {
     Weixin,
     Openim,
     Yunxin,
+    /// Ours in place of the TypeScript plugins: identity, and Tencent's plugin beside ours.
+    Dropin,
 }
 
 pub fn run(keep: bool, only: Option<Part>) -> Result {
@@ -316,9 +318,15 @@ pub fn run(keep: bool, only: Option<Part>) -> Result {
     let allowed = IlinkSim::new_bot().owner;
     let stranger = IlinkSim::new_bot().owner;
     let started = *STARTED.get_or_init(Instant::now);
-    let mut stack = Stack::start(&dir, std::slice::from_ref(&allowed))?;
+    let plugin = package::run(None, true)?;
+    let mut stack = Stack::prepare(&dir, std::slice::from_ref(&allowed), plugin.clone())?;
+    let runs = |part| only.is_none_or(|only| only == part);
     let result = (|| {
-        let runs = |part| only.is_none_or(|only| only == part);
+        if only == Some(Part::Dropin) {
+            // The main gateway is not needed.
+        } else {
+            stack.launch()?;
+        }
         if runs(Part::Weixin) {
             scenario(&mut stack, &allowed, &stranger)?;
         }
@@ -328,8 +336,9 @@ pub fn run(keep: bool, only: Option<Part>) -> Result {
         if runs(Part::Yunxin) {
             crate::e2e_yunxin::scenario(&stack)?;
         }
-        if runs(Part::Weixin) {
+        if runs(Part::Dropin) {
             crate::e2e_dropin::scenario(&dir.join("drop-in"))?;
+            crate::e2e_dropin::beside_tencent(&dir.join("beside"), &plugin)?;
         }
         Ok(())
     })();

@@ -1,5 +1,5 @@
-//! Everything that crosses between Rust and the JS entry, as types: the events JS pulls with
-//! `next`, the host requests among them, JS's answers, and the envelope every export returns.
+//! Everything that crosses between Rust and the JS entry, as types: the events JS hears with
+//! `listen`, the host requests among them, JS's answers, and the envelope every export returns.
 //! `js/boundary.schema.json` is generated from these types (see the test below); the JS tests
 //! check the entry against it, so a request kind added here without a JS service fails CI.
 //!
@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One event of a session; `next()` hands them to JS in batches.
+/// One event of a session; `listen` hands each to JS as it happens.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {

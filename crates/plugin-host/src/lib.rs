@@ -10,17 +10,19 @@
 //! import { native } from "./lib/native.js";
 //! const { channels } = native.descriptor();
 //! const handle = await native.startAccount("openclaw-weixin", "b0f5-im-bot", JSON.stringify(section));
-//! for (;;) {
-//!   const events = await native.next(handle);   // [request | status | stopped, …]
-//!   if (events === null) break;
-//!   // … answer requests with native.respond(handle, event.id, true, JSON.stringify(result)),
-//!   // until a `stopped` event
-//! }
+//! native.listen(handle, (json) => {
+//!   // one event (request | status | stopped), as JSON; null once the session is over.
+//!   // Answer requests with native.respond(handle, event.id, true, JSON.stringify(result));
+//!   // after the `stopped` event, native.release(handle).
+//! });
 //! ```
 //!
+//! Events are pushed, not pulled: a pull would park a task of ours until JS asks again, and each
+//! such round costs a thread wake-up on both sides, per request.
+//!
 //! Logins (`startLogin`), actions (`startAction`: agent tools and gateway methods) and CLI
-//! commands (`startCommand`) are sessions too: their events are pulled with `next` the same
-//! way, and host services they need (prompts, global functions, config writes) are requests.
+//! commands (`startCommand`) are sessions too: their events reach `listen` the same way, and
+//! host services they need (prompts, global functions, config writes) are requests.
 //!
 //! Accounts and actions may run transport modules in JS (requests `transport.open`,
 //! `transport.call`, `transport.close`); JS hands each event a module emits to
@@ -47,9 +49,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use channel_core::{CancellationToken, ChannelError, Outbound, Receipt};
 use napi::bindgen_prelude::create_custom_tokio_runtime;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::boundary::{DeliveredReply, Event, HostFailure, TransportEvent};
 use crate::guard::{guard, guard_async};
@@ -81,7 +83,6 @@ fn init() {
 /// One running account.
 struct Session {
     host: Arc<JsHost>,
-    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
     cancel: CancellationToken,
 }
 
@@ -90,13 +91,11 @@ static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
 
 /// Registers a new session and returns its handle, its host and its stop switch.
 fn open_session() -> (u32, Arc<JsHost>, CancellationToken) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let host = JsHost::new(tx);
+    let host = JsHost::new();
     let cancel = CancellationToken::new();
     let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
     let session = Session {
         host: Arc::clone(&host),
-        events: tokio::sync::Mutex::new(rx),
         cancel: cancel.clone(),
     };
     SESSIONS
@@ -172,7 +171,7 @@ pub fn parse_target(channel: String, raw: String) -> String {
     guard(|| registry::channel(&channel)?.parse_target(&raw))
 }
 
-/// Starts an account's receive loop; returns the handle to pull its events with.
+/// Starts an account's receive loop; returns the handle to `listen` to.
 #[napi]
 pub async fn start_account(channel: String, account: String, section: String) -> String {
     guard_async(async move {
@@ -205,7 +204,7 @@ pub async fn start_account(channel: String, account: String, section: String) ->
 
 /// Starts an interactive login (QR scan) for `account` (`null`: a new one); returns a handle
 /// whose events (`qr`, `message`, `request` op `prompt`, then `loginDone` or `stopped`) are
-/// pulled with `next`.
+/// heard with `listen`.
 #[napi]
 pub async fn start_login(channel: String, section: String, account: Option<String>) -> String {
     guard_async(async move {
@@ -243,7 +242,7 @@ pub fn list_commands(channel: String) -> String {
 
 /// Starts action `name` of `channel` with JSON `args`; returns a handle whose events (`request`
 /// ops `global.call` and `config.set`, then `actionDone {result}` or `stopped {error}`) are
-/// pulled with `next`. `stopAccount(handle)` cancels it. An unknown action rejects at once.
+/// heard with `listen`. `stopAccount(handle)` cancels it. An unknown action rejects at once.
 #[napi]
 pub async fn start_action(channel: String, section: String, name: String, args: String) -> String {
     guard_async(async move {
@@ -281,7 +280,7 @@ pub async fn start_action(channel: String, section: String, name: String, args: 
 
 /// Starts `openclaw <command> <subcommand>` of `channel` with its parsed options (JSON, by
 /// key); returns a handle whose events (`message`, `request` op `prompt`, then `commandDone
-/// {outcome}` or `stopped {error}`) are pulled with `next`. An unknown command rejects at once.
+/// {outcome}` or `stopped {error}`) are heard with `listen`. An unknown command rejects at once.
 #[napi]
 pub async fn start_command(
     channel: String,
@@ -340,31 +339,51 @@ pub async fn logout(channel: String, section: String, account: String) -> String
     .await
 }
 
-/// The events of a session ([`Event`]) queued so far, in order: at least one (it waits for the
-/// first), at most [`EVENT_BATCH`]. `null` once the session is gone.
-///
-/// A batch, not one event per call: each call's answer costs JS a wake-up of its event loop, and
-/// a burst of messages (a busy group, a catch-up) queues its turns faster than a busy loop takes
-/// them one by one.
-#[napi]
-pub async fn next(handle: u32) -> String {
-    guard_async(async move {
-        let Some(session) = find_session(handle) else {
-            return Ok(None);
+/// JS's listener: a function called with each event as JSON, then with `null` at the end.
+type EventCallback =
+    ThreadsafeFunction<Option<String>, napi::Unknown<'static>, Option<String>, napi::Status, false>;
+
+struct JsListener(EventCallback);
+
+impl session::Listener for JsListener {
+    fn hear(&self, event: Event) -> bool {
+        let json = match serde_json::to_string(&event) {
+            Ok(json) => json,
+            Err(err) => {
+                tracing::error!(%err, "an event could not be written as JSON; dropped");
+                return true;
+            }
         };
-        let mut events = session.events.lock().await;
-        let mut batch = Vec::new();
-        if events.recv_many(&mut batch, EVENT_BATCH).await == 0 {
-            return Ok(None);
-        }
-        Ok(Some(batch))
-    })
-    .await
+        // Queued for Node's event loop; several queued calls run in one wake-up of it.
+        self.0
+            .call(Some(json), ThreadsafeFunctionCallMode::NonBlocking)
+            == napi::Status::Ok
+    }
+
+    fn end(&self) {
+        let _ = self.0.call(None, ThreadsafeFunctionCallMode::NonBlocking);
+    }
 }
 
-/// The most events one [`next`] hands over: enough for a burst, small enough that JS answers
-/// the first request of a batch soon.
-const EVENT_BATCH: usize = 256;
+/// Hands each event of session `handle` ([`Event`], as JSON) to `listener` as it happens, in
+/// order, starting with those made before this call; then `null` once the session is over (it
+/// was released, or has nothing left to say). False when the session is already gone.
+///
+/// The listener keeps Node's event loop alive until `release(handle)`. It runs on the event
+/// loop and must not throw: Node treats a throw there as uncaught.
+#[napi]
+pub fn listen(
+    handle: u32,
+    #[napi(ts_arg_type = "(event: string | null) => void")] listener: EventCallback,
+) -> String {
+    guard(|| {
+        let Some(session) = find_session(handle) else {
+            return Ok(false);
+        };
+        session.host.listen(Box::new(JsListener(listener)))?;
+        Ok(true)
+    })
+}
 
 /// Answers request `id` of a session: `ok` with its JSON result, or a JSON [`HostFailure`].
 /// An answer Rust cannot read still answers the request, as a failure that says so, so the
@@ -408,7 +427,7 @@ pub async fn deliver(handle: u32, turn_id: u32, payload: String) -> String {
     .await
 }
 
-/// Stops a running account (or cancels a login, action or command); its `next()` then yields
+/// Stops a running account (or cancels a login, action or command); its listener then hears
 /// the `stopped` event.
 #[napi]
 pub fn stop_account(handle: u32) -> String {

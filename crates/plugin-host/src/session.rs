@@ -1,5 +1,5 @@
-//! A session as the JS entry sees it (a running account, a login, an action or a command): a
-//! queue of events to pull, and the host services (routing, turns, the pairing store, global
+//! A session as the JS entry sees it (a running account, a login, an action or a command): the
+//! events it pushes to JS's listener, and the host services (routing, turns, the pairing store, global
 //! functions, config writes, prompts, transport modules) that Rust asks JS for.
 //!
 //! Every request is an event with an id; JS answers it with `respond(id, …)`. Replies of a turn
@@ -43,11 +43,30 @@ const TRANSPORT_CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// JS's answer to a request: a JSON result, or its failure.
 pub type Answer = Result<Value, HostFailure>;
 
+/// JS's side of a session's events: each one goes to JS as it happens, without a task of
+/// ours waiting on JS to ask for it (every such wait costs a wake-up of a thread on each side).
+pub trait Listener: Send + Sync {
+    /// Hands `event` to JS; false when JS can take nothing more.
+    fn hear(&self, event: Event) -> bool;
+    /// Nothing more will come: the session is over.
+    fn end(&self);
+}
+
+/// Where a session's events go.
+enum Outlet {
+    /// JS has not listened yet (it learns the handle only once the session started): the
+    /// events wait, in order.
+    Held(Vec<Event>),
+    Listening(Box<dyn Listener>),
+    /// Released: JS takes nothing more.
+    Closed,
+}
+
 /// The host of one running account, backed by the JS entry.
 pub struct JsHost {
     /// This host, for the transports it hands out.
     me: Weak<JsHost>,
-    events: mpsc::UnboundedSender<Event>,
+    outlet: Mutex<Outlet>,
     pending: Mutex<HashMap<u32, oneshot::Sender<Answer>>>,
     repliers: Mutex<HashMap<u32, Arc<dyn Replier>>>,
     /// Open transport modules by id: where their events go.
@@ -62,10 +81,10 @@ impl std::fmt::Debug for JsHost {
 }
 
 impl JsHost {
-    pub fn new(events: mpsc::UnboundedSender<Event>) -> Arc<Self> {
+    pub fn new() -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
-            events,
+            outlet: Mutex::new(Outlet::Held(Vec::new())),
             pending: Mutex::default(),
             repliers: Mutex::default(),
             transports: Mutex::default(),
@@ -73,9 +92,45 @@ impl JsHost {
         })
     }
 
+    /// Sends `event` to JS, or holds it until JS listens. A released session has nobody left
+    /// to tell.
     pub fn emit(&self, event: Event) {
-        // A closed queue means JS stopped listening; nothing is left to tell.
-        let _ = self.events.send(event);
+        self.offer(event);
+    }
+
+    /// [`JsHost::emit`], saying whether JS will see it: false once JS takes nothing more.
+    fn offer(&self, event: Event) -> bool {
+        // Under the lock, so events from several threads reach JS in the order they were made.
+        match &mut *lock(&self.outlet) {
+            Outlet::Held(events) => {
+                events.push(event);
+                true
+            }
+            Outlet::Listening(listener) => listener.hear(event),
+            Outlet::Closed => false,
+        }
+    }
+
+    /// From now on, events go to `listener`: first those held, in order. A session has one
+    /// listener; a released one ends the listener at once.
+    pub fn listen(&self, listener: Box<dyn Listener>) -> Result<(), ChannelError> {
+        let mut outlet = lock(&self.outlet);
+        match &mut *outlet {
+            Outlet::Held(held) => {
+                for event in held.drain(..) {
+                    listener.hear(event);
+                }
+                *outlet = Outlet::Listening(listener);
+                Ok(())
+            }
+            Outlet::Listening(_) => Err(ChannelError::bad_input(
+                "this session already has a listener",
+            )),
+            Outlet::Closed => {
+                listener.end();
+                Ok(())
+            }
+        }
     }
 
     /// JS answered request `id`.
@@ -133,7 +188,7 @@ impl JsHost {
         let op = request.op();
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id, tx);
-        if self.events.send(Event::Request { id, request }).is_err() {
+        if !self.offer(Event::Request { id, request }) {
             lock(&self.pending).remove(&id);
             return Err(ChannelError::transient(format!(
                 "host went away before {op}"
@@ -188,10 +243,24 @@ impl JsHost {
     }
 
     /// The session's handle was released: JS answers nothing any more. Waiting requests fail at
-    /// once and transports deliver no more events (JS closes the modules it still runs).
+    /// once and transports deliver no more events (JS closes the modules it still runs). The
+    /// listener goes now, not when the last task holding this host ends: it keeps Node's event
+    /// loop alive, and a CLI command must be able to exit.
     pub fn detach(&self) {
+        let outlet = std::mem::replace(&mut *lock(&self.outlet), Outlet::Closed);
+        if let Outlet::Listening(listener) = outlet {
+            listener.end();
+        }
         lock(&self.transports).clear();
         lock(&self.pending).clear();
+    }
+}
+
+impl Drop for JsHost {
+    fn drop(&mut self) {
+        if let Outlet::Listening(listener) = &*lock(&self.outlet) {
+            listener.end();
+        }
     }
 }
 
@@ -554,8 +623,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_round_trip_and_time_out_cleanly() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = JsHost::new(tx);
+        let (host, mut rx) = listened();
         let asking = {
             let host = Arc::clone(&host);
             tokio::spawn(async move {
@@ -597,8 +665,7 @@ mod tests {
 
     #[tokio::test]
     async fn globals_and_config_writes_travel_as_requests() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = JsHost::new(tx);
+        let (host, mut rx) = listened();
         let calling = {
             let host = Arc::clone(&host);
             tokio::spawn(async move {
@@ -645,6 +712,22 @@ mod tests {
         assert!(empty.is_err());
     }
 
+    /// What JS would do: hear every event in a queue.
+    impl Listener for mpsc::UnboundedSender<Event> {
+        fn hear(&self, event: Event) -> bool {
+            self.send(event).is_ok()
+        }
+        fn end(&self) {}
+    }
+
+    /// A host with a listener, and what it hears.
+    fn listened() -> (Arc<JsHost>, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let host = JsHost::new();
+        host.listen(Box::new(tx)).expect("first listener");
+        (host, rx)
+    }
+
     /// The next request JS would see.
     async fn next_request(rx: &mut mpsc::UnboundedReceiver<Event>) -> (u32, &'static str, Value) {
         match rx.recv().await {
@@ -685,8 +768,7 @@ mod tests {
 
     #[tokio::test]
     async fn transports_open_call_route_events_and_close_once() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = JsHost::new(tx);
+        let (host, mut rx) = listened();
         let (transport, id, mut events) = opened(&host, &mut rx).await;
         assert_eq!(
             events.recv().await,
@@ -763,8 +845,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_module_that_fails_to_open_leaves_nothing_behind() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = JsHost::new(tx);
+        let (host, mut rx) = listened();
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let opening = {
             let host = Arc::clone(&host);
@@ -790,8 +871,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transport_calls_wait_longer_than_services_and_opens_that_time_out_are_closed() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = JsHost::new(tx);
+        let (host, mut rx) = listened();
         let (transport, id, _events) = opened(&host, &mut rx).await;
         let login = {
             let transport = Arc::clone(&transport);
@@ -842,8 +922,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_ending_session_closes_its_transports_and_a_released_one_drops_their_events() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let host = JsHost::new(tx);
+        let (host, mut rx) = listened();
         let (_first, first, mut first_events) = opened(&host, &mut rx).await;
         let (_second, second, _) = opened(&host, &mut rx).await;
         first_events.recv().await;
@@ -881,9 +960,8 @@ mod tests {
 
     #[tokio::test]
     async fn requests_fail_at_once_when_js_stopped_listening() {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let host = JsHost::new(tx);
-        drop(rx);
+        let (host, _rx) = listened();
+        host.detach();
         let (events_tx, _events) = mpsc::unbounded_channel();
         let err = host
             .open_transport("nim-sdk", Value::Null, events_tx)
@@ -892,6 +970,67 @@ mod tests {
         assert!(
             err.message.contains("went away before transport.open"),
             "{err}"
+        );
+    }
+
+    /// Counts what it hears, and whether it was ended.
+    #[derive(Default)]
+    struct Ear {
+        heard: Mutex<Vec<String>>,
+        ended: AtomicU32,
+    }
+
+    impl Listener for Arc<Ear> {
+        fn hear(&self, event: Event) -> bool {
+            let json = serde_json::to_value(&event).expect("json");
+            lock(&self.heard).push(json["type"].as_str().unwrap_or("?").to_owned());
+            true
+        }
+        fn end(&self) {
+            self.ended.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn events_wait_for_the_listener_in_order_and_a_release_ends_it_once() {
+        let host = JsHost::new();
+        assert!(host.offer(Event::Status {
+            patch: StatusPatch::default()
+        }));
+        assert!(host.offer(Event::Stopped { error: None }));
+        let ear = Arc::new(Ear::default());
+        host.listen(Box::new(Arc::clone(&ear))).expect("first");
+        assert_eq!(
+            *lock(&ear.heard),
+            ["status", "stopped"],
+            "held, then handed over in order"
+        );
+        assert!(host.offer(Event::Stopped { error: None }));
+        assert_eq!(lock(&ear.heard).len(), 3, "then each as it comes");
+        let again = host.listen(Box::new(Arc::new(Ear::default())));
+        assert!(again.is_err(), "one listener per session");
+
+        host.detach();
+        assert!(
+            !host.offer(Event::Stopped { error: None }),
+            "a released session takes nothing"
+        );
+        drop(host);
+        assert_eq!(
+            ear.ended.load(Ordering::Relaxed),
+            1,
+            "ended by the release, not again by the drop"
+        );
+
+        let late = Arc::new(Ear::default());
+        let host = JsHost::new();
+        host.detach();
+        host.listen(Box::new(Arc::clone(&late)))
+            .expect("a released session still answers");
+        assert_eq!(
+            late.ended.load(Ordering::Relaxed),
+            1,
+            "told at once that nothing will come"
         );
     }
 }

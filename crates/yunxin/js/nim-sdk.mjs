@@ -50,17 +50,10 @@ const LOGIN_EVENTS = {
     err ? { type: toNumber(type), state: toNumber(state), code: codeOf(err) } : { type: toNumber(type), state: toNumber(state) },
   ],
 };
+// `onSendMessage` (a send's state changes) is not forwarded: the send's own answer carries its
+// outcome, and each event crossing into Rust wakes its threads, twice per send for nothing.
 const MESSAGE_EVENTS = {
   onReceiveMessages: (messages) => ["receiveMessages", (Array.isArray(messages) ? messages : []).map(reduceMessage)],
-  onSendMessage: (message) => [
-    "sendMessage",
-    {
-      messageClientId: toText(message?.messageClientId) ?? "",
-      messageServerId: toText(message?.messageServerId) ?? "",
-      sendingState: toNumber(message?.sendingState),
-      errorCode: toNumber(message?.messageStatus?.errorCode ?? 200),
-    },
-  ],
 };
 
 function toNumber(value) {

@@ -2,7 +2,7 @@
 // Every method forwards to Rust; what is left here is the shape of OpenClaw's API.
 import { native } from "./native.js";
 import { accountServices, currentConfig, hostServices, runtimeOf, sectionOf, touchChannelConfig } from "./services.js";
-import { answer, drive, terminalPrompter, waitFor } from "./session.js";
+import { answer, drive, eventsOf, terminalPrompter, waitFor } from "./session.js";
 import { sessionTransports } from "./transports.js";
 
 // The host's identity of one delivery (part), when it has one.
@@ -256,9 +256,10 @@ export function buildChannel(d, api) {
         abortSignal?.addEventListener("abort", stop, { once: true });
         if (abortSignal?.aborted) stop();
         try {
+          const stream = eventsOf(handle, log);
           let stopped;
           while (!stopped) {
-            const events = await native.next(handle);
+            const events = await stream.next();
             if (events == null) break;
             for (const event of events) {
               if (event.type === "request") {

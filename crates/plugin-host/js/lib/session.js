@@ -33,12 +33,43 @@ export async function answer(handle, event, serve, log) {
   }
 }
 
-// Pulls a session's events until it ends and returns its result. `onRequest` answers host
+// The events of session `handle` as Rust pushes them: `next()` resolves with every event
+// that arrived since the last call (at least one), or null once the session is over.
+export function eventsOf(handle, log) {
+  const queue = [];
+  let over = false;
+  let wake = null;
+  // Called from Node's event loop on Rust's behalf: a throw here would be uncaught.
+  const heard = (json) => {
+    try {
+      if (json == null) over = true;
+      else queue.push(JSON.parse(json));
+    } catch (err) {
+      log?.error?.(`imbridge: an event of session ${handle} could not be read: ${err?.message ?? err}`);
+    }
+    const waiting = wake;
+    wake = null;
+    waiting?.();
+  };
+  if (!native.listen(handle, heard)) over = true;
+  return {
+    async next() {
+      while (queue.length === 0) {
+        if (over) return null;
+        await new Promise((resolve) => (wake = resolve));
+      }
+      return queue.splice(0);
+    },
+  };
+}
+
+// Drives a session's events until it ends and returns its result. `onRequest` answers host
 // requests; `onEvent` sees qr/message events. The handle is released at the end.
 export async function drive(handle, { onRequest, onEvent, log }) {
   try {
+    const stream = eventsOf(handle, log);
     for (;;) {
-      const events = await native.next(handle);
+      const events = await stream.next();
       if (events == null) throw new Error("session ended without a result");
       for (const event of events) {
         if (Object.hasOwn(FINAL_EVENTS, event.type)) return event[FINAL_EVENTS[event.type]];

@@ -254,9 +254,12 @@ test("an evaluation from a copy of the package shares the native state: tools re
     const separate = createRequire(import.meta.url)(copy);
     const ok = (text) => JSON.parse(text).ok;
     const handle = ok(await separate.startAction(ID, JSON.stringify(cfg.channels[ID]), "imbridge_testkit_send_text", JSON.stringify({ accountId: "live", to: "p", text: "x" })));
-    let event;
-    do event = ok(await separate.next(handle)).find((e) => e.type !== "request");
-    while (!event);
+    const event = await new Promise((resolve) => {
+      separate.listen(handle, (json) => {
+        const heard = json == null ? null : JSON.parse(json);
+        if (heard?.type !== "request") resolve(heard);
+      });
+    });
     separate.release(handle);
     assert.equal(event.type, "stopped");
     assert.match(event.error.message, /not running in this process/);

@@ -20,6 +20,7 @@ const addon = path.join(state, "imbridge.node");
 fs.copyFileSync(process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so"), addon);
 process.env.IMBRIDGE_ADDON = addon;
 const { native } = await import("../lib/native.js");
+const { eventsOf } = await import("../lib/session.js");
 
 const entry = (await import("../index.js")).default;
 const registered = [];
@@ -85,7 +86,8 @@ test("Rust logs reach the host's logger, not stderr", async () => {
   // An account that never logged in stops at once, and says why in the log.
   const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
   let event;
-  do event = (await native.next(handle)).find((e) => e.type === "stopped");
+  const stream = eventsOf(handle);
+  do event = (await stream.next()).find((e) => e.type === "stopped");
   while (!event);
   assert.equal(event.error.kind, "needsLogin");
   native.release(handle);
@@ -147,7 +149,8 @@ test("a Control UI login shows a PNG QR code, connects, and reloads the channel"
 test("answers for an account that already stopped are dropped quietly, replies are refused with a reason", async () => {
   const handle = await native.startAccount("openclaw-weixin", "never-logged-in", "{}");
   let event;
-  do event = (await native.next(handle)).find((e) => e.type === "stopped");
+  const stream = eventsOf(handle);
+  do event = (await stream.next()).find((e) => e.type === "stopped");
   while (!event);
   native.release(handle);
   // A host call that finishes after a restart must not throw (it would be an unhandled rejection).

@@ -15,6 +15,5 @@ pub use enums::{
 pub use error::{NimError, NimErrorClass, code_of};
 pub use message::{Attachment, Message};
 pub use transport::{
-    DataSync, Durable, Kicked, Login, NimEvent, NimTransport, Opened, SendBody, SendRequest,
-    SendUpdate, Sent,
+    DataSync, Durable, Kicked, Login, NimEvent, NimTransport, Opened, SendBody, SendRequest, Sent,
 };

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ConnectStatus, KickReason, LoginStatus, Message, NimError, SendingState};
+use super::{ConnectStatus, KickReason, LoginStatus, Message, NimError};
 
 /// Events, named as the V2 listeners without `on`, with their payloads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,7 +18,6 @@ pub enum NimEvent {
     ConnectFailed(NimError),
     DataSync(DataSync),
     ReceiveMessages(Vec<Message>),
-    SendMessage(SendUpdate),
     /// The transport itself ended (the JS module was unloaded, the webhook listener died).
     Closed(Option<NimError>),
     /// A message copy the webhook received; NetEase is answered once `Durable` is told.
@@ -85,17 +84,6 @@ pub struct DataSync {
     pub kind: i64,
     pub state: i64,
     pub code: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SendUpdate {
-    pub message_client_id: String,
-    #[serde(default)]
-    pub message_server_id: String,
-    pub sending_state: SendingState,
-    #[serde(default)]
-    pub error_code: Option<i64>,
 }
 
 /// Who logs in.
