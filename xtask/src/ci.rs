@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use xshell::{Shell, cmd};
 
-use crate::{Result, bench, chaos, e2e, fidelity, package, root, toolchain};
+use crate::{Result, bench, chaos, docs, e2e, fidelity, package, root, toolchain};
 
 /// The `*.test.mjs` files of `dir` (relative to the root), by name: Node 24 takes a directory
 /// argument for a test file and fails.
@@ -53,6 +53,8 @@ pub fn run() -> Result {
 fn run_steps(steps: &mut Steps) -> Result {
     let sh = Shell::new()?;
     sh.change_dir(root());
+    // In-process and cheap: the config reference in docs/channels/ matches the schemas.
+    steps.run("docs fresh", docs::check)?;
     steps.run("fmt", || Ok(cmd!(sh, "cargo fmt --all -- --check").run()?))?;
     steps.run("clippy", || {
         Ok(cmd!(

@@ -14,10 +14,12 @@
 //! * `chaos`: seeded faults, SIGKILLs and restarts, with figures, at two levels: each channel's
 //!   account over its simulator (`imchaos`), and the packaged plugin in the real gateway;
 //!   `--quick` is the small schedule CI runs, `--level` picks one level.
-//! * `ci`: fmt, clippy, every test, the quick chaos runs, the addon's JS checks, e2e,
+//! * `ci`: the docs check, fmt, clippy, every test, the quick chaos runs, the addon's JS checks, e2e,
 //!   fidelity and the quick benchmarks.
 //! * `bench`: our paths measured beside the reference clients in one run, as ratios; a table
 //!   and `target/bench/report.json`. `--quick` runs small sizes (CI).
+//! * `docs`: the config reference in `docs/channels/<id>.md`, generated from each channel's
+//!   schema; `--check` fails naming a stale file instead of rewriting it.
 //! * `fuzz`: every libFuzzer target of `fuzz/libfuzzer/` for `--seconds` each (nightly,
 //!   cargo-fuzz cached under `target/tools/`); a table, `target/fuzz/report.json`, and each
 //!   crash kept in `fuzz/regressions/` for the stable corpus replay.
@@ -26,6 +28,7 @@ mod bench;
 mod chaos;
 mod chaos_gateway;
 mod ci;
+mod docs;
 mod e2e;
 mod e2e_dropin;
 mod e2e_openim;
@@ -111,6 +114,12 @@ enum Command {
         /// Run only this benchmark.
         #[arg(long)]
         only: Option<String>,
+    },
+    /// Regenerate the config reference in docs/channels/<id>.md from the channels' schemas.
+    Docs {
+        /// Change nothing; fail, naming the file, when a generated block is stale.
+        #[arg(long)]
+        check: bool,
     },
     /// Run the fuzz targets (libFuzzer, nightly) and report executions and crashes.
     Fuzz {
@@ -204,6 +213,7 @@ fn main() -> ExitCode {
         } => chaos::run(quick, seed, channel, level),
         Command::Ci => ci::run(),
         Command::Bench { quick, only } => bench::run(quick, only),
+        Command::Docs { check } => docs::run(check),
         Command::Fuzz { seconds, target } => fuzz::run(seconds, target),
     };
     match result {

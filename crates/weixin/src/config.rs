@@ -65,7 +65,9 @@ pub struct WeixinConfig {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountConfig {
+    /// Display name of this account, overriding the channel's.
     pub name: Option<String>,
+    /// Turns this account off when false.
     pub enabled: Option<bool>,
     /// iLink API base URL of this account, overriding the channel's and the saved one.
     pub base_url: Option<String>,
@@ -76,7 +78,9 @@ pub struct AccountConfig {
     /// Overrides the channel's media keys for this account.
     #[serde(flatten)]
     pub media: MediaKeys,
+    /// `SKRouteTag` header value of this account, overriding the channel's.
     pub route_tag: Option<StringOrNumber>,
+    /// `base_info.bot_agent` of this account, overriding the channel's.
     pub bot_agent: Option<String>,
     /// Overrides the channel's `dmPolicy` and `allowFrom` for this account.
     #[serde(flatten)]

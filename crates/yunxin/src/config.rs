@@ -37,17 +37,22 @@ pub enum TransportKind {
     ServerApi,
 }
 
-/// Keys shared by the channel section and each account.
+/// Settings of one more bot (`channels.netease-yunxin.accounts.<id>`); a key left out takes
+/// the channel's value, except `accountId` and `token`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountKeys {
     /// Enable or disable (default true).
     pub enabled: Option<bool>,
-    /// The NetEase app key (from the NIM console).
+    /// The NetEase app key (from the NIM console). For the account `default`,
+    /// `NETEASE_YUNXIN_APP_KEY` when not set. An account does not start without it.
     pub app_key: Option<String>,
-    /// The NIM account id (accid) the bot logs in as.
+    /// The NIM account id (accid) the bot logs in as. For the account `default`,
+    /// `NETEASE_YUNXIN_ACCOUNT_ID` when not set; a named account must set its own. An account
+    /// does not start without it.
     pub account_id: Option<String>,
-    /// The account's login token.
+    /// The account's login token. For the account `default`, `NETEASE_YUNXIN_TOKEN` when
+    /// not set; a named account must set its own. Needed by transport `sdk` only.
     pub token: Option<Secret>,
     /// `dmPolicy` and `allowFrom` (accids).
     #[serde(flatten)]
@@ -96,8 +101,10 @@ pub struct ServerApiConfig {
     pub max_skew_seconds: Option<u64>,
 }
 
-/// `channels.netease-yunxin`. Parsed in two steps (see [`YunxinConfig::parse`]) so that errors
-/// name the exact key; the derive only describes the schema.
+/// Settings of the NetEase Yunxin IM channel (`channels.netease-yunxin`): the top-level keys
+/// describe the account `default`, and are the defaults of every named account.
+// Parsed in two steps (see [`YunxinConfig::parse`]) so that errors name the exact key; the
+// derive only describes the schema.
 #[derive(Debug, Clone, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct YunxinConfig {

@@ -93,11 +93,13 @@ pub struct AccountConfig {
     /// Default true.
     pub enabled: Option<bool>,
     /// The account's OpenIM user token (a JWT issued by `/auth/get_user_token`). Replaced in
-    /// place when a token refresh succeeds.
+    /// place when a token refresh succeeds. The account does not start without it.
     pub token: Option<Secret>,
-    /// Message gateway WebSocket URL, e.g. `ws://im.example.com:10001`.
+    /// Message gateway WebSocket URL, e.g. `ws://im.example.com:10001`. The account does not
+    /// start without it.
     pub ws_addr: Option<String>,
-    /// REST API base URL, e.g. `http://im.example.com:10002`.
+    /// REST API base URL, e.g. `http://im.example.com:10002`. The account does not start
+    /// without it.
     pub api_addr: Option<String>,
     /// The OpenIM user id. Default: the token's `UserID` claim.
     #[serde(rename = "userID")]
