@@ -228,8 +228,8 @@ fn group_replies(s: &Server) -> Vec<String> {
 }
 
 /// `groupAllowFrom` keeps an unlisted member away from the agent, and the two servers' `g1`s
-/// are two sessions. The mock model answers a message without a marker with the newest marker
-/// in the session's history, so what it says shows what the session holds.
+/// are two sessions. The mock model answers `[[RECALL]]` with the `[[ECHO:x]]` markers of the
+/// session's earlier messages, so what it says shows what the session holds.
 fn group_gate(stack: &Stack, servers: &[Server]) -> Result {
     let (a, b) = (&servers[0], &servers[1]);
     step("primary: a group message from a member not in groupAllowFrom gets no reply");
@@ -250,12 +250,8 @@ fn group_gate(stack: &Stack, servers: &[Server]) -> Result {
         sent_with(a, "ECHO: OIM-ONLY-ON-A")
     })?;
     step("primary: alice's next turn does not see the outsider's text");
-    a.sim.inject_group_text(
-        a.peer,
-        a.group,
-        &format!("@{} no marker here", a.bot),
-        &[a.bot],
-    );
+    a.sim
+        .inject_group_text(a.peer, a.group, &format!("@{} [[RECALL]]", a.bot), &[a.bot]);
     let replies = wait("alice's second group reply", TURN, || {
         let replies = group_replies(a);
         (replies.len() >= before + 2).then_some(replies)
@@ -264,9 +260,10 @@ fn group_gate(stack: &Stack, servers: &[Server]) -> Result {
         replies.iter().all(|r| !r.contains("OUTSIDER-SECRET")),
         format!("the outsider's message was answered or reached a turn: {replies:?}"),
     )?;
+    let recalled = replies.last().map_or("", String::as_str);
     check(
-        replies.last().map(String::as_str) == Some("ECHO: OIM-ONLY-ON-A"),
-        format!("alice's marker-less turn was answered {:?}", replies.last()),
+        recalled.starts_with("RECALL: ") && recalled.ends_with("OIM-ONLY-ON-A"),
+        format!("alice's recall was answered {recalled:?}"),
     )?;
     check(
         crate::e2e::agent_saw(stack, "OIM-OUTSIDER-SECRET").is_err(),
@@ -275,22 +272,19 @@ fn group_gate(stack: &Stack, servers: &[Server]) -> Result {
 
     step("team-b: its own g1 is another session than primary's g1");
     let before = group_replies(b).len();
-    b.sim.inject_group_text(
-        b.peer,
-        b.group,
-        &format!("@{} no marker here", b.bot),
-        &[b.bot],
-    );
+    b.sim
+        .inject_group_text(b.peer, b.group, &format!("@{} [[RECALL]]", b.bot), &[b.bot]);
     let replies = wait("carol's group reply", TURN, || {
         let replies = group_replies(b);
         (replies.len() > before).then_some(replies)
     })?;
+    let recalled = replies.last().map_or("", String::as_str);
     check(
-        replies.last().map(String::as_str) == Some("ECHO: OIM-TEAM-B-GROUP"),
-        format!(
-            "team-b's g1 answered {:?}: it does not hold only its own history",
-            replies.last()
-        ),
+        recalled.starts_with("RECALL: ")
+            && recalled.ends_with("OIM-TEAM-B-GROUP")
+            && !recalled.contains("OIM-PRIMARY")
+            && !recalled.contains("OIM-ONLY-ON-A"),
+        format!("team-b's g1 recalled {recalled:?}: it does not hold only its own history"),
     )?;
     for s in servers {
         crate::e2e::agent_saw(stack, &format!("multi-openim:group:g1@{}", s.account))?;
