@@ -311,6 +311,17 @@ pub enum Part {
     Yunxin,
 }
 
+impl Part {
+    /// The name `--only` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Weixin => "weixin",
+            Part::Openim => "openim",
+            Part::Yunxin => "yunxin",
+        }
+    }
+}
+
 pub fn run(keep: bool, only: Option<Part>) -> Result {
     let dir = root().join("target/e2e/run");
     let allowed = IlinkSim::new_bot().owner;
@@ -319,14 +330,27 @@ pub fn run(keep: bool, only: Option<Part>) -> Result {
     let mut stack = Stack::start(&dir, std::slice::from_ref(&allowed))?;
     let result = (|| {
         let runs = |part| only.is_none_or(|only| only == part);
+        // The sandbox's networks, with what only the e2e needs beside them.
+        step("the sandbox's OpenIM (two servers) and Yunxin (server API) accounts connect");
+        let networks = crate::sandbox::Networks::start(&stack, only, |config| {
+            if runs(Part::Openim) {
+                crate::e2e_openim::allow_bulk_peers(config);
+            }
+            if runs(Part::Yunxin) {
+                crate::e2e_yunxin::add_sdk_account(&stack, config)?;
+            }
+            Ok(())
+        })?;
+        step("the sandbox's commands, run as it prints them, get the bot's replies");
+        crate::sandbox::run_plays(&stack, &networks)?;
         if runs(Part::Weixin) {
             scenario(&mut stack, &allowed, &stranger)?;
         }
         if runs(Part::Openim) {
-            crate::e2e_openim::scenario(&mut stack)?;
+            crate::e2e_openim::scenario(&mut stack, &networks.openim)?;
         }
-        if runs(Part::Yunxin) {
-            crate::e2e_yunxin::scenario(&stack)?;
+        if let Some(server) = &networks.yunxin {
+            crate::e2e_yunxin::scenario(&stack, server)?;
         }
         if runs(Part::Weixin) {
             crate::e2e_dropin::scenario(&dir.join("drop-in"))?;

@@ -55,9 +55,9 @@ fn check(ok: bool, what: impl Into<String>) -> Result {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
-/// Starts two servers, configures `channels.multi-openim` with one account on each, and waits
-/// until both bots are online.
-pub fn start(stack: &Stack) -> Result<Vec<Server>> {
+/// Starts two servers with one bot, its peer and a group `g1` each (the sandbox's and the
+/// e2e's cast).
+pub fn servers(stack: &Stack) -> Result<Vec<Server>> {
     let mut servers = Vec::new();
     // Group ids are unique per server only: both servers have a `g1`.
     for (account, bot, peer, group) in [
@@ -79,6 +79,12 @@ pub fn start(stack: &Stack) -> Result<Vec<Server>> {
             group,
         });
     }
+    Ok(servers)
+}
+
+/// Sets `channels.multi-openim` in `config`: one account on each server, each server's peer
+/// allowed to DM, and one session per peer.
+pub fn configure(config: &mut Value, servers: &[Server]) {
     let accounts: serde_json::Map<String, Value> = servers
         .iter()
         .map(|s| {
@@ -98,24 +104,27 @@ pub fn start(stack: &Stack) -> Result<Vec<Server>> {
             (s.account.to_owned(), account)
         })
         .collect();
-    let mut allow: Vec<String> = servers.iter().map(|s| s.peer.to_owned()).collect();
-    allow.extend((0..BULK_PEERS).map(bulk_peer));
-    let mut config = stack.gateway.read_config()?;
-    // One session per peer, so the bulk test's conversations run side by side.
+    let allow: Vec<String> = servers.iter().map(|s| s.peer.to_owned()).collect();
+    // One session per peer, so conversations run side by side.
     config["session"]["dmScope"] = json!("per-channel-peer");
     config["channels"][CHANNEL] = json!({
         "dmPolicy": "pairing",
         "allowFrom": allow,
         "accounts": accounts,
     });
-    stack.gateway.write_config(&config)?;
-    step("both accounts connect to their own server");
-    for s in &servers {
-        wait(
-            &format!("{} online at its server", s.bot),
-            Duration::from_secs(90),
-            || s.sim.online(s.bot).then_some(()),
-        )?;
+}
+
+/// The e2e's additions to [`configure`]: the bulk test's peers may DM the first account.
+pub fn allow_bulk_peers(config: &mut Value) {
+    if let Some(allow) = config["channels"][CHANNEL]["allowFrom"].as_array_mut() {
+        allow.extend((0..BULK_PEERS).map(|i| json!(bulk_peer(i))));
+    }
+}
+
+/// Waits until both bots are online at their servers and caught up.
+pub fn wait_connected(stack: &Stack, servers: &[Server]) -> Result {
+    for s in servers {
+        wait_online(s)?;
         // A new account's first sync takes what is already stored as history, not as messages
         // for the agent: the test's first message must come after it.
         let caught_up = format!("connected and caught up user={}", s.bot);
@@ -125,7 +134,15 @@ pub fn start(stack: &Stack) -> Result<Vec<Server>> {
             || stack.gateway.log().contains(&caught_up).then_some(()),
         )?;
     }
-    Ok(servers)
+    Ok(())
+}
+
+fn wait_online(s: &Server) -> Result {
+    wait(
+        &format!("{} online at its server", s.bot),
+        Duration::from_secs(90),
+        || s.sim.online(s.bot).then_some(()),
+    )
 }
 
 fn sent_with(server: &Server, text: &str) -> Option<Sent> {
@@ -140,9 +157,13 @@ fn bulk_peer(i: usize) -> String {
     format!("bulk-{i:02}")
 }
 
-pub fn scenario(stack: &mut Stack) -> Result {
-    let servers = start(stack)?;
-    for s in &servers {
+/// Runs on the servers [`crate::sandbox::Networks`] configured in the gateway.
+pub fn scenario(stack: &mut Stack, servers: &[Server]) -> Result {
+    // The gateway may have restarted since (the WeChat part kills it): talk once both are back.
+    for s in servers {
+        wait_online(s)?;
+    }
+    for s in servers {
         step(&format!("{}: a direct message is answered", s.account));
         let marker = format!("OIM-{}-DM", s.account.to_uppercase());
         s.sim
@@ -158,7 +179,7 @@ pub fn scenario(stack: &mut Stack) -> Result {
             ),
         )?;
     }
-    for s in &servers {
+    for s in servers {
         step(&format!(
             "{}: a group message without a mention is ignored, an @-mention is answered",
             s.account
@@ -192,11 +213,11 @@ pub fn scenario(stack: &mut Stack) -> Result {
             format!("{}: an unmentioned group message was answered", s.account),
         )?;
     }
-    group_gate(stack, &servers)?;
+    group_gate(stack, servers)?;
     pictures(stack, &servers[0])?;
     step("channels status --probe shows both accounts connected");
     let status = stack.gateway.cli(&["channels", "status", "--probe"])?;
-    for s in &servers {
+    for s in servers {
         let line = status
             .lines()
             .find(|l| l.contains(CHANNEL) && l.contains(s.account))
@@ -209,12 +230,12 @@ pub fn scenario(stack: &mut Stack) -> Result {
         )?;
     }
     tools(stack, &servers[0])?;
-    friend_guard(stack, &servers)?;
+    friend_guard(stack, servers)?;
     setup_command(stack, &servers[0])?;
     bulk(stack, &servers[0])?;
     replay_after_kill(stack, &servers[0])?;
-    token_refresh(stack, &servers)?;
-    legacy_keys(stack, &servers)
+    token_refresh(stack, servers)?;
+    legacy_keys(stack, servers)
 }
 
 /// The texts of the group replies of `s`'s bot, in order.
