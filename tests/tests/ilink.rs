@@ -308,6 +308,13 @@ async fn manual_redelivery_reuses_id_and_token() {
     let next = cursor(&getupdates(&sim, &bot.token, "").await);
     assert!(sim.redeliver(&bot.bot_id, a.message_id));
     assert!(!sim.redeliver(&bot.bot_id, 12345));
+    // What users sent, once each: the copy is not a message of its own.
+    let inbound: Vec<_> = sim
+        .inbound(&bot.bot_id)
+        .iter()
+        .map(|m| m["message_id"].as_u64())
+        .collect();
+    assert_eq!(inbound, [Some(a.message_id), Some(b.message_id)]);
     let resp = getupdates(&sim, &bot.token, &next).await;
     let copy = &msgs(&resp)[0];
     assert_eq!(copy["message_id"].as_u64(), Some(a.message_id));

@@ -70,7 +70,7 @@ async fn non_streaming_echo() {
         .unwrap();
     assert_eq!(
         fallback["choices"][0]["message"]["content"],
-        "MOCK: what time is it"
+        "You said: \"what time is it\""
     );
     assert_eq!(model.requests().len(), 2);
     assert_eq!(model.requests()[0]["max_completion_tokens"], 4096);

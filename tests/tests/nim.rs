@@ -948,3 +948,44 @@ async fn pushes_without_a_reachable_webhook_fail_cleanly() {
     }
     assert!(sim.pushes().is_empty());
 }
+
+/// `POST /_admin/push` with `body`: the status and the answer.
+async fn admin_push(sim: &NimSim, body: Value) -> (StatusCode, Value) {
+    let resp = http()
+        .post(format!("{}/_admin/push", sim.base_url()))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_admin_push_signs_as_netease_does_and_sent_lists_the_sends() {
+    let (sim, receiver) = webhook_sim().await;
+    sim.add_team("t1", &["alice", "bot"]);
+    // No signature headers: the admin calls are the simulator's own, a person plays a user.
+    let p2p = json!({"from": "alice", "to": "bot", "text": "hi from curl"});
+    let (status, answer) = admin_push(&sim, p2p).await;
+    assert_eq!((status, &answer["status"]), (StatusCode::OK, &json!(200)));
+    let team = json!({"from": "alice", "tid": "t1", "text": "@bot hi", "at": ["bot"]});
+    assert_eq!(admin_push(&sim, team).await.1["status"], 200);
+    let got = receiver.got();
+    assert_eq!(got.len(), 2);
+    for r in &got {
+        assert_eq!(r.verify(sim.app_secret()), (true, true));
+    }
+    assert_eq!(got[0].json()["body"], "hi from curl");
+    assert_eq!(answer["body"].as_str().unwrap().as_bytes(), got[0].body);
+    assert_eq!(got[1].json()["convType"], "TEAM");
+    assert!(got[1].json()["ext"].as_str().unwrap().contains("bot"));
+
+    let to_nobody = json!({"from": "alice", "text": "to nobody"});
+    assert_eq!(admin_push(&sim, to_nobody).await.0, StatusCode::BAD_REQUEST);
+    let sent = http()
+        .get(format!("{}/_admin/sent", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.json::<Value>().await.unwrap(), json!([]));
+}

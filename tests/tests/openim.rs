@@ -603,6 +603,13 @@ async fn send_reply_then_push_to_receiver_and_sender() {
     assert_eq!((m.seq, m.content_type), (inj.seq, 106));
     assert_eq!(m.at_user_id_list, vec!["bob".to_owned()]);
     assert_eq!(text_of(m), "@bob look");
+    assert!(sim.conversation_ids().contains(&"sg_g1".to_owned()));
+    let stored = sim.messages("sg_g1");
+    let last = stored.last().unwrap();
+    assert_eq!(
+        imsim::openim::text_of(last.content_type, &last.content).as_deref(),
+        Some("@bob look")
+    );
 }
 
 #[tokio::test]

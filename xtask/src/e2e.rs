@@ -303,40 +303,83 @@ pub(crate) fn check(ok: bool, what: impl Into<String>) -> Result {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
-/// The parts of the suite, by channel.
+/// The networks, each a part of the suite (and of the sandbox).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Part {
     Weixin,
     Openim,
     Yunxin,
-    /// Ours in place of the TypeScript plugins: identity, and Tencent's plugin beside ours.
+}
+
+impl Part {
+    /// The name `--only` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Weixin => "weixin",
+            Part::Openim => "openim",
+            Part::Yunxin => "yunxin",
+        }
+    }
+}
+
+/// What `cargo xtask e2e --only` runs: one network's part, or the drop-in part (ours in place
+/// of the TypeScript plugins: identity, and Tencent's plugin beside ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    Weixin,
+    Openim,
+    Yunxin,
     Dropin,
 }
 
-pub fn run(keep: bool, only: Option<Part>) -> Result {
+impl Only {
+    fn part(self) -> Option<Part> {
+        match self {
+            Only::Weixin => Some(Part::Weixin),
+            Only::Openim => Some(Part::Openim),
+            Only::Yunxin => Some(Part::Yunxin),
+            Only::Dropin => None,
+        }
+    }
+}
+
+pub fn run(keep: bool, only: Option<Only>) -> Result {
     let dir = root().join("target/e2e/run");
     let allowed = IlinkSim::new_bot().owner;
     let stranger = IlinkSim::new_bot().owner;
     let started = *STARTED.get_or_init(Instant::now);
     let plugin = package::run(None, true)?;
     let mut stack = Stack::prepare(&dir, std::slice::from_ref(&allowed), plugin.clone())?;
-    let runs = |part| only.is_none_or(|only| only == part);
+    let network = only.and_then(Only::part);
+    let runs = |part| only.is_none() || network == Some(part);
     let result = (|| {
-        if only == Some(Part::Dropin) {
-            // The main gateway is not needed.
-        } else {
+        // The drop-in part brings gateways of its own.
+        if only != Some(Only::Dropin) {
             stack.launch()?;
+            // The sandbox's networks, with what only the e2e needs beside them.
+            step("the sandbox's OpenIM (two servers) and Yunxin (server API) accounts connect");
+            let networks = crate::sandbox::Networks::start(&stack, network, |config| {
+                if runs(Part::Openim) {
+                    crate::e2e_openim::allow_bulk_peers(config);
+                }
+                if runs(Part::Yunxin) {
+                    crate::e2e_yunxin::add_sdk_account(&stack, config)?;
+                }
+                Ok(())
+            })?;
+            step("the sandbox's commands, run as it prints them, get the bot's replies");
+            crate::sandbox::run_plays(&stack, &networks)?;
+            if runs(Part::Weixin) {
+                scenario(&mut stack, &allowed, &stranger)?;
+            }
+            if runs(Part::Openim) {
+                crate::e2e_openim::scenario(&mut stack, &networks.openim)?;
+            }
+            if let Some(server) = &networks.yunxin {
+                crate::e2e_yunxin::scenario(&stack, server)?;
+            }
         }
-        if runs(Part::Weixin) {
-            scenario(&mut stack, &allowed, &stranger)?;
-        }
-        if runs(Part::Openim) {
-            crate::e2e_openim::scenario(&mut stack)?;
-        }
-        if runs(Part::Yunxin) {
-            crate::e2e_yunxin::scenario(&stack)?;
-        }
-        if runs(Part::Dropin) {
+        if only.is_none_or(|only| only == Only::Dropin) {
             crate::e2e_dropin::scenario(&dir.join("drop-in"))?;
             crate::e2e_dropin::beside_tencent(&dir.join("beside"), &plugin)?;
         }

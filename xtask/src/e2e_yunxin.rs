@@ -169,49 +169,95 @@ fn stub_module() -> PathBuf {
     crate::root().join("crates/yunxin/js/test/stub-sdk.mjs")
 }
 
-pub fn scenario(stack: &Stack) -> Result {
+/// A `server-api` account on the NIM server-API simulator, whose message copies the simulator
+/// pushes to the account's webhook listener (the sandbox's and the e2e's).
+pub struct ServerApi {
+    pub sim: NimSim,
+    /// The account's id in the config.
+    pub account: &'static str,
+    pub bot: &'static str,
+    /// Allowed to DM the bot.
+    pub peer: &'static str,
+    pub webhook_port: u16,
+}
+
+impl ServerApi {
+    /// Starts the simulator with the bot, its peer, another account and a team, pushing to a
+    /// free loopback port.
+    pub fn start(stack: &Stack) -> Result<Self> {
+        let sim = stack
+            .runtime()
+            .block_on(NimSim::start(NimOptions::default()))?;
+        for accid in [SERVER_BOT, "dave", "mallory"] {
+            sim.add_account(accid, "unused");
+        }
+        sim.add_team(TEAM, &[SERVER_BOT, "dave"]);
+        let webhook_port = free_port()?;
+        sim.set_webhook(&format!(
+            "http://127.0.0.1:{webhook_port}/netease-yunxin/webhook"
+        ));
+        Ok(Self {
+            sim,
+            account: "server",
+            bot: SERVER_BOT,
+            peer: "dave",
+            webhook_port,
+        })
+    }
+
+    /// Sets `channels.netease-yunxin` in `config` with this one account.
+    pub fn configure(&self, config: &mut Value) {
+        config["channels"][CHANNEL] = json!({
+            "dmPolicy": "pairing",
+            "accounts": {
+                self.account: {
+                    "appKey": self.sim.app_key(),
+                    "accountId": self.bot,
+                    "transport": "server-api",
+                    "allowFrom": [self.peer],
+                    "serverApi": {
+                        "appSecret": self.sim.app_secret(),
+                        "baseUrl": self.sim.base_url(),
+                        "webhookListen": format!("127.0.0.1:{}", self.webhook_port),
+                    },
+                },
+            },
+        });
+    }
+
+    /// Waits until the account's webhook listener accepts connections.
+    pub fn wait_listening(&self) -> Result {
+        wait("the webhook listener", Duration::from_secs(60), || {
+            std::net::TcpStream::connect(("127.0.0.1", self.webhook_port))
+                .ok()
+                .map(drop)
+        })
+    }
+}
+
+/// The e2e's account beside [`ServerApi`]'s: transport `sdk` on the stub SDK, which is driven
+/// through files in the gateway's directory (written here, before the account starts).
+pub fn add_sdk_account(stack: &Stack, config: &mut Value) -> Result {
     let stub = StubFiles::in_dir(&stack.gateway.dir);
     std::fs::write(
         &stub.script,
         json!({"accounts": {SDK_BOT: SDK_TOKEN}}).to_string(),
     )?;
     std::fs::write(&stub.inbox, "")?;
-    let sim = stack
-        .runtime()
-        .block_on(NimSim::start(NimOptions::default()))?;
-    for accid in [SERVER_BOT, "dave", "mallory"] {
-        sim.add_account(accid, "unused");
-    }
-    sim.add_team(TEAM, &[SERVER_BOT, "dave"]);
-    let webhook_port = free_port()?;
-    let webhook = format!("http://127.0.0.1:{webhook_port}/netease-yunxin/webhook");
-    sim.set_webhook(&webhook);
-
-    step("configure a server-api account and an sdk account (stub SDK)");
-    let mut config = stack.gateway.read_config()?;
-    config["channels"][CHANNEL] = json!({
-        "dmPolicy": "pairing",
-        "accounts": {
-            "server": {
-                "appKey": sim.app_key(),
-                "accountId": SERVER_BOT,
-                "transport": "server-api",
-                "allowFrom": ["dave"],
-                "serverApi": {
-                    "appSecret": sim.app_secret(),
-                    "baseUrl": sim.base_url(),
-                    "webhookListen": format!("127.0.0.1:{webhook_port}"),
-                },
-            },
-            "sdk": {
-                "appKey": "stub-app",
-                "accountId": SDK_BOT,
-                "token": SDK_TOKEN,
-                "sdkModule": stub_module(),
-            },
-        },
+    config["channels"][CHANNEL]["accounts"]["sdk"] = json!({
+        "appKey": "stub-app",
+        "accountId": SDK_BOT,
+        "token": SDK_TOKEN,
+        "sdkModule": stub_module(),
     });
-    stack.gateway.write_config(&config)?;
+    Ok(())
+}
+
+/// Runs on the account [`crate::sandbox::Networks`] configured, with [`add_sdk_account`]'s.
+pub fn scenario(stack: &Stack, server: &ServerApi) -> Result {
+    let stub = StubFiles::in_dir(&stack.gateway.dir);
+    let sim = &server.sim;
+    step("the sdk account (stub SDK) connects; the server-api account listens");
     wait(
         "the sdk account's connect line",
         Duration::from_secs(120),
@@ -223,11 +269,7 @@ pub fn scenario(stack: &Stack) -> Result {
                 .then_some(())
         },
     )?;
-    wait("the webhook listener", Duration::from_secs(60), || {
-        std::net::TcpStream::connect(("127.0.0.1", webhook_port))
-            .ok()
-            .map(drop)
-    })?;
+    server.wait_listening()?;
 
     step("server-api: a pushed P2P text gets the model's reply through a signed send");
     let pushed =
@@ -253,8 +295,8 @@ pub fn scenario(stack: &Stack) -> Result {
         "a REST call was refused for its signature",
     )?;
 
-    team_closed_by_default(stack, &sim)?;
-    pictures(stack, &sim)?;
+    team_closed_by_default(stack, sim)?;
+    pictures(stack, sim)?;
 
     step("server-api: forged and tampered webhooks are refused with 401 and logged");
     let sent_before = sim.sent().len();

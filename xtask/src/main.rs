@@ -10,7 +10,9 @@
 //!   Tencent's own weixin plugin in the real gateway against the iLink simulator (a text round trip
 //!   must work), and `@openim/client-sdk` under Node against the OpenIM simulator (login, receive,
 //!   send, catch-up after a drop, kick). `--only weixin|openim` runs one.
-//! * `sandbox`: the same stack, left running for a person to try.
+//! * `sandbox`: WeChat, OpenIM and Yunxin simulated in one real gateway, left running for a
+//!   person to try: it prints the commands that play a user (the e2e runs them as printed) and
+//!   a live transcript; `--only weixin|openim|yunxin` narrows it.
 //! * `chaos`: seeded faults, SIGKILLs and restarts, with figures, at two levels: each channel's
 //!   account over its simulator (`imchaos`), and the packaged plugin in the real gateway;
 //!   `--quick` is the small schedule CI runs, `--level` picks one level.
@@ -70,9 +72,9 @@ enum Command {
         /// Keep the scratch state directory for inspection.
         #[arg(long)]
         keep: bool,
-        /// Run only this channel's steps (both run by default).
+        /// Run only this network's steps, or only the drop-in part (all run by default).
         #[arg(long, value_enum)]
-        only: Option<e2e::Part>,
+        only: Option<e2e::Only>,
     },
     /// Check the simulators against official clients (Tencent's weixin plugin in the real
     /// gateway, `@openim/client-sdk` under Node).
@@ -84,8 +86,13 @@ enum Command {
         #[arg(long, value_enum)]
         only: Option<fidelity::Client>,
     },
-    /// Run the whole stack offline and leave it running.
-    Sandbox,
+    /// Run WeChat, OpenIM and Yunxin offline in one real gateway and leave it running; prints
+    /// the commands that play a user and a live transcript.
+    Sandbox {
+        /// Only this network.
+        #[arg(long, value_enum)]
+        only: Option<e2e::Part>,
+    },
     /// Seeded fault schedules over the simulators, per channel: lost, duplicated, out of
     /// order, replies sent twice; writes target/chaos/report.json.
     Chaos {
@@ -204,7 +211,7 @@ fn main() -> ExitCode {
         }),
         Command::E2e { keep, only } => e2e::run(keep, only),
         Command::Fidelity { keep, only } => fidelity::run(keep, only),
-        Command::Sandbox => sandbox::run(),
+        Command::Sandbox { only } => sandbox::run(only),
         Command::Chaos {
             quick,
             seed,

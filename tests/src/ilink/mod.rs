@@ -311,6 +311,12 @@ impl IlinkSim {
         self.shared.sent(bot_id)
     }
 
+    /// Every message injected for the bot (the `WeixinMessage` JSON), in order; redeliveries
+    /// are not listed again.
+    pub fn inbound(&self, bot_id: &str) -> Vec<Value> {
+        self.shared.inbound(bot_id)
+    }
+
     /// Every request to the bot API (not `/_admin/`), in arrival order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.requests()

@@ -565,6 +565,17 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    pub(crate) fn inbound(&self, bot_id: &str) -> Vec<Value> {
+        self.with_bot(bot_id, |b| {
+            b.log
+                .iter()
+                .filter(|e| !e.is_redelivery)
+                .map(|e| e.msg.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
     pub(crate) fn accepted(&self, bot_id: &str) -> Vec<Sent> {
         self.with_bot(bot_id, |b| {
             b.sent.iter().filter(|s| s.accepted).cloned().collect()

@@ -31,10 +31,11 @@ const STREAM_PIECE_CHARS: usize = 48;
 
 /// A running mock model. Dropping it stops the server.
 ///
-/// Reply rule (deterministic, tools are never called): the newest user message containing
-/// `[[ECHO:x]]` gets `ECHO: x`; `[[SAY:x]]` gets exactly `x` (a literal `\n` becomes a newline);
-/// `[[LONG:n]]` gets exactly `n` characters of numbered paragraphs;
-/// anything else gets `MOCK: ` + the first line of the newest user message, minus its `[timestamp] `.
+/// Reply rule (deterministic, tools are never called), read from the newest user message with
+/// visible text only: `[[ECHO:x]]` gets `ECHO: x`; `[[SAY:x]]` gets exactly `x` (a literal `\n`
+/// becomes a newline); `[[LONG:n]]` gets exactly `n` characters of numbered paragraphs;
+/// `[[RECALL]]` gets `RECALL: ` + the `[[ECHO:x]]` values of the earlier user messages;
+/// anything else gets `You said: "<its first line>"`, minus its `[timestamp] `.
 pub struct MockModel {
     shared: Arc<ModelShared>,
     addr: SocketAddr,

@@ -35,6 +35,16 @@
 //! [`NimSim::push_stale`] break the signature on purpose; [`NimSim::redeliver`] posts a push
 //! again byte for byte, as NetEase does when it retries.
 //!
+//! # Admin API (`/_admin/` on the same listener, unsigned: the simulator's own controls)
+//!
+//! | Call | Body | Answer |
+//! |---|---|---|
+//! | `POST /_admin/push` | `{from, to, text}` (P2P) or `{from, tid, text, at?: [accid]}` (team) | `{status, body}`: the webhook's HTTP status and the signed body posted |
+//! | `GET /_admin/sent` | | `[NimSent]` |
+//!
+//! A person plays a user with `curl -s http://127.0.0.1:PORT/_admin/push -d
+//! '{"from":"alice","to":"bot","text":"hello"}'`: the simulator signs the copy as NetEase does.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use imsim::nim::{NimOptions, NimSim};
@@ -52,6 +62,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod rest;
 mod send;
 mod sign;
@@ -379,22 +390,7 @@ impl NimSim {
         text: &str,
         at: &[&str],
     ) -> Result<Pushed, PushError> {
-        let team_members = self
-            .shared
-            .lock()
-            .teams
-            .get(tid)
-            .map(|m| format!("[{}]", m.join(", ")));
-        let msg = Outgoing {
-            conv_type: "TEAM",
-            from: from.to_owned(),
-            to: tid.to_owned(),
-            msg_type: "TEXT",
-            body: text.to_owned(),
-            attach: None,
-            ext: webhook::mention_ext(at),
-            team_members,
-        };
+        let msg = team_text(&self.shared, from, tid, text, at);
         self.push(msg, Signing::Valid).await
     }
 
@@ -455,9 +451,37 @@ impl NimSim {
     }
 
     async fn push(&self, msg: Outgoing, signing: Signing) -> Result<Pushed, PushError> {
-        let body = webhook::body_of(&self.shared, &msg);
-        let (body, headers) = webhook::sign(&self.shared, body, signing);
-        webhook::post(&self.shared, body, headers).await
+        push_message(&self.shared, msg, signing).await
+    }
+}
+
+/// Builds the body of `msg`, signs it with `signing` and posts it to the webhook.
+async fn push_message(
+    shared: &Shared,
+    msg: Outgoing,
+    signing: Signing,
+) -> Result<Pushed, PushError> {
+    let body = webhook::body_of(shared, &msg);
+    let (body, headers) = webhook::sign(shared, body, signing);
+    webhook::post(shared, body, headers).await
+}
+
+/// `from` writes `text` in team `tid`, mentioning `at` (see [`NimSim::push_team_text`]).
+fn team_text(shared: &Shared, from: &str, tid: &str, text: &str, at: &[&str]) -> Outgoing {
+    let team_members = shared
+        .lock()
+        .teams
+        .get(tid)
+        .map(|m| format!("[{}]", m.join(", ")));
+    Outgoing {
+        conv_type: "TEAM",
+        from: from.to_owned(),
+        to: tid.to_owned(),
+        msg_type: "TEXT",
+        body: text.to_owned(),
+        attach: None,
+        ext: webhook::mention_ext(at),
+        team_members,
     }
 }
 

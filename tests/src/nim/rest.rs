@@ -36,8 +36,8 @@ pub(crate) mod code {
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    // Downloads of uploaded files are not signed (NOS links are public), so they stay outside
-    // the gate.
+    // Downloads of uploaded files are not signed (NOS links are public), and the admin calls
+    // are the simulator's own, so both stay outside the gate.
     let store = Router::new().route("/nos/{id}", get(upload::download));
     Router::new()
         .route("/nimserver/msg/sendMsg.action", post(send::v1_send))
@@ -54,6 +54,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .fallback(unknown_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .merge(store)
+        .merge(super::admin::routes())
         .with_state(shared)
 }
 

@@ -110,7 +110,7 @@ use tokio::net::TcpListener;
 
 pub use errs::{CodeError, code, err_msg};
 pub use jwt::{Claims, sign as sign_jwt, verify as verify_jwt};
-pub use msgs::{group_conversation_id, notification_twin, single_conversation_id};
+pub use msgs::{group_conversation_id, notification_twin, single_conversation_id, text_of};
 pub use objects::object_hash;
 pub use refresh::{RefreshBackend, RefreshCall};
 pub use types::{
@@ -518,6 +518,11 @@ impl OpenImSim {
         if let Some(c) = self.shared.lock().convs.get_mut(conversation_id) {
             c.max_seq = seq;
         }
+    }
+
+    /// The ids of every conversation with a stored message, sorted.
+    pub fn conversation_ids(&self) -> Vec<String> {
+        self.shared.lock().convs.keys().cloned().collect()
     }
 
     /// Stored messages of a conversation in seq order.

@@ -84,7 +84,7 @@ pub(crate) fn conversation_id_of(msg: &MsgData) -> String {
 }
 
 /// The text a test most likely wants to assert on: `content` of 101/118, `text` of 106/114/117.
-pub(crate) fn text_of(content_type: i32, content: &[u8]) -> Option<String> {
+pub fn text_of(content_type: i32, content: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(content).ok()?;
     let key = match content_type {
         101 | 118 => "content",
