@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
 use crate::registry::Packed;
-use crate::{Result, root, target_dir, zigbuild};
+use crate::{Result, root, target_dir, toolchain, zigbuild};
 
 /// Every channel this workspace has.
 pub const ALL_CHANNELS: &[&str] = &["weixin", "openim", "yunxin"];
@@ -514,7 +514,9 @@ fn package_json(descriptor: &Value, transports: &Transports) -> Value {
         "files": files,
         "openclaw": {
             "extensions": ["./index.js"],
-            "install": {"minHostVersion": ">=2026.9.6"},
+            "compat": {"pluginApi": host_floor()},
+            "build": {"openclawVersion": toolchain::OPENCLAW_VERSION},
+            "install": {"minHostVersion": host_floor()},
         },
     });
     if !transports.dependencies.is_empty() {
@@ -522,6 +524,13 @@ fn package_json(descriptor: &Value, transports: &Transports) -> Value {
         package["bundleDependencies"] = json!(transports.dependencies.keys().collect::<Vec<_>>());
     }
     package
+}
+
+/// The oldest OpenClaw the package says it runs on: the one the e2e runs it in. Nothing older is
+/// tested, and the plugin API moves between releases (deprecations with removal dates), so an
+/// older host is refused at install rather than failing at run time.
+fn host_floor() -> String {
+    format!(">={}", toolchain::OPENCLAW_VERSION)
 }
 
 /// The platform packages the plugin depends on: optional, so npm installs the one whose `os`,
@@ -668,6 +677,27 @@ mod tests {
         for key in ["contracts", "toolMetadata", "cliCommands"] {
             assert!(manifest.get(key).is_none(), "{key}: {manifest}");
         }
+    }
+
+    /// OpenClaw rejects a floor it cannot parse at install; the e2e's installs prove the host
+    /// takes these, this that they are all there and all the tested version.
+    #[test]
+    fn publishing_metadata_names_the_openclaw_the_e2e_runs() {
+        let plain = descriptor(json!([channel("openclaw-weixin", json!([]), json!([]))]));
+        let package = package_json(&plain, &Transports::default());
+        let tested = toolchain::OPENCLAW_VERSION;
+        let floor = format!(">={tested}");
+        assert_eq!(package["openclaw"]["build"]["openclawVersion"], tested);
+        assert_eq!(package["openclaw"]["compat"]["pluginApi"], floor.as_str());
+        assert_eq!(
+            package["openclaw"]["install"]["minHostVersion"],
+            floor.as_str()
+        );
+        let parts: Vec<&str> = tested.split('.').collect();
+        assert!(
+            parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()),
+            "{tested} is not the YYYY.M.D form OpenClaw's semver floors take"
+        );
     }
 
     #[test]
