@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::Result;
 use crate::e2e::{Stack, check, step_of};
 use crate::gateway::Gateway;
-use crate::{package, toolchain};
+use crate::{fidelity, package, toolchain};
 
 /// What OpenClaw's doctor says when a configured plugin is missing and it tries to install it.
 const MISSING_PLUGIN: &str = "missing configured plugin";
@@ -98,13 +98,22 @@ const SECOND_REPLY: Duration = Duration::from_secs(8);
 /// first (Tencent's) and reports ours as a second owner, which is why the guide says to disable
 /// or uninstall one of them.
 pub fn beside_tencent(dir: &Path, ours: &package::Packaged) -> Result {
+    // Tencent's plugin logs into OpenClaw's fixed temp dir whatever the config says; what it
+    // adds there goes with this run's files.
+    let tmp_before = fidelity::files_in(Path::new(fidelity::TENCENT_TMP));
+    let result = beside_tencent_in(dir, ours);
+    fidelity::collect_tencent_tmp(&tmp_before, dir)?;
+    result
+}
+
+fn beside_tencent_in(dir: &Path, ours: &package::Packaged) -> Result {
     step(
         "Tencent's plugin beside ours, its entry disabled as the migration guide says: ours owns openclaw-weixin, one reply per message",
     );
     let mut stack = Stack::new(dir)?;
     // A Tencent user's gateway: their plugin installed and enabled as their docs say, the
     // channel configured, an account logged in.
-    crate::fidelity::install_tencent(&stack, &tencent_pack())?;
+    fidelity::install_tencent(&stack, &tencent_pack())?;
     let mut config = stack.gateway.read_config()?;
     config["plugins"]["entries"]["openclaw-weixin"] = json!({ "enabled": true });
     config["channels"]["openclaw-weixin"] = json!({});
