@@ -71,11 +71,6 @@ nim_enum! {
 }
 
 nim_enum! {
-    /// `V2NIMMessageSendingState`.
-    SendingState { Unknown = 0, Succeeded = 1, Failed = 2, Sending = 3 }
-}
-
-nim_enum! {
     /// `V2NIMMessageSource`: how a received message reached us. The numbers are the Node
     /// SDK's (`nim-web-sdk-ng` 10.9.77), which start at 0 for unknown.
     MessageSource { Unknown = 0, Online = 1, Offline = 2, Roaming = 3 }

@@ -10,7 +10,6 @@ mod transport;
 pub use conversation::ConversationId;
 pub use enums::{
     ConnectStatus, ConversationType, KickReason, LoginStatus, MessageSource, MessageType,
-    SendingState,
 };
 pub use error::{NimError, NimErrorClass, code_of};
 pub use message::{Attachment, Message};
