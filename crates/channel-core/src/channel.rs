@@ -299,6 +299,16 @@ pub trait Channel: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The agent is done with `inbound` (its turn finished). Channels that tell the peer so
+    /// (read receipts) do it here; failures are only logged.
+    async fn handled(
+        &self,
+        _account: &Self::Account,
+        _inbound: &Inbound,
+    ) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
     /// Logs an account in interactively (a QR scan); `account` is `None` for a new one.
     async fn login(
         &self,

@@ -172,6 +172,10 @@ pub struct Outbound {
     /// The inbound message this answers, when it is a reply (lets a channel reuse its context).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to_inbound: Option<String>,
+    /// Who asked: the sender of the inbound message this answers. A channel whose groups
+    /// address a reply to its asker (an @-mention) reads it; `None` when nobody asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asker: Option<Sender>,
     /// Directories local media may be read from (the host's media roots); other local paths are
     /// refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

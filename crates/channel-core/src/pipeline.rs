@@ -26,7 +26,7 @@ use crate::handover::{self, Handover};
 use crate::host::{Host, Replier, ReplyPayload, StatusPatch, Turn, TurnOutcome, msg_context};
 use crate::live::LiveEntry;
 use crate::lock;
-use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Target};
+use crate::message::{ChatKind, Fetched, Inbound, Media, Outbound, Receipt, Sender, Target};
 use crate::now_ms;
 use crate::session::RouteQuery;
 
@@ -45,10 +45,17 @@ pub trait Outlet: Send + Sync {
             media.kind
         )))
     }
+
+    /// The agent is done with `inbound` (see [`crate::Channel::handled`]).
+    async fn handled(&self, _inbound: &Inbound) -> Result<(), ChannelError> {
+        Ok(())
+    }
 }
 
 /// How long a reply already on the wire may take to finish once the account stops.
 const SEND_STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long telling the peer a message was handled (a read receipt) may take.
+const HANDLED_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often "typing…" is renewed while a turn runs; indicators expire after a few seconds.
 const TYPING_EVERY: Duration = Duration::from_secs(5);
 /// When a turn the host refused before its agent answered is tried again (OpenClaw refuses
@@ -697,6 +704,7 @@ impl Pipeline {
         let message = Outbound {
             text,
             in_reply_to_inbound: Some(inbound.server_id.clone()),
+            asker: Some(inbound.sender.clone()),
             client_id: Some(format!("pairing:{}", inbound.server_id)),
             ..Outbound::default()
         };
@@ -944,6 +952,27 @@ impl Pipeline {
             break;
         }
         self.complete(&id);
+        self.tell_handled(inbound);
+    }
+
+    /// Tells the channel the agent is done with `inbound` (read receipts), beside the peer's
+    /// queue: its next message does not wait for the receipt.
+    fn tell_handled(&self, inbound: Inbound) {
+        let outlet = Arc::clone(&self.outlet);
+        let (channel, account) = (self.config.channel.clone(), self.config.account.clone());
+        self.tasks.spawn(async move {
+            // A stop waits for these tasks: a hung receipt must not hold it.
+            let told = tokio::time::timeout(HANDLED_TIMEOUT, outlet.handled(&inbound)).await;
+            match told {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::debug!(%channel, %account, %err, "telling the peer the message was handled failed")
+                }
+                Err(_) => {
+                    tracing::debug!(%channel, %account, "telling the peer the message was handled timed out")
+                }
+            }
+        });
     }
 
     /// The host delivered a message of its own to `peer`: the answer of the peer's replay that
@@ -1034,6 +1063,7 @@ impl Pipeline {
             pipeline: Arc::clone(self),
             target: inbound.chat.target(),
             inbound_id: inbound.server_id.clone(),
+            asker: inbound.sender.clone(),
             answered: Mutex::new(0),
             undelivered: Mutex::new(false),
         })
@@ -1137,6 +1167,7 @@ struct TurnReplier {
     pipeline: Arc<Pipeline>,
     target: Target,
     inbound_id: String,
+    asker: Sender,
     /// Replies the host produced so far (each recorded in the journal before its send).
     answered: Mutex<usize>,
     /// A reply still could not be sent after [`SEND_RETRIES`], for a passing reason: the turn
@@ -1174,6 +1205,7 @@ impl Replier for TurnReplier {
             // Stable per reply, so a retried delivery of the same reply is recognisable.
             client_id: Some(format!("{}:reply:{index}", self.inbound_id)),
             in_reply_to_inbound: Some(self.inbound_id.clone()),
+            asker: Some(self.asker.clone()),
             // The channel's own allowed roots apply.
             media_roots: Vec::new(),
         };
@@ -1229,7 +1261,7 @@ mod tests {
     use crate::testing::StandaloneHost;
 
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<(Target, Outbound)>>);
+    struct Recorder(Mutex<Vec<(Target, Outbound)>>, Mutex<Vec<String>>);
 
     #[async_trait::async_trait]
     impl Outlet for Recorder {
@@ -1239,6 +1271,11 @@ mod tests {
                 message_id: "m".into(),
                 parts: 1,
             })
+        }
+
+        async fn handled(&self, inbound: &Inbound) -> Result<(), ChannelError> {
+            lock(&self.1).push(inbound.server_id.clone());
+            Ok(())
         }
     }
 
@@ -1340,6 +1377,32 @@ mod tests {
         let (asked, routed) = (&asking.turns()[0], &routing.turns()[0]);
         assert_eq!(asked.context["SessionKey"], routed.context["SessionKey"]);
         assert_eq!(asked.route, routed.route);
+    }
+
+    /// A reply names its asker; the channel hears of the handled message once its turn ends.
+    #[tokio::test]
+    async fn replies_name_the_asker_and_the_channel_hears_the_turn_ended() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_connected(config(tmp.path()), host, outlet.clone());
+        let mut message = inbound("m1", "alice");
+        message.sender.name = Some("Alice".into());
+        pipeline.accept(message).await.expect("accept");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while lock(&outlet.1).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(*lock(&outlet.1), ["m1"]);
+        let sent = lock(&outlet.0).clone();
+        assert_eq!(
+            sent[0].1.asker,
+            Some(Sender {
+                id: "alice".into(),
+                name: Some("Alice".into())
+            })
+        );
+        pipeline.close().await;
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@ use crate::dedup::Window;
 use crate::error::{ChannelError, ErrorKind};
 use crate::host::{Host, TransportModule};
 use crate::login::{LoginResult, LoginUi};
-use crate::message::{Fetched, Media, Outbound, Receipt, Target};
+use crate::message::{Fetched, Inbound, Media, Outbound, Receipt, Target};
 use crate::owner::AccountLock;
 use crate::pipeline::{Outlet, Pipeline, PipelineConfig};
 use crate::supervisor::{Connector, Lifecycle, supervise};
@@ -113,6 +113,10 @@ impl<C: Channel> Outlet for AccountOutlet<C> {
 
     async fn fetch_media(&self, media: &Media) -> Result<Fetched, ChannelError> {
         Channel::fetch_media(self.channel.as_ref(), &self.account, media).await
+    }
+
+    async fn handled(&self, inbound: &Inbound) -> Result<(), ChannelError> {
+        Channel::handled(self.channel.as_ref(), &self.account, inbound).await
     }
 }
 

@@ -206,12 +206,19 @@ function optionalNumber(params, key) {
 
 const ANTISPAM_KEYS = ["antispamEnabled", "antispamBusinessId", "antispamCustomMessage", "antispamCheating", "antispamExtension"];
 
+const PUSH_KEYS = ["forcePush", "forcePushAccountIds", "forcePushContent"];
+
+// The SDK's send params, from the keys Rust may set: unknown keys stay out.
 function sendParams(params) {
-  const config = params?.antispamConfig;
-  if (!config || typeof config !== "object") return {};
-  const picked = {};
-  for (const key of ANTISPAM_KEYS) if (config[key] !== undefined) picked[key] = config[key];
-  return { antispamConfig: picked };
+  const out = {};
+  for (const [name, keys] of [["antispamConfig", ANTISPAM_KEYS], ["pushConfig", PUSH_KEYS]]) {
+    const config = params?.[name];
+    if (!config || typeof config !== "object") continue;
+    const picked = {};
+    for (const key of keys) if (config[key] !== undefined) picked[key] = config[key];
+    out[name] = picked;
+  }
+  return out;
 }
 
 export async function open({ options = {}, emit, log } = {}) {
@@ -368,6 +375,10 @@ export async function open({ options = {}, emit, log } = {}) {
     if (params.messageClientId !== undefined && params.messageClientId !== null && params.messageClientId !== "") {
       message.messageClientId = String(params.messageClientId);
     }
+    // An @-mention's marks (`yxAitMsg`), which NetEase's apps render.
+    if (typeof params.serverExtension === "string" && params.serverExtension !== "") {
+      message.serverExtension = params.serverExtension;
+    }
     const result = await withTimeout(
       Promise.resolve().then(() => messageService.sendMessage(message, conversationId, sendParams(params))),
       sendTimeoutMs,
@@ -429,7 +440,26 @@ export async function open({ options = {}, emit, log } = {}) {
     return send(message, params);
   }
 
-  const methods = { login, logout, sendText, sendMedia, status: async () => status() };
+  // A P2P read receipt for a received message: the SDK needs its sender, client id and time.
+  async function sendReadReceipt(params) {
+    const message = {
+      conversationId: requireText(params, "conversationId"),
+      conversationType: 1,
+      senderId: requireText(params, "senderId"),
+      receiverId: requireText(params, "receiverId"),
+      messageClientId: requireText(params, "messageClientId"),
+      messageServerId: toText(params.messageServerId) ?? "",
+      createTime: optionalNumber(params, "createTime") ?? 0,
+    };
+    await withTimeout(
+      Promise.resolve().then(() => messageService.sendP2PMessageReceipt(message)),
+      sendTimeoutMs,
+      () => nimError(CODE_TIMEOUT, `read receipt timeout after ${sendTimeoutMs} ms`),
+    );
+    return {};
+  }
+
+  const methods = { login, logout, sendText, sendMedia, sendReadReceipt, status: async () => status() };
 
   async function call(method, params = {}) {
     if (closed) throw nimError(0, "transport closed");

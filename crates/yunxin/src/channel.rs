@@ -12,14 +12,15 @@ use std::time::Duration;
 use channel_core::media::MediaPolicy;
 use channel_core::{
     AccountView, Channel, ChannelError, ChatKind, Connector, Descriptor, ErrorKind, Fetched, Host,
-    Lifecycle, LiveAccounts, Media, Meta, Outbound, Probe, Receipt, Result, RunContext, SendLog,
-    StateDir, Target, TransportModule,
+    Inbound, Lifecycle, LiveAccounts, Media, Meta, Outbound, Probe, Receipt, Result, RunContext,
+    SendLog, StateDir, Target, TransportModule,
 };
 use tokio::sync::mpsc;
 
 use crate::config::{AccountSettings, TransportKind, YunxinConfig, process_env};
 use crate::nim::{
     ConnectStatus, Durable, Kicked, Login, LoginStatus, Message, NimEvent, NimTransport, Opened,
+    ReadReceipt,
 };
 use crate::normalize::normalize;
 use crate::{CHANNEL_ID, outbound};
@@ -379,11 +380,13 @@ impl Channel for YunxinChannel {
     async fn send(&self, account: &Account, to: &Target, message: &Outbound) -> Result<Receipt> {
         let live = self.live(&account.settings.base.id)?;
         let conversation = outbound::conversation(&live.me, to);
+        let mention = outbound::mention_for(account.settings.mention_asker, &live.me, to, message);
         // Downloaded attachments stay on disk until every part is sent.
         let prepared = outbound::build(
             &account.settings.base.id,
             &conversation,
             message,
+            mention,
             &account.media,
         )
         .await?;
@@ -410,6 +413,24 @@ impl Channel for YunxinChannel {
             message_id: last,
             parts: requests.len(),
         })
+    }
+
+    /// With `sendReadReceipts`, a handled direct message is marked read for its sender.
+    async fn handled(&self, account: &Account, inbound: &Inbound) -> Result<(), ChannelError> {
+        if !account.settings.send_read_receipts || inbound.chat.kind != ChatKind::Direct {
+            return Ok(());
+        }
+        let message: Message = serde_json::from_value(inbound.raw.clone()).map_err(|e| {
+            ChannelError::permanent(format!(
+                "no NIM message to mark read in {}: {e}",
+                inbound.server_id
+            ))
+        })?;
+        let live = self.live(&account.settings.base.id)?;
+        live.transport
+            .send_read_receipt(&ReadReceipt::of(&message))
+            .await
+            .map_err(|e| ChannelError::from(e).context("sending a read receipt"))
     }
 
     async fn fetch_media(&self, account: &Account, media: &Media) -> Result<Fetched, ChannelError> {

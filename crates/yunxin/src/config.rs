@@ -69,6 +69,12 @@ pub struct AccountKeys {
     pub sdk_module: Option<String>,
     /// Settings of the `server-api` transport.
     pub server_api: Option<ServerApiConfig>,
+    /// A reply in a team starts with `@<asker>` and force-pushes the member who asked, as a
+    /// mention from NetEase's apps does. Default true.
+    pub mention_asker: Option<bool>,
+    /// Send a read receipt for each direct message once the agent has handled it, so the
+    /// peer's app shows it as read. Default false.
+    pub send_read_receipts: Option<bool>,
     /// Media size cap and the hosts media may be fetched from.
     #[serde(flatten)]
     pub media: MediaKeys,
@@ -132,6 +138,10 @@ pub struct AccountSettings {
     pub sdk_module: Option<String>,
     /// Set when `transport` is `server-api`.
     pub server_api: Option<ServerApi>,
+    /// `mentionAsker`.
+    pub mention_asker: bool,
+    /// `sendReadReceipts`.
+    pub send_read_receipts: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,6 +328,11 @@ impl YunxinConfig {
             link_url: own.link_url.clone().or_else(|| top.link_url.clone()),
             sdk_module: own.sdk_module.clone().or_else(|| top.sdk_module.clone()),
             server_api,
+            mention_asker: own.mention_asker.or(top.mention_asker).unwrap_or(true),
+            send_read_receipts: own
+                .send_read_receipts
+                .or(top.send_read_receipts)
+                .unwrap_or(false),
         })
     }
 }

@@ -6,7 +6,7 @@ use channel_core::dm::strip_prefix_ci;
 use channel_core::media::{MediaPolicy, TempFile, mime};
 use channel_core::{ChannelError, ChatKind, Outbound, Target};
 
-use crate::nim::{ConversationId, SendBody, SendRequest};
+use crate::nim::{ConversationId, Mention, SendBody, SendRequest};
 
 /// NIM's text limit per message.
 pub const CHUNK_CHARS: usize = 5000;
@@ -77,22 +77,29 @@ pub fn parse_target(raw: &str) -> Result<Target, ChannelError> {
     })
 }
 
+/// The requests of `message`. With a `mention`, its text starts with `@name` and its first
+/// text piece carries the mention.
 pub async fn build(
     account: &str,
     conversation: &ConversationId,
     message: &Outbound,
+    mention: Option<Mention>,
     media: &MediaPolicy,
 ) -> Result<Prepared, ChannelError> {
     let mut bodies = Vec::new();
     let mut temps = Vec::new();
     for item in &message.media {
         let (body, temp) = attachment(item, &message.media_roots, media).await?;
-        bodies.push(body);
+        bodies.push((body, None));
         temps.extend(temp);
     }
     if !message.text.trim().is_empty() {
-        for piece in channel_core::text::chunks(&message.text, CHUNK_CHARS) {
-            bodies.push(SendBody::Text { text: piece });
+        let (text, mut mention) = match mention {
+            Some(mention) => (format!("{} {}", mention.text, message.text), Some(mention)),
+            None => (message.text.clone(), None),
+        };
+        for piece in channel_core::text::chunks(&text, CHUNK_CHARS) {
+            bodies.push((SendBody::Text { text: piece }, mention.take()));
         }
     }
     if bodies.is_empty() {
@@ -103,15 +110,24 @@ pub async fn build(
     let parts = bodies
         .into_iter()
         .enumerate()
-        .map(|(part, body)| Built {
+        .map(|(part, (body, mention))| Built {
             request: SendRequest {
                 conversation_id: conversation.to_string(),
                 message_client_id: message.wire_id(account, part),
                 body,
+                mention,
             },
         })
         .collect();
     Ok(Prepared { parts, temps })
+}
+
+/// Whom a reply to `to` mentions: in a team, the member who asked (unless that is the bot
+/// itself), when `enabled`.
+pub fn mention_for(enabled: bool, me: &str, to: &Target, message: &Outbound) -> Option<Mention> {
+    let asker = message.asker.as_ref()?;
+    (enabled && to.kind == ChatKind::Group && asker.id != me && !asker.id.is_empty())
+        .then(|| Mention::of(&asker.id, asker.name.as_deref()))
 }
 
 /// One attachment as the SDK takes it: a local file under the caller's media roots, or an
@@ -214,11 +230,11 @@ mod tests {
             ..Outbound::default()
         };
         let media = media();
-        let first = build("default", &conversation, &message, &media)
+        let first = build("default", &conversation, &message, None, &media)
             .await
             .unwrap()
             .parts;
-        let again = build("default", &conversation, &message, &media)
+        let again = build("default", &conversation, &message, None, &media)
             .await
             .unwrap()
             .parts;
@@ -229,8 +245,51 @@ mod tests {
             first[1].request.message_client_id
         );
         assert_eq!(first[0].request.conversation_id, "bot|1|alice");
-        let empty = build("default", &conversation, &Outbound::default(), &media).await;
+        let empty = build("default", &conversation, &Outbound::default(), None, &media).await;
         assert!(empty.is_err());
+    }
+
+    /// A team reply names its asker first, once, on the first text piece, after any media;
+    /// a direct reply, the bot's own message and a disabled setting mention nobody.
+    #[tokio::test]
+    async fn a_team_reply_mentions_the_asker_once() {
+        let team = parse_target("team:42").unwrap();
+        let message = Outbound {
+            text: "y".repeat(CHUNK_CHARS),
+            asker: Some(channel_core::Sender {
+                id: "alice".into(),
+                name: Some("Alice".into()),
+            }),
+            ..Outbound::default()
+        };
+        let mention = mention_for(true, "bot", &team, &message);
+        assert_eq!(mention, Some(Mention::of("alice", Some("Alice"))));
+        let parts = build(
+            "default",
+            &conversation("bot", &team),
+            &message,
+            mention,
+            &media(),
+        )
+        .await
+        .unwrap()
+        .parts;
+        assert_eq!(parts.len(), 2, "the @name made the text one piece longer");
+        let SendBody::Text { text } = &parts[0].request.body else {
+            panic!("{parts:?}")
+        };
+        assert!(text.starts_with("@Alice yyy"), "{text:.20}");
+        assert_eq!(
+            parts[0].request.mention.as_ref().unwrap().account_id,
+            "alice"
+        );
+        assert_eq!(parts[1].request.mention, None);
+        let direct = parse_target("alice").unwrap();
+        assert_eq!(mention_for(true, "bot", &direct, &message), None);
+        assert_eq!(mention_for(false, "bot", &team, &message), None);
+        assert_eq!(mention_for(true, "alice", &team, &message), None);
+        let nobody = Outbound::text("hi");
+        assert_eq!(mention_for(true, "bot", &team, &nobody), None);
     }
 
     #[tokio::test]
@@ -245,7 +304,7 @@ mod tests {
         };
         let conversation = ConversationId::p2p("bot", "alice");
         let media = media();
-        let built = build("default", &conversation, &message, &media)
+        let built = build("default", &conversation, &message, None, &media)
             .await
             .unwrap()
             .parts;
@@ -254,7 +313,7 @@ mod tests {
             media_roots: vec![],
             ..message
         };
-        let err = build("default", &conversation, &refused, &media)
+        let err = build("default", &conversation, &refused, None, &media)
             .await
             .unwrap_err();
         assert!(

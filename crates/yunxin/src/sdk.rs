@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::config::AccountSettings;
-use crate::nim::{Login, NimError, NimEvent, NimTransport, Opened, SendBody, SendRequest, Sent};
+use crate::nim::{
+    Login, NimError, NimEvent, NimTransport, Opened, ReadReceipt, SendBody, SendRequest, Sent,
+};
 
 /// The transport module's name, as the host finds it in the package.
 pub const MODULE: &str = "nim-sdk";
@@ -128,9 +130,25 @@ impl NimTransport for SdkTransport {
                 json!({ "conversationId": request.conversation_id, "messageClientId": request.message_client_id, "kind": "video", "path": path, "name": name }),
             ),
         };
+        let mut params = params;
+        if let Some(mention) = &request.mention {
+            params["pushConfig"] =
+                json!({ "forcePush": true, "forcePushAccountIds": [mention.account_id] });
+            params["serverExtension"] = json!(mention.server_extension());
+        }
         let answer = self.module.call(method, params).await.map_err(nim_error)?;
         serde_json::from_value(answer)
             .map_err(|e| NimError::new(0, format!("{method}: unexpected answer: {e}")))
+    }
+
+    async fn send_read_receipt(&self, receipt: &ReadReceipt) -> Result<(), NimError> {
+        let params = serde_json::to_value(receipt)
+            .map_err(|e| NimError::new(0, format!("sendReadReceipt: {e}")))?;
+        self.module
+            .call("sendReadReceipt", params)
+            .await
+            .map(drop)
+            .map_err(nim_error)
     }
 
     async fn close(&self) {

@@ -25,7 +25,8 @@ use crate::channel::Transports;
 use crate::config::AccountSettings;
 use crate::nim::{
     ConnectStatus, ConversationId, ConversationType, KickReason, Kicked, Login, LoginStatus,
-    Message, MessageType, NimError, NimEvent, NimTransport, Opened, SendBody, SendRequest, Sent,
+    Mention, Message, MessageType, NimError, NimEvent, NimTransport, Opened, ReadReceipt, SendBody,
+    SendRequest, Sent,
 };
 
 /// One accepted send.
@@ -34,6 +35,7 @@ pub struct FakeSent {
     pub from: String,
     pub conversation_id: String,
     pub body: SendBody,
+    pub mention: Option<Mention>,
     pub message_client_id: String,
     pub message_server_id: String,
 }
@@ -53,6 +55,7 @@ struct State {
     online: HashMap<String, mpsc::UnboundedSender<NimEvent>>,
     offline: HashMap<String, Vec<Message>>,
     sent: Vec<FakeSent>,
+    receipts: Vec<ReadReceipt>,
     by_client_id: HashMap<(String, String), Sent>,
     login_error: Option<NimError>,
     send_errors: Vec<NimError>,
@@ -86,6 +89,11 @@ impl FakeNim {
     /// The next send fails with `error`.
     pub fn fail_next_send(&self, error: NimError) {
         lock(&self.state).send_errors.push(error);
+    }
+
+    /// The read receipts sent so far.
+    pub fn receipts(&self) -> Vec<ReadReceipt> {
+        lock(&self.state).receipts.clone()
     }
 
     /// A P2P text from `from` to `to`; returns the stored message.
@@ -257,11 +265,23 @@ impl NimTransport for FakeTransport {
             from,
             conversation_id: request.conversation_id.clone(),
             body: request.body.clone(),
+            mention: request.mention.clone(),
             message_client_id: sent.message_client_id.clone(),
             message_server_id: sent.message_server_id.clone(),
         });
         st.by_client_id.insert(key, sent.clone());
         Ok(sent)
+    }
+
+    async fn send_read_receipt(&self, receipt: &ReadReceipt) -> Result<(), NimError> {
+        let me = lock(&self.account)
+            .clone()
+            .ok_or_else(|| NimError::new(20001, "not logged in"))?;
+        if receipt.sender_id == me {
+            return Err(NimError::new(191004, "cannot mark one's own message read"));
+        }
+        lock(&self.nim.state).receipts.push(receipt.clone());
+        Ok(())
     }
 
     async fn close(&self) {

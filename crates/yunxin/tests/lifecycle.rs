@@ -348,3 +348,78 @@ async fn images_and_files_go_both_ways() {
     assert!(sent.iter().all(|s| s.conversation_id == "bot|1|alice"));
     cancel.cancel();
 }
+
+/// A team reply starts with `@asker` and carries the mention; with `sendReadReceipts`, a
+/// handled direct message is marked read for its sender, and a team message is not.
+#[tokio::test]
+async fn team_replies_mention_the_asker_and_handled_dms_are_marked_read() {
+    use yunxin::nim::{ConversationType, Message, MessageType};
+    let rig = rig();
+    let mut section = section("good");
+    section["groupPolicy"] = json!("open");
+    section["sendReadReceipts"] = json!(true);
+    let cancel = CancellationToken::new();
+    let _task = tokio::spawn({
+        let (channel, host, cancel) = (
+            Arc::clone(&rig.channel),
+            Arc::clone(&rig.host),
+            cancel.clone(),
+        );
+        let section = section.clone();
+        async move { channel.run(&section, "default", host, cancel).await }
+    });
+    assert!(rig.connected().await);
+
+    rig.nim.deliver(
+        "bot",
+        Message {
+            message_client_id: "t-c1".into(),
+            message_server_id: "8001".into(),
+            create_time: 1_700_000_000_000,
+            sender_id: "alice".into(),
+            sender_name: Some("Alice".into()),
+            receiver_id: "team7".into(),
+            conversation_type: ConversationType::Team,
+            conversation_id: "bot|2|team7".into(),
+            message_type: MessageType::Text,
+            text: Some("@bot status?".into()),
+            force_push_account_ids: vec!["bot".into()],
+            ..Message::default()
+        },
+    );
+    let dm = rig.nim.inject_text("carol", "bot", "hello");
+    // The receipt follows the turn's end, which the host does not see: polled.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while (rig.nim.sent().len() < 2 || rig.nim.receipts().is_empty())
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = rig.nim.sent();
+    let team = sent
+        .iter()
+        .find(|s| s.conversation_id == "bot|2|team7")
+        .unwrap();
+    assert_eq!(team.text(), Some("@Alice echo: @bot status?"));
+    assert_eq!(team.mention.as_ref().unwrap().account_id, "alice");
+    let direct = sent
+        .iter()
+        .find(|s| s.conversation_id == "bot|1|carol")
+        .unwrap();
+    assert_eq!(direct.text(), Some("echo: hello"));
+    assert_eq!(direct.mention, None);
+    let receipts = rig.nim.receipts();
+    assert_eq!(
+        receipts.len(),
+        1,
+        "the team message gets none: {receipts:?}"
+    );
+    assert_eq!(
+        (
+            receipts[0].sender_id.as_str(),
+            receipts[0].message_server_id.as_str()
+        ),
+        ("carol", dm.message_server_id.as_str())
+    );
+    cancel.cancel();
+}

@@ -602,3 +602,48 @@ async fn the_webhook_answers_200_only_once_a_copy_is_durable() {
     transport.close().await;
     assert!(sim.push_text("alice", "bot", "gone").await.is_err());
 }
+
+/// Over the server API, a team reply mentions its asker (`push_config` and the `yxAitMsg`
+/// extension, which the simulator checks against the team), and with `sendReadReceipts` a
+/// handled direct message gets a V2 P2P read receipt.
+#[tokio::test]
+async fn team_replies_mention_the_asker_and_dms_get_read_receipts() {
+    let rig = Rig::new().await;
+    let mut section = rig.good();
+    section["sendReadReceipts"] = json!(true);
+    let (cancel, _task) = rig.run(section);
+    assert!(rig.connected().await);
+    rig.sim.add_team("42", &["alice", "bot"]);
+    rig.sim
+        .push_team_text("alice", "42", "@bot hi", &["bot"])
+        .await
+        .unwrap();
+    let dm = rig.sim.push_text("carol", "bot", "hello").await.unwrap();
+    let sent = rig.sim.wait_sent(2, T).await;
+    let team = sent.iter().find(|s| s.receiver == "42").unwrap();
+    assert!(
+        team.text.as_deref().unwrap().starts_with("@alice echo: "),
+        "{team:?}"
+    );
+    assert_eq!(
+        team.request["push_config"],
+        json!({"push_forcepush_enable": true, "push_forcepush_ids": ["alice"]})
+    );
+    let ext: Value = serde_json::from_str(team.request["extension"].as_str().unwrap()).unwrap();
+    assert_eq!(ext["yxAitMsg"]["alice"]["text"], "@alice");
+    let direct = sent.iter().find(|s| s.receiver == "carol").unwrap();
+    assert_eq!(direct.request.get("push_config"), None);
+    // The receipt follows the turn's end, which the host does not see: polled.
+    let deadline = tokio::time::Instant::now() + T;
+    while rig.sim.receipts().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let receipts = rig.sim.receipts();
+    assert_eq!(receipts.len(), 1, "{receipts:?}");
+    assert_eq!(
+        (receipts[0].from.as_str(), receipts[0].to.as_str()),
+        ("bot", "carol")
+    );
+    assert_eq!(receipts[0].server_id.to_string(), dm.msgid_server.unwrap());
+    cancel.cancel();
+}

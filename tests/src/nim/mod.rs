@@ -81,7 +81,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use sign::{md5_hex, rest_checksum, webhook_checksum};
-pub use types::{ConvType, NimCall, NimFault, NimSent, NimUpload, PushError, Pushed, Via};
+pub use types::{
+    ConvType, NimCall, NimFault, NimReceipt, NimSent, NimUpload, PushError, Pushed, Via,
+};
 
 use state::Shared;
 use webhook::{Outgoing, Signing};
@@ -246,6 +248,11 @@ impl NimSim {
     /// Every accepted send, in order (resends answered from the dedup table appear once).
     pub fn sent(&self) -> Vec<NimSent> {
         self.shared.lock().sent.clone()
+    }
+
+    /// The P2P read receipts received so far.
+    pub fn receipts(&self) -> Vec<NimReceipt> {
+        self.shared.lock().receipts.clone()
     }
 
     /// Waits until at least `count` sends were accepted and returns them all, or whatever there

@@ -50,6 +50,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/im/v2/conversations/{conversation_id}/messages",
             post(send::v2_send),
         )
+        .route(
+            "/im/v2/messages/actions/p2p_read_receipt",
+            post(send::v2_read_receipt),
+        )
         .route("/im/v2/accounts/{account_id}", get(account))
         .fallback(unknown_path)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))

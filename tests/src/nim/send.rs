@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::rest::{Api, Reply, code};
 use super::state::{Shared, State as SimState, uuid_like};
-use super::types::{ConvType, NimSent, Via};
+use super::types::{ConvType, NimReceipt, NimSent, Via};
 use crate::http::{Obj, now_ms, parse_object};
 
 /// Longest text (and V1 `body`), in characters.
@@ -136,9 +136,25 @@ fn v2(shared: &Shared, conversation_id: &str, raw: &[u8]) -> Result<Reply, Reply
         }
     }
 
+    if let Some(ext) = root.str("extension").map_err(|e| bad(e.0))? {
+        extension_check(ext).map_err(bad)?;
+    }
+    let force_push = match root.object("push_config").map_err(|e| bad(e.0))? {
+        Some(push) => force_push_ids(&push).map_err(bad)?,
+        None => Vec::new(),
+    };
+
     let mut st = shared.lock();
     peers_check(&st, sender, conv_type, receiver)
         .map_err(|(c, text)| Reply::err(Api::V2, c, text))?;
+    // A mention reaches team members only (NetEase answers 414 for anyone else).
+    for id in &force_push {
+        if conv_type == ConvType::P2p || st.is_member(receiver, id) != Some(true) {
+            return Err(bad(format!(
+                "push_config.push_forcepush_ids: {id:?} is not a member of team {receiver:?}"
+            )));
+        }
+    }
     if let Some(cid) = client_id
         && let Some(data) = st.resend(sender, cid, shared.opts.dedup_window)
     {
@@ -188,6 +204,96 @@ fn v2(shared: &Shared, conversation_id: &str, raw: &[u8]) -> Result<Reply, Reply
     drop(st);
     shared.bump();
     Ok(Reply::v2_ok(data))
+}
+
+/// The server extension: a JSON object as text, at most 1,024 characters.
+fn extension_check(ext: &str) -> Result<(), String> {
+    if ext.chars().count() > 1024 {
+        return Err("field `extension` is longer than 1024 characters".to_owned());
+    }
+    match serde_json::from_str::<Value>(ext) {
+        Ok(Value::Object(_)) => Ok(()),
+        _ => Err("field `extension` is not a JSON object".to_owned()),
+    }
+}
+
+/// `push_config.push_forcepush_ids` (strings, at most 100), when force push is enabled.
+fn force_push_ids(push: &crate::http::Obj<'_>) -> Result<Vec<String>, String> {
+    let Some(ids) = push.array("push_forcepush_ids").map_err(|e| e.0)? else {
+        return Ok(Vec::new());
+    };
+    if push.bool("push_forcepush_enable").map_err(|e| e.0)? != Some(true) {
+        return Err(
+            "push_config.push_forcepush_ids needs push_config.push_forcepush_enable true"
+                .to_owned(),
+        );
+    }
+    if ids.len() > 100 {
+        return Err("push_config.push_forcepush_ids has more than 100 accounts".to_owned());
+    }
+    ids.iter()
+        .map(|id| match id {
+            Value::String(id) if !id.is_empty() => Ok(id.clone()),
+            other => Err(format!(
+                "push_config.push_forcepush_ids: {other} is not an account id"
+            )),
+        })
+        .collect()
+}
+
+/// `POST /im/v2/messages/actions/p2p_read_receipt`: `from_account_id` has read
+/// `to_account_id`'s message `message_server_id`, which must be one of theirs to it.
+pub(crate) async fn v2_read_receipt(State(shared): State<Arc<Shared>>, body: Bytes) -> Reply {
+    read_receipt(&shared, &body).unwrap_or_else(|e| e)
+}
+
+fn read_receipt(shared: &Shared, raw: &[u8]) -> Result<Reply, Reply> {
+    let bad = |text: String| Reply::err(Api::V2, code::PARAMETER, text);
+    let map = parse_object(raw).map_err(|e| bad(e.0))?;
+    let root = Obj::root(&map);
+    let required = |key: &str| -> Result<&str, Reply> {
+        root.str(key)
+            .map_err(|e| bad(e.0))?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad(root.missing(key).0))
+    };
+    let from = required("from_account_id")?;
+    let to = required("to_account_id")?;
+    let server_id = root
+        .u64("message_server_id")
+        .map_err(|e| bad(e.0))?
+        .ok_or_else(|| bad(root.missing("message_server_id").0))?;
+    let mut st = shared.lock();
+    for account in [from, to] {
+        if !st.accounts.contains_key(account) {
+            return Err(Reply::err(
+                Api::V2,
+                code::ACCOUNT_NOT_EXIST,
+                format!("account not exist: {account:?}"),
+            ));
+        }
+    }
+    // The messages the simulator delivered are its webhook pushes.
+    let known = st.pushes.iter().any(|p| {
+        let body: Value = serde_json::from_str(&p.body).unwrap_or_default();
+        p.msgid_server.as_deref() == Some(server_id.to_string().as_str())
+            && body["fromAccount"] == to
+            && body["to"] == from
+            && body["convType"] == "PERSON"
+    });
+    if !known {
+        return Err(bad(format!(
+            "message_server_id {server_id} is not a P2P message from {to:?} to {from:?}"
+        )));
+    }
+    st.receipts.push(NimReceipt {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        server_id,
+    });
+    drop(st);
+    shared.bump();
+    Ok(Reply::v2_ok(json!({})))
 }
 
 /// `sender|type|target`, type 1 P2P, 2 team, 3 super team (spec §1.2).

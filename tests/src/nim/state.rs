@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::NimOptions;
-use super::types::{NimCall, NimFault, NimSent, NimUpload, Pushed};
+use super::types::{NimCall, NimFault, NimReceipt, NimSent, NimUpload, Pushed};
 
 /// A V2 answer kept for resends of the same `message_client_id`.
 #[derive(Debug, Clone)]
@@ -26,6 +26,7 @@ pub(crate) struct State {
     /// tid → members
     pub teams: BTreeMap<String, Vec<String>>,
     pub sent: Vec<NimSent>,
+    pub receipts: Vec<NimReceipt>,
     pub calls: Vec<NimCall>,
     /// (sender, message_client_id) → first answer
     pub resends: HashMap<(String, String), Remembered>,

@@ -142,6 +142,14 @@ impl NimFault {
     }
 }
 
+/// One P2P read receipt: `from` read `to`'s message `server_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NimReceipt {
+    pub from: String,
+    pub to: String,
+    pub server_id: u64,
+}
+
 /// One webhook POST the simulator made, and how the receiver answered it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pushed {

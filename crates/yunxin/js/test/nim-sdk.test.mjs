@@ -331,6 +331,30 @@ test("sendText returns the ids and keeps a given messageClientId", async () => {
   assert.equal(stub.sent.length, 2);
 });
 
+test("a mention goes out as the SDK's push config and server extension; other push keys stay out", async () => {
+  const t = await loggedIn();
+  const ext = JSON.stringify({ yxAitMsg: { alice: { text: "@Alice", segments: [{ start: 0, end: 5, broken: false }] } } });
+  await t.transport.call("sendText", {
+    conversationId: "bot1|2|team7",
+    text: "@Alice hi",
+    pushConfig: { forcePush: true, forcePushAccountIds: ["alice"], pushPayload: "x" },
+    serverExtension: ext,
+  });
+  assert.deepEqual(stub.sent[0].params, { pushConfig: { forcePush: true, forcePushAccountIds: ["alice"] } });
+  assert.equal(stub.sent[0].serverExtension, ext);
+});
+
+test("sendReadReceipt marks a peer's message read; the bot's own message is refused", async () => {
+  const t = await loggedIn();
+  const receipt = { conversationId: "bot1|1|alice", senderId: "alice", receiverId: "bot1", messageClientId: "c9", messageServerId: "77", createTime: 1_700_000_000_000 };
+  assert.deepEqual(await t.transport.call("sendReadReceipt", receipt), {});
+  assert.deepEqual(stub.receipts, [{ accountId: "bot1", receiverId: "alice", messageClientId: "c9", createTime: 1_700_000_000_000 }]);
+  const own = await rejection(t.transport.call("sendReadReceipt", { ...receipt, senderId: "bot1" }));
+  assert.equal(own.code, 191004);
+  const missing = await rejection(t.transport.call("sendReadReceipt", { ...receipt, messageClientId: "" }));
+  assert.match(missing.message, /messageClientId/);
+});
+
 test("a failed send rejects with its code; a retry after it keeps the id and is a resend", async () => {
   const t = await loggedIn();
   stub.failNextSend(107410);

@@ -96,6 +96,7 @@ function createControl() {
     logouts: [],
     kicks: [],
     sent: [],
+    receipts: [],
     constructed: [],
     destroyed: 0,
     instances: new Set(),
@@ -114,6 +115,7 @@ function createControl() {
       this.logouts.length = 0;
       this.kicks.length = 0;
       this.sent.length = 0;
+      this.receipts.length = 0;
       this.constructed.length = 0;
       this.destroyed = 0;
       this.offline.clear();
@@ -491,6 +493,7 @@ class MessageService extends EventEmitter {
       messageClientId: msg.messageClientId,
       messageType: msg.messageType,
       text: msg.text,
+      serverExtension: msg.serverExtension,
       attachment: msg.attachment ? plain({ ...msg.attachment, raw: undefined }) : undefined,
       params: plain(params),
       resend: previous === "failed",
@@ -540,6 +543,20 @@ class MessageService extends EventEmitter {
     stub.journal({ op: "send", ...record });
     this.emit("onSendMessage", structuredClone(msg));
     return failure ? { message: msg, antispamResult: JSON.stringify({ code: failure.code }) } : { message: msg };
+  }
+  // As the SDK: only a message another account sent can be marked read, and the receipt is
+  // keyed on its sender, client id and time.
+  async sendP2PMessageReceipt(message) {
+    const account = this.core.account;
+    if (!account) throw new V2NIMError(190002, { reason: "not logged in" });
+    for (const key of ["senderId", "messageClientId"]) {
+      if (typeof message?.[key] !== "string" || message[key] === "") throw new V2NIMError(191004, { reason: `sendP2PMessageReceipt: ${key}` });
+    }
+    if (typeof message.createTime !== "number") throw new V2NIMError(191004, { reason: "sendP2PMessageReceipt: createTime" });
+    if (message.senderId === account) throw new V2NIMError(191004, { reason: `sendP2PMessageReceipt. sender: ${account} is not allowed to send msg receipt` });
+    const record = { accountId: account, receiverId: message.senderId, messageClientId: message.messageClientId, createTime: message.createTime };
+    stub.receipts.push(record);
+    stub.journal({ op: "receipt", ...record });
   }
   takeFailure(account, msg) {
     const index = stub.sendFailures.findIndex((f) => f.accountId === undefined || f.accountId === account);

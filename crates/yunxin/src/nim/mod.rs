@@ -14,5 +14,6 @@ pub use enums::{
 pub use error::{NimError, NimErrorClass, code_of};
 pub use message::{Attachment, Message};
 pub use transport::{
-    DataSync, Durable, Kicked, Login, NimEvent, NimTransport, Opened, SendBody, SendRequest, Sent,
+    DataSync, Durable, Kicked, Login, Mention, NimEvent, NimTransport, Opened, ReadReceipt,
+    SendBody, SendRequest, Sent,
 };

@@ -116,6 +116,78 @@ pub struct SendRequest {
     pub message_client_id: String,
     #[serde(flatten)]
     pub body: SendBody,
+    /// A team member this message @-mentions (its text starts with [`Mention::text`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention: Option<Mention>,
+}
+
+/// An @-mention of one team member, as NetEase's apps make it: the member is force-pushed
+/// (`pushConfig.forcePushAccountIds`, which is also how a mention arrives), and the message's
+/// server extension marks the `@name` at the start of the text (`yxAitMsg`), which the apps
+/// render as a mention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mention {
+    pub account_id: String,
+    /// `@<name>`, the start of the message's text.
+    pub text: String,
+}
+
+impl Mention {
+    /// A mention of `account_id`, shown as `@<name>` (the account id when the name is unknown).
+    pub fn of(account_id: &str, name: Option<&str>) -> Self {
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(account_id);
+        Self {
+            account_id: account_id.to_owned(),
+            text: format!("@{name}"),
+        }
+    }
+
+    /// The server extension that marks the mention: `yxAitMsg.<accid>` with the text and its
+    /// span, in UTF-16 code units, end inclusive (the unit NetEase's JS and mobile kits count).
+    pub fn server_extension(&self) -> String {
+        let end = self.text.encode_utf16().count().saturating_sub(1);
+        serde_json::json!({
+            "yxAitMsg": {
+                &self.account_id: {
+                    "text": self.text,
+                    "segments": [{"start": 0, "end": end, "broken": false}],
+                }
+            }
+        })
+        .to_string()
+    }
+}
+
+/// A P2P read receipt: `message` (received from `peer`) has been read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadReceipt {
+    pub conversation_id: String,
+    /// Who sent the message, and gets the receipt.
+    pub sender_id: String,
+    /// Who read it: this account.
+    pub receiver_id: String,
+    pub message_client_id: String,
+    pub message_server_id: String,
+    pub create_time: i64,
+}
+
+impl ReadReceipt {
+    /// The receipt for a received P2P message.
+    pub fn of(message: &Message) -> Self {
+        Self {
+            conversation_id: message.conversation_id.clone(),
+            sender_id: message.sender_id.clone(),
+            receiver_id: message.receiver_id.clone(),
+            message_client_id: message.message_client_id.clone(),
+            message_server_id: message.message_server_id.clone(),
+            create_time: message.create_time,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,6 +229,8 @@ pub trait NimTransport: Send + Sync + std::fmt::Debug {
     async fn login(&self, login: &Login) -> Result<(), NimError>;
     async fn logout(&self) -> Result<(), NimError>;
     async fn send(&self, request: &SendRequest) -> Result<Sent, NimError>;
+    /// Tells the sender of a P2P message that it has been read.
+    async fn send_read_receipt(&self, receipt: &ReadReceipt) -> Result<(), NimError>;
     /// Releases everything (listeners, sockets). Idempotent.
     async fn close(&self);
 }
@@ -212,11 +286,24 @@ mod tests {
     }
 
     #[test]
+    fn a_mention_marks_its_name_in_utf16_units() {
+        let mention = Mention::of("u1", Some("小明"));
+        assert_eq!(mention.text, "@小明");
+        let ext: serde_json::Value = serde_json::from_str(&mention.server_extension()).unwrap();
+        assert_eq!(
+            ext,
+            serde_json::json!({"yxAitMsg": {"u1": {"text": "@小明", "segments": [{"start": 0, "end": 2, "broken": false}]}}})
+        );
+        assert_eq!(Mention::of("u2", Some("  ")).text, "@u2");
+    }
+
+    #[test]
     fn send_requests_match_the_adapter_methods() {
         let req = SendRequest {
             conversation_id: "bot|1|alice".into(),
             message_client_id: "c1".into(),
             body: SendBody::Text { text: "hi".into() },
+            mention: None,
         };
         assert_eq!(
             serde_json::to_value(&req).unwrap(),

@@ -25,8 +25,8 @@ use tokio::sync::mpsc;
 
 use crate::config::{AccountSettings, ServerApi};
 use crate::nim::{
-    ConnectStatus, Login, LoginStatus, NimError, NimEvent, NimTransport, Opened, SendBody,
-    SendRequest, Sent,
+    ConnectStatus, Login, LoginStatus, NimError, NimEvent, NimTransport, Opened, ReadReceipt,
+    SendBody, SendRequest, Sent,
 };
 
 /// The NIM code of a local attachment the upload cannot take (parameter class: the message is
@@ -222,8 +222,26 @@ impl NimTransport for ServerApiTransport {
                 json!({ "message_type": 6, "attachment": attachment, "message_client_id": client_id })
             }
         };
+        let mut options = serde_json::Map::new();
+        if let Some(mention) = &request.mention {
+            options.insert(
+                "push_config".into(),
+                json!({ "push_forcepush_enable": true, "push_forcepush_ids": [mention.account_id] }),
+            );
+            options.insert("extension".into(), json!(mention.server_extension()));
+        }
         self.rest
-            .send(&request.conversation_id, client_id, message)
+            .send(&request.conversation_id, client_id, message, options)
+            .await
+    }
+
+    async fn send_read_receipt(&self, receipt: &ReadReceipt) -> Result<(), NimError> {
+        self.rest
+            .p2p_read_receipt(
+                &receipt.receiver_id,
+                &receipt.sender_id,
+                &receipt.message_server_id,
+            )
             .await
     }
 

@@ -30,6 +30,8 @@ pub(crate) const MAX_UPLOAD_BYTES: u64 = 15 * 1024 * 1024 / 4 * 3;
 const TIMEOUT: i64 = 408;
 const NETWORK: i64 = 415;
 const SERVER: i64 = 500;
+/// NetEase's code for a bad parameter.
+const PARAMETER: i64 = 414;
 
 /// The REST side of one account.
 #[derive(Debug, Clone)]
@@ -72,12 +74,14 @@ impl Rest {
         self.call(&what, self.http.get(url)).await.map(drop)
     }
 
-    /// `POST /im/v2/conversations/{conversation_id}/messages` with `{"message": message}`.
+    /// `POST /im/v2/conversations/{conversation_id}/messages` with `{"message": message}` and
+    /// the request's other members (`push_config`, `extension`) from `options`.
     pub(crate) async fn send(
         &self,
         conversation_id: &str,
         client_id: &str,
         message: Value,
+        options: serde_json::Map<String, Value>,
     ) -> Result<Sent, NimError> {
         let what = format!("POST /im/v2/conversations/{conversation_id}/messages");
         let url = format!(
@@ -85,9 +89,34 @@ impl Rest {
             self.v2_base,
             encode(conversation_id)
         );
-        let request = self.http.post(url).json(&json!({ "message": message }));
+        let mut body = options;
+        body.insert("message".into(), message);
+        let request = self.http.post(url).json(&body);
         let answer = self.call(&what, request).await?;
         Ok(sent(&answer["data"], client_id))
+    }
+
+    /// `POST /im/v2/messages/actions/p2p_read_receipt`: `from` has read `to`'s message
+    /// `server_id`.
+    pub(crate) async fn p2p_read_receipt(
+        &self,
+        from: &str,
+        to: &str,
+        server_id: &str,
+    ) -> Result<(), NimError> {
+        let what = "POST /im/v2/messages/actions/p2p_read_receipt";
+        // NetEase's server ids are numbers on this route; one that is not cannot be marked.
+        let server_id: u64 = server_id.parse().map_err(|_| {
+            NimError::new(
+                PARAMETER,
+                format!("{what}: message server id {server_id:?} is not a number"),
+            )
+        })?;
+        let request = self
+            .http
+            .post(format!("{}/im/v2/messages/actions/p2p_read_receipt", self.v2_base))
+            .json(&json!({ "from_account_id": from, "to_account_id": to, "message_server_id": server_id }));
+        self.call(what, request).await.map(drop)
     }
 
     /// `POST /nimserver/msg/upload.action`: stores `content` on NetEase's object storage and
