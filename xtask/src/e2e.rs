@@ -378,6 +378,16 @@ pub fn run(keep: bool, only: Option<Only>) -> Result {
             if let Some(server) = &networks.yunxin {
                 crate::e2e_yunxin::scenario(&stack, server)?;
             }
+            step("the gateway log has no deprecation warning from imbridge");
+            let log = stack.gateway.log();
+            let deprecations = deprecations_from_us(&log);
+            check(
+                deprecations.is_empty(),
+                format!(
+                    "deprecation warnings from imbridge:\n{}",
+                    deprecations.join("\n")
+                ),
+            )?;
         }
         if only.is_none_or(|only| only == Only::Dropin) {
             crate::e2e_dropin::scenario(&dir.join("drop-in"))?;
@@ -403,6 +413,25 @@ pub fn run(keep: bool, only: Option<Only>) -> Result {
         ),
     }
     result
+}
+
+/// Lines of a gateway log that warn of something deprecated and name this plugin or one of
+/// its channels: the host's inbound API moved (`finalizeInboundContext`, `Media*` fields), and
+/// the turn must use the current one.
+fn deprecations_from_us(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.to_lowercase().contains("deprecat"))
+        .filter(|line| {
+            [
+                "imbridge",
+                "openclaw-weixin",
+                "multi-openim",
+                "netease-yunxin",
+            ]
+            .iter()
+            .any(|ours| line.contains(ours))
+        })
+        .collect()
 }
 
 fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {

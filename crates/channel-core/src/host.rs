@@ -327,28 +327,95 @@ pub fn msg_context(inbound: &Inbound, route: Option<&Route>) -> serde_json::Valu
             fields.insert("ReplyToBody".into(), body.clone().into());
         }
     }
-    let local: Vec<_> = inbound.media.iter().filter(|m| m.path.is_some()).collect();
-    if !local.is_empty() {
-        let paths: Vec<_> = local.iter().filter_map(|m| m.path.clone()).collect();
-        let types: Vec<_> = local
-            .iter()
-            .map(|m| {
-                m.mime
-                    .clone()
-                    .unwrap_or_else(|| "application/octet-stream".into())
-            })
-            .collect();
-        fields.insert("MediaPath".into(), paths[0].clone().into());
-        fields.insert("MediaType".into(), types[0].clone().into());
-        fields.insert("MediaPaths".into(), paths.into());
-        fields.insert("MediaTypes".into(), types.into());
+    if !inbound.media.is_empty() {
+        fields.insert("media".into(), media_facts(inbound).into());
     }
     ctx
+}
+
+/// OpenClaw's ordered media facts (`ChannelInboundMediaInput`), one per attachment, in the
+/// message's order: position is identity. One that could not be downloaded still says what
+/// it was, without a path.
+fn media_facts(inbound: &Inbound) -> Vec<serde_json::Value> {
+    inbound
+        .media
+        .iter()
+        .map(|media| {
+            let kind = match media.kind.as_str() {
+                "image" => "image",
+                "voice" | "audio" => "audio",
+                "video" => "video",
+                "file" => "document",
+                _ => "unknown",
+            };
+            let mut fact = serde_json::json!({ "kind": kind, "messageId": inbound.server_id });
+            let fields = fact.as_object_mut().expect("an object literal");
+            for (key, value) in [
+                ("path", &media.path),
+                ("contentType", &media.mime),
+                ("fileName", &media.file_name),
+            ] {
+                if let Some(value) = value {
+                    fields.insert(key.into(), value.clone().into());
+                }
+            }
+            fact
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Attachments become ordered facts; one that could not be downloaded still says what it
+    /// was, without a path, and no legacy `Media*` field is written.
+    #[test]
+    fn attachments_are_ordered_media_facts() {
+        let media = |kind: &str, path: Option<&str>, mime: Option<&str>| crate::Media {
+            kind: kind.into(),
+            path: path.map(Into::into),
+            mime: mime.map(Into::into),
+            file_name: None,
+            locator: serde_json::Value::Null,
+            error: path.is_none().then(|| "gone".to_owned()),
+        };
+        let inbound = Inbound {
+            channel: "c".into(),
+            account: "a".into(),
+            chat: crate::Chat {
+                kind: crate::ChatKind::Direct,
+                id: "p".into(),
+                title: None,
+                host_peer: None,
+            },
+            sender: crate::Sender {
+                id: "p".into(),
+                name: None,
+            },
+            text: String::new(),
+            media: vec![
+                media("voice", Some("/m/v.wav"), Some("audio/wav")),
+                media("file", None, None),
+            ],
+            mentions: vec![],
+            was_mentioned: false,
+            command_authorized: false,
+            reply_to: None,
+            server_id: "m9".into(),
+            timestamp_ms: 0,
+            raw: serde_json::Value::Null,
+        };
+        let ctx = msg_context(&inbound, None);
+        assert_eq!(
+            ctx["media"],
+            serde_json::json!([
+                {"kind": "audio", "path": "/m/v.wav", "contentType": "audio/wav", "messageId": "m9"},
+                {"kind": "document", "messageId": "m9"},
+            ])
+        );
+        assert!(ctx.get("MediaPath").is_none() && ctx.get("MediaPaths").is_none());
+    }
 
     #[test]
     fn transport_modules_serialize_as_the_packager_reads_them() {

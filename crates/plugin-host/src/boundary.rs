@@ -97,8 +97,9 @@ pub enum Request {
     /// `deliver(handle, id, DeliveredReply)` while the request is open. Answer: [`TurnDone`].
     #[serde(rename = "turn", rename_all = "camelCase")]
     Turn {
-        /// OpenClaw's `MsgContext` fields; `SessionKey` is the route's when Rust resolved it.
-        context: Value,
+        /// The message as OpenClaw's inbound facts (`channelRuntime.inbound.buildContext`'s
+        /// input, see [`crate::facts`]) without the route, which JS adds.
+        facts: Value,
         /// The route Rust resolved. Absent as a rule: JS resolves the route for `routePeer`
         /// (as the `route` request does) when it starts the turn, which saves a round trip per
         /// message.
@@ -222,6 +223,10 @@ pub struct TurnDone {
     /// plugin adds to a message's way in, logged under `imbridge::latency`.
     #[serde(default)]
     pub dispatched_at_us: Option<u64>,
+    /// The host declined to dispatch the turn (its admission: an echo of the bot's own
+    /// message, bot-loop protection); nothing was recorded or answered.
+    #[serde(default)]
+    pub declined: Option<String>,
 }
 
 /// One reply of an open turn, as the host's dispatcher produced it (`deliver`'s payload).

@@ -34,6 +34,7 @@
 #![allow(unsafe_code)] // napi-derive expands to FFI glue.
 
 pub mod boundary;
+mod facts;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod guard;

@@ -417,8 +417,14 @@ impl Host for JsHost {
             turn.inbound.account.clone(),
             turn.inbound.server_id.clone(),
         );
+        let facts = crate::facts::inbound_facts(
+            &turn.inbound.channel,
+            &turn.inbound.account,
+            &turn.inbound.chat.id,
+            &turn.context,
+        );
         let request = Request::Turn {
-            context: turn.context,
+            facts,
             route: turn.route,
             route_peer: Peer {
                 kind: turn.inbound.chat.kind,
@@ -435,6 +441,9 @@ impl Host for JsHost {
         let done: TurnDone = self.call(id, request, None).await?;
         if let Some(at_us) = done.dispatched_at_us {
             tracing::debug!(target: channel_core::LATENCY_TARGET, %channel, %account, id = %message, at_us, "dispatched");
+        }
+        if let Some(admission) = &done.declined {
+            tracing::info!(%channel, %account, id = %message, admission, "the host declined this turn (its echo or bot-loop checks); nothing to answer");
         }
         Ok(TurnOutcome {
             replies: done.replies,

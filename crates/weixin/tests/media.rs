@@ -166,7 +166,13 @@ async fn inbound_media_arrive_byte_exact_in_every_key_encoding() {
         assert_eq!(media.kind, "image");
         assert_eq!(media.mime.as_deref(), Some("image/png"), "{key:?}");
         assert_eq!(turn.inbound.text, "[图片]");
-        assert_eq!(turn.context["MediaType"], "image/png");
+        // The host's ordered media facts: one, an image with its stored path.
+        let fact = &turn.context["media"][0];
+        assert_eq!(
+            (fact["kind"].as_str(), fact["contentType"].as_str()),
+            (Some("image"), Some("image/png"))
+        );
+        assert_eq!(fact["path"].as_str(), media.path.as_deref());
         if let Some(hex) = injected
             .media
             .as_ref()

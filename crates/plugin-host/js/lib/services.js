@@ -89,13 +89,14 @@ export function hostServices(api) {
 }
 
 // Whether a session has a run: one in flight, or one a restart cut short, which the host's
-// restart recovery resumes and answers itself. Read from the persisted session; null when
-// this host cannot tell.
-export async function sessionRunning({ storePath, sessionKey, agentId }) {
+// restart recovery resumes and answers itself. Read from the persisted session of `agentId`
+// in the config's session `store`; null when this host cannot tell.
+export async function sessionRunning({ store, sessionKey, agentId }) {
   let entry;
   try {
-    const sdk = await configRuntime();
-    if (typeof sdk?.getSessionEntry !== "function") return null;
+    const sdk = await sessionStore();
+    if (typeof sdk?.getSessionEntry !== "function" || typeof sdk?.resolveStorePath !== "function") return null;
+    const storePath = sdk.resolveStorePath(store, { agentId });
     entry = sdk.getSessionEntry({ storePath, sessionKey, agentId });
   } catch {
     return null;
@@ -103,13 +104,13 @@ export async function sessionRunning({ storePath, sessionKey, agentId }) {
   return hasRun(entry);
 }
 
-// The host's config runtime, or null where it cannot be imported (a host other than OpenClaw),
-// tried once per process: Node does not cache a failed import, and resolving one again costs
-// more than the rest of a turn's JS (about 160 µs in yunxin-bridge).
-let configRuntimeImport;
-function configRuntime() {
-  configRuntimeImport ??= import("openclaw/plugin-sdk/config-runtime").catch(() => null);
-  return configRuntimeImport;
+// The host's session store runtime, or null where it cannot be imported (a host other than
+// OpenClaw), tried once per process: Node does not cache a failed import, and resolving one
+// again costs more than the rest of a turn's JS (about 160 µs in yunxin-bridge).
+let sessionStoreImport;
+function sessionStore() {
+  sessionStoreImport ??= import("openclaw/plugin-sdk/session-store-runtime").catch(() => null);
+  return sessionStoreImport;
 }
 
 // A run in flight holds its restart-recovery claim (the recovery's own run too), and one a
@@ -152,33 +153,43 @@ export function accountServices(api, channelId, log, deps = {}) {
       const saved = await runtime.media.saveMediaBuffer(buffer, args.contentType, "inbound", args.maxBytes, args.fileName ?? undefined);
       return { path: saved.path };
     },
-    // route → finalize → record → dispatch, with every reply delivered through Rust. The
-    // session's state is read first: Rust tells a turn the host holds for finished from one its
-    // restart recovery still owns, and with `ifIdle` a busy session gets nothing (`heldBack`).
+    // route → context → record and dispatch, through the host's inbound API, with every reply
+    // delivered through Rust. Rust sent the message as inbound facts; the route is added here.
+    // The session's state is read first: Rust tells a turn the host holds for finished from one
+    // its restart recovery still owns, and with `ifIdle` a busy session gets nothing
+    // (`heldBack`).
     async turn(args, { runtime, cfg, handle, id }) {
       const config = currentConfig(api, cfg);
       // Awaited: a host whose router answers with a promise is served as well as OpenClaw's.
       const route = args.route ?? (await resolveRoute(runtime, config, { channel: channelId, accountId: args.accountId, peer: args.routePeer }));
-      const ctx = runtime.reply.finalizeInboundContext({ ...args.context, SessionKey: args.context.SessionKey ?? route.sessionKey });
-      const storePath = runtime.session.resolveStorePath(config.session?.store, { agentId: route.agentId });
-      const sessionKey = ctx.SessionKey ?? route.sessionKey;
-      const running = await readSessionRunning({ storePath, sessionKey, agentId: route.agentId });
+      const ctxPayload = runtime.inbound.buildContext({
+        ...args.facts,
+        route: {
+          agentId: route.agentId,
+          dmScope: route.dmScope,
+          accountId: route.accountId ?? args.accountId,
+          routeSessionKey: route.sessionKey,
+          mainSessionKey: route.mainSessionKey,
+        },
+      });
+      const sessionKey = ctxPayload.SessionKey ?? route.sessionKey;
+      const running = await readSessionRunning({ store: config.session?.store, sessionKey, agentId: route.agentId });
       if (args.ifIdle && running === true) return { replies: 0, deferred: null, sessionRunning: true, heldBack: true };
       // The turn is the host's from here (record, then dispatch): what the plugin adds to a
       // message's way in ends now (Rust logs it as `imbridge::latency`).
       const dispatchedAtUs = Date.now() * 1000;
-      await runtime.session.recordInboundSession({
-        storePath,
-        sessionKey,
-        ctx,
-        updateLastRoute: { sessionKey: route.mainSessionKey ?? route.sessionKey, channel: channelId, to: args.peer.id, accountId: args.accountId },
-        onRecordError: (err) => log.warn?.(`[${channelId}] recording the session failed: ${err}`),
-      });
       let replies = 0;
-      const dispatched = await runtime.reply.dispatchReplyWithBufferedBlockDispatcher({
-        ctx,
+      const result = await runtime.inbound.dispatch({
         cfg: config,
-        dispatcherOptions: {
+        channel: channelId,
+        accountId: args.accountId,
+        route: { agentId: route.agentId, dmScope: route.dmScope, sessionKey: route.sessionKey },
+        ctxPayload,
+        record: {
+          updateLastRoute: { sessionKey: route.mainSessionKey ?? route.sessionKey, channel: channelId, to: args.peer.id, accountId: args.accountId },
+          onRecordError: (err) => log.warn?.(`[${channelId}] recording the session failed: ${err}`),
+        },
+        delivery: {
           deliver: async (payload, info) => {
             const reply = { text: payload?.text ?? "", mediaUrl: payload?.mediaUrl, mediaUrls: payload?.mediaUrls, kind: info?.kind };
             await deliver(handle, id, JSON.stringify(reply));
@@ -189,8 +200,11 @@ export function accountServices(api, channelId, log, deps = {}) {
         replyOptions: { disableBlockStreaming: true },
       });
       // A busy session takes the message into its active run (steer) or queues it after that
-      // run (followup) and returns at once; Rust logs which.
-      return { replies, deferred: dispatched?.deferredToActiveRun ?? null, sessionRunning: running, heldBack: false, dispatchedAtUs };
+      // run (followup) and returns at once; Rust logs which. A turn the host declined (its
+      // echo and bot-loop checks) says so.
+      const deferred = result?.dispatched ? (result.dispatchResult?.deferredToActiveRun ?? null) : null;
+      const declined = result && result.dispatched === false ? (result.admission?.kind ?? "declined") : null;
+      return { replies, deferred, sessionRunning: running, heldBack: false, dispatchedAtUs, ...(declined ? { declined } : {}) };
     },
   };
 }

@@ -49,17 +49,14 @@ function fakeRuntime(overrides = {}) {
         return { path: "/state/media/inbound/x.png", contentType };
       },
     },
-    reply: {
-      finalizeInboundContext: record("finalizeInboundContext", (ctx) => ({ ...ctx, SessionKey: ctx.SessionKey ?? "agent:main:x", finalized: true })),
-      dispatchReplyWithBufferedBlockDispatcher: async (params) => {
+    inbound: {
+      buildContext: record("buildContext", (facts) => ({ Body: facts.message?.body, SessionKey: facts.route.routeSessionKey, built: true })),
+      dispatch: async (params) => {
         calls.push(["dispatch", params]);
-        await params.dispatcherOptions.deliver({ text: "one" }, { kind: "block" });
-        await params.dispatcherOptions.deliver({ text: "two", mediaUrl: "/m/a.png", mediaUrls: ["/m/a.png", "/m/b.png"] }, { kind: "final" });
+        await params.delivery.deliver({ text: "one" }, { kind: "block" });
+        await params.delivery.deliver({ text: "two", mediaUrl: "/m/a.png", mediaUrls: ["/m/a.png", "/m/b.png"] }, { kind: "final" });
+        return { admission: { kind: "dispatch" }, dispatched: true, dispatchResult: { queuedFinal: true, counts: { tool: 0, block: 1, final: 1 } } };
       },
-    },
-    session: {
-      resolveStorePath: (store, { agentId }) => `/store/${agentId}/${store ?? "default"}`,
-      recordInboundSession: async (params) => calls.push(["recordInboundSession", params]),
     },
     ...overrides,
   };
@@ -123,7 +120,7 @@ test("media.save hands the file to the host's store with Rust's cap", async () =
   await assert.rejects(accountServices({}, ID, quiet)["media.save"]({ path: path.join(state, "gone"), contentType: "image/png", maxBytes: 1 }, { runtime }), { code: "ENOENT" });
 });
 
-test("a turn finalizes, records and dispatches, delivering every reply through Rust in order", async () => {
+test("a turn builds its context from Rust's facts and the route, then records and dispatches, delivering every reply through Rust in order", async () => {
   const { runtime, calls } = fakeRuntime();
   const delivered = [];
   const deliver = async (handle, id, json) => {
@@ -131,9 +128,10 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
     return { status: "sent", messageId: `m${delivered.length}`, parts: 1 };
   };
   const cfg = { session: { store: "s1" } };
+  const facts = { channel: ID, accountId: "a", from: "alice", sender: { id: "alice" }, conversation: { kind: "direct", id: "alice" }, reply: { to: "alice" }, message: { rawBody: "hi", body: "hi" } };
   const args = {
-    context: { Body: "hi", From: "multi-openim:alice", SessionKey: "agent:main:x" },
-    route: { agentId: "main", sessionKey: "agent:main:x", mainSessionKey: "agent:main:main" },
+    facts,
+    route: { agentId: "main", sessionKey: "agent:main:x", mainSessionKey: "agent:main:main", dmScope: "per-peer" },
     peer: { kind: "direct", id: "alice" },
     accountId: "a",
   };
@@ -144,18 +142,20 @@ test("a turn finalizes, records and dispatches, delivering every reply through R
   assert.deepEqual(outcome, { replies: 2, deferred: null, sessionRunning: false, heldBack: false });
   // When the host's dispatcher was called, for Rust's latency events: microseconds, wall clock.
   assert.ok(Math.abs(dispatchedAtUs - Date.now() * 1000) < 5e6, `dispatchedAtUs ${dispatchedAtUs}`);
-  assert.deepEqual(asked, [{ storePath: "/store/main/s1", sessionKey: "agent:main:x", agentId: "main" }]);
+  assert.deepEqual(asked, [{ store: "s1", sessionKey: "agent:main:x", agentId: "main" }]);
   assert.deepEqual(delivered, [
     [5, 42, { text: "one", kind: "block" }],
     [5, 42, { text: "two", mediaUrl: "/m/a.png", mediaUrls: ["/m/a.png", "/m/b.png"], kind: "final" }],
   ]);
-  const [finalize, record, dispatch] = calls;
-  assert.deepEqual(finalize, ["finalizeInboundContext", args.context]);
-  assert.equal(record[1].storePath, "/store/main/s1");
-  assert.equal(record[1].sessionKey, "agent:main:x");
-  assert.deepEqual(record[1].updateLastRoute, { sessionKey: "agent:main:main", channel: ID, to: "alice", accountId: "a" });
-  assert.equal(dispatch[1].ctx.finalized, true);
+  const [build, dispatch] = calls;
+  assert.deepEqual(build, ["buildContext", { ...facts, route: { agentId: "main", dmScope: "per-peer", accountId: "a", routeSessionKey: "agent:main:x", mainSessionKey: "agent:main:main" } }]);
+  assert.equal(dispatch[1].ctxPayload.built, true);
+  assert.equal(dispatch[1].cfg, cfg);
+  assert.deepEqual([dispatch[1].channel, dispatch[1].accountId], [ID, "a"]);
+  assert.deepEqual(dispatch[1].route, { agentId: "main", dmScope: "per-peer", sessionKey: "agent:main:x" });
+  assert.deepEqual(dispatch[1].record.updateLastRoute, { sessionKey: "agent:main:main", channel: ID, to: "alice", accountId: "a" });
   assert.deepEqual(dispatch[1].replyOptions, { disableBlockStreaming: true });
+  assert.equal(calls.length, 2, "nothing else: no deprecated finalize or record calls");
 });
 
 test("a turn without a route resolves it for its route peer with the newest config, as it starts", async () => {
@@ -163,7 +163,7 @@ test("a turn without a route resolves it for its route peer with the newest conf
   runtime.routing.resolveAgentRoute = (query) => (calls.push(["resolveAgentRoute", query]), { agentId: "ops", sessionKey: "agent:ops:g", mainSessionKey: "agent:ops:main" });
   const newest = { session: { store: "s2" } };
   const args = {
-    context: { Body: "hi" },
+    facts: { message: { rawBody: "hi", body: "hi" } },
     routePeer: { kind: "group", id: "g1@a" },
     peer: { kind: "group", id: "g1" },
     accountId: "a",
@@ -172,36 +172,46 @@ test("a turn without a route resolves it for its route peer with the newest conf
   const deps = { deliver: async () => ({ status: "sent" }), sessionRunning: async (where) => (asked.push(where), false) };
   const api = { runtime: { config: { current: () => newest } } };
   await accountServices(api, ID, quiet, deps).turn(args, { runtime, cfg: { stale: true }, handle: 1, id: 1 });
-  const [route, finalize, record] = calls;
+  const [route, build, dispatch] = calls;
   assert.deepEqual(route, ["resolveAgentRoute", { cfg: newest, channel: ID, accountId: "a", peer: { kind: "group", id: "g1@a" } }]);
-  assert.deepEqual(finalize, ["finalizeInboundContext", { Body: "hi", SessionKey: "agent:ops:g" }]);
-  assert.deepEqual(asked, [{ storePath: "/store/ops/s2", sessionKey: "agent:ops:g", agentId: "ops" }]);
-  assert.deepEqual(record[1].updateLastRoute, { sessionKey: "agent:ops:main", channel: ID, to: "g1", accountId: "a" });
+  assert.deepEqual(build[1].route, { agentId: "ops", dmScope: undefined, accountId: "a", routeSessionKey: "agent:ops:g", mainSessionKey: "agent:ops:main" });
+  assert.deepEqual(asked, [{ store: "s2", sessionKey: "agent:ops:g", agentId: "ops" }]);
+  assert.equal(dispatch[1].cfg, newest);
+  assert.deepEqual(dispatch[1].record.updateLastRoute, { sessionKey: "agent:ops:main", channel: ID, to: "g1", accountId: "a" });
 });
 
 test("a turn the host takes into a busy session's active run comes back as deferred, with no replies", async () => {
   const { runtime } = fakeRuntime();
-  runtime.reply.dispatchReplyWithBufferedBlockDispatcher = async () => ({ queuedFinal: false, counts: { tool: 0, block: 0, final: 0 }, deferredToActiveRun: "followup" });
-  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
+  runtime.inbound.dispatch = async () => ({ admission: { kind: "dispatch" }, dispatched: true, dispatchResult: { queuedFinal: false, counts: { tool: 0, block: 0, final: 0 }, deferredToActiveRun: "followup" } });
+  const args = { facts: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
   const deps = { deliver: async () => assert.fail("nothing is delivered"), sessionRunning: async () => true };
   const done = await accountServices({}, ID, quiet, deps).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
   assert.deepEqual(done, { replies: 0, deferred: "followup", sessionRunning: true, heldBack: false, dispatchedAtUs: done.dispatchedAtUs });
 });
 
+test("a turn the host declines (its echo or bot-loop checks) says so, with no replies", async () => {
+  const { runtime } = fakeRuntime();
+  runtime.inbound.dispatch = async () => ({ admission: { kind: "drop", reason: "echo" }, dispatched: false });
+  const args = { facts: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
+  const deps = { deliver: async () => assert.fail("nothing is delivered"), sessionRunning: async () => false };
+  const done = await accountServices({}, ID, quiet, deps).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
+  assert.deepEqual(done, { replies: 0, deferred: null, sessionRunning: false, heldBack: false, dispatchedAtUs: done.dispatchedAtUs, declined: "drop" });
+});
+
 test("a turn that asks for an idle session is held back, untouched, while the session has a run", async () => {
   const { runtime, calls } = fakeRuntime();
-  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a", ifIdle: true };
+  const args = { facts: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a", ifIdle: true };
   const deps = { deliver: async () => assert.fail("nothing is delivered"), sessionRunning: async () => true };
   const done = await accountServices({}, ID, quiet, deps).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
   assert.deepEqual(done, { replies: 0, deferred: null, sessionRunning: true, heldBack: true });
-  assert.deepEqual(calls.map(([name]) => name), ["finalizeInboundContext"], "neither recorded nor dispatched");
+  assert.deepEqual(calls.map(([name]) => name), ["buildContext"], "neither recorded nor dispatched");
   const idle = await accountServices({}, ID, quiet, { deliver: async () => ({ status: "sent" }), sessionRunning: async () => false }).turn(args, { runtime, cfg: {}, handle: 1, id: 2 });
   assert.deepEqual(idle, { replies: 2, deferred: null, sessionRunning: false, heldBack: false, dispatchedAtUs: idle.dispatchedAtUs });
 });
 
 test("a host that cannot tell whether the session has a run says null, and the turn still runs", async () => {
   const { runtime } = fakeRuntime();
-  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
+  const args = { facts: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
   // No openclaw package here: the real reader cannot load the host's session store.
   const done = await accountServices({}, ID, quiet, { deliver: async () => ({ status: "sent" }) }).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
   assert.deepEqual(done, { replies: 2, deferred: null, sessionRunning: null, heldBack: false, dispatchedAtUs: done.dispatchedAtUs });
@@ -212,9 +222,9 @@ test("a turn whose delivery fails rejects, and the host's failure reaches Rust a
   const deliver = async () => {
     throw new ImbridgeError({ kind: "transient", code: null, message: "the account restarted", retryable: true, rpcCode: "UNAVAILABLE" });
   };
-  const args = { context: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
+  const args = { facts: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a" };
   await assert.rejects(accountServices({}, ID, quiet, { deliver, sessionRunning: async () => false }).turn(args, { runtime, cfg: {}, handle: 1, id: 1 }), { kind: "transient" });
-  const broken = fakeRuntime({ reply: { finalizeInboundContext: () => { throw new TypeError("ctx.Body missing"); } } });
+  const broken = fakeRuntime({ inbound: { buildContext: () => { throw new TypeError("message.rawBody missing"); } } });
   await assert.rejects(accountServices({}, ID, quiet, { sessionRunning: async () => false }).turn(args, { runtime: broken.runtime, cfg: {}, handle: 1, id: 1 }), TypeError);
 });
 

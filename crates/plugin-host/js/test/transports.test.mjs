@@ -62,16 +62,13 @@ const channelRuntime = {
     upsertPairingRequest: async () => ({ code: "PAIR1234", created: true }),
     buildPairingReply: ({ code }) => `pairing code ${code}`,
   },
-  reply: {
-    finalizeInboundContext: (ctx) => ctx,
-    dispatchReplyWithBufferedBlockDispatcher: async ({ ctx, dispatcherOptions }) => {
-      turns.push(ctx);
-      await dispatcherOptions.deliver({ text: `echo: ${ctx.Body}` }, { kind: "final" });
+  inbound: {
+    buildContext: (facts) => ({ facts, Body: facts.message.body, From: facts.from, SessionKey: facts.route.routeSessionKey }),
+    dispatch: async ({ ctxPayload, delivery }) => {
+      turns.push(ctxPayload);
+      await delivery.deliver({ text: `echo: ${ctxPayload.Body}` }, { kind: "final" });
+      return { admission: { kind: "dispatch" }, dispatched: true, dispatchResult: { queuedFinal: true, counts: { tool: 0, block: 0, final: 1 } } };
     },
-  },
-  session: {
-    resolveStorePath: () => path.join(state, "sessions.json"),
-    recordInboundSession: async () => {},
   },
 };
 
@@ -128,7 +125,7 @@ test("an account logs in through the module, turns an inbound text into a turn, 
   assert.equal(turns.length, 1);
   assert.equal(turns[0].Body, "hello there");
   assert.equal(turns[0].From, "alice");
-  assert.equal(turns[0].Provider, ID);
+  assert.equal(turns[0].facts.channel, ID);
   assert.equal(stub.sent[0].conversationId, "bot1|1|alice");
   assert.equal(stub.sent[0].text, "echo: hello there");
   assert.equal(stub.sent[0].ok, true);
