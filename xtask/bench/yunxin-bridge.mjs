@@ -120,14 +120,14 @@ if (side === "sdk") {
       upsertPairingRequest: async () => ({ code: "PAIR1234", created: true }),
       buildPairingReply: ({ code }) => `pairing code ${code}`,
     },
-    reply: {
-      finalizeInboundContext: (ctx) => ctx,
-      // The agent answers nothing: inbound alone is measured.
-      dispatchReplyWithBufferedBlockDispatcher: async () => turns.add(),
-    },
-    session: {
-      resolveStorePath: () => path.join(process.env.OPENCLAW_STATE_DIR, "sessions.json"),
-      recordInboundSession: async () => {},
+    // OpenClaw's inbound API, as the plugin uses it: the context from the facts, then the
+    // dispatch, in which the agent answers nothing: inbound alone is measured.
+    inbound: {
+      buildContext: (facts) => ({ ...facts, SessionKey: facts.route.routeSessionKey }),
+      dispatch: async () => {
+        turns.add();
+        return { admission: { kind: "dispatch" }, dispatched: true, dispatchResult: { queuedFinal: false, counts: { tool: 0, block: 0, final: 0 } } };
+      },
     },
   };
   const cfg = { channels: { [ID]: { appKey: "bench-app", accountId: BOT, token: TOKEN, dmPolicy: "open", allowFrom: ["*"], sdkModule: path.resolve(sdkModule) } } };
