@@ -551,6 +551,7 @@ fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
     }
 
     long_reply(stack, allowed)?;
+    streamed_reply(stack, allowed)?;
     context_window(stack, allowed)?;
     media_both_ways(stack, allowed)?;
     session_expiry_and_qr_login(stack)
@@ -732,6 +733,54 @@ fn long_reply(stack: &Stack, allowed: &str) -> Result {
     eprintln!(
         "10,000 characters in {} pieces, the longest {longest}",
         pieces.len()
+    );
+    Ok(())
+}
+
+/// A long answer the model writes slowly streams: three blocks go out as they are written,
+/// the rest as one message at the end, all inside the window the peer's message opened.
+fn streamed_reply(stack: &Stack, allowed: &str) -> Result {
+    step(
+        "a long answer written slowly streams: at most 3 blocks, then the rest, inside the window",
+    );
+    let before = stack.texts_to(allowed).len();
+    let expected = imsim::model::long_text(6000);
+    stack
+        .sim
+        .inject_text(&stack.bot.bot_id, allowed, "[[DRIP:300]] [[LONG:6000]]");
+    let whole = poll(TURN, TICK, || {
+        let pieces = texts_since(stack, allowed, before);
+        Ok(pieces
+            .join("\n\n")
+            .split_whitespace()
+            .eq(expected.split_whitespace())
+            .then_some(pieces))
+    })?;
+    let lens =
+        |pieces: &[String]| -> Vec<usize> { pieces.iter().map(|p| p.chars().count()).collect() };
+    let Some(pieces) = whole else {
+        return Err(format!(
+            "streamed reply incomplete: pieces of {:?} characters",
+            lens(&texts_since(stack, allowed, before))
+        )
+        .into());
+    };
+    // Blocks are at most OpenClaw's 1,200 characters; the held rest is one message (cut at
+    // the channel's 2,000 per message), so more than three short pieces means the budget
+    // was not kept.
+    let blocks = pieces
+        .iter()
+        .take_while(|p| p.chars().count() <= 1200)
+        .count();
+    check(
+        (2..=3).contains(&blocks) && pieces.len() > blocks && pieces.len() <= 10,
+        format!("pieces of {:?} characters", lens(&pieces)),
+    )?;
+    eprintln!(
+        "6,000 characters streamed as {} blocks then {} piece(s): {:?}",
+        blocks,
+        pieces.len() - blocks,
+        lens(&pieces)
     );
     Ok(())
 }

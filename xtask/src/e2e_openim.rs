@@ -153,6 +153,44 @@ fn sent_with(server: &Server, text: &str) -> Option<Sent> {
         .find(|s| s.send_id == server.bot && s.err_code == 0 && s.text.as_deref() == Some(text))
 }
 
+/// A long answer the model writes slowly, paragraph by paragraph, arrives as several
+/// messages while it is written, in order, together the whole answer.
+fn streamed(s: &Server) -> Result {
+    step(&format!(
+        "{}: a long answer written slowly arrives as several messages, in order",
+        s.account
+    ));
+    let before = s.sim.sent().len();
+    let expected = imsim::model::long_text(3000);
+    s.sim
+        .inject_text(s.peer, s.bot, "[[DRIP:300]] [[LONG:3000]]");
+    let ours = || -> Vec<String> {
+        s.sim.sent()[before..]
+            .iter()
+            .filter(|m| m.send_id == s.bot && m.recv_id == s.peer && m.err_code == 0)
+            .filter_map(|m| m.text.clone())
+            .collect()
+    };
+    let pieces = wait("the whole streamed answer", TURN, || {
+        let pieces = ours();
+        pieces
+            .join("\n\n")
+            .split_whitespace()
+            .eq(expected.split_whitespace())
+            .then_some(pieces)
+    })?;
+    let lens: Vec<usize> = pieces.iter().map(|p| p.chars().count()).collect();
+    check(
+        pieces.len() >= 2,
+        format!("3,000 characters came as {lens:?}"),
+    )?;
+    eprintln!(
+        "3,000 characters streamed as {} messages: {lens:?}",
+        pieces.len()
+    );
+    Ok(())
+}
+
 fn bulk_peer(i: usize) -> String {
     format!("bulk-{i:02}")
 }
@@ -213,6 +251,7 @@ pub fn scenario(stack: &mut Stack, servers: &[Server]) -> Result {
             format!("{}: an unmentioned group message was answered", s.account),
         )?;
     }
+    streamed(&servers[0])?;
     group_gate(stack, servers)?;
     pictures(stack, &servers[0])?;
     step("channels status --probe shows both accounts connected");

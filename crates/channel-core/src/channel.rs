@@ -72,6 +72,31 @@ pub struct Capabilities {
     pub block_streaming: bool,
 }
 
+/// How the host merges a streamed answer's pieces into blocks before each is sent (OpenClaw's
+/// `blockStreamingCoalesceDefaults`): it waits for `min_chars`, or for `idle_ms` without new
+/// text. `channels.<id>.streaming.block.coalesce` overrides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockCoalesce {
+    pub min_chars: u32,
+    pub idle_ms: u32,
+}
+
+impl BlockCoalesce {
+    /// A chat bubble of a few paragraphs, or whatever came before a pause of 1.5 s: fewer,
+    /// fuller messages than OpenClaw's own default of 800 characters or 1 s.
+    pub const DEFAULT: BlockCoalesce = BlockCoalesce {
+        min_chars: 600,
+        idle_ms: 1500,
+    };
+}
+
+impl Default for BlockCoalesce {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// Everything the host needs to know about a channel without running it. Data, not code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -96,6 +121,9 @@ pub struct Descriptor {
     /// alone, so `plugins.entries.<id>` written for the old plugin keeps working.
     #[serde(default)]
     pub replaces: Vec<String>,
+    /// How streamed replies are merged into blocks (see [`BlockCoalesce`]).
+    #[serde(default)]
+    pub block_coalesce: BlockCoalesce,
 }
 
 impl Descriptor {
@@ -124,6 +152,7 @@ impl Descriptor {
             tool_hints: Vec::new(),
             interactive_login: false,
             replaces: Vec::new(),
+            block_coalesce: BlockCoalesce::DEFAULT,
         }
     }
 }
@@ -297,6 +326,14 @@ pub trait Channel: Send + Sync + 'static {
         _active: bool,
     ) -> Result<(), ChannelError> {
         Ok(())
+    }
+
+    /// How many of one turn's streamed blocks may go to `target` one by one, asked at the
+    /// turn's first block; `None` (the default) sets no limit. Blocks past it are merged and go
+    /// out as one message with the answer's end. WeChat limits them so that a streamed answer
+    /// never needs more of the peer's window than the whole answer would.
+    async fn block_budget(&self, _account: &Self::Account, _target: &Target) -> Option<usize> {
+        None
     }
 
     /// The agent is done with `inbound` (its turn finished). Channels that tell the peer so

@@ -44,6 +44,9 @@ pub struct Turn {
     /// into its active run, or queue it in memory only, where a restart loses it.
     #[serde(default)]
     pub if_idle: bool,
+    /// Ask the host for the answer in blocks as the agent writes it (`streaming.block`).
+    #[serde(default)]
+    pub block_streaming: bool,
 }
 
 /// How a turn ended, as far as the host tells.

@@ -58,8 +58,8 @@ pub use action::{
 };
 pub use backoff::Backoff;
 pub use channel::{
-    AccountBase, AccountView, Capabilities, Channel, DeliveryMode, Descriptor, Meta, Probe,
-    RunContext,
+    AccountBase, AccountView, BlockCoalesce, Capabilities, Channel, DeliveryMode, Descriptor, Meta,
+    Probe, RunContext,
 };
 pub use config::{StringOrNumber, parse_config};
 pub use dm::{DmConfig, DmKeys, DmPolicy, PairingStore};
@@ -74,7 +74,7 @@ pub use login::{LoginResult, LoginUi};
 pub use message::{
     Chat, ChatKind, Fetched, Inbound, Media, Outbound, Receipt, ReplyTo, Sender, Target,
 };
-pub use pipeline::{Accepted, Batch, Outlet, Pipeline, TurnKeys};
+pub use pipeline::{Accepted, Batch, Outlet, Pipeline, TurnKeys, TurnSettings};
 pub use registry::AnyChannel;
 pub use sendlog::SendLog;
 pub use session::{DmScope, Route, RouteQuery, ScopeResolver, SessionKeyResolver};

@@ -50,6 +50,12 @@ pub trait Outlet: Send + Sync {
     async fn handled(&self, _inbound: &Inbound) -> Result<(), ChannelError> {
         Ok(())
     }
+
+    /// How many of a turn's blocks may go to `target` one by one (see
+    /// [`crate::Channel::block_budget`]).
+    async fn block_budget(&self, _target: &Target) -> Option<usize> {
+        None
+    }
 }
 
 /// How long a reply already on the wire may take to finish once the account stops.
@@ -106,6 +112,53 @@ pub struct TurnKeys {
     /// seconds. Default 1800. A reply that comes later is still delivered.
     #[schemars(range(min = TurnKeys::MIN_SECONDS, max = TurnKeys::MAX_SECONDS))]
     pub turn_timeout_seconds: Option<u64>,
+    /// How replies stream while the agent writes them.
+    pub streaming: Option<StreamingKeys>,
+}
+
+/// `streaming`, with OpenClaw's key names.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamingKeys {
+    /// Block streaming: a long answer goes out in blocks as the agent writes it.
+    pub block: Option<BlockStreamingKeys>,
+}
+
+/// `streaming.block`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockStreamingKeys {
+    /// Send a long answer in blocks as the agent writes it. Default true; false sends it
+    /// whole once it is complete. On WeChat at most three blocks go out one by one, and only
+    /// while the peer's window keeps room for the rest.
+    pub enabled: Option<bool>,
+    /// How the host merges streamed text into blocks (read by OpenClaw itself); the channel
+    /// has defaults of its own.
+    pub coalesce: Option<CoalesceKeys>,
+}
+
+/// `streaming.block.coalesce`, read by OpenClaw.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CoalesceKeys {
+    /// Send a block once it has this many characters.
+    #[schemars(range(min = 1))]
+    pub min_chars: Option<u32>,
+    /// Send a block before it grows past this many characters.
+    #[schemars(range(min = 1))]
+    pub max_chars: Option<u32>,
+    /// Send what is buffered after this many milliseconds without new text.
+    #[schemars(range(min = 0))]
+    pub idle_ms: Option<u32>,
+}
+
+/// What the turn keys say for one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnSettings {
+    /// `turnTimeoutSeconds`.
+    pub timeout: Duration,
+    /// `streaming.block.enabled`, default true.
+    pub block_streaming: bool,
 }
 
 impl TurnKeys {
@@ -124,15 +177,28 @@ impl TurnKeys {
             .map_or(Self::DEFAULT_TIMEOUT, Duration::from_secs)
     }
 
+    /// Whether blocks stream: the account's `streaming.block.enabled`, else the channel's,
+    /// else yes.
+    fn block_streaming(channel: &TurnKeys, account: Option<&TurnKeys>) -> bool {
+        let enabled = |keys: &TurnKeys| keys.streaming.as_ref()?.block.as_ref()?.enabled;
+        account
+            .and_then(enabled)
+            .or_else(|| enabled(channel))
+            .unwrap_or(true)
+    }
+
     /// Reads the keys of `section` (a `channels.<id>` value) and of its `accounts.<account>`,
     /// naming the path of a bad value.
     pub fn resolve(
         what: &str,
         section: &serde_json::Value,
         account: &str,
-    ) -> Result<Duration, ChannelError> {
+    ) -> Result<TurnSettings, ChannelError> {
         if !section.is_object() {
-            return Ok(Self::DEFAULT_TIMEOUT);
+            return Ok(TurnSettings {
+                timeout: Self::DEFAULT_TIMEOUT,
+                block_streaming: true,
+            });
         }
         let checked = |at: &str, value: &serde_json::Value| {
             let keys: TurnKeys = crate::config::parse_config(at, value)?;
@@ -154,8 +220,10 @@ impl TurnKeys {
             }
             _ => None,
         };
-        let limit = Self::layered(&top, own.as_ref());
-        Ok(limit)
+        Ok(TurnSettings {
+            timeout: Self::layered(&top, own.as_ref()),
+            block_streaming: Self::block_streaming(&top, own.as_ref()),
+        })
     }
 }
 
@@ -196,6 +264,8 @@ pub struct PipelineConfig {
     pub window: Window,
     /// How long one turn may run in the host (`turnTimeoutSeconds`).
     pub turn_timeout: Duration,
+    /// Replies stream in blocks (`streaming.block.enabled`).
+    pub block_streaming: bool,
     /// Unfinished turns held at most ([`MAX_PENDING_TURNS`]).
     pub max_pending_turns: usize,
 }
@@ -782,7 +852,9 @@ impl Pipeline {
                 for payload in work.recorded.iter().cloned() {
                     let sent = tokio::select! {
                         () = self.cancel.cancelled() => return,
-                        sent = replier.reply(payload) => sent,
+                        // As recorded: each went out (or was about to) as it is, under its
+                        // index, so the send log recognises it; no block budget applies.
+                        sent = replier.send(payload) => sent,
                     };
                     if let Err(err) = sent {
                         tracing::warn!(channel = %self.config.channel, account = %self.config.account, id, %err, "a recorded reply could not be delivered");
@@ -1066,6 +1138,8 @@ impl Pipeline {
             asker: inbound.sender.clone(),
             answered: Mutex::new(0),
             undelivered: Mutex::new(false),
+            blocks_left: tokio::sync::Mutex::new(None),
+            held: Mutex::new(None),
         })
     }
 
@@ -1106,12 +1180,21 @@ impl Pipeline {
             route,
             context,
             if_idle,
+            block_streaming: self.config.block_streaming,
         };
         tracing::debug!(target: crate::LATENCY_TARGET, channel = %self.config.channel, account = %self.config.account, id, at_us = crate::now_us(), "queued");
         let mut run = self.tasks.spawn(async move {
             tokio::select! {
                 () = cancel.cancelled() => Err(ChannelError::transient("the account is stopping")),
-                outcome = host.run_turn(turn, replier) => outcome,
+                outcome = async {
+                    let outcome = host.run_turn(turn, Arc::clone(&replier) as Arc<dyn Replier>).await;
+                    // Blocks held past the channel's budget go out now that the answer is
+                    // complete (a failure is the replier's to count, as for any reply).
+                    if let Err(err) = replier.flush().await {
+                        tracing::warn!(%err, "the held end of a streamed answer could not be sent");
+                    }
+                    outcome
+                } => outcome,
             }
         });
         let outcome = tokio::time::timeout(limit, &mut run).await;
@@ -1173,6 +1256,88 @@ struct TurnReplier {
     /// A reply still could not be sent after [`SEND_RETRIES`], for a passing reason: the turn
     /// stays pending, and the next start sends what was recorded.
     undelivered: Mutex<bool>,
+    /// The blocks that may still go out one by one, asked of the channel at the first block:
+    /// `None` until then, `Some(None)` for no limit.
+    blocks_left: tokio::sync::Mutex<Option<Option<usize>>>,
+    /// What came after the budget was spent, merged: it goes out as one message with the
+    /// final reply, or when the turn ends.
+    held: Mutex<Option<ReplyPayload>>,
+}
+
+/// What a reply held back by the block budget answers to the host: not sent, not lost.
+const HELD_REASON: &str = "the channel's budget of streamed blocks for this turn is spent; the rest of the answer goes out as one message when it is complete";
+
+impl TurnReplier {
+    /// Whether one more block may go out on its own.
+    async fn block_allowed(&self) -> bool {
+        let mut left = self.blocks_left.lock().await;
+        let budget = match *left {
+            Some(budget) => budget,
+            None => {
+                let asked = self.pipeline.outlet.block_budget(&self.target).await;
+                *left = Some(asked);
+                asked
+            }
+        };
+        match budget {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                *left = Some(Some(n - 1));
+                true
+            }
+        }
+    }
+
+    /// `payload` as it goes out now, or `None` when it joins what is held back. Once a block
+    /// is held, everything after it is too, until the final reply takes it all along: the
+    /// order of the answer is kept.
+    async fn release(&self, payload: ReplyPayload) -> Option<ReplyPayload> {
+        let holding = lock(&self.held).is_some();
+        if payload.kind == "final" {
+            return Some(match lock(&self.held).take() {
+                Some(held) => merged(held, payload),
+                None => payload,
+            });
+        }
+        if !holding && (payload.kind != "block" || self.block_allowed().await) {
+            return Some(payload);
+        }
+        let mut held = lock(&self.held);
+        *held = Some(match held.take() {
+            Some(before) => merged(before, payload),
+            None => payload,
+        });
+        None
+    }
+
+    /// Sends what is held back, as the answer's last message.
+    async fn flush(&self) -> Result<(), ChannelError> {
+        let held = lock(&self.held).take();
+        match held {
+            Some(mut payload) => {
+                payload.kind = "final".into();
+                self.send(payload).await.map(drop)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// `first` then `next`, as one message: texts a paragraph apart, attachments in order.
+fn merged(first: ReplyPayload, next: ReplyPayload) -> ReplyPayload {
+    let text = [first.text.trim_end(), next.text.trim_start()]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let mut media = first.media;
+    media.extend(next.media);
+    ReplyPayload {
+        text,
+        media,
+        kind: next.kind,
+    }
 }
 
 #[async_trait::async_trait]
@@ -1184,6 +1349,19 @@ impl Replier for TurnReplier {
                 "empty reply payload",
             ));
         }
+        match self.release(payload).await {
+            Some(payload) => self.send(payload).await,
+            None => Ok(Receipt::Queued {
+                queue_id: format!("{}:held", self.inbound_id),
+                reason: HELD_REASON.into(),
+            }),
+        }
+    }
+}
+
+impl TurnReplier {
+    /// Records `payload` in the journal, then sends it, retrying passing failures.
+    async fn send(&self, payload: ReplyPayload) -> Result<Receipt, ChannelError> {
         let index = {
             let mut answered = lock(&self.answered);
             *answered += 1;
@@ -1347,6 +1525,7 @@ mod tests {
             journal: dir.join("a.jsonl"),
             window: Window::default(),
             turn_timeout: TurnKeys::DEFAULT_TIMEOUT,
+            block_streaming: true,
             max_pending_turns: MAX_PENDING_TURNS,
         }
     }
@@ -1377,6 +1556,82 @@ mod tests {
         let (asked, routed) = (&asking.turns()[0], &routing.turns()[0]);
         assert_eq!(asked.context["SessionKey"], routed.context["SessionKey"]);
         assert_eq!(asked.route, routed.route);
+    }
+
+    /// An outlet that records sends and allows `budget` blocks per turn.
+    struct Budgeted(Recorder, Option<usize>);
+
+    #[async_trait::async_trait]
+    impl Outlet for Budgeted {
+        async fn send(&self, target: &Target, message: &Outbound) -> Result<Receipt, ChannelError> {
+            self.0.send(target, message).await
+        }
+
+        async fn block_budget(&self, _target: &Target) -> Option<usize> {
+            self.1
+        }
+    }
+
+    fn block(text: &str) -> ReplyPayload {
+        ReplyPayload {
+            text: text.into(),
+            media: Vec::new(),
+            kind: "block".into(),
+        }
+    }
+
+    /// Blocks within the channel's budget go out one by one; the rest is held, in order, and
+    /// goes out as one message with the final reply, or when the turn ends without one.
+    #[tokio::test]
+    async fn blocks_past_the_budget_go_out_as_one_message_with_the_end() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(Budgeted(Recorder::default(), Some(2)));
+        let pipeline = open_connected(config(tmp.path()), host, outlet.clone());
+        let texts = |outlet: &Budgeted| -> Vec<String> {
+            lock(&outlet.0.0)
+                .iter()
+                .map(|(_, m)| m.text.clone())
+                .collect()
+        };
+
+        let replier = pipeline.replier(&inbound("m1", "p"));
+        for text in ["one", "two"] {
+            let sent = replier.reply(block(text)).await.expect("sent");
+            assert!(matches!(sent, Receipt::Sent { .. }), "{sent:?}");
+        }
+        let held = replier.reply(block("three")).await.expect("held");
+        assert!(matches!(held, Receipt::Queued { .. }), "{held:?}");
+        replier.reply(block("four")).await.expect("held");
+        let end = ReplyPayload {
+            text: "five".into(),
+            media: vec!["/m/a.png".into()],
+            kind: "final".into(),
+        };
+        replier.reply(end).await.expect("sent");
+        replier.flush().await.expect("nothing left");
+        assert_eq!(texts(&outlet), ["one", "two", "three\n\nfour\n\nfive"]);
+        assert_eq!(lock(&outlet.0.0)[2].1.media, ["/m/a.png"]);
+
+        // No budget left at all, and no final: the end of the turn sends what was held.
+        lock(&outlet.0.0).clear();
+        let spent = Arc::new(Budgeted(Recorder::default(), Some(0)));
+        let pipeline = open_connected(
+            config(&tmp.path().join("b")),
+            Arc::new(StandaloneHost::default()),
+            spent.clone(),
+        );
+        let replier = pipeline.replier(&inbound("m2", "p"));
+        replier.reply(block("a")).await.expect("held");
+        replier.reply(block("b")).await.expect("held");
+        assert!(texts(&spent).is_empty());
+        replier.flush().await.expect("sent");
+        assert_eq!(texts(&spent), ["a\n\nb"]);
+        assert_eq!(
+            lock(&spent.0.0)[0].1.client_id.as_deref(),
+            Some("m2:reply:1"),
+            "held replies are numbered as they go out"
+        );
     }
 
     /// A reply names its asker; the channel hears of the handled message once its turn ends.
@@ -1757,6 +2012,7 @@ mod tests {
         let host = Arc::new(StandaloneHost::default().refusing_turns(usize::MAX));
         let config = PipelineConfig {
             turn_timeout: Duration::from_secs(60),
+            block_streaming: true,
             ..config(tmp.path())
         };
         let pipeline = open_connected(config, host.clone(), outlet);
@@ -1890,6 +2146,7 @@ mod tests {
         let typing = Arc::new(Typing::default());
         let config = PipelineConfig {
             turn_timeout: Duration::from_secs(60),
+            block_streaming: true,
             ..config(tmp.path())
         };
         let pipeline = open_connected(config, host.clone(), typing.clone());
@@ -1932,6 +2189,7 @@ mod tests {
         let outlet = Arc::new(Recorder::default());
         let config = PipelineConfig {
             turn_timeout: Duration::from_secs(60),
+            block_streaming: true,
             ..config(tmp.path())
         };
         let pipeline = open_connected(config, host.clone(), outlet.clone());
@@ -2212,6 +2470,7 @@ mod tests {
         let host = Arc::new(StandaloneHost::new(|_| Vec::new()).stalling_after_replies());
         let config = PipelineConfig {
             turn_timeout: Duration::from_secs(60),
+            block_streaming: true,
             max_pending_turns: 2,
             ..config(tmp.path())
         };
@@ -2254,6 +2513,7 @@ mod tests {
         let host = Arc::new(StandaloneHost::default().stalling_after_replies());
         let config = PipelineConfig {
             turn_timeout: Duration::from_secs(60),
+            block_streaming: true,
             max_pending_turns: 2,
             ..config(tmp.path())
         };
@@ -2344,8 +2604,8 @@ mod tests {
             "accounts": { "b": { "turnTimeoutSeconds": 60 }, "c": { "turnTimeoutSeconds": 5 } }
         });
         let resolve = |account| TurnKeys::resolve("channels.x", &section, account);
-        assert_eq!(resolve("a").expect("a"), Duration::from_secs(600));
-        assert_eq!(resolve("b").expect("b"), Duration::from_secs(60));
+        assert_eq!(resolve("a").expect("a").timeout, Duration::from_secs(600));
+        assert_eq!(resolve("b").expect("b").timeout, Duration::from_secs(60));
         let err = resolve("c").expect_err("5 s is too short for any agent");
         assert!(
             err.message
@@ -2361,8 +2621,34 @@ mod tests {
         assert!(err.message.contains("channels.x"), "{err}");
         assert_eq!(
             TurnKeys::resolve("channels.x", &serde_json::json!({}), "a").expect("default"),
-            TurnKeys::DEFAULT_TIMEOUT
+            TurnSettings {
+                timeout: TurnKeys::DEFAULT_TIMEOUT,
+                block_streaming: true
+            }
         );
+    }
+
+    /// Block streaming is on unless the account, or else the channel, turns it off; a bad
+    /// value is named by its path.
+    #[test]
+    fn block_streaming_layers_and_names_a_bad_value() {
+        let section = serde_json::json!({
+            "streaming": { "block": { "enabled": false, "coalesce": { "minChars": 400 } } },
+            "accounts": { "b": { "streaming": { "block": { "enabled": true } } }, "c": {} }
+        });
+        let resolve = |account| TurnKeys::resolve("channels.x", &section, account);
+        assert!(!resolve("a").expect("a").block_streaming);
+        assert!(resolve("b").expect("b").block_streaming);
+        assert!(!resolve("c").expect("c").block_streaming);
+        let on = TurnKeys::resolve("channels.x", &serde_json::json!({"accounts": {}}), "a");
+        assert!(on.expect("default").block_streaming);
+        let err = TurnKeys::resolve(
+            "channels.x",
+            &serde_json::json!({ "streaming": { "block": { "enabled": "yes" } } }),
+            "a",
+        )
+        .expect_err("not a boolean");
+        assert!(err.message.contains("streaming.block.enabled"), "{err}");
     }
 
     /// An outlet whose sends all fail.

@@ -118,6 +118,10 @@ impl<C: Channel> Outlet for AccountOutlet<C> {
     async fn handled(&self, inbound: &Inbound) -> Result<(), ChannelError> {
         Channel::handled(self.channel.as_ref(), &self.account, inbound).await
     }
+
+    async fn block_budget(&self, target: &Target) -> Option<usize> {
+        Channel::block_budget(self.channel.as_ref(), &self.account, target).await
+    }
 }
 
 /// One account of `channel`, once its id is known to name state files safely.
@@ -161,6 +165,8 @@ async fn prepare<C: Channel>(
         channel: Arc::clone(channel),
         account: account.clone(),
     });
+    let turn =
+        crate::pipeline::TurnKeys::resolve(&format!("channels.{channel_id}"), section, account_id)?;
     let config = PipelineConfig {
         channel: channel_id.to_owned(),
         account: account_id.to_owned(),
@@ -169,11 +175,8 @@ async fn prepare<C: Channel>(
         group: view.group,
         journal: journal_path(channel.as_ref(), account_id),
         window: Window::default(),
-        turn_timeout: crate::pipeline::TurnKeys::resolve(
-            &format!("channels.{channel_id}"),
-            section,
-            account_id,
-        )?,
+        turn_timeout: turn.timeout,
+        block_streaming: turn.block_streaming,
         max_pending_turns: crate::pipeline::MAX_PENDING_TURNS,
     };
     let pipeline = Pipeline::open(config, host, outlet, cancel.child_token())?;

@@ -111,6 +111,8 @@ pub enum Request {
         account_id: String,
         /// Dispatch only if the session has no run; otherwise answer at once, `heldBack`.
         if_idle: bool,
+        /// Ask for the answer in blocks as the agent writes it (`streaming.block.enabled`).
+        block_streaming: bool,
     },
     /// `globalThis[name](...args)`, awaited. Answer: its result, `null` when there is no such
     /// function.

@@ -436,6 +436,7 @@ impl Host for JsHost {
             },
             account_id: turn.inbound.account,
             if_idle: turn.if_idle,
+            block_streaming: turn.block_streaming,
         };
         // A turn runs the agent: it takes as long as it takes.
         let done: TurnDone = self.call(id, request, None).await?;

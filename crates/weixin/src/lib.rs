@@ -180,8 +180,24 @@ impl Channel for WeixinChannel {
                 "Cron deliveries to WeChat must set both delivery.to (the @im.wechat id) and delivery.accountId.".into(),
                 "WeChat sends images, videos and files (audio goes as a file); local files must lie under the state dir's media/ or workspace/ or channels.openclaw-weixin.mediaLocalRoots.".into(),
             ],
+            // Few, full blocks: each one spends a send of the peer's window.
+            block_coalesce: channel_core::BlockCoalesce {
+                min_chars: 1000,
+                idle_ms: 2000,
+            },
             ..Descriptor::new(CHANNEL_ID, meta, vec![ChatKind::Direct], crate::config::schema())
         }
+    }
+
+    /// At most three blocks one by one, and only while the peer's window keeps room for the
+    /// rest of the answer (see [`window::block_budget`]).
+    async fn block_budget(&self, account: &Account, target: &Target) -> Option<usize> {
+        let window = account.windows().window(&target.id).ok().flatten();
+        Some(window::block_budget(
+            window.as_ref(),
+            account.limits,
+            channel_core::now_ms(),
+        ))
     }
 
     fn state_dir(&self) -> PathBuf {

@@ -21,6 +21,24 @@ pub const OUTBOX_PER_PEER: usize = 50;
 /// Messages that may wait in one account's outbox.
 pub const OUTBOX_TOTAL: usize = 1000;
 
+/// Blocks of one streamed answer that go out one by one at most; the rest follows as one
+/// message when the answer is complete.
+pub const STREAM_BLOCKS: usize = 3;
+/// Sends of the peer's window a streamed answer leaves for its rest: a block goes out on its
+/// own only while this many would remain after it, so streaming never pushes the end of an
+/// answer into the outbox that the whole answer, sent at once, would have fitted.
+pub const FINAL_RESERVE: usize = 5;
+
+/// How many blocks of an answer to a peer with `window` may go out one by one now.
+pub fn block_budget(window: Option<&PeerWindow>, limits: Limits, now: i64) -> usize {
+    if window.is_some_and(|w| w.closed(limits, now).is_some()) {
+        return 0;
+    }
+    let used = window.map_or(0, |w| w.sends) as usize;
+    let left = (limits.max_sends as usize).saturating_sub(used);
+    STREAM_BLOCKS.min(left.saturating_sub(FINAL_RESERVE))
+}
+
 /// Window limits; both configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -260,6 +278,28 @@ mod tests {
     use super::*;
 
     const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn a_streamed_answer_keeps_room_for_its_end() {
+        let limits = Limits::DEFAULT;
+        let at = |sends| PeerWindow {
+            received_at: HOUR,
+            sends,
+            ..PeerWindow::default()
+        };
+        assert_eq!(block_budget(None, limits, HOUR), STREAM_BLOCKS);
+        assert_eq!(block_budget(Some(&at(0)), limits, HOUR), 3);
+        assert_eq!(block_budget(Some(&at(3)), limits, HOUR), 2);
+        assert_eq!(block_budget(Some(&at(5)), limits, HOUR), 0);
+        assert_eq!(block_budget(Some(&at(10)), limits, HOUR), 0);
+        let refused = PeerWindow {
+            refused: true,
+            ..at(0)
+        };
+        assert_eq!(block_budget(Some(&refused), limits, HOUR), 0);
+        let stale = at(0);
+        assert_eq!(block_budget(Some(&stale), limits, HOUR + 24 * HOUR), 0);
+    }
 
     #[test]
     fn windows_close_on_count_age_and_refusal() {

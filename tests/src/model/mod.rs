@@ -19,6 +19,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -165,6 +166,7 @@ fn complete(shared: &ModelShared, body: &[u8]) -> Result<Response, BadRequest> {
         .unwrap_or(false);
 
     let text = reply::reply_for(messages);
+    let drip = reply::drip_for(messages);
     shared
         .requests
         .lock()
@@ -214,39 +216,55 @@ fn complete(shared: &ModelShared, body: &[u8]) -> Result<Response, BadRequest> {
         }
         c
     };
-    let mut events = vec![chunk(
-        json!({ "role": "assistant", "content": "" }),
-        Value::Null,
+    // Each event with the pause before it: with `[[DRIP:ms]]`, before each paragraph after
+    // the first.
+    let mut events = vec![(
+        chunk(json!({ "role": "assistant", "content": "" }), Value::Null),
+        None,
     )];
-    let chars: Vec<char> = text.chars().collect();
-    for piece in chars.chunks(STREAM_PIECE_CHARS) {
-        events.push(chunk(
-            json!({ "content": piece.iter().collect::<String>() }),
-            Value::Null,
-        ));
+    for (n, paragraph) in text.split_inclusive("\n\n").enumerate() {
+        let chars: Vec<char> = paragraph.chars().collect();
+        for (i, piece) in chars.chunks(STREAM_PIECE_CHARS).enumerate() {
+            let pause = drip.filter(|_| n > 0 && i == 0);
+            events.push((
+                chunk(
+                    json!({ "content": piece.iter().collect::<String>() }),
+                    Value::Null,
+                ),
+                pause,
+            ));
+        }
     }
-    events.push(chunk(json!({}), json!("stop")));
+    events.push((chunk(json!({}), json!("stop")), None));
     if include_usage {
-        events.push(json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [],
-            "usage": usage,
-        }));
+        events.push((
+            json!({
+                "id": id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }),
+            None,
+        ));
     }
     let frames = events
         .into_iter()
-        .map(|e| format!("data: {e}\n\n"))
-        .chain(std::iter::once("data: [DONE]\n\n".to_owned()))
-        .map(|frame| Ok::<_, Infallible>(Bytes::from(frame)));
+        .map(|(e, pause)| (format!("data: {e}\n\n"), pause))
+        .chain(std::iter::once(("data: [DONE]\n\n".to_owned(), None)));
+    let frames = futures::stream::iter(frames).then(|(frame, pause)| async move {
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+        Ok::<_, Infallible>(Bytes::from(frame))
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "text/event-stream"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        Body::from_stream(futures::stream::iter(frames)),
+        Body::from_stream(frames),
     )
         .into_response())
 }

@@ -64,11 +64,23 @@ fn prefix_groups(text: &str) -> (Vec<&str>, &str) {
 /// `[[SLOW:ms]]` in the newest user message with visible text holds the answer back that long
 /// (at most a minute), so a test can act while a turn is in flight.
 pub(crate) fn delay_for(messages: &[Value]) -> Option<std::time::Duration> {
+    marker_ms(messages, "[[SLOW:", 60_000)
+}
+
+/// `[[DRIP:ms]]` in the newest user message with visible text makes a streamed answer pause
+/// that long (at most ten seconds) before each paragraph after the first, as a model that
+/// writes slowly does, so a test sees its blocks arrive one by one.
+pub(crate) fn drip_for(messages: &[Value]) -> Option<std::time::Duration> {
+    marker_ms(messages, "[[DRIP:", 10_000)
+}
+
+/// The milliseconds of marker `open` (`[[NAME:`) in the turn, at most `max`.
+fn marker_ms(messages: &[Value], open: &str, max: u64) -> Option<std::time::Duration> {
     let (text, _) = turn_and_history(messages);
-    let start = text.find("[[SLOW:")? + "[[SLOW:".len();
+    let start = text.find(open)? + open.len();
     let end = text[start..].find("]]")? + start;
     let ms: u64 = text[start..end].trim().parse().ok()?;
-    Some(std::time::Duration::from_millis(ms.min(60_000)))
+    Some(std::time::Duration::from_millis(ms.min(max)))
 }
 
 /// The reply to a `messages` array, from the newest user message with visible text (the turn):
@@ -246,6 +258,15 @@ mod tests {
         );
         assert_eq!(reply_for(&msgs), "ECHO: late");
         assert_eq!(delay_for(&[user(json!("[[SLOW:x]]"))]), None);
+        assert_eq!(
+            drip_for(&[user(json!("[[DRIP:1500]] [[LONG:3000]]"))]),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(
+            drip_for(&[user(json!("[[DRIP:99999]]"))]),
+            Some(std::time::Duration::from_secs(10))
+        );
+        assert_eq!(drip_for(&[user(json!("[[SLOW:100]]"))]), None);
         assert_eq!(
             delay_for(&[user(json!("[[SLOW:999999]]"))]),
             Some(std::time::Duration::from_secs(60))

@@ -106,6 +106,8 @@ export function buildChannel(d, api) {
     id,
     meta: { id, ...d.meta },
     capabilities: d.capabilities,
+    // How the host merges a streamed answer into blocks, unless `streaming.block.coalesce` says.
+    streaming: { blockStreamingCoalesceDefaults: d.blockCoalesce },
     reload: { configPrefixes: [`channels.${id}`] },
     config: {
       listAccountIds,

@@ -197,7 +197,9 @@ export function accountServices(api, channelId, log, deps = {}) {
           },
           onError: (err, info) => log.warn?.(`[${channelId}] delivering a ${info?.kind ?? "reply"} failed: ${err?.message ?? err}`),
         },
-        replyOptions: { disableBlockStreaming: true },
+        // Rust's `streaming.block.enabled` decides; blocks arrive as `kind: "block"`, and after
+        // streamed blocks the host's final carries only what was not sent yet.
+        replyOptions: { disableBlockStreaming: args.blockStreaming !== true },
       });
       // A busy session takes the message into its active run (steer) or queues it after that
       // run (followup) and returns at once; Rust logs which. A turn the host declined (its

@@ -35,6 +35,9 @@ test("the entry registers every channel the addon links", () => {
   assert.deepEqual(weixin.capabilities.chatTypes, ["direct"]);
   assert.equal(weixin.outbound.deliveryMode, "gateway");
   assert.equal(typeof weixin.gateway.startAccount, "function");
+  // WeChat's blocks are few and full: each spends a send of the peer's window.
+  assert.deepEqual(weixin.streaming, { blockStreamingCoalesceDefaults: { minChars: 1000, idleMs: 2000 } });
+  assert.equal(weixin.capabilities.blockStreaming, true);
 });
 
 test("accounts come from the Tencent-layout state and config", () => {

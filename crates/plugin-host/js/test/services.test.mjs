@@ -189,6 +189,16 @@ test("a turn the host takes into a busy session's active run comes back as defer
   assert.deepEqual(done, { replies: 0, deferred: "followup", sessionRunning: true, heldBack: false, dispatchedAtUs: done.dispatchedAtUs });
 });
 
+test("a turn asks for blocks exactly when Rust says the account streams", async () => {
+  for (const [blockStreaming, disableBlockStreaming] of [[true, false], [false, true], [undefined, true]]) {
+    const { runtime, calls } = fakeRuntime();
+    const args = { facts: {}, route: { agentId: "main", sessionKey: "k", mainSessionKey: "k" }, peer: { kind: "direct", id: "p" }, accountId: "a", blockStreaming };
+    await accountServices({}, ID, quiet, { deliver: async () => ({ status: "sent" }), sessionRunning: async () => false }).turn(args, { runtime, cfg: {}, handle: 1, id: 1 });
+    const dispatch = calls.find(([name]) => name === "dispatch");
+    assert.deepEqual(dispatch[1].replyOptions, { disableBlockStreaming }, `blockStreaming ${blockStreaming}`);
+  }
+});
+
 test("a turn the host declines (its echo or bot-loop checks) says so, with no replies", async () => {
   const { runtime } = fakeRuntime();
   runtime.inbound.dispatch = async () => ({ admission: { kind: "drop", reason: "echo" }, dispatched: false });
