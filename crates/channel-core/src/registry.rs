@@ -418,6 +418,7 @@ mod tests {
                 id_label: "id".into(),
                 tool_hints: vec![],
                 interactive_login: false,
+                block_coalesce: Default::default(),
                 replaces: vec![],
             }
         }
