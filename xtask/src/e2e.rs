@@ -495,6 +495,43 @@ fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
         line.contains("connected") && !line.contains("disconnected"),
         format!("status line {line:?}"),
     )?;
+    step("channels status --probe --json shows the account's traffic and backlog");
+    let json = stack
+        .gateway
+        .cli(&["channels", "status", "--probe", "--json"])?;
+    let status: Value = serde_json::from_str(&json[json.find('{').unwrap_or(0)..])
+        .map_err(|e| format!("channels status --json: {e}: {json}"))?;
+    check(
+        !json.contains(&stack.bot.token),
+        "the bot token appears in channels status --json",
+    )?;
+    let snapshot = status["channelAccounts"][CHANNEL]
+        .as_array()
+        .and_then(|accounts| {
+            accounts
+                .iter()
+                .find(|a| a["accountId"] == stack.account.as_str())
+        })
+        .cloned()
+        .ok_or_else(|| format!("no snapshot of {} in {json}", stack.account))?;
+    for field in [
+        "lastInboundAt",
+        "lastOutboundAt",
+        "lastConnectedAt",
+        "pendingTurns",
+        "pendingPeers",
+        "queuedReplies",
+        "windowsClosing",
+    ] {
+        check(
+            snapshot[field].is_number(),
+            format!("{field} in the snapshot: {snapshot}"),
+        )?;
+    }
+    check(
+        snapshot["connected"] == true,
+        format!("connected in the snapshot: {snapshot}"),
+    )?;
 
     step("openclaw message send reaches the simulator");
     stack.gateway.cli(&[

@@ -425,6 +425,7 @@ pub fn manifest(descriptor: &Value) -> Result<Value> {
                 "label": c["meta"]["label"],
                 "description": c["meta"]["blurb"],
                 "schema": c["configSchema"],
+                "uiHints": c["uiHints"],
             });
             // The plugins this channel replaces: OpenClaw prefers ours for the channel when
             // one of them is installed too, unless the user enabled both explicitly.

@@ -124,6 +124,9 @@ pub struct Descriptor {
     /// How streamed replies are merged into blocks (see [`BlockCoalesce`]).
     #[serde(default)]
     pub block_coalesce: BlockCoalesce,
+    /// OpenClaw's `uiHints` for `channels.<id>` (see [`crate::schema::ui_hints_for`]).
+    #[serde(default)]
+    pub ui_hints: serde_json::Value,
 }
 
 impl Descriptor {
@@ -153,6 +156,7 @@ impl Descriptor {
             interactive_login: false,
             replaces: Vec::new(),
             block_coalesce: BlockCoalesce::DEFAULT,
+            ui_hints: serde_json::json!({}),
         }
     }
 }
@@ -334,6 +338,17 @@ pub trait Channel: Send + Sync + 'static {
     /// never needs more of the peer's window than the whole answer would.
     async fn block_budget(&self, _account: &Self::Account, _target: &Target) -> Option<usize> {
         None
+    }
+
+    /// What waits in the channel's own queues for `account` (WeChat's outbox, windows closing
+    /// soon), given the peers that have turns pending (one entry per turn). Read when the
+    /// status is asked for.
+    fn backlog(
+        &self,
+        _account: &Self::Account,
+        _pending_peers: &[String],
+    ) -> Result<crate::ChannelBacklog, ChannelError> {
+        Ok(crate::ChannelBacklog::default())
     }
 
     /// The agent is done with `inbound` (its turn finished). Channels that tell the peer so

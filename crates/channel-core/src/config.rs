@@ -106,6 +106,9 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(
 /// reaches a log through `{:?}`.
 #[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(transparent)]
+// `writeOnly`: JSON Schema's own mark of a value one sets and never reads back; the uiHints
+// built from the schema mark such a key sensitive.
+#[schemars(extend("writeOnly" = true))]
 pub struct Secret(String);
 
 impl Secret {

@@ -56,9 +56,11 @@ pub struct DmConfig {
 pub struct DmKeys {
     /// Who may DM the bot: `pairing` (default), `allowlist`, `open` (needs `"*"` in
     /// `allowFrom`) or `disabled`. An account's value overrides the channel's.
+    #[schemars(extend("x-basic" = true))]
     pub dm_policy: Option<DmPolicy>,
     /// Sender ids allowed to DM the bot; `"*"` for everyone. An account's list replaces the
     /// channel's.
+    #[schemars(extend("x-basic" = true))]
     pub allow_from: Option<Vec<crate::config::StringOrNumber>>,
 }
 

@@ -11,7 +11,7 @@
 //! The outbound path knows an account only by its state: each running pipeline is found by its
 //! journal's path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
@@ -27,11 +27,28 @@ pub(crate) fn register(journal: &Path, pipeline: &Arc<Pipeline>) -> LiveEntry<We
     LIVE.register(&journal.to_string_lossy(), Arc::downgrade(pipeline))
 }
 
+/// The running pipeline whose journal is `journal`, in this process.
+pub(crate) fn live(journal: &Path) -> Option<Arc<Pipeline>> {
+    LIVE.get(&journal.to_string_lossy())?.upgrade()
+}
+
 /// How OpenClaw 2026.9.6's restart recovery opens the notice it sends before resuming a run
 /// (`announceRestartRecoveryResumption`). Measured in the gateway: the notice and the
 /// recovery's answer reach the adapter with the same fields (neither has a delivery-queue id;
 /// only an empty `threadId` key differs), so the text is what tells them apart.
 pub const RESUME_NOTICE: &str = "I'm continuing your interrupted request now";
+
+/// What the host is about to send on its own to `peer` of the account whose journal is
+/// `journal`, less what the peer already has: a replay whose cut-off run streamed blocks of
+/// its answer leaves those words here, and OpenClaw's restart recovery, finishing that run,
+/// may send its whole answer again. `None` when nothing is known to have gone out before;
+/// an empty text when all of it has.
+pub fn unsent_part(journal: &Path, peer: &str, text: &str) -> Option<String> {
+    if text.trim_start().starts_with(RESUME_NOTICE) {
+        return None;
+    }
+    live(journal)?.unsent_part(peer, text)
+}
 
 /// The host sent `text` on its own to `peer` of the account whose journal is `journal`: the
 /// replay it answered, if one was waiting on it.
@@ -39,8 +56,7 @@ pub fn host_sent(journal: &Path, peer: &str, text: &str) -> Option<String> {
     if text.trim_start().starts_with(RESUME_NOTICE) {
         return None;
     }
-    let pipeline = LIVE.get(&journal.to_string_lossy())?.upgrade()?;
-    pipeline.credit_host_answer(peer)
+    live(journal)?.credit_host_answer(peer)
 }
 
 /// Which replays wait on the host, by peer, and which of them the host answered.
@@ -50,6 +66,9 @@ pub(crate) struct Handover {
     /// turns run one at a time).
     waiting: Mutex<HashMap<String, String>>,
     answered: Mutex<HashSet<String>>,
+    /// By peer, the words a cut-off run already streamed and the host's recovery has not
+    /// repeated yet, in order.
+    streamed: Mutex<HashMap<String, VecDeque<String>>>,
 }
 
 impl Handover {
@@ -85,6 +104,40 @@ impl Handover {
         Some(id)
     }
 
+    /// `text` went out to `peer` in blocks before the process died.
+    pub(crate) fn streamed(&self, peer: &str, text: &str) {
+        let words: VecDeque<String> = text.split_whitespace().map(str::to_owned).collect();
+        if !words.is_empty() {
+            lock(&self.streamed).insert(peer.to_owned(), words);
+        }
+    }
+
+    /// `text` less its leading words that repeat, in order, what went out to `peer` before;
+    /// `None` when nothing went out before. Matching is by words, since the host cuts its
+    /// answer into messages at other places than the blocks were cut; it ends at the first
+    /// word that differs, and from there all is sent.
+    pub(crate) fn unsent(&self, peer: &str, text: &str) -> Option<String> {
+        let mut streamed = lock(&self.streamed);
+        let words = streamed.get_mut(peer)?;
+        let mut rest = text;
+        while let Some(next) = words.front() {
+            let trimmed = rest.trim_start();
+            let Some(word) = trimmed.split_whitespace().next() else {
+                break;
+            };
+            if word != next {
+                words.clear();
+                break;
+            }
+            words.pop_front();
+            rest = &trimmed[word.len()..];
+        }
+        if words.is_empty() {
+            streamed.remove(peer);
+        }
+        Some(rest.trim_start().to_owned())
+    }
+
     /// Whether the host delivered the answer of `id` (forgotten once asked).
     pub(crate) fn take_answered(&self, id: &str) -> bool {
         lock(&self.answered).remove(id)
@@ -101,5 +154,43 @@ pub(crate) struct Waiting<'a> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.handover.release(&self.peer, &self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The recovery's answer, cut where the host cuts it, loses the words the peer already
+    /// has; from the first word that differs, everything goes out.
+    #[test]
+    fn a_repeated_answer_sends_only_what_is_new() {
+        let handover = Handover::default();
+        assert_eq!(handover.unsent("p", "anything"), None, "nothing streamed");
+        handover.streamed("p", "P1 one two.\n\nP2 three");
+        assert_eq!(handover.unsent("p", "P1 one").as_deref(), Some(""));
+        assert_eq!(
+            handover
+                .unsent("p", "two.\n\nP2 three\n\nP3 four")
+                .as_deref(),
+            Some("P3 four")
+        );
+        assert_eq!(
+            handover.unsent("p", "P3 again"),
+            None,
+            "all matched: forgotten"
+        );
+        handover.streamed("q", "alpha beta");
+        assert_eq!(
+            handover.unsent("q", "alpha gamma delta").as_deref(),
+            Some("gamma delta")
+        );
+        assert_eq!(handover.unsent("q", "beta"), None, "a difference ends it");
+        handover.streamed("r", "   ");
+        assert_eq!(
+            handover.unsent("r", "x"),
+            None,
+            "no words, nothing to match"
+        );
     }
 }

@@ -96,6 +96,22 @@ pub struct StatusPatch {
     pub state_reason: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_start_at: Option<i64>,
+    /// When the account last reached its network (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_connected_at: Option<i64>,
+    /// When, and why, the connection was last lost: OpenClaw's health monitor gives an account
+    /// that lost it recently time to reconnect by itself before restarting it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_disconnect: Option<Disconnect>,
+}
+
+/// A lost connection, as OpenClaw's account snapshot keeps it (`lastDisconnect`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Disconnect {
+    /// Epoch ms.
+    pub at: i64,
+    pub error: String,
 }
 
 /// Where an account is in its life, as `openclaw channels status` shows it (`lifecycle`).
@@ -140,6 +156,7 @@ impl StatusPatch {
             last_error: Some(None),
             needs_login: Some(false),
             state_reason: Some(None),
+            last_connected_at: Some(crate::now_ms()),
             ..Self::default()
         }
     }
@@ -150,6 +167,10 @@ impl StatusPatch {
             connected: Some(false),
             lifecycle: Some(AccountPhase::Recovering),
             last_error: Some(Some(error.to_string())),
+            last_disconnect: Some(Disconnect {
+                at: crate::now_ms(),
+                error: error.to_string(),
+            }),
             ..Self::default()
         }
     }
@@ -370,6 +391,19 @@ fn media_facts(inbound: &Inbound) -> Vec<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lost connection says when, which OpenClaw's health monitor reads as time to
+    /// reconnect; a connection says when it came.
+    #[test]
+    fn status_patches_date_connections_and_disconnections() {
+        let lost = StatusPatch::recovering(&ChannelError::transient("link down"));
+        let disconnect = lost.last_disconnect.expect("lastDisconnect");
+        assert!(disconnect.at > 0 && disconnect.error.contains("link down"));
+        assert_eq!(lost.connected, Some(false));
+        let json = serde_json::to_value(StatusPatch::connected()).expect("json");
+        assert!(json["lastConnectedAt"].is_i64(), "{json}");
+        assert!(json.get("lastDisconnect").is_none());
+    }
 
     /// Attachments become ordered facts; one that could not be downloaded still says what it
     /// was, without a path, and no legacy `Media*` field is written.

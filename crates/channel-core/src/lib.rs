@@ -26,6 +26,7 @@
 //! ```
 
 pub mod action;
+pub mod backlog;
 pub mod backoff;
 pub mod channel;
 pub mod config;
@@ -56,6 +57,7 @@ pub use action::{
     ActionKind, ActionSpec, CommandOutcome, CommandSpec, ConfigEdit, OptionSpec, Prompter,
     Question, SubcommandSpec,
 };
+pub use backlog::{Backlog, ChannelBacklog};
 pub use backoff::Backoff;
 pub use channel::{
     AccountBase, AccountView, BlockCoalesce, Capabilities, Channel, DeliveryMode, Descriptor, Meta,

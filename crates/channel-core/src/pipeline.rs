@@ -479,6 +479,14 @@ impl Pipeline {
             pipeline
                 .handover
                 .wait_if_first(&inbound.chat.id, &inbound.server_id);
+            // What the cut-off run already streamed to the peer: the host's restart recovery
+            // may answer with it again, and the peer must not get it twice.
+            if recorded.iter().all(|r| r.kind != "final") {
+                let streamed: Vec<&str> = recorded.iter().map(|r| r.text.as_str()).collect();
+                pipeline
+                    .handover
+                    .streamed(&inbound.chat.id, &streamed.join("\n\n"));
+            }
             pipeline.enqueue(Work {
                 inbound,
                 replay: Some(start),
@@ -1045,6 +1053,22 @@ impl Pipeline {
                 }
             }
         });
+    }
+
+    /// The chat of each turn not ended yet, one entry per turn (for the account's backlog).
+    pub fn pending_peers(&self) -> Vec<String> {
+        self.journal
+            .lock()
+            .pending()
+            .into_iter()
+            .map(|(inbound, _)| inbound.chat.id)
+            .collect()
+    }
+
+    /// What of `text`, which the host sends to `peer` on its own, the peer has not had yet
+    /// (see [`handover::unsent_part`]).
+    pub(crate) fn unsent_part(&self, peer: &str, text: &str) -> Option<String> {
+        self.handover.unsent(peer, text)
     }
 
     /// The host delivered a message of its own to `peer`: the answer of the peer's replay that
@@ -1743,6 +1767,28 @@ mod tests {
         pipeline.close().await;
         let journal = Journal::open(tmp.path().join("a.jsonl"), Window::default()).expect("open");
         assert!(journal.pending().is_empty(), "the replayed turn is done");
+    }
+
+    /// A turn left pending by a crash counts in the backlog until it ends.
+    #[tokio::test]
+    async fn pending_turns_show_in_the_backlog_until_they_end() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        left_pending(tmp.path(), "p1");
+        let host = Arc::new(StandaloneHost::default());
+        let outlet = Arc::new(Recorder::default());
+        let pipeline = open_pipeline(tmp.path(), host.clone(), outlet);
+        assert_eq!(pipeline.pending_peers(), ["p"]);
+        pipeline.report_status(StatusPatch::connected());
+        assert!(
+            host.wait_for(Duration::from_secs(5), |h| h.turns().len() == 1)
+                .await
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !pipeline.pending_peers().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(pipeline.pending_peers().is_empty());
+        pipeline.close().await;
     }
 
     /// A journal holding `id` as accepted and never finished, as a killed gateway leaves it.

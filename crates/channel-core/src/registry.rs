@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::action::{self, ActionSpec, CommandOutcome, CommandSpec, Prompter};
+use crate::backlog::Backlog;
 use crate::backoff::Backoff;
 use crate::channel::{AccountView, Channel, Descriptor, Probe, RunContext};
 use crate::dedup::Window;
@@ -40,6 +41,8 @@ pub trait AnyChannel: Send + Sync {
         message: &Outbound,
     ) -> Result<Receipt, ChannelError>;
     async fn probe(&self, section: &Value, account: &str) -> Result<Probe, ChannelError>;
+    /// What waits in the account, if it runs in this process.
+    fn backlog(&self, section: &Value, account: &str) -> Result<Option<Backlog>, ChannelError>;
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError>;
     async fn login(
         &self,
@@ -292,20 +295,46 @@ impl<C: Channel> AnyChannel for Arc<C> {
         let target = self.parse_target(target)?;
         let account_id = account;
         let account = resolve(self.as_ref(), section, account_id)?;
-        let receipt = C::send(self, &account, &target, message).await?;
+        let journal = journal_path(self.as_ref(), account_id);
+        // The host's restart recovery may repeat what the cut-off run already streamed.
+        let trimmed = crate::handover::unsent_part(&journal, &target.id, &message.text);
+        let receipt = match trimmed {
+            Some(rest) if rest.is_empty() && message.media.is_empty() => {
+                tracing::info!(account = account_id, peer = %target.id, "the host's recovery repeated what the cut-off run already streamed; not sending it twice");
+                // No new message: the id says so, and no part went out.
+                Receipt::Sent {
+                    message_id: "already-delivered".into(),
+                    parts: 0,
+                }
+            }
+            Some(rest) => {
+                let rest = Outbound {
+                    text: rest,
+                    ..message.clone()
+                };
+                C::send(self, &account, &target, &rest).await?
+            }
+            None => C::send(self, &account, &target, message).await?,
+        };
         // May be the host's restart recovery answering a turn a replay waits on. A queued
         // message goes out from the outbox, so it counts as well.
-        crate::handover::host_sent(
-            &journal_path(self.as_ref(), account_id),
-            &target.id,
-            &message.text,
-        );
+        crate::handover::host_sent(&journal, &target.id, &message.text);
         Ok(receipt)
     }
 
     async fn probe(&self, section: &Value, account: &str) -> Result<Probe, ChannelError> {
         let account = resolve(self.as_ref(), section, account)?;
         C::probe(self, &account).await
+    }
+
+    fn backlog(&self, section: &Value, account_id: &str) -> Result<Option<Backlog>, ChannelError> {
+        let Some(pipeline) = crate::handover::live(&journal_path(self.as_ref(), account_id)) else {
+            return Ok(None);
+        };
+        let account = resolve(self.as_ref(), section, account_id)?;
+        let peers = pipeline.pending_peers();
+        let channel = C::backlog(self, &account, &peers)?;
+        Ok(Some(Backlog::new(&peers, channel)))
     }
 
     fn parse_target(&self, raw: &str) -> Result<Target, ChannelError> {
@@ -419,6 +448,7 @@ mod tests {
                 tool_hints: vec![],
                 interactive_login: false,
                 block_coalesce: Default::default(),
+                ui_hints: json!({}),
                 replaces: vec![],
             }
         }

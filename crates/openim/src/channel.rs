@@ -331,6 +331,7 @@ impl Channel for OpenimChannel {
                 "OpenIM targets are user ids (direct) or group:<groupID>; every account is named, so set the accountId."
                     .into(),
             ],
+            ui_hints: crate::config::ui_hints(),
             ..Descriptor::new(CHANNEL_ID, meta, vec![ChatKind::Direct, ChatKind::Group], crate::config::schema())
         }
     }

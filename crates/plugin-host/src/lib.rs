@@ -166,6 +166,19 @@ pub fn describe_account(channel: String, section: String, account: Option<String
     })
 }
 
+/// What waits in one account running in this process (`null` when it does not run here):
+/// pending turns, queued replies, windows closing soon, and warnings about them. Read when
+/// `openclaw channels status` asks.
+#[napi]
+pub fn account_backlog(channel: String, section: String, account: Option<String>) -> String {
+    guard(|| {
+        let handler = registry::channel(&channel)?;
+        let section = parse_json("section", &section)?;
+        let account = registry::account_or_default(handler.as_ref(), &section, account)?;
+        handler.backlog(&section, &account)
+    })
+}
+
 /// Parses a user-typed target: `{kind, id}`.
 #[napi]
 pub fn parse_target(channel: String, raw: String) -> String {

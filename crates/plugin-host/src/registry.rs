@@ -174,6 +174,44 @@ mod tests {
         assert_eq!(join_labels(&["WeChat"]), "WeChat channel");
     }
 
+    /// Every key that holds a credential is marked sensitive in the channel's uiHints, at the
+    /// channel level and in each account, so the Control UI and OpenClaw's redaction hide it;
+    /// and no other key is. A credential typed as a plain string would fail here.
+    #[test]
+    fn every_credential_is_a_sensitive_ui_hint() {
+        let credential = |path: &str| {
+            let key = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
+            ["token", "secret", "password", "aeskey"]
+                .iter()
+                .any(|word| key.ends_with(word))
+        };
+        let mut seen = 0;
+        for (id, channel) in CHANNELS.iter().filter(|(id, _)| *id != "imbridge-testkit") {
+            let descriptor = channel.descriptor();
+            let hints = descriptor
+                .ui_hints
+                .as_object()
+                .expect("uiHints is an object");
+            assert!(!hints.is_empty(), "{id}: no uiHints");
+            for (path, hint) in hints {
+                let sensitive = hint["sensitive"] == true;
+                assert_eq!(
+                    sensitive,
+                    credential(path),
+                    "{id}: uiHints.{path} sensitive is {sensitive}: {hint}"
+                );
+                assert!(
+                    hint["label"].is_string(),
+                    "{id}: uiHints.{path} has no label"
+                );
+                seen += usize::from(sensitive);
+            }
+        }
+        if CHANNELS.keys().any(|id| id != "imbridge-testkit") {
+            assert!(seen > 0, "no credential among {:?}", CHANNELS.keys());
+        }
+    }
+
     #[test]
     fn every_linked_channel_declares_valid_actions_and_commands() {
         for (id, channel) in CHANNELS.iter() {

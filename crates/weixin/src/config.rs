@@ -16,6 +16,7 @@ pub struct WeixinConfig {
     /// Display name.
     pub name: Option<String>,
     /// Turns the whole channel off when false.
+    #[schemars(extend("x-basic" = true))]
     pub enabled: Option<bool>,
     /// iLink API base URL for every account, overriding the one saved at login (private
     /// deployments and tests).
@@ -68,6 +69,7 @@ pub struct AccountConfig {
     /// Display name of this account, overriding the channel's.
     pub name: Option<String>,
     /// Turns this account off when false.
+    #[schemars(extend("x-basic" = true))]
     pub enabled: Option<bool>,
     /// iLink API base URL of this account, overriding the channel's and the saved one.
     pub base_url: Option<String>,
@@ -106,6 +108,11 @@ const SECTION: &str = "channels.openclaw-weixin";
 /// The JSON Schema of [`WeixinConfig`], as the manifest carries it.
 pub fn schema() -> serde_json::Value {
     channel_core::schema::for_type::<WeixinConfig>()
+}
+
+/// OpenClaw's `uiHints` for the section, from the same types: labels, help, secrets marked.
+pub fn ui_hints() -> serde_json::Value {
+    channel_core::schema::ui_hints_for::<WeixinConfig>()
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub mod wire;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use channel_core::{
     AccountBase, AccountView, CancellationToken, Channel, ChannelError, ChatKind, Connector,
@@ -185,8 +185,41 @@ impl Channel for WeixinChannel {
                 min_chars: 1000,
                 idle_ms: 2000,
             },
+            ui_hints: crate::config::ui_hints(),
             ..Descriptor::new(CHANNEL_ID, meta, vec![ChatKind::Direct], crate::config::schema())
         }
+    }
+
+    /// The outbox, and the peers whose window closes within the hour while a pending turn or
+    /// a queued reply waits for them.
+    fn backlog(
+        &self,
+        account: &Account,
+        pending_peers: &[String],
+    ) -> Result<channel_core::ChannelBacklog, ChannelError> {
+        let windows = account.windows();
+        let read =
+            |what: &'static str| move |e: std::io::Error| ChannelError::from(e).context(what);
+        let outbox = windows.outbox().map_err(read("reading the outbox"))?;
+        let mut waiting: std::collections::BTreeSet<&str> =
+            pending_peers.iter().map(String::as_str).collect();
+        waiting.extend(outbox.iter().map(|queued| queued.peer.as_str()));
+        let now = channel_core::now_ms();
+        let mut closing = 0;
+        for peer in waiting {
+            let window = windows
+                .window(peer)
+                .map_err(read("reading the peer windows"))?;
+            if window.is_some_and(|w| {
+                window::closes_within(&w, account.limits, now, Duration::from_secs(3600))
+            }) {
+                closing += 1;
+            }
+        }
+        Ok(channel_core::ChannelBacklog {
+            queued_replies: Some(outbox.len()),
+            windows_closing: Some(closing),
+        })
     }
 
     /// At most three blocks one by one, and only while the peer's window keeps room for the

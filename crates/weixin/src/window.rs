@@ -39,6 +39,18 @@ pub fn block_budget(window: Option<&PeerWindow>, limits: Limits, now: i64) -> us
     STREAM_BLOCKS.min(left.saturating_sub(FINAL_RESERVE))
 }
 
+/// Whether `window` is open now and closes (by age) within `horizon` of `now`: what waits for
+/// its peer must go out before then, or wait for the peer's next message.
+pub fn closes_within(window: &PeerWindow, limits: Limits, now: i64, horizon: Duration) -> bool {
+    if window.closed(limits, now).is_some() {
+        return false;
+    }
+    let closes_at = window
+        .received_at
+        .saturating_add(i64::try_from(limits.max_age.as_millis()).unwrap_or(i64::MAX));
+    closes_at.saturating_sub(now) <= i64::try_from(horizon.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Window limits; both configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -299,6 +311,31 @@ mod tests {
         assert_eq!(block_budget(Some(&refused), limits, HOUR), 0);
         let stale = at(0);
         assert_eq!(block_budget(Some(&stale), limits, HOUR + 24 * HOUR), 0);
+    }
+
+    #[test]
+    fn a_window_closing_within_the_hour_is_one_still_open() {
+        let limits = Limits::DEFAULT;
+        let hour = Duration::from_secs(3600);
+        let opened = |received_at| PeerWindow {
+            received_at,
+            ..PeerWindow::default()
+        };
+        let max_age = 23 * HOUR;
+        assert!(!closes_within(&opened(0), limits, HOUR, hour));
+        assert!(closes_within(&opened(0), limits, max_age - HOUR / 2, hour));
+        assert!(
+            !closes_within(&opened(0), limits, max_age + 1, hour),
+            "already closed"
+        );
+        let full = PeerWindow {
+            sends: 10,
+            ..opened(0)
+        };
+        assert!(
+            !closes_within(&full, limits, max_age - HOUR / 2, hour),
+            "closed by count"
+        );
     }
 
     #[test]

@@ -330,6 +330,7 @@ impl Channel for YunxinChannel {
             id_label: "Your NIM account id (accid)".into(),
             interactive_login: false,
             tool_hints: Vec::new(),
+            ui_hints: crate::config::ui_hints(),
             ..Descriptor::new(
                 CHANNEL_ID,
                 meta,

@@ -43,21 +43,26 @@ pub enum TransportKind {
 #[serde(rename_all = "camelCase")]
 pub struct AccountKeys {
     /// Enable or disable (default true).
+    #[schemars(extend("x-basic" = true))]
     pub enabled: Option<bool>,
     /// The NetEase app key (from the NIM console). For the account `default`,
     /// `NETEASE_YUNXIN_APP_KEY` when not set. An account does not start without it.
+    #[schemars(extend("x-basic" = true))]
     pub app_key: Option<String>,
     /// The NIM account id (accid) the bot logs in as. For the account `default`,
     /// `NETEASE_YUNXIN_ACCOUNT_ID` when not set; a named account must set its own. An account
     /// does not start without it.
+    #[schemars(extend("x-basic" = true))]
     pub account_id: Option<String>,
     /// The account's login token. For the account `default`, `NETEASE_YUNXIN_TOKEN` when
     /// not set; a named account must set its own. Needed by transport `sdk` only.
+    #[schemars(extend("x-basic" = true))]
     pub token: Option<Secret>,
     /// `dmPolicy` and `allowFrom` (accids).
     #[serde(flatten)]
     pub dm: DmKeys,
     /// `sdk` (default) or `server-api`.
+    #[schemars(extend("x-basic" = true))]
     pub transport: Option<TransportKind>,
     /// The SDK login's `aiBot` flag; NIM expects 2 for bot accounts. Default 2.
     pub ai_bot: Option<i64>,
@@ -124,6 +129,11 @@ pub struct YunxinConfig {
 /// The JSON Schema of the section, as the manifest carries it.
 pub fn schema() -> serde_json::Value {
     channel_core::schema::for_type::<YunxinConfig>()
+}
+
+/// OpenClaw's `uiHints` for the section, from the same types: labels, help, secrets marked.
+pub fn ui_hints() -> serde_json::Value {
+    channel_core::schema::ui_hints_for::<YunxinConfig>()
 }
 
 /// One account's effective settings.

@@ -47,6 +47,7 @@ pub use channel_core::config::Secret;
 #[serde(rename_all = "camelCase")]
 pub struct OpenimConfig {
     /// Turns the whole channel off when false.
+    #[schemars(extend("x-basic" = true))]
     pub enabled: Option<bool>,
     /// Minutes between health checks of each account's connection. Default 30.
     #[schemars(range(min = 1))]
@@ -91,18 +92,23 @@ pub struct OpenimConfig {
 #[serde(rename_all = "camelCase")]
 pub struct AccountConfig {
     /// Default true.
+    #[schemars(extend("x-basic" = true))]
     pub enabled: Option<bool>,
     /// The account's OpenIM user token (a JWT issued by `/auth/get_user_token`). Replaced in
     /// place when a token refresh succeeds. The account does not start without it.
+    #[schemars(extend("x-basic" = true))]
     pub token: Option<Secret>,
     /// Message gateway WebSocket URL, e.g. `ws://im.example.com:10001`. The account does not
     /// start without it.
+    #[schemars(extend("x-basic" = true))]
     pub ws_addr: Option<String>,
     /// REST API base URL, e.g. `http://im.example.com:10002`. The account does not start
     /// without it.
+    #[schemars(extend("x-basic" = true))]
     pub api_addr: Option<String>,
     /// The OpenIM user id. Default: the token's `UserID` claim.
     #[serde(rename = "userID")]
+    #[schemars(extend("x-basic" = true))]
     pub user_id: Option<StringOrNumber>,
     /// The platform id (1–11). Default: the token's `PlatformID` claim.
     #[serde(rename = "platformID")]
@@ -135,6 +141,11 @@ pub struct AccountConfig {
 /// keys, so [`OpenimConfig::parse`] gets to explain them instead of a generic validator error.
 pub fn schema() -> serde_json::Value {
     channel_core::schema::for_type::<OpenimConfig>()
+}
+
+/// OpenClaw's `uiHints` for the section, from the same types: labels, help, secrets marked.
+pub fn ui_hints() -> serde_json::Value {
+    channel_core::schema::ui_hints_for::<OpenimConfig>()
 }
 
 /// One account's effective settings: its keys, then the channel's, then defaults.

@@ -52,6 +52,18 @@ export function buildChannel(d, api) {
     return service(args, { runtime: ctx.channelRuntime, cfg: ctx.cfg, handle, id: event.id });
   }
 
+  // The backlog of a running account, or nothing (not running here, or unreadable: status
+  // must show what it can).
+  function backlogOf(account, cfg) {
+    if (!account?.accountId) return {};
+    try {
+      return native.accountBacklog(id, sectionOf(currentConfig(api, cfg), id), account.accountId) ?? {};
+    } catch (err) {
+      log.debug?.(`[${id}/${account.accountId}] backlog: ${err.message}`);
+      return {};
+    }
+  }
+
   function applyStatus(ctx, patch) {
     const next = { ...(ctx.getStatus?.() ?? {}), accountId: ctx.accountId };
     for (const [key, value] of Object.entries(patch)) next[key] = value;
@@ -227,7 +239,9 @@ export function buildChannel(d, api) {
       // Our own snapshot, because the host's default leaves `lastError` out (it cannot know
       // whether a plugin's messages carry secrets; ours never do). Without it, "needs login"
       // would be invisible in `openclaw channels status`.
-      buildAccountSnapshot: ({ account, runtime, probe, audit }) => ({
+      // The account's backlog (pending turns, queued replies, windows closing soon) joins it
+      // when the account runs in this process.
+      buildAccountSnapshot: async ({ account, cfg, runtime, probe, audit }) => ({
         ...(runtime ?? {}),
         accountId: account?.accountId ?? runtime?.accountId,
         name: account?.name ?? account?.accountId,
@@ -235,9 +249,15 @@ export function buildChannel(d, api) {
         configured: account?.configured,
         dmPolicy: account?.dm?.policy,
         allowFrom: account?.dm?.allowFrom ?? [],
+        ...backlogOf(account, cfg),
         ...(probe !== undefined ? { probe } : {}),
         ...(audit !== undefined ? { audit } : {}),
       }),
+      // Rust's backlog warnings, as the status's warnings.
+      collectStatusIssues: (accounts) =>
+        (accounts ?? []).flatMap((snapshot) =>
+          (snapshot?.backlogWarnings ?? []).map((message) => ({ channel: id, accountId: snapshot.accountId, kind: "runtime", message })),
+        ),
       probeAccount: async ({ account, cfg }) => {
         try {
           const probe = await native.probe(id, account?.accountId ?? null, sectionOf(cfg, id));
