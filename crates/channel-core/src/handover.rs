@@ -41,12 +41,9 @@ pub const RESUME_NOTICE: &str = "I'm continuing your interrupted request now";
 /// What the host is about to send on its own to `peer` of the account whose journal is
 /// `journal`, less what the peer already has: a replay whose cut-off run streamed blocks of
 /// its answer leaves those words here, and OpenClaw's restart recovery, finishing that run,
-/// may send its whole answer again. `None` when nothing is known to have gone out before;
-/// an empty text when all of it has.
+/// sends its notice and then its whole answer again. `None` when nothing is known to have
+/// gone out before; an empty text when nothing new is left to send now.
 pub fn unsent_part(journal: &Path, peer: &str, text: &str) -> Option<String> {
-    if text.trim_start().starts_with(RESUME_NOTICE) {
-        return None;
-    }
     live(journal)?.unsent_part(peer, text)
 }
 
@@ -66,9 +63,23 @@ pub(crate) struct Handover {
     /// turns run one at a time).
     waiting: Mutex<HashMap<String, String>>,
     answered: Mutex<HashSet<String>>,
-    /// By peer, the words a cut-off run already streamed and the host's recovery has not
-    /// repeated yet, in order.
-    streamed: Mutex<HashMap<String, VecDeque<String>>>,
+    /// By peer, what a cut-off run already streamed and the host's recovery has not
+    /// repeated yet.
+    streamed: Mutex<HashMap<String, Streamed>>,
+}
+
+/// How long after a start the host's recovery may still repeat a streamed answer: past it,
+/// what is left is forgotten, so a later message that happens to start with the same words
+/// goes out whole.
+const STREAMED_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The words a cut-off run streamed to a peer, in order, and the recovery's notice, held
+/// until the recovery says something new (it is dropped when the recovery only repeats).
+#[derive(Debug)]
+struct Streamed {
+    words: VecDeque<String>,
+    notice: Option<String>,
+    since: std::time::Instant,
 }
 
 impl Handover {
@@ -108,34 +119,57 @@ impl Handover {
     pub(crate) fn streamed(&self, peer: &str, text: &str) {
         let words: VecDeque<String> = text.split_whitespace().map(str::to_owned).collect();
         if !words.is_empty() {
-            lock(&self.streamed).insert(peer.to_owned(), words);
+            let streamed = Streamed {
+                words,
+                notice: None,
+                since: std::time::Instant::now(),
+            };
+            lock(&self.streamed).insert(peer.to_owned(), streamed);
         }
     }
 
     /// `text` less its leading words that repeat, in order, what went out to `peer` before;
     /// `None` when nothing went out before. Matching is by words, since the host cuts its
     /// answer into messages at other places than the blocks were cut; it ends at the first
-    /// word that differs, and from there all is sent.
+    /// word that differs, and from there all is sent. The recovery's notice waits for the
+    /// first new words and goes out with them; an answer with none drops it, since nothing
+    /// continues.
     pub(crate) fn unsent(&self, peer: &str, text: &str) -> Option<String> {
-        let mut streamed = lock(&self.streamed);
-        let words = streamed.get_mut(peer)?;
+        let mut all = lock(&self.streamed);
+        let streamed = all.get_mut(peer)?;
+        if streamed.since.elapsed() > STREAMED_FOR {
+            all.remove(peer);
+            return None;
+        }
+        if text.trim_start().starts_with(RESUME_NOTICE) {
+            streamed.notice = Some(text.trim().to_owned());
+            return Some(String::new());
+        }
         let mut rest = text;
-        while let Some(next) = words.front() {
+        while let Some(next) = streamed.words.front() {
             let trimmed = rest.trim_start();
             let Some(word) = trimmed.split_whitespace().next() else {
                 break;
             };
             if word != next {
-                words.clear();
+                streamed.words.clear();
                 break;
             }
-            words.pop_front();
+            streamed.words.pop_front();
             rest = &trimmed[word.len()..];
         }
-        if words.is_empty() {
-            streamed.remove(peer);
+        let rest = rest.trim_start();
+        let out = match (rest.is_empty(), &streamed.notice) {
+            (false, Some(notice)) => format!("{notice}\n\n{rest}"),
+            _ => rest.to_owned(),
+        };
+        if !rest.is_empty() {
+            streamed.notice = None;
         }
-        Some(rest.trim_start().to_owned())
+        if streamed.words.is_empty() {
+            all.remove(peer);
+        }
+        Some(out)
     }
 
     /// Whether the host delivered the answer of `id` (forgotten once asked).
@@ -191,6 +225,28 @@ mod tests {
             handover.unsent("r", "x"),
             None,
             "no words, nothing to match"
+        );
+    }
+
+    /// The recovery's notice waits: it goes out with the first new words, and with nothing
+    /// when the recovery only repeats what the peer has.
+    #[test]
+    fn the_recovery_notice_goes_out_only_before_something_new() {
+        let handover = Handover::default();
+        let notice = format!("{RESUME_NOTICE}.");
+        handover.streamed("p", "one two");
+        assert_eq!(handover.unsent("p", &notice).as_deref(), Some(""));
+        assert_eq!(handover.unsent("p", "one two").as_deref(), Some(""));
+        assert_eq!(
+            handover.unsent("p", "three"),
+            None,
+            "a full repeat: notice dropped"
+        );
+        handover.streamed("q", "one two");
+        assert_eq!(handover.unsent("q", &notice).as_deref(), Some(""));
+        assert_eq!(
+            handover.unsent("q", "one two three").as_deref(),
+            Some(format!("{notice}\n\nthree").as_str())
         );
     }
 }

@@ -300,7 +300,7 @@ impl<C: Channel> AnyChannel for Arc<C> {
         let trimmed = crate::handover::unsent_part(&journal, &target.id, &message.text);
         let receipt = match trimmed {
             Some(rest) if rest.is_empty() && message.media.is_empty() => {
-                tracing::info!(account = account_id, peer = %target.id, "the host's recovery repeated what the cut-off run already streamed; not sending it twice");
+                tracing::info!(account = account_id, peer = %target.id, "nothing new to send: the host's restart recovery repeats what the cut-off run already streamed (its notice waits for something new)");
                 // No new message: the id says so, and no part went out.
                 Receipt::Sent {
                     message_id: "already-delivered".into(),
