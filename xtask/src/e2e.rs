@@ -926,12 +926,24 @@ fn session_expiry_and_qr_login(stack: &mut Stack) -> Result {
     shown.ok_or_else(|| format!("status never showed needs-login: {last:?}"))?;
     eprintln!("{last}");
 
-    step("a QR login in the terminal (decoded back from the printed code) recovers the account");
+    step(
+        "a QR login in the terminal (decoded back from the printed code) recovers the account; with LANG=zh_CN.UTF-8 it speaks Chinese",
+    );
     stack.sim.qr_script(imsim::ilink::QrScript::Confirm);
     stack.sim.set_qr_owner(Some(&old_bot.owner));
     let out = stack
         .gateway
-        .cli(&["channels", "login", "--channel", CHANNEL])?;
+        .cli_in_locale(&["channels", "login", "--channel", CHANNEL], "zh_CN.UTF-8")?;
+    for said in [
+        "请用手机微信扫描二维码",
+        "如果二维码无法扫描",
+        "登录成功：微信账号",
+    ] {
+        check(
+            out.contains(said),
+            format!("the login did not say {said:?} under zh_CN:\n{out}"),
+        )?;
+    }
     let session = stack
         .sim
         .qr_sessions()

@@ -136,11 +136,31 @@ impl Gateway {
         Ok(format!("{stdout}{stderr}"))
     }
 
+    /// [`Gateway::cli`] under the POSIX locale `lang` (`LANG`, with `LC_ALL` and
+    /// `LC_MESSAGES` cleared so that it decides).
+    pub fn cli_in_locale(&self, args: &[&str], lang: &str) -> Result<String> {
+        Ok(self.run_cli_with(args, None, Some(lang))?.0)
+    }
+
     /// Runs `openclaw <args>`; its stdout and stderr.
     fn run_cli(&self, args: &[&str], input: Option<&str>) -> Result<(String, String)> {
+        self.run_cli_with(args, input, None)
+    }
+
+    fn run_cli_with(
+        &self,
+        args: &[&str],
+        input: Option<&str>,
+        lang: Option<&str>,
+    ) -> Result<(String, String)> {
         let started = Instant::now();
         let mut cmd = self.command("openclaw");
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if let Some(lang) = lang {
+            cmd.env("LANG", lang)
+                .env_remove("LC_ALL")
+                .env_remove("LC_MESSAGES");
+        }
         let output = run_with_input(cmd, Duration::from_secs(180), input.map(str::to_owned))?;
         eprintln!(
             "xtask: openclaw {} ({:.1}s)",

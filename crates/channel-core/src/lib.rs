@@ -39,6 +39,7 @@ pub mod handover;
 pub mod host;
 pub mod http;
 pub mod live;
+pub mod locale;
 pub mod login;
 pub mod media;
 pub mod message;

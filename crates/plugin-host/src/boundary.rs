@@ -33,6 +33,8 @@ pub enum Event {
         url: String,
         terminal: String,
         data_url: String,
+        /// What to tell a person in a terminal beside the drawing, in their language.
+        hint: String,
     },
     /// A progress line of a login or a command.
     Message { text: String },

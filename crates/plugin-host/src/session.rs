@@ -601,6 +601,11 @@ impl LoginUi for JsUi {
                 url: url.to_owned(),
                 terminal,
                 data_url,
+                hint: if channel_core::locale::chinese() {
+                    format!("如果二维码无法扫描，请在手机上打开此链接：{url}")
+                } else {
+                    format!("If the QR code does not scan, open this link on the phone: {url}")
+                },
             }),
             Err(err) => self.0.emit(Event::Message {
                 text: format!("could not draw the QR code ({err}); open {url}"),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use channel_core::locale::pick;
 use channel_core::{CancellationToken, ChannelError, LoginResult, LoginUi};
 use url::Url;
 
@@ -79,8 +80,11 @@ pub async fn run(
         };
         codes += 1;
         ui.show_qr(&url).await;
-        ui.status("Scan the QR code with WeChat on your phone, then confirm the login there.")
-            .await;
+        ui.status(pick(
+            "Scan the QR code with WeChat on your phone, then confirm the login there.",
+            "请用手机微信扫描二维码，然后在手机上确认登录。",
+        ))
+        .await;
         match poll(&client, options, &qrcode, ui, cancel, deadline).await? {
             Poll::Done(outcome) => return Ok(outcome),
             Poll::NewCode(why) => ui.status(&why).await,
@@ -122,14 +126,24 @@ async fn poll(
                 verify_code = None;
                 if !told_scanned {
                     told_scanned = true;
-                    ui.status("Scanned. Confirm the login on your phone.").await;
+                    ui.status(pick(
+                        "Scanned. Confirm the login on your phone.",
+                        "已扫码，请在手机上确认登录。",
+                    ))
+                    .await;
                 }
             }
             "need_verifycode" => {
                 let question = if verify_code.is_some() {
-                    "That code did not match. Enter the number WeChat shows on your phone:"
+                    pick(
+                        "That code did not match. Enter the number WeChat shows on your phone:",
+                        "验证码不正确。请输入手机微信上显示的数字：",
+                    )
                 } else {
-                    "Enter the number WeChat shows on your phone:"
+                    pick(
+                        "Enter the number WeChat shows on your phone:",
+                        "请输入手机微信上显示的数字：",
+                    )
                 };
                 let code = ui.prompt(question).await?;
                 let code = code.trim();
@@ -144,12 +158,20 @@ async fn poll(
             }
             "verify_code_blocked" => {
                 return Ok(Poll::NewCode(
-                    "Too many wrong verify codes; here is a new QR code.".into(),
+                    pick(
+                        "Too many wrong verify codes; here is a new QR code.",
+                        "验证码错误次数过多，已生成新的二维码。",
+                    )
+                    .into(),
                 ));
             }
             "expired" => {
                 return Ok(Poll::NewCode(
-                    "The QR code expired; here is a new one.".into(),
+                    pick(
+                        "The QR code expired; here is a new one.",
+                        "二维码已过期，已生成新的二维码。",
+                    )
+                    .into(),
                 ));
             }
             "scaned_but_redirect" => {
@@ -280,14 +302,21 @@ pub async fn login_and_save(
     match run(options, &tokens, ui.as_ref(), &cancel).await? {
         Outcome::AlreadyBound => Ok(LoginResult {
             account_id: None,
-            message: "This OpenClaw is already connected to that WeChat user; nothing to do."
-                .into(),
+            message: pick(
+                "This OpenClaw is already connected to that WeChat user; nothing to do.",
+                "此 OpenClaw 已连接该微信用户，无需操作。",
+            )
+            .into(),
             changed: false,
         }),
         Outcome::Confirmed(creds) => {
             let id = save(store, &creds)?;
             Ok(LoginResult {
-                message: format!("Logged in: WeChat account {id} is ready."),
+                message: if channel_core::locale::chinese() {
+                    format!("登录成功：微信账号 {id} 已就绪。")
+                } else {
+                    format!("Logged in: WeChat account {id} is ready.")
+                },
                 account_id: Some(id),
                 changed: true,
             })

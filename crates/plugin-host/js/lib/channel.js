@@ -220,7 +220,7 @@ export function buildChannel(d, api) {
                   onEvent: (event) => {
                     if (event.type === "qr") {
                       say(event.terminal);
-                      say(`If the QR code does not scan, open this link on the phone: ${event.url}`);
+                      say(event.hint);
                     } else if (event.type === "message") {
                       say(event.text);
                     }

@@ -15,6 +15,10 @@ const state = fs.mkdtempSync(path.join(os.tmpdir(), "imbridge-js-"));
 // Everything this file writes (addon copies are 170 MB in a debug build) goes when it ends.
 process.on("exit", () => fs.rmSync(state, { recursive: true, force: true }));
 process.env.OPENCLAW_STATE_DIR = state;
+// The login speaks the person's language; these tests read its English.
+delete process.env.LC_ALL;
+delete process.env.LC_MESSAGES;
+process.env.LANG = "C.UTF-8";
 // Loaded once, through require's cache, by the entry and by these tests alike.
 const addon = path.join(state, "imbridge.node");
 fs.copyFileSync(process.env.IMBRIDGE_ADDON ?? path.join(root, "target/debug/libplugin_host.so"), addon);
