@@ -742,28 +742,42 @@ fn texts_since(stack: &Stack, peer: &str, skip: usize) -> Vec<String> {
     stack.texts_to(peer).into_iter().skip(skip).collect()
 }
 
-fn long_reply(stack: &Stack, allowed: &str) -> Result {
-    step("a 10,000-character reply arrives whole, in order, in chunks");
+/// Whether `pieces`, one after the other, are the mock model's `[[LONG:n]]` text `expected`
+/// (the channel cuts it where it likes; whitespace at the cuts may differ).
+pub fn make_whole(pieces: &[String], expected: &str) -> bool {
+    pieces
+        .join("\n\n")
+        .split_whitespace()
+        .eq(expected.split_whitespace())
+}
+
+/// The character count of each piece.
+pub fn lens(pieces: &[String]) -> Vec<usize> {
+    pieces.iter().map(|p| p.chars().count()).collect()
+}
+
+/// Sends `ask` (which makes the mock model answer `long_text(chars)`) and waits until the
+/// pieces `allowed` receives make that text whole; the pieces.
+fn long_answer(stack: &Stack, allowed: &str, chars: usize, ask: &str) -> Result<Vec<String>> {
     let before = stack.texts_to(allowed).len();
-    let expected = imsim::model::long_text(10_000);
-    stack
-        .sim
-        .inject_text(&stack.bot.bot_id, allowed, "[[LONG:10000]]");
+    let expected = imsim::model::long_text(chars);
+    stack.sim.inject_text(&stack.bot.bot_id, allowed, ask);
     let whole = poll(TURN, TICK, || {
         let pieces = texts_since(stack, allowed, before);
-        Ok(pieces
-            .join("\n\n")
-            .split_whitespace()
-            .eq(expected.split_whitespace())
-            .then_some(pieces))
+        Ok(make_whole(&pieces, &expected).then_some(pieces))
     })?;
-    let Some(pieces) = whole else {
-        let lens: Vec<usize> = texts_since(stack, allowed, before)
-            .iter()
-            .map(|p| p.chars().count())
-            .collect();
-        return Err(format!("long reply incomplete: pieces of {lens:?} characters").into());
-    };
+    whole.ok_or_else(|| {
+        format!(
+            "the {chars}-character answer is incomplete: pieces of {:?} characters",
+            lens(&texts_since(stack, allowed, before))
+        )
+        .into()
+    })
+}
+
+fn long_reply(stack: &Stack, allowed: &str) -> Result {
+    step("a 10,000-character reply arrives whole, in order, in chunks");
+    let pieces = long_answer(stack, allowed, 10_000, "[[LONG:10000]]")?;
     check(pieces.len() > 1, "one piece for 10,000 characters")?;
     let longest = pieces.iter().map(|p| p.chars().count()).max().unwrap_or(0);
     check(longest <= 2000, format!("a piece of {longest} characters"))?;
@@ -780,28 +794,7 @@ fn streamed_reply(stack: &Stack, allowed: &str) -> Result {
     step(
         "a long answer written slowly streams: at most 3 blocks, then the rest, inside the window",
     );
-    let before = stack.texts_to(allowed).len();
-    let expected = imsim::model::long_text(6000);
-    stack
-        .sim
-        .inject_text(&stack.bot.bot_id, allowed, "[[DRIP:300]] [[LONG:6000]]");
-    let whole = poll(TURN, TICK, || {
-        let pieces = texts_since(stack, allowed, before);
-        Ok(pieces
-            .join("\n\n")
-            .split_whitespace()
-            .eq(expected.split_whitespace())
-            .then_some(pieces))
-    })?;
-    let lens =
-        |pieces: &[String]| -> Vec<usize> { pieces.iter().map(|p| p.chars().count()).collect() };
-    let Some(pieces) = whole else {
-        return Err(format!(
-            "streamed reply incomplete: pieces of {:?} characters",
-            lens(&texts_since(stack, allowed, before))
-        )
-        .into());
-    };
+    let pieces = long_answer(stack, allowed, 6000, "[[DRIP:300]] [[LONG:6000]]")?;
     // Blocks are at most OpenClaw's 1,200 characters; the held rest is one message (cut at
     // the channel's 2,000 per message), so more than three short pieces means the budget
     // was not kept.

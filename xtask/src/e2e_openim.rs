@@ -164,22 +164,12 @@ fn streamed(s: &Server) -> Result {
     let expected = imsim::model::long_text(3000);
     s.sim
         .inject_text(s.peer, s.bot, "[[DRIP:300]] [[LONG:3000]]");
-    let ours = || -> Vec<String> {
-        s.sim.sent()[before..]
-            .iter()
-            .filter(|m| m.send_id == s.bot && m.recv_id == s.peer && m.err_code == 0)
-            .filter_map(|m| m.text.clone())
-            .collect()
-    };
+    let ours = || replies_since(s, before);
     let pieces = wait("the whole streamed answer", TURN, || {
         let pieces = ours();
-        pieces
-            .join("\n\n")
-            .split_whitespace()
-            .eq(expected.split_whitespace())
-            .then_some(pieces)
+        crate::e2e::make_whole(&pieces, &expected).then_some(pieces)
     })?;
-    let lens: Vec<usize> = pieces.iter().map(|p| p.chars().count()).collect();
+    let lens = crate::e2e::lens(&pieces);
     check(
         pieces.len() >= 2,
         format!("3,000 characters came as {lens:?}"),
@@ -189,6 +179,15 @@ fn streamed(s: &Server) -> Result {
         pieces.len()
     );
     Ok(())
+}
+
+/// The texts the bot sent its peer, accepted, after the first `before` sends of the server.
+fn replies_since(s: &Server, before: usize) -> Vec<String> {
+    s.sim.sent()[before..]
+        .iter()
+        .filter(|m| m.send_id == s.bot && m.recv_id == s.peer && m.err_code == 0)
+        .filter_map(|m| m.text.clone())
+        .collect()
 }
 
 fn bulk_peer(i: usize) -> String {
@@ -845,13 +844,7 @@ fn replay_after_kill(stack: &mut Stack, s: &Server) -> Result {
     let before = s.sim.sent().len();
     s.sim
         .inject_text(s.peer, s.bot, "[[LONG:10000]] cut short by a crash");
-    let ours = || -> Vec<String> {
-        s.sim.sent()[before..]
-            .iter()
-            .filter(|m| m.send_id == s.bot && m.recv_id == s.peer && m.err_code == 0)
-            .filter_map(|m| m.text.clone())
-            .collect()
-    };
+    let ours = || replies_since(s, before);
     wait("the reply's last part stored", TURN, || {
         ours().iter().any(|t| t.contains(marker)).then_some(())
     })?;

@@ -14,6 +14,14 @@ use serde_json::{Map, Value, json};
 pub fn inbound_facts(channel: &str, account: &str, conversation: &str, context: &Value) -> Value {
     let field = |name: &str| context.get(name).filter(|v| !v.is_null()).cloned();
     let text = |name: &str| field(name).unwrap_or_else(|| json!(""));
+    // The context fields present among `pairs` (fact key, context name), added to `into`.
+    let copy = |into: &mut Map<String, Value>, pairs: &[(&str, &str)]| {
+        for (key, name) in pairs {
+            if let Some(value) = field(name) {
+                into.insert((*key).to_owned(), value);
+            }
+        }
+    };
     let mut facts = Map::new();
     let mut put = |key: &str, value: Option<Value>| {
         if let Some(value) = value {
@@ -27,42 +35,34 @@ pub fn inbound_facts(channel: &str, account: &str, conversation: &str, context: 
     put("timestamp", field("Timestamp"));
     put("from", Some(text("From")));
     let mut sender = Map::new();
-    for (key, name) in [("id", "SenderId"), ("name", "SenderName")] {
-        if let Some(value) = field(name) {
-            sender.insert(key.into(), value);
-        }
-    }
+    copy(&mut sender, &[("id", "SenderId"), ("name", "SenderName")]);
     put("sender", Some(Value::Object(sender)));
     let kind = field("ChatType").unwrap_or_else(|| json!("direct"));
     let is_group = kind == "group";
     let mut chat = Map::new();
     chat.insert("kind".into(), kind);
     chat.insert("id".into(), json!(conversation));
-    if let Some(label) = field("ConversationLabel") {
-        chat.insert("label".into(), label);
-    }
+    copy(&mut chat, &[("label", "ConversationLabel")]);
     put("conversation", Some(Value::Object(chat)));
     let mut reply = Map::new();
     reply.insert("to".into(), text("To"));
-    for (key, name) in [
-        ("originatingTo", "OriginatingTo"),
-        ("replyToId", "ReplyToId"),
-    ] {
-        if let Some(value) = field(name) {
-            reply.insert(key.into(), value);
-        }
-    }
+    copy(
+        &mut reply,
+        &[
+            ("originatingTo", "OriginatingTo"),
+            ("replyToId", "ReplyToId"),
+        ],
+    );
     put("reply", Some(Value::Object(reply)));
     let mut message = Map::new();
     message.insert(
         "rawBody".into(),
         field("RawBody").unwrap_or_else(|| text("Body")),
     );
-    for (key, name) in [("body", "Body"), ("commandBody", "CommandBody")] {
-        if let Some(value) = field(name) {
-            message.insert(key.into(), value);
-        }
-    }
+    copy(
+        &mut message,
+        &[("body", "Body"), ("commandBody", "CommandBody")],
+    );
     put("message", Some(Value::Object(message)));
     let mut access = Map::new();
     access.insert(
@@ -81,9 +81,7 @@ pub fn inbound_facts(channel: &str, account: &str, conversation: &str, context: 
     put("access", Some(Value::Object(access)));
     if let Some(body) = field("ReplyToBody") {
         let mut quote = Map::new();
-        if let Some(id) = field("ReplyToId") {
-            quote.insert("id".into(), id);
-        }
+        copy(&mut quote, &[("id", "ReplyToId")]);
         quote.insert("body".into(), body);
         put("supplemental", Some(json!({ "quote": quote })));
     }
