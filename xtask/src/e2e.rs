@@ -548,6 +548,31 @@ fn scenario(stack: &mut Stack, allowed: &str, stranger: &str) -> Result {
         s.text.as_deref() == Some("hi from the cli")
     })?;
 
+    step(
+        "openclaw channels add --channel wechat reaches this plugin (not Tencent's catalog entry) and points to the QR login",
+    );
+    let config = stack.gateway.read_config()?;
+    let refused = match stack.gateway.cli(&[
+        "channels",
+        "add",
+        "--channel",
+        "wechat",
+        "--account",
+        "new-bot",
+    ]) {
+        Ok(out) => return Err(format!("channels add made a WeChat account: {out}").into()),
+        Err(err) => err.to_string(),
+    };
+    eprintln!("{}", crate::gateway::tail(&refused, 2));
+    check(
+        refused.contains("openclaw channels login --channel openclaw-weixin"),
+        format!("channels add did not point to the login: {refused}"),
+    )?;
+    check(
+        stack.gateway.read_config()? == config,
+        "a refused channels add changed the config",
+    )?;
+
     step("a 502 from getupdates is logged, classified and retried");
     stack.sim.fault(&bot, Fault::HttpStatus(502));
     stack.sim.fault(&bot, Fault::NonJson200);

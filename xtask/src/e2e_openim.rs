@@ -270,6 +270,7 @@ pub fn scenario(stack: &mut Stack, servers: &[Server]) -> Result {
     tools(stack, &servers[0])?;
     friend_guard(stack, servers)?;
     setup_command(stack, &servers[0])?;
+    channels_add(stack, &servers[0])?;
     bulk(stack, &servers[0])?;
     replay_after_kill(stack, &servers[0])?;
     token_refresh(stack, servers)?;
@@ -666,6 +667,94 @@ fn setup_command(stack: &Stack, s: &Server) -> Result {
     )?;
     wait(
         "team-c online at its server",
+        Duration::from_secs(90),
+        || s.sim.online(bot).then_some(()),
+    )
+}
+
+fn channels_add(stack: &Stack, s: &Server) -> Result {
+    step(
+        "openclaw channels add --channel openim --account team-d --token … --ws-addr … --api-addr …: \
+         flags from the catalog, a mistake refused by name, the account saved and started",
+    );
+    let help = stack
+        .gateway
+        .cli(&["channels", "add", "--channel", CHANNEL, "--help"])?;
+    for flag in [
+        "--token <secret>",
+        "--ws-addr <value>",
+        "--api-addr <value>",
+        "--dm-policy <choice>",
+    ] {
+        check(
+            help.contains(flag),
+            format!("channels add --help lacks {flag}:\n{help}"),
+        )?;
+    }
+    let bot = "bot-d";
+    s.sim.add_user(bot);
+    let token = s.sim.issue_token(bot, 7);
+    let (ws, api) = (s.sim.ws_url(), s.sim.api_url());
+    let before = stack.gateway.read_config()?;
+    let add = |ws: &str| {
+        stack.gateway.cli(&[
+            "channels",
+            "add",
+            "--channel",
+            "openim",
+            "--account",
+            "team-d",
+            "--token",
+            &token,
+            "--ws-addr",
+            ws,
+            "--api-addr",
+            &api,
+        ])
+    };
+    // The typical mistake: the REST address where the WebSocket one goes.
+    let refused = match add(&api) {
+        Ok(out) => return Err(format!("a REST address as wsAddr was taken: {out}").into()),
+        Err(err) => err.to_string(),
+    };
+    eprintln!("{}", crate::gateway::tail(&refused, 3));
+    check(
+        refused.contains("wsAddr") && refused.contains("ws://"),
+        format!("the refusal does not name wsAddr: {refused}"),
+    )?;
+    // The first line is xtask's, with the command line.
+    let said: String = refused.lines().skip(1).collect::<Vec<_>>().join("\n");
+    check(!said.contains(&token), "the refusal echoed the token")?;
+    check(
+        stack.gateway.read_config()?["channels"][CHANNEL] == before["channels"][CHANNEL],
+        "a refused add changed the config",
+    )?;
+    let out = add(&ws)?;
+    eprintln!("{}", out.trim());
+    check(!out.contains(&token), "channels add echoed the token")?;
+    check(
+        out.contains("Added OpenIM account \"team-d\"") && out.contains("Checked with the server"),
+        format!("channels add said: {out}"),
+    )?;
+    let after = stack.gateway.read_config()?;
+    let account = &after["channels"][CHANNEL]["accounts"]["team-d"];
+    check(
+        account == &json!({"enabled": true, "token": token, "wsAddr": ws, "apiAddr": api}),
+        format!(
+            "team-d as saved: {}",
+            account.get("wsAddr").unwrap_or(&Value::Null)
+        ),
+    )?;
+    let mut others = after["channels"][CHANNEL].clone();
+    others["accounts"]
+        .as_object_mut()
+        .map(|accounts| accounts.remove("team-d"));
+    check(
+        others == before["channels"][CHANNEL],
+        "channels add changed settings it was not given",
+    )?;
+    wait(
+        "team-d online at its server",
         Duration::from_secs(90),
         || s.sim.online(bot).then_some(()),
     )

@@ -244,13 +244,103 @@ pub fn add_sdk_account(stack: &Stack, config: &mut Value) -> Result {
         json!({"accounts": {SDK_BOT: SDK_TOKEN}}).to_string(),
     )?;
     std::fs::write(&stub.inbox, "")?;
+    // At the channel level, as a private deployment sets it: every sdk account takes it,
+    // the one `channels add` makes too.
+    config["channels"][CHANNEL]["sdkModule"] = json!(stub_module());
     config["channels"][CHANNEL]["accounts"]["sdk"] = json!({
         "appKey": "stub-app",
         "accountId": SDK_BOT,
         "token": SDK_TOKEN,
-        "sdkModule": stub_module(),
     });
     Ok(())
+}
+
+/// `openclaw channels add` for NIM: its flags come from the user catalog the plugin wrote
+/// (package.json describes OpenIM), and the account it saves logs in.
+fn channels_add(stack: &Stack) -> Result {
+    step(
+        "openclaw channels add --channel netease-yunxin --account yx-b --app-key … --account-id … \
+         --token …: the account is saved and logs in",
+    );
+    let help = stack
+        .gateway
+        .cli(&["channels", "add", "--channel", CHANNEL, "--help"])?;
+    for flag in [
+        "--app-key <value>",
+        "--account-id <value>",
+        "--token <secret>",
+        "--transport <choice>",
+    ] {
+        check(
+            help.contains(flag),
+            format!("channels add --help lacks {flag}:\n{help}"),
+        )?;
+    }
+    let (bot, token) = ("yx-bot-b", "yx-token-b");
+    let stub = StubFiles::in_dir(&stack.gateway.dir);
+    std::fs::write(
+        &stub.script,
+        json!({"accounts": {SDK_BOT: SDK_TOKEN, bot: token}}).to_string(),
+    )?;
+    let before = stack.gateway.read_config()?;
+    let args = |transport: &'static str| {
+        vec![
+            "channels",
+            "add",
+            "--channel",
+            CHANNEL,
+            "--account",
+            "yx-b",
+            "--app-key",
+            "stub-app",
+            "--account-id",
+            bot,
+            "--token",
+            token,
+            "--transport",
+            transport,
+        ]
+    };
+    // A typical mistake: the transport spelled the way NetEase's docs call the connection.
+    let refused = match stack.gateway.cli(&args("websocket")) {
+        Ok(out) => return Err(format!("transport websocket was taken: {out}").into()),
+        Err(err) => err.to_string(),
+    };
+    eprintln!("{}", crate::gateway::tail(&refused, 3));
+    check(
+        refused.contains("--transport") && refused.contains("sdk, server-api"),
+        format!("the refusal does not name the flag and its choices: {refused}"),
+    )?;
+    check(
+        stack.gateway.read_config()?["channels"][CHANNEL] == before["channels"][CHANNEL],
+        "a refused add changed the config",
+    )?;
+    let out = stack.gateway.cli(&args("sdk"))?;
+    eprintln!("{}", out.trim());
+    check(!out.contains(token), "channels add echoed the token")?;
+    check(
+        out.contains("Added NetEase Yunxin IM account \"yx-b\""),
+        format!("channels add said: {out}"),
+    )?;
+    let saved = &stack.gateway.read_config()?["channels"][CHANNEL]["accounts"]["yx-b"];
+    check(
+        saved
+            == &json!({"enabled": true, "appKey": "stub-app", "accountId": bot, "token": token, "transport": "sdk"}),
+        format!(
+            "yx-b as saved: {}",
+            saved.get("accountId").unwrap_or(&Value::Null)
+        ),
+    )?;
+    wait(
+        "yx-b logged in at the stub",
+        Duration::from_secs(90),
+        || {
+            stub.journal()
+                .iter()
+                .any(|l| l["op"] == "login" && l["accountId"] == bot && l["ok"] == true)
+                .then_some(())
+        },
+    )
 }
 
 /// Runs on the account [`crate::sandbox::Networks`] configured, with [`add_sdk_account`]'s.
@@ -401,7 +491,7 @@ pub fn scenario(stack: &Stack, server: &ServerApi) -> Result {
             format!("{account}: status line {line:?}"),
         )?;
     }
-    Ok(())
+    channels_add(stack)
 }
 
 fn pairing_code(text: &str) -> Option<String> {

@@ -520,6 +520,15 @@ fn package_json(descriptor: &Value, transports: &Transports) -> Value {
             "install": {"minHostVersion": host_floor()},
         },
     });
+    // `openclaw channels add` reads a channel's flags from here before any plugin loads. One
+    // channel fits; a package of several lists the others in the user catalog when it loads.
+    if let Some(channel) = channels(descriptor).ok().and_then(|all| {
+        all.iter()
+            .find(|c| c["id"] == descriptor["packageChannel"])
+            .map(|c| c["catalog"].clone())
+    }) {
+        package["openclaw"]["channel"] = channel;
+    }
     if !transports.dependencies.is_empty() {
         package["dependencies"] = json!(transports.dependencies);
         package["bundleDependencies"] = json!(transports.dependencies.keys().collect::<Vec<_>>());
@@ -699,6 +708,25 @@ mod tests {
             parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()),
             "{tested} is not the YYYY.M.D form OpenClaw's semver floors take"
         );
+    }
+
+    /// `openclaw channels add` reads one channel's flags from package.json: the one the
+    /// descriptor names, whatever else the package holds.
+    #[test]
+    fn package_json_describes_the_package_channel_for_channels_add() {
+        let mut openim = channel("multi-openim", json!([]), json!([]));
+        openim["catalog"] = json!({"id": "multi-openim", "label": "OpenIM", "setup": {"fields": [
+            {"key": "wsAddr", "kind": "string", "cli": {"flags": "--ws-addr <value>", "description": "d"}}]}});
+        let mut yunxin = channel("netease-yunxin", json!([]), json!([]));
+        yunxin["catalog"] =
+            json!({"id": "netease-yunxin", "label": "NIM", "setup": {"fields": []}});
+        let mut all = descriptor(json!([openim.clone(), yunxin]));
+        all["packageChannel"] = json!("multi-openim");
+        let package = package_json(&all, &Transports::default());
+        assert_eq!(package["openclaw"]["channel"], openim["catalog"]);
+        all["packageChannel"] = Value::Null;
+        let package = package_json(&all, &Transports::default());
+        assert!(package["openclaw"].get("channel").is_none());
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Meta {
     pub docs_path: String,
     pub blurb: String,
     pub order: u32,
+    /// Other names `--channel` takes (`openclaw channels add --channel openim`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 impl Meta {
@@ -47,7 +50,14 @@ impl Meta {
             docs_path: format!("/channels/{id}"),
             blurb: String::new(),
             order: 0,
+            aliases: Vec::new(),
         }
+    }
+
+    /// Other names the CLI takes for the channel.
+    pub fn aliases(mut self, aliases: &[&str]) -> Self {
+        self.aliases = aliases.iter().map(|a| (*a).to_owned()).collect();
+        self
     }
 
     /// One line for the channel picker.
@@ -127,6 +137,10 @@ pub struct Descriptor {
     /// OpenClaw's `uiHints` for `channels.<id>` (see [`crate::schema::ui_hints_for`]).
     #[serde(default)]
     pub ui_hints: serde_json::Value,
+    /// The environment variables the `default` account reads its credentials from when its
+    /// keys are unset (`openclaw channels add --use-env`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_account_env: Vec<String>,
 }
 
 impl Descriptor {
@@ -157,6 +171,7 @@ impl Descriptor {
             replaces: Vec::new(),
             block_coalesce: BlockCoalesce::DEFAULT,
             ui_hints: serde_json::json!({}),
+            default_account_env: Vec::new(),
         }
     }
 }

@@ -49,6 +49,7 @@ pub mod registry;
 pub mod schema;
 pub mod sendlog;
 pub mod session;
+pub mod setup;
 pub mod state;
 pub mod supervisor;
 pub mod testing;

@@ -434,6 +434,7 @@ mod tests {
                     docs_path: "/".into(),
                     blurb: "t".into(),
                     order: 0,
+                    aliases: vec![],
                 },
                 capabilities: Capabilities {
                     chat_types: vec![ChatKind::Direct],
@@ -450,6 +451,7 @@ mod tests {
                 block_coalesce: Default::default(),
                 ui_hints: json!({}),
                 replaces: vec![],
+                default_account_env: vec![],
             }
         }
         fn state_dir(&self) -> PathBuf {

@@ -151,7 +151,7 @@ fn label(key: &str) -> String {
 }
 
 /// The doc comment's first sentence, on one line.
-fn first_sentence(text: &str) -> String {
+pub(crate) fn first_sentence(text: &str) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match line.find(". ") {
         Some(end) => line[..=end].to_owned(),

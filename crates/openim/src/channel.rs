@@ -320,7 +320,8 @@ impl Channel for OpenimChannel {
                 "OpenIM servers, several accounts on several servers at once; gap-free \
                         catch-up and config-driven token refresh.",
             )
-            .order(76);
+            .order(76)
+            .aliases(&["openim"]);
         Descriptor {
             replaces: vec!["multi-openim-channel".into()],
             text_chunk_limit: outbound::CHUNK_CHARS,

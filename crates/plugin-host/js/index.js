@@ -106,6 +106,21 @@ function registerCommands(api) {
   }
 }
 
+// `openclaw channels add` finds a channel's flags in catalog metadata, read before any plugin
+// loads; package.json carries it for one channel, so Rust lists the others in the user
+// catalog. Once per process.
+function publishCatalog(logger) {
+  if (globalThis[Symbol.for("imbridge.catalogPublished")]) return;
+  globalThis[Symbol.for("imbridge.catalogPublished")] = true;
+  try {
+    const published = native.publishCatalog();
+    if (published?.written?.length) logger?.info?.(`[imbridge] ${published.written.join(", ")} listed in ${published.path} for \`openclaw channels add\``);
+    if (published?.claimed?.length) logger?.warn?.(`[imbridge] ${published.path}: another plugin's entry holds ${published.claimed.join(", ")}; \`openclaw channels add\` uses that one`);
+  } catch (err) {
+    logger?.warn?.(`[imbridge] channel catalog not updated: ${err.message}`);
+  }
+}
+
 export default {
   id: plugin.id,
   name: plugin.name,
@@ -123,6 +138,9 @@ export default {
     for (const descriptor of plugin.channels) {
       api.registerChannel({ plugin: buildChannel(descriptor, api) });
     }
-    if (mode === "full") registerGatewayMethods(api);
+    if (mode === "full") {
+      registerGatewayMethods(api);
+      publishCatalog(api.logger);
+    }
   },
 };

@@ -34,6 +34,7 @@
 #![allow(unsafe_code)] // napi-derive expands to FFI glue.
 
 pub mod boundary;
+mod catalog;
 mod facts;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -164,6 +165,37 @@ pub fn describe_account(channel: String, section: String, account: Option<String
         let account = registry::account_or_default(handler.as_ref(), &section, account)?;
         handler.describe(&section, &account)
     })
+}
+
+/// `openclaw channels add`: the channel's section with `input` (the typed flag values)
+/// written to `accounts.<account>`, and the account as it would then run. Refuses an account
+/// that could not start, saying why.
+#[napi]
+pub fn setup_account(channel: String, section: String, account: String, input: String) -> String {
+    guard(|| {
+        let handler = registry::channel(&channel)?;
+        let section = parse_json("section", &section)?;
+        let input = parse_json("input", &input)?;
+        let next = channel_core::setup::apply(&handler.descriptor(), &section, &account, &input)?;
+        let view = handler.describe(&next, &account)?;
+        if let Some(reason) = view
+            .unconfigured_reason
+            .as_deref()
+            .filter(|_| !view.configured)
+        {
+            return Err(ChannelError::bad_input(format!(
+                "{channel} account {account:?} could not start: {reason}"
+            )));
+        }
+        Ok(serde_json::json!({ "section": next, "account": view }))
+    })
+}
+
+/// Lists this package's other channels in OpenClaw's user catalog (see `catalog.rs`);
+/// `null` when there is nothing to list.
+#[napi]
+pub fn publish_catalog() -> String {
+    guard(registry::publish_catalog)
 }
 
 /// What waits in one account running in this process (`null` when it does not run here):

@@ -78,8 +78,44 @@ fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {
             "transports".into(),
             serde_json::to_value(channel.transport_modules()).unwrap_or_default(),
         );
+        fields.insert(
+            "catalog".into(),
+            channel_core::setup::catalog_channel(&channel.descriptor()),
+        );
     }
     value
+}
+
+/// The channel package.json describes (`openclaw.channel` holds one): the first. The user
+/// catalog lists the others ([`crate::catalog`]).
+fn package_channel() -> Option<&'static String> {
+    CHANNELS.keys().next()
+}
+
+/// Lists every channel but [`package_channel`] in the user catalog, so `openclaw channels add`
+/// knows their flags. Nothing to do for a package of one channel.
+pub fn publish_catalog() -> Result<Option<crate::catalog::Published>, ChannelError> {
+    let others: Vec<serde_json::Value> = CHANNELS
+        .iter()
+        .filter(|(id, _)| Some(*id) != package_channel())
+        .map(|(_, c)| channel_core::setup::catalog_channel(&c.descriptor()))
+        .collect();
+    if others.is_empty() {
+        return Ok(None);
+    }
+    let Some(path) = crate::catalog::user_catalog_path() else {
+        return Ok(None);
+    };
+    let descriptors: Vec<_> = CHANNELS.values().map(|c| c.descriptor()).collect();
+    let identity = identity(&descriptors);
+    crate::catalog::publish(
+        &path,
+        &identity.id,
+        &identity.package,
+        env!("CARGO_PKG_VERSION"),
+        &others,
+    )
+    .map(Some)
 }
 
 /// Who the plugin is: its id in OpenClaw, its npm package, its name.
@@ -123,6 +159,7 @@ pub fn descriptor() -> serde_json::Value {
         "name": identity.name,
         "version": env!("CARGO_PKG_VERSION"),
         "description": format!("{} for OpenClaw, in Rust.", join_labels(&labels)),
+        "packageChannel": package_channel(),
         "channels": channels,
     })
 }

@@ -167,7 +167,8 @@ impl Channel for WeixinChannel {
     fn descriptor(&self) -> Descriptor {
         let meta = Meta::new(CHANNEL_ID, "WeChat", "WeChat (iLink bot, Rust)")
             .blurb("Personal WeChat through Tencent's iLink bot API; log in by scanning a QR code.")
-            .order(75);
+            .order(75)
+            .aliases(&["weixin", "wechat", "微信"]);
         Descriptor {
             replaces: vec!["openclaw-weixin".into()],
             text_chunk_limit: 4000,

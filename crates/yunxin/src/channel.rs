@@ -322,7 +322,8 @@ impl Channel for YunxinChannel {
             "NetEase Yunxin IM: appKey + accountId + token over NetEase's JS SDK, or \
                         the NIM server API.",
         )
-        .order(77);
+        .order(77)
+        .aliases(&["yunxin", "nim"]);
         Descriptor {
             replaces: vec!["netease-yunxin".into()],
             text_chunk_limit: outbound::CHUNK_CHARS,
@@ -331,6 +332,13 @@ impl Channel for YunxinChannel {
             interactive_login: false,
             tool_hints: Vec::new(),
             ui_hints: crate::config::ui_hints(),
+            default_account_env: [
+                crate::config::ENV_APP_KEY,
+                crate::config::ENV_ACCOUNT_ID,
+                crate::config::ENV_TOKEN,
+            ]
+            .map(String::from)
+            .to_vec(),
             ..Descriptor::new(
                 CHANNEL_ID,
                 meta,

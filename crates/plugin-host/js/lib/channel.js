@@ -23,6 +23,8 @@ export function buildChannel(d, api) {
   // `--account`); Rust says which one that is.
   const defaultAccount = (cfg, accountId) => accountId ?? native.defaultAccountId(id, sectionOf(cfg, id));
   const resolveAccount = (cfg, accountId) => native.describeAccount(id, sectionOf(cfg, id), accountId ?? null);
+  const setupAccount = (cfg, accountId, input) =>
+    native.setupAccount(id, sectionOf(cfg, id), String(accountId), JSON.stringify(input ?? {}));
   const parseTarget = (raw) => native.parseTarget(id, String(raw ?? ""));
   const tryTarget = (raw) => {
     try {
@@ -137,6 +139,38 @@ export function buildChannel(d, api) {
         allowFrom: account.dm?.allowFrom ?? [],
       }),
       resolveAllowFrom: ({ cfg, accountId }) => resolveAccount(cfg, accountId).dm?.allowFrom ?? [],
+    },
+    // `openclaw channels add --channel <id> --<flag> …`. The flags come from the catalog
+    // (`setup.fields`, read before any plugin loads); Rust types the values, writes them to
+    // `accounts.<accountId>` and refuses an account that could not start.
+    setup: {
+      // Keys at the channel level are every account's defaults: the host must not move them
+      // into an account when a second one is added.
+      configPromotion: "preserve-root",
+      validateInput: ({ cfg, accountId, input }) => {
+        try {
+          setupAccount(cfg, accountId, input);
+          return null;
+        } catch (err) {
+          return err.message;
+        }
+      },
+      applyAccountConfig: ({ cfg, accountId, input }) => ({
+        ...cfg,
+        channels: { ...cfg?.channels, [id]: setupAccount(cfg, accountId, input).section },
+      }),
+      // Saved: say what `channels status --probe` would, from this process (a channel whose
+      // check needs the live connection says so).
+      afterAccountConfigWritten: async ({ cfg, accountId, runtime }) => {
+        const say = (line) => (runtime?.log ?? console.log)(line);
+        const later = `The gateway starts it from the config; \`openclaw channels status --channel ${id} --probe\` shows how it runs.`;
+        try {
+          const probe = await native.probe(id, accountId, sectionOf(cfg, id));
+          say(probe.ok ? `Checked with the server: ${probe.detail}.` : `Not confirmed yet: ${probe.detail}. ${later}`);
+        } catch (err) {
+          say(`Not confirmed yet: ${err.message}. ${later}`);
+        }
+      },
     },
     pairing: {
       idLabel: d.idLabel,

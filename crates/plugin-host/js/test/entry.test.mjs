@@ -69,6 +69,46 @@ test("bad config keeps the accounts listed and names the field on each, without 
   assert.match(weixin.config.unconfiguredReason(account), /channels\.openclaw-weixin\.dmPolicy/);
 });
 
+test("channels add: the package's other channels are in the user catalog with their flags", () => {
+  const catalog = JSON.parse(fs.readFileSync(path.join(state, "plugins/catalog.json"), "utf8"));
+  const plugin = native.descriptor();
+  const expected = plugin.channels.map((c) => c.id).filter((id) => id !== plugin.packageChannel);
+  assert.deepEqual(catalog.entries.map((e) => e.openclaw.channel.id).sort(), expected.sort());
+  for (const entry of catalog.entries) {
+    assert.equal(entry.openclaw.plugin.id, "imbridge");
+    assert.equal(entry.openclaw.install.npmSpec, plugin.package);
+  }
+  const weixinEntry = catalog.entries.find((e) => e.openclaw.channel.id === "openclaw-weixin");
+  if (weixinEntry) assert.deepEqual(weixinEntry.openclaw.channel.setup.fields, [], "WeChat accounts come from the QR login");
+});
+
+test("channels add: Rust types the flags, writes the account, keeps the rest, and refuses what could not start", { skip: !registered.some((p) => p.id === "multi-openim") }, () => {
+  const openim = registered.find((p) => p.id === "multi-openim");
+  const flags = Object.fromEntries(native.descriptor().channels.find((c) => c.id === "multi-openim").catalog.setup.fields.map((f) => [f.key, f]));
+  assert.equal(flags.token.sensitive, true);
+  assert.equal(flags.wsAddr.cli.flags, "--ws-addr <value>");
+  assert.equal(flags.userId.cli.flags, "--user-id <value>");
+  assert.equal(openim.setup.configPromotion, "preserve-root");
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const token = `${b64({ alg: "HS256" })}.${b64({ UserID: "bot-b", PlatformID: 5 })}.c2ln`;
+  const cfg = { gateway: { port: 1 }, channels: { "multi-openim": { requireMention: true, accounts: { a: { token: "x" } } } } };
+  const input = { token, wsAddr: "ws://127.0.0.1:10001", apiAddr: "http://127.0.0.1:10002", allowFrom: "u1, u2" };
+  assert.equal(openim.setup.validateInput({ cfg, accountId: "team-b", input }), null);
+  const next = openim.setup.applyAccountConfig({ cfg, accountId: "team-b", input });
+  assert.deepEqual(next.channels["multi-openim"].accounts["team-b"], {
+    enabled: true, token, wsAddr: input.wsAddr, apiAddr: input.apiAddr, allowFrom: ["u1", "u2"],
+  });
+  assert.deepEqual(next.channels["multi-openim"].accounts.a, { token: "x" });
+  assert.equal(next.channels["multi-openim"].requireMention, true);
+  assert.deepEqual(next.gateway, cfg.gateway);
+  // A typical mistake: the REST address given as the WebSocket one.
+  const wrong = openim.setup.validateInput({ cfg, accountId: "team-b", input: { ...input, wsAddr: "http://127.0.0.1:10002" } });
+  assert.match(wrong, /team-b.*could not start.*wsAddr/);
+  assert.ok(!wrong.includes(token), "no token in the message");
+  assert.match(openim.setup.validateInput({ cfg, accountId: "team-b", input: { ...input, secret: "s" } }), /no setup option "secret"/);
+  assert.match(openim.setup.validateInput({ cfg, accountId: "team-c", input: { wsAddr: input.wsAddr } }), /could not start.*token/);
+});
+
 test("targets keep their spelling past the prefixes", () => {
   assert.equal(weixin.messaging.normalizeTarget("user:AbC@im.wechat"), "AbC@im.wechat");
   assert.equal(weixin.messaging.targetResolver.looksLikeId("openclaw-weixin:x@im.wechat"), true);
