@@ -178,6 +178,7 @@ async fn ours(
             saved_at: Some("2026-12-06T00:00:00.000Z".into()),
             base_url: Some(sim.api.clone()),
             user_id: Some(bot.owner.clone()),
+            bot_id: None,
         },
     )?;
     let section = json!({

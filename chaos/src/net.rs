@@ -485,6 +485,7 @@ impl Weixin {
                 saved_at: Some("2026-11-22T00:00:00.000Z".into()),
                 base_url: Some(sim.base_url()),
                 user_id: Some(bot.owner.clone()),
+                bot_id: None,
             },
         )?;
         // Peer ids in WeChat's shape; the simulator knows a peer once it wrote.

@@ -18,6 +18,7 @@
 //! run(b"{\"reqIdentifier\": 1003, \"data\": \"not base64!\"}");
 //! ```
 
+mod media_targets;
 mod openim_targets;
 
 /// The body of one target: any bytes in, a panic only for a broken promise.
@@ -34,10 +35,12 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("weixin_qr_status", weixin::fuzzing::qr_status),
     ("weixin_media_decrypt", weixin::fuzzing::media_decrypt),
     ("weixin_config", weixin::fuzzing::config),
+    ("weixin_voice", weixin::fuzzing::voice),
     ("yunxin_webhook", yunxin::fuzzing::webhook),
     ("yunxin_nim_event", yunxin::fuzzing::nim_event),
     ("yunxin_config", yunxin::fuzzing::config),
     ("plugin_host_boundary", plugin_host::fuzzing::boundary),
+    ("media_audio", media_targets::audio),
 ];
 
 /// The body of target `name`.

@@ -42,6 +42,7 @@ mod package;
 mod registry;
 mod sandbox;
 mod toolchain;
+mod voice;
 mod zigbuild;
 
 use std::path::PathBuf;

@@ -9,6 +9,7 @@ use url::Url;
 
 use crate::media::crypto::{self, DecryptError};
 use crate::media::inbound::{Locator, resolve_key};
+use crate::media::voice;
 use crate::wire::{GetUpdatesResponse, QrStatusResponse, WeixinMessage};
 use crate::{client, login, normalize};
 
@@ -113,6 +114,30 @@ pub fn media_decrypt(data: &[u8]) {
         Err(DecryptError::BadPadding) => {
             assert!(!sealed.is_empty() && sealed.len().is_multiple_of(16));
         }
+    }
+}
+
+/// A voice note as the CDN hands it over, after decryption. The SILK decoder is C: any packets
+/// must decode or be refused by name, and never give more audio than the inbound cap allows.
+pub fn voice(data: &[u8]) {
+    // The header goes in front when it is missing, so the fuzzer's time goes to the packets.
+    let note = if silk::is_silk(data) {
+        data.to_vec()
+    } else {
+        [silk::MAGIC, data].concat()
+    };
+    match silk::decode(&note, voice::RATE, voice::INBOUND_MAX_MS) {
+        Ok(pcm) => {
+            let cap = u64::from(voice::RATE) * u64::from(voice::INBOUND_MAX_MS) / 1000;
+            assert!(
+                pcm.len() as u64 <= cap,
+                "{} samples over the cap",
+                pcm.len()
+            );
+            let wav = channel_core::media::audio::wav_mono_s16(&pcm, voice::RATE);
+            assert_eq!(wav.len(), 44 + 2 * pcm.len(), "WAV header and samples");
+        }
+        Err(err) => assert!(!err.to_string().trim().is_empty(), "{err:?}"),
     }
 }
 

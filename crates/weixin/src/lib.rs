@@ -385,7 +385,7 @@ impl Channel for WeixinChannel {
     async fn login(
         &self,
         section: &serde_json::Value,
-        _account: Option<&str>,
+        account: Option<&str>,
         ui: Arc<dyn LoginUi>,
         cancel: CancellationToken,
     ) -> Result<LoginResult, ChannelError> {
@@ -400,7 +400,7 @@ impl Channel for WeixinChannel {
             deadline: login::DEADLINE,
             poll_pause: login::POLL_PAUSE,
         };
-        login::login_and_save(&self.store, &options, ui, cancel).await
+        login::login_and_save(&self.store, &options, account, ui, cancel).await
     }
 
     async fn logout(

@@ -237,9 +237,40 @@ pub(crate) fn redirected(login: &Url, host: &str) -> Result<Url, ChannelError> {
     Ok(url)
 }
 
-/// Saves a confirmed login in Tencent's layout, and removes other bots of the same WeChat user
-/// (one bot per user: the server has already unbound them). Returns the account id.
-pub fn save(store: &Store, creds: &Credentials) -> Result<String, ChannelError> {
+/// Where a confirmed login was saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    pub id: String,
+    /// The account the host asked for, when the login could not go there because another
+    /// WeChat user's bot holds it.
+    pub refused: Option<String>,
+}
+
+/// Picks the account a confirmed login goes to. OpenClaw's CLI names an account before the
+/// scan (`--account`, else its default: the first account, else `default`) and reports on that
+/// one afterwards, so that is where the login goes when it is free or already this WeChat
+/// user's. Otherwise this user's existing account is reused, else a new one is named after the
+/// bot as Tencent's plugin names it. One WeChat user never takes over another user's account.
+fn choose(store: &Store, creds: &Credentials, asked: Option<&str>) -> Result<Saved, ChannelError> {
+    let io = |e: std::io::Error| ChannelError::from(e).context("reading the saved accounts");
+    let owner_of = |id: &str| -> Result<Option<Option<String>>, ChannelError> {
+        Ok(store.load_account(id).map_err(io)?.map(|file| file.user_id))
+    };
+    let mine = |owner: &Option<String>| owner.is_some() && *owner == creds.user_id;
+    let asked = asked.map(normalize_account_id).filter(|id| !id.is_empty());
+    let mut refused = None;
+    if let Some(asked) = asked {
+        match owner_of(&asked)? {
+            None => return Ok(Saved { id: asked, refused }),
+            Some(owner) if mine(&owner) => return Ok(Saved { id: asked, refused }),
+            Some(_) => refused = Some(asked),
+        }
+    }
+    for id in store.account_ids().map_err(io)? {
+        if mine(&owner_of(&id)?.flatten()) {
+            return Ok(Saved { id, refused });
+        }
+    }
     let id = normalize_account_id(&creds.bot_id);
     if id.is_empty() {
         return Err(ChannelError::permanent(format!(
@@ -247,16 +278,43 @@ pub fn save(store: &Store, creds: &Credentials) -> Result<String, ChannelError> 
             creds.bot_id
         )));
     }
-    let saved_at = iso_now();
+    Ok(Saved { id, refused })
+}
+
+/// Saves a confirmed login in Tencent's layout under the account [`choose`] picks, and removes
+/// the user's other bots (one bot per WeChat user: the server has already unbound them).
+///
+/// When the scan bound a different bot than the account had, what belonged to the old bot
+/// (cursor, context tokens, windows) is cleared; messages still queued for the account stay and
+/// go out through the new bot once a peer writes again.
+pub fn save(
+    store: &Store,
+    creds: &Credentials,
+    asked: Option<&str>,
+) -> Result<Saved, ChannelError> {
+    let saved = choose(store, creds, asked)?;
+    let id = saved.id.as_str();
     let file = AccountFile {
         token: creds.token.clone(),
-        saved_at: Some(saved_at),
+        saved_at: Some(iso_now()),
         base_url: creds.base_url.clone(),
         user_id: creds.user_id.clone(),
+        bot_id: Some(creds.bot_id.clone()),
     };
     let io = |what: &'static str| move |e: std::io::Error| ChannelError::from(e).context(what);
+    let previous = store.load_account(id).map_err(io("reading the account"))?;
+    let same_bot = previous.is_some_and(|old| match old.bot_id {
+        Some(bot) => bot == creds.bot_id,
+        // Saved by Tencent's plugin, or before bots were recorded: named after its bot.
+        None => normalize_account_id(&creds.bot_id) == id,
+    });
+    if !same_bot {
+        store
+            .forget_session(id)
+            .map_err(io("clearing the previous bot's session"))?;
+    }
     store
-        .save_account(&id, &file)
+        .save_account(id, &file)
         .map_err(io("saving the account"))?;
     if let Some(user) = &creds.user_id {
         for other in store.account_ids().map_err(io("reading accounts.json"))? {
@@ -275,15 +333,16 @@ pub fn save(store: &Store, creds: &Credentials) -> Result<String, ChannelError> 
             }
         }
     }
-    Ok(id)
+    Ok(saved)
 }
 
 use channel_core::iso_now;
 
-/// Logs in and saves; what the channel's `login` does.
+/// Logs in and saves; what the channel's `login` does. `asked` is the account the host named.
 pub async fn login_and_save(
     store: &Store,
     options: &LoginOptions,
+    asked: Option<&str>,
     ui: Arc<dyn LoginUi>,
     cancel: CancellationToken,
 ) -> Result<LoginResult, ChannelError> {
@@ -310,13 +369,27 @@ pub async fn login_and_save(
             changed: false,
         }),
         Outcome::Confirmed(creds) => {
-            let id = save(store, &creds)?;
-            Ok(LoginResult {
-                message: if channel_core::locale::chinese() {
-                    format!("登录成功：微信账号 {id} 已就绪。")
+            let Saved { id, refused } = save(store, &creds, asked)?;
+            let chinese = channel_core::locale::chinese();
+            let mut message = if chinese {
+                format!("登录成功：微信账号 {id} 已就绪。")
+            } else {
+                format!("Logged in: WeChat account {id} is ready.")
+            };
+            if let Some(asked) = refused {
+                // The host's own closing line names the account it asked for; say why not.
+                message.push_str(&if chinese {
+                    format!(
+                        " 账号 {asked} 属于另一位微信用户，未被改动；下一行 OpenClaw 提到的 {asked} 不是本次登录的账号。如需指定账号，请使用 --account {id}。"
+                    )
                 } else {
-                    format!("Logged in: WeChat account {id} is ready.")
-                },
+                    format!(
+                        " Account {asked} belongs to another WeChat user and was left as it was, so OpenClaw's next line, which names {asked}, is not about this login. To pick the account yourself, pass --account {id}."
+                    )
+                });
+            }
+            Ok(LoginResult {
+                message,
                 account_id: Some(id),
                 changed: true,
             })

@@ -29,6 +29,10 @@ pub struct AccountFile {
     /// The WeChat user who scanned the QR code: the bot's owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The bot the token belongs to. Ours only (Tencent's plugin ignores it): an account named
+    /// by the host need not be named after its bot, and a new bot means a new session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_id: Option<String>,
 }
 
 impl std::fmt::Debug for AccountFile {
@@ -44,6 +48,7 @@ impl std::fmt::Debug for AccountFile {
             )
             .field("saved_at", &self.saved_at)
             .field("base_url", &self.base_url)
+            .field("bot_id", &self.bot_id)
             .field("user_id", &self.user_id)
             .finish()
     }
@@ -152,6 +157,7 @@ impl Store {
         merged.saved_at = file.saved_at.clone().or(merged.saved_at);
         merged.base_url = file.base_url.clone().or(merged.base_url);
         merged.user_id = file.user_id.clone().or(merged.user_id);
+        merged.bot_id = file.bot_id.clone().or(merged.bot_id);
         state::write_json(&self.account_path(id, ".json"), &merged, true)?;
         let mut ids: Vec<String> =
             state::read_json(&self.dir.join("accounts.json"))?.unwrap_or_default();
@@ -202,6 +208,20 @@ impl Store {
             state::write_json(&self.dir.join("accounts.json"), &kept, true)?;
         }
         Ok(existed)
+    }
+
+    /// Forgets what belonged to the account's previous bot session: its cursor, context tokens
+    /// and windows. Its credentials, queued messages, dedup journal and send log stay.
+    pub fn forget_session(&self, id: &str) -> io::Result<()> {
+        self.peers(id).forget();
+        let mut names = vec![id.to_owned()];
+        names.extend(raw_id_candidates(id));
+        for name in &names {
+            for suffix in [".sync.json", ".context-tokens.json", ".windows.json"] {
+                state::remove_file(&self.account_path(name, suffix))?;
+            }
+        }
+        Ok(())
     }
 
     /// The long-poll cursor; `""` when there is none yet.

@@ -88,10 +88,19 @@ impl Setup {
     }
 
     async fn login(&self, person: Arc<Person>) -> Result<channel_core::LoginResult, ChannelError> {
+        self.login_as(person, None).await
+    }
+
+    /// A login for the account the host names (`openclaw channels login --account`).
+    async fn login_as(
+        &self,
+        person: Arc<Person>,
+        account: Option<&str>,
+    ) -> Result<channel_core::LoginResult, ChannelError> {
         let section = self.section();
         let run = self
             .channel
-            .login(&section, None, person, CancellationToken::new());
+            .login(&section, account, person, CancellationToken::new());
         tokio::time::timeout(Duration::from_secs(30), run)
             .await
             .expect("login finishes")
@@ -231,7 +240,7 @@ async fn already_bound_is_success_without_a_new_account() {
 }
 
 #[tokio::test]
-async fn a_second_login_by_the_same_user_replaces_the_first_bot() {
+async fn a_second_login_by_the_same_user_replaces_the_bot_under_the_same_account() {
     let s = setup(QrScript::Confirm).await;
     s.sim
         .set_qr_owner(Some("o9cq80SameUserAbCdEfGhIjKlMn@im.wechat"));
@@ -241,6 +250,17 @@ async fn a_second_login_by_the_same_user_replaces_the_first_bot() {
         .expect("first")
         .account_id
         .expect("id");
+    let first_bot = s.sim.qr_sessions()[0].bot.clone().expect("bot");
+    assert_eq!(
+        first,
+        weixin::store::normalize_account_id(&first_bot.bot_id)
+    );
+    s.store
+        .save_cursor(&first, "OLD-BOT-CURSOR")
+        .expect("cursor");
+    s.store
+        .record_context_token(&first, "peer@im.wechat", "old-bot-token")
+        .expect("token");
     // While the first bot's token is valid the server answers "already bound"; once it expired
     // (the usual reason to log in again) the scan binds a new bot.
     let again = s
@@ -248,7 +268,6 @@ async fn a_second_login_by_the_same_user_replaces_the_first_bot() {
         .await
         .expect("already bound");
     assert!(!again.changed && again.account_id.is_none());
-    let first_bot = s.sim.qr_sessions()[0].bot.clone().expect("bot");
     s.sim.expire_token(&first_bot.bot_id);
     let second = s
         .login(Person::answering(&[]))
@@ -256,13 +275,24 @@ async fn a_second_login_by_the_same_user_replaces_the_first_bot() {
         .expect("second")
         .account_id
         .expect("id");
-    assert_ne!(first, second);
+    let second_bot = s.sim.qr_sessions()[2].bot.clone().expect("bot");
+    assert_ne!(first_bot.bot_id, second_bot.bot_id);
     assert_eq!(
-        s.store.account_ids().expect("ids"),
-        vec![second.clone()],
-        "one bot per WeChat user"
+        second, first,
+        "the account keeps its name and its config overrides"
     );
-    assert!(s.store.load_account(&first).expect("read").is_none());
+    assert_eq!(s.store.account_ids().expect("ids"), vec![first.clone()]);
+    let file = s.store.load_account(&first).expect("read").expect("saved");
+    assert_eq!(file.token, second_bot.token);
+    assert_eq!(file.bot_id.as_deref(), Some(second_bot.bot_id.as_str()));
+    // What the old bot's session knew is no use to the new bot.
+    assert_eq!(s.store.load_cursor(&first).expect("cursor"), "");
+    assert!(
+        s.store
+            .context_token(&first, "peer@im.wechat")
+            .expect("tokens")
+            .is_none()
+    );
     // The stored token was sent along so the server could see who is asking.
     assert_eq!(
         s.sim.qr_sessions()[1].local_tokens,
@@ -277,7 +307,65 @@ async fn a_second_login_by_the_same_user_replaces_the_first_bot() {
         .expect("third")
         .account_id
         .expect("id");
-    assert_eq!(s.store.account_ids().expect("ids"), vec![second, third]);
+    assert_eq!(s.store.account_ids().expect("ids"), vec![first, third]);
+}
+
+#[tokio::test]
+async fn the_login_goes_to_the_account_the_host_names_unless_another_user_holds_it() {
+    let s = setup(QrScript::Confirm).await;
+    s.sim
+        .set_qr_owner(Some("o9cq80AliceAbCdEfGhIjKlMn@im.wechat"));
+    // The CLI's default when no account exists yet.
+    let first = s
+        .login_as(Person::answering(&[]), Some("default"))
+        .await
+        .expect("first");
+    assert_eq!(first.account_id.as_deref(), Some("default"));
+    assert!(first.message.contains("default"), "{}", first.message);
+    let alice_bot = s.sim.qr_sessions()[0].bot.clone().expect("bot");
+    let file = s
+        .store
+        .load_account("default")
+        .expect("read")
+        .expect("saved");
+    assert_eq!(file.bot_id.as_deref(), Some(alice_bot.bot_id.as_str()));
+
+    // Bob's scan, with the CLI naming the first account (its default once one exists): it
+    // must not take over Alice's account, and says so.
+    s.sim
+        .set_qr_owner(Some("o9cq80BobAbCdEfGhIjKlMnOp@im.wechat"));
+    let bob = s
+        .login_as(Person::answering(&[]), Some("default"))
+        .await
+        .expect("bob");
+    let bob_bot = s.sim.qr_sessions()[1].bot.clone().expect("bot");
+    let bob_id = bob.account_id.clone().expect("id");
+    assert_eq!(bob_id, weixin::store::normalize_account_id(&bob_bot.bot_id));
+    assert!(
+        bob.message.contains("default") && bob.message.contains(&format!("--account {bob_id}")),
+        "{}",
+        bob.message
+    );
+    let alice = s
+        .store
+        .load_account("default")
+        .expect("read")
+        .expect("kept");
+    assert_eq!(alice.token, alice_bot.token, "Alice's account is untouched");
+
+    // Bob's next login names a free account: his bot goes there, and his previous account
+    // goes away (one account per WeChat user).
+    s.sim.expire_token(&bob_bot.bot_id);
+    let renamed = s
+        .login_as(Person::answering(&[]), Some("Bob's Phone"))
+        .await
+        .expect("renamed");
+    assert_eq!(renamed.account_id.as_deref(), Some("bob-s-phone"));
+    assert_eq!(
+        s.store.account_ids().expect("ids"),
+        vec!["default".to_owned(), "bob-s-phone".to_owned()],
+        "Bob's previous bot went with the new login"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! WeChat media both ways against the simulator's CDN: inbound attachments in every key encoding
 //! land in the host's media store byte-exact; outbound files are read from allowed roots or
-//! fetched (SSRF-guarded), encrypted, uploaded and sent as image, video and file items.
+//! fetched (SSRF-guarded), encrypted, uploaded and sent as image, video and file items. Voice
+//! notes arrive as WAV; audio replies leave as voice notes.
 
 mod common;
 
@@ -382,7 +383,7 @@ async fn images_videos_and_files_are_uploaded_and_sent() {
     assert_points_at(&video["media"], &upload);
     assert_eq!(video["video_size"], upload.ciphertext_len);
 
-    // Anything else (audio included) goes as a file.
+    // Anything else goes as a file, and so does audio that does not decode (see the voice test).
     let notes = b"minutes of the meeting\n".repeat(100);
     let song = noise(20_000, 8);
     let receipt = send(
@@ -428,6 +429,78 @@ async fn images_videos_and_files_are_uploaded_and_sent() {
     // The simulator can serve what we uploaded: the reference in the message is real.
     let upload = wx.sim.uploaded().pop().expect("upload");
     assert_eq!(upload.plaintext, song);
+    running.stop().await;
+}
+
+/// A voice note from an independent encoder (npm's silk-wasm), 1.5 s.
+const VOICE_NOTE: &[u8] = include_bytes!("../../silk/tests/fixtures/voice-1500ms.silk");
+/// 2.0 s of a voiced tone, mp3, 44.1 kHz stereo (lamejs).
+const MP3: &[u8] = include_bytes!("../../channel-core/src/media/fixtures/reply-2000ms.mp3");
+
+/// The samples of a 16-bit mono WAV, and its rate.
+fn wav_samples(wav: &[u8]) -> (Vec<i16>, u32) {
+    assert_eq!(&wav[..4], b"RIFF");
+    let rate = u32::from_le_bytes(wav[24..28].try_into().expect("rate"));
+    let samples = wav[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    (samples, rate)
+}
+
+#[tokio::test]
+async fn a_voice_note_arrives_as_wav_and_an_audio_reply_leaves_as_a_voice_note() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let wx = Wx::with(state.path(), fast_options()).await;
+    let section = section(&wx, json!({}));
+    let running = start(&wx, section.clone()).await;
+    open_conversation(&wx).await;
+    let (bot, owner) = (wx.bot.bot_id.clone(), wx.bot.owner.clone());
+
+    // In: SILK becomes WAV at 24 kHz, with the note's length.
+    let injected = wx.sim.inject_media(
+        &bot,
+        &owner,
+        MediaSpec::voice(VOICE_NOTE.to_vec()).with_playtime(1_500),
+    );
+    let turn = turn_for(&running, injected.message_id).await;
+    assert_eq!(turn.inbound.text, "[语音]");
+    assert_eq!(turn.inbound.media[0].mime.as_deref(), Some("audio/wav"));
+    let (samples, rate) = wav_samples(&stored_bytes(&turn));
+    assert_eq!((samples.len(), rate), (36_000, 24_000));
+
+    // Out: an mp3 becomes a SILK voice item with its playtime; the upload is a voice upload.
+    let reply = media_file(state.path(), "answer.mp3", MP3);
+    let receipt = send(
+        &wx,
+        &section,
+        media_message("", &[reply.to_str().expect("utf-8")]),
+    )
+    .await
+    .expect("send the voice reply");
+    assert!(
+        matches!(receipt, Receipt::Sent { parts: 1, .. }),
+        "{receipt:?}"
+    );
+    let sent = wx.sim.wait_sent(&bot, 2, WAIT).await;
+    let upload = wx.sim.uploaded().pop().expect("upload");
+    assert_eq!((upload.media_type, upload.md5_ok), (4, true));
+    assert!(upload.plaintext.starts_with(b"\x02#!SILK_V3"));
+    let message = sent.last().expect("sent");
+    assert_eq!(message.items[0]["type"], 3);
+    let voice = payload(message, "voice_item");
+    assert_points_at(&voice["media"], &upload);
+    assert_eq!(voice["encode_type"], 6);
+    assert_eq!(voice["sample_rate"], 24_000);
+    let playtime = voice["playtime"].as_u64().expect("playtime");
+    assert!((1_900..=2_100).contains(&playtime), "playtime {playtime}");
+    let decoded = silk::decode(&upload.plaintext, 24_000, 60_000).expect("our SILK decodes");
+    // The last 20 ms frame is padded with silence.
+    let played = silk::duration_ms(decoded.len(), 24_000);
+    assert!(
+        played >= playtime && played < playtime + 20,
+        "{played} ms for playtime {playtime}"
+    );
     running.stop().await;
 }
 

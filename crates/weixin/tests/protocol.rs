@@ -463,6 +463,7 @@ async fn accounts_run_side_by_side_and_a_new_login_leaves_the_others_alone() {
         saved_at: None,
         base_url: Some(wx.sim.base_url()),
         user_id: Some(second.owner.clone()),
+        bot_id: Some(second.bot_id.clone()),
     };
     store
         .save_account(&second_id, &file)

@@ -21,6 +21,7 @@ const BY_EXTENSION: &[(&str, &str)] = &[
     ("ogg", "audio/ogg"),
     ("opus", "audio/opus"),
     ("wav", "audio/wav"),
+    ("flac", "audio/flac"),
     ("silk", "audio/silk"),
     ("amr", "audio/amr"),
     ("pdf", "application/pdf"),

@@ -28,6 +28,7 @@
 //! address that was checked is the one connected to; no system proxy is used; nothing larger
 //! than `mediaMaxMb` is read; temporary files are 0600 in a 0700 directory and removed.
 
+pub mod audio;
 mod fetch;
 pub mod guard;
 pub mod mime;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::crypto::{self, DecryptError, Key};
-use super::{MediaSettings, mime};
+use super::{MediaSettings, mime, voice};
 use crate::wire::{CdnMedia, MessageItem, item};
 
 /// Where a WeChat attachment lies and how it is keyed: the `locator` of [`Media`]. Key material
@@ -231,6 +231,30 @@ async fn download(
     Ok(download.bytes)
 }
 
+/// A SILK voice note as WAV, which the host's transcription and every player read. One that
+/// does not decode stays SILK, with a warning: the agent still gets the file.
+async fn voice_to_wav(
+    label: &str,
+    silk_bytes: Vec<u8>,
+) -> Result<(Vec<u8>, &'static str), ChannelError> {
+    let (silk_bytes, pcm) = tokio::task::spawn_blocking(move || {
+        let pcm = silk::decode(&silk_bytes, voice::RATE, voice::INBOUND_MAX_MS);
+        (silk_bytes, pcm)
+    })
+    .await
+    .map_err(|e| ChannelError::permanent(format!("{label}: decoding SILK: {e}")))?;
+    Ok(match pcm {
+        Ok(pcm) => (
+            channel_core::media::audio::wav_mono_s16(&pcm, voice::RATE),
+            "audio/wav",
+        ),
+        Err(err) => {
+            tracing::warn!(%err, "{label}: kept as SILK, which transcription cannot read");
+            (silk_bytes, "audio/silk")
+        }
+    })
+}
+
 /// Downloads and decrypts one attachment into a private temporary file.
 pub async fn fetch(settings: &MediaSettings, media: &Media) -> Result<Fetched, ChannelError> {
     let label = media.kind.as_str();
@@ -269,7 +293,15 @@ pub async fn fetch(settings: &MediaSettings, media: &Media) -> Result<Fetched, C
             plain.len()
         )));
     }
-    let mime = if loc.item_type == item::IMAGE {
+    let (plain, voice_mime) = if loc.item_type == item::VOICE && silk::is_silk(&plain) {
+        let (wav, mime) = voice_to_wav(label, plain).await?;
+        (wav, Some(mime))
+    } else {
+        (plain, None)
+    };
+    let mime = if let Some(voice) = voice_mime {
+        voice.to_owned()
+    } else if loc.item_type == item::IMAGE {
         mime::sniff_image(&plain)
             .unwrap_or(mime::OCTET_STREAM)
             .to_owned()

@@ -2,13 +2,14 @@
 
 pub use channel_core::media::mime::{OCTET_STREAM, extension_for, from_name, sniff_image};
 
-/// What `getuploadurl` calls the file (spec §3.5, §8.3): images 1, videos 2, everything else
-/// (audio included) 3, since voice bubbles cannot be sent.
+/// What `getuploadurl` calls the file (spec §3.5, §8.3): images 1, videos 2, files 3, voice
+/// notes 4. Audio goes out as a voice note when it decodes (see `voice.rs`), else as a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadKind {
     Image,
     Video,
     File,
+    Voice,
 }
 
 impl UploadKind {
@@ -17,6 +18,8 @@ impl UploadKind {
             Self::Image
         } else if mime.starts_with("video/") {
             Self::Video
+        } else if mime == "audio/silk" || channel_core::media::audio::is_decodable(mime) {
+            Self::Voice
         } else {
             Self::File
         }
@@ -27,6 +30,7 @@ impl UploadKind {
             Self::Image => 1,
             Self::Video => 2,
             Self::File => 3,
+            Self::Voice => 4,
         }
     }
 
@@ -35,6 +39,7 @@ impl UploadKind {
             Self::Image => "image",
             Self::Video => "video",
             Self::File => "file",
+            Self::Voice => "voice",
         }
     }
 }
@@ -47,7 +52,9 @@ mod tests {
     fn kinds() {
         assert_eq!(UploadKind::of("image/png"), UploadKind::Image);
         assert_eq!(UploadKind::of("video/mp4").media_type(), 2);
-        assert_eq!(UploadKind::of("audio/mpeg"), UploadKind::File);
+        assert_eq!(UploadKind::of("audio/mpeg"), UploadKind::Voice);
+        assert_eq!(UploadKind::of("audio/silk").media_type(), 4);
+        assert_eq!(UploadKind::of("audio/midi"), UploadKind::File);
         assert_eq!(UploadKind::of(OCTET_STREAM).media_type(), 3);
     }
 }

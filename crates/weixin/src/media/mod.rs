@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod inbound;
 pub mod mime;
 pub(crate) mod outbound;
+pub(crate) mod voice;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

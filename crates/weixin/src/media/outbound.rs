@@ -14,6 +14,7 @@ use channel_core::media::shown;
 use super::MediaSettings;
 use super::crypto;
 use super::mime::{self, UploadKind};
+use super::voice;
 use crate::client::{IlinkClient, UploadTarget, UploadUrlRequest, snippet};
 
 /// CDN upload attempts on 5xx, a 200 without `x-encrypted-param`, or a network failure.
@@ -225,9 +226,22 @@ pub(crate) async fn upload(
     client: &IlinkClient,
     settings: &MediaSettings,
     to: &str,
-    source: Source,
+    mut source: Source,
 ) -> Result<(UploadKind, serde_json::Value), ChannelError> {
-    let kind = UploadKind::of(&source.mime);
+    let mut kind = UploadKind::of(&source.mime);
+    let mut playtime_ms = 0;
+    if kind == UploadKind::Voice {
+        match voice::encode(&source).await {
+            Ok(note) => {
+                playtime_ms = note.playtime_ms;
+                source.bytes = note.silk;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "sent as a file, not as a voice note");
+                kind = UploadKind::File;
+            }
+        }
+    }
     let key = crypto::random_key();
     let aeskey = hex::encode(key);
     let filekey = hex::encode(rand::random::<[u8; 16]>());
@@ -288,6 +302,16 @@ pub(crate) async fn upload(
         UploadKind::File => json!({
             "type": crate::wire::item::FILE,
             "file_item": { "media": media, "file_name": file_name, "len": rawsize.to_string() },
+        }),
+        UploadKind::Voice => json!({
+            "type": crate::wire::item::VOICE,
+            "voice_item": {
+                "media": media,
+                "encode_type": voice::ENCODE_SILK,
+                "bits_per_sample": 16,
+                "sample_rate": voice::RATE,
+                "playtime": playtime_ms,
+            },
         }),
     };
     Ok((kind, item))

@@ -41,6 +41,7 @@ impl Wx {
             saved_at: Some("2026-11-22T00:00:00.000Z".into()),
             base_url: Some(sim.base_url()),
             user_id: Some(bot.owner.clone()),
+            bot_id: Some(bot.bot_id.clone()),
         };
         store
             .save_account(&normalize_account_id(&bot.bot_id), &file)

@@ -122,6 +122,14 @@ impl MediaSpec {
         self
     }
 
+    /// Sets a voice note's `playtime` in ms (no effect on other kinds).
+    pub fn with_playtime(mut self, ms: u64) -> Self {
+        if let MediaKind::Voice { playtime, .. } = &mut self.kind {
+            *playtime = ms;
+        }
+        self
+    }
+
     /// Sets WeChat's transcript of a voice note (no effect on other kinds).
     pub fn with_transcript(mut self, text: &str) -> Self {
         if let MediaKind::Voice { text: t, .. } = &mut self.kind {
