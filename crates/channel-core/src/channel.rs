@@ -376,7 +376,9 @@ pub trait Channel: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Logs an account in interactively (a QR scan); `account` is `None` for a new one.
+    /// Logs an account in interactively (a QR scan). `account` is the one the host names
+    /// (`openclaw channels login --account`, else its default), `None` when it names none; the
+    /// host reports on that account afterwards, whatever the login returns.
     async fn login(
         &self,
         _section: &serde_json::Value,

@@ -108,7 +108,8 @@ function registerCommands(api) {
 
 // `openclaw channels add` finds a channel's flags in catalog metadata, read before any plugin
 // loads; package.json carries it for one channel, so Rust lists the others in the user
-// catalog. Once per process.
+// catalog: in the gateway, and in the CLI's first setup of the package channel, which may come
+// before the gateway's first start. Once per process.
 function publishCatalog(logger) {
   if (globalThis[Symbol.for("imbridge.catalogPublished")]) return;
   globalThis[Symbol.for("imbridge.catalogPublished")] = true;
@@ -138,9 +139,7 @@ export default {
     for (const descriptor of plugin.channels) {
       api.registerChannel({ plugin: buildChannel(descriptor, api) });
     }
-    if (mode === "full") {
-      registerGatewayMethods(api);
-      publishCatalog(api.logger);
-    }
+    if (mode === "full") registerGatewayMethods(api);
+    if (mode === "full" || mode === "setup-only") publishCatalog(api.logger);
   },
 };

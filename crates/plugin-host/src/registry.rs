@@ -86,10 +86,20 @@ fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {
     value
 }
 
-/// The channel package.json describes (`openclaw.channel` holds one): the first. The user
-/// catalog lists the others ([`crate::catalog`]).
+/// Channel ids that OpenClaw's own catalog (`dist/channel-catalog.json` of 2026.9.6) gives to
+/// another package: `openclaw-weixin` is Tencent's npm plugin there.
+const CLAIMED_BY_THE_OFFICIAL_CATALOG: &[&str] = &["openclaw-weixin"];
+
+/// The channel package.json describes (`openclaw.channel` holds one); the user catalog lists
+/// the others ([`crate::catalog`]), but only from the gateway's first start on. Package entries
+/// outrank the official catalog, so a channel the official catalog claims goes here: otherwise
+/// `openclaw channels login --channel openclaw-weixin` right after the install would offer to
+/// install Tencent's plugin over ours. Else the first.
 fn package_channel() -> Option<&'static String> {
-    CHANNELS.keys().next()
+    CHANNELS
+        .keys()
+        .find(|id| CLAIMED_BY_THE_OFFICIAL_CATALOG.contains(&id.as_str()))
+        .or_else(|| CHANNELS.keys().next())
 }
 
 /// Lists every channel but [`package_channel`] in the user catalog, so `openclaw channels add`
@@ -176,6 +186,17 @@ fn join_labels(labels: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(all(feature = "weixin", feature = "openim"))]
+    #[test]
+    fn the_channel_the_official_catalog_claims_is_the_package_channel() {
+        // Alphabetically it would be multi-openim, and `channels login --channel
+        // openclaw-weixin` would reach Tencent's catalog entry until the gateway first ran.
+        assert_eq!(
+            package_channel().map(String::as_str),
+            Some("openclaw-weixin")
+        );
+    }
 
     fn channel(id: &str, label: &str, replaces: &[&str]) -> channel_core::Descriptor {
         channel_core::Descriptor {
