@@ -108,8 +108,9 @@ function registerCommands(api) {
 
 // `openclaw channels add` finds a channel's flags in catalog metadata, read before any plugin
 // loads; package.json carries it for one channel, so Rust lists the others in the user
-// catalog: in the gateway, and in the CLI's first setup of the package channel, which may come
-// before the gateway's first start. Once per process.
+// catalog wherever the host loads the channels: in the gateway, and in the CLI's discovery and
+// setup (`channels login`, `channels add` of the package channel), which may come before the
+// gateway's first start. Once per process.
 function publishCatalog(logger) {
   if (globalThis[Symbol.for("imbridge.catalogPublished")]) return;
   globalThis[Symbol.for("imbridge.catalogPublished")] = true;
@@ -140,6 +141,6 @@ export default {
       api.registerChannel({ plugin: buildChannel(descriptor, api) });
     }
     if (mode === "full") registerGatewayMethods(api);
-    if (mode === "full" || mode === "setup-only") publishCatalog(api.logger);
+    if (mode === "full" || mode === "discovery" || mode === "setup-only") publishCatalog(api.logger);
   },
 };

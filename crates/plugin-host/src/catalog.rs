@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 /// `<config dir>/plugins/catalog.json`, where OpenClaw looks when no catalog path is set in
 /// the environment: the config dir is `$OPENCLAW_STATE_DIR`, else the directory of
-/// `$OPENCLAW_CONFIG_PATH`, else `~/.openclaw`.
+/// `$OPENCLAW_CONFIG_PATH`, else `.openclaw` in `$OPENCLAW_HOME` or `$HOME`.
 pub fn user_catalog_path() -> Option<PathBuf> {
     let var = |name: &str| {
         std::env::var_os(name)
@@ -23,7 +23,11 @@ pub fn user_catalog_path() -> Option<PathBuf> {
     };
     let dir = var("OPENCLAW_STATE_DIR")
         .or_else(|| var("OPENCLAW_CONFIG_PATH").and_then(|p| p.parent().map(Path::to_path_buf)))
-        .or_else(|| var("HOME").map(|home| home.join(".openclaw")))?;
+        .or_else(|| {
+            var("OPENCLAW_HOME")
+                .or_else(|| var("HOME"))
+                .map(|home| home.join(".openclaw"))
+        })?;
     Some(dir.join("plugins").join("catalog.json"))
 }
 

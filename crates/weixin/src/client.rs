@@ -485,8 +485,19 @@ fn classify_transport(label: &str, err: &reqwest::Error) -> Failure {
     } else {
         "transport error"
     };
+    // The host only: a query may carry a token.
+    let to = err
+        .url()
+        .and_then(|url| {
+            let host = url.host_str()?;
+            Some(match url.port() {
+                Some(port) => format!(" to {host}:{port}"),
+                None => format!(" to {host}"),
+            })
+        })
+        .unwrap_or_default();
     Failure::Error(ChannelError::transient(format!(
-        "{label}: {what}: {}",
+        "{label}: {what}{to}: {}",
         root_cause(err)
     )))
 }

@@ -387,3 +387,30 @@ async fn logout_forgets_the_account() {
         .expect("describe");
     assert!(!view.configured);
 }
+
+#[tokio::test]
+async fn a_login_server_out_of_reach_is_named_in_the_error() {
+    let s = setup(QrScript::Confirm).await;
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let section = serde_json::json!({ "loginBaseUrl": format!("http://127.0.0.1:{port}") });
+    let run = s.channel.login(
+        &section,
+        None,
+        Person::answering(&[]),
+        CancellationToken::new(),
+    );
+    let err = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("login finishes")
+        .expect_err("nothing listens");
+    assert!(
+        err.message
+            .contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{err}"
+    );
+}
