@@ -91,7 +91,7 @@ fn channel_descriptor(channel: &dyn AnyChannel) -> serde_json::Value {
 const CLAIMED_BY_THE_OFFICIAL_CATALOG: &[&str] = &["openclaw-weixin"];
 
 /// The channel package.json describes (`openclaw.channel` holds one); the user catalog lists
-/// the others ([`crate::catalog`]), but only from the gateway's first start on. Package entries
+/// the others ([`crate::catalog`]), but only once OpenClaw has loaded the plugin. Package entries
 /// outrank the official catalog, so a channel the official catalog claims goes here: otherwise
 /// `openclaw channels login --channel openclaw-weixin` right after the install would offer to
 /// install Tencent's plugin over ours. Else the first.
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn the_channel_the_official_catalog_claims_is_the_package_channel() {
         // Alphabetically it would be multi-openim, and `channels login --channel
-        // openclaw-weixin` would reach Tencent's catalog entry until the gateway first ran.
+        // openclaw-weixin` would reach Tencent's catalog entry until the plugin first loaded.
         assert_eq!(
             package_channel().map(String::as_str),
             Some("openclaw-weixin")
