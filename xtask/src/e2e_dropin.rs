@@ -33,7 +33,7 @@ pub fn scenario(dir: &Path) -> Result {
     // Identity only: a debug build of one channel keeps CI short.
     let packaged = package::run(Some(vec!["weixin".into()]), false)?;
     let gateway = Gateway::new(dir, toolchain::ensure()?)?;
-    gateway.write_config(&json!({}))?;
+    gateway.write_config(&gateway.bare_config())?;
     let dir_spec = packaged.dir.to_string_lossy().into_owned();
     gateway.cli(&[
         "plugins",

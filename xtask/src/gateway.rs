@@ -37,6 +37,7 @@ impl Gateway {
         let home = dir.join("home");
         fs::create_dir_all(&state)?;
         fs::create_dir_all(&home)?;
+        fs::create_dir_all(dir.join("tmp"))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             state,
@@ -59,12 +60,18 @@ impl Gateway {
         self.state.join("openclaw.json")
     }
 
+    /// The least config a run writes: OpenClaw's log in the run's directory, since by default
+    /// it goes to its shared temp dir (`/tmp/openclaw`), where the run would leave it.
+    pub fn bare_config(&self) -> Value {
+        json!({ "logging": {"file": self.dir.join("openclaw.log")} })
+    }
+
     /// Offline gateway settings plus the mock model as the only provider.
     pub fn base_config(&self, model_base_url: &str) -> Value {
         json!({
             "gateway": {"mode": "local", "port": self.port, "bind": "loopback", "auth": {"token": self.token}},
             "update": {"checkOnStart": false},
-            "logging": {"file": self.dir.join("openclaw.log")},
+            "logging": self.bare_config()["logging"],
             "telemetry": {"enabled": false},
             "models": {
                 "catalogRefresh": {"enabled": false},
@@ -99,6 +106,8 @@ impl Gateway {
         let mut cmd = Command::new(program);
         cmd.env("PATH", self.toolchain.path_env())
             .env("HOME", &self.home)
+            // OpenClaw's and the addon's temp files (upload locks, media) go with the run.
+            .env("TMPDIR", self.dir.join("tmp"))
             .env("OPENCLAW_STATE_DIR", &self.state)
             .env("OPENCLAW_CONFIG_PATH", self.config_path())
             .env("OPENCLAW_GATEWAY_TOKEN", &self.token)
