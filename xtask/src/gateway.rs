@@ -248,20 +248,23 @@ impl Gateway {
     /// SIGTERM, then SIGKILL if it lingers.
     pub fn stop(&mut self) -> Result {
         let Some(mut child) = self.child.take() else {
+            // The CLI may have opened the databases without a gateway.
+            forget_host_locks(&self.state);
             return Ok(());
         };
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if child.try_wait()?.is_some() {
-                return Ok(());
-            }
+        while Instant::now() < deadline && child.try_wait()?.is_none() {
             std::thread::sleep(Duration::from_millis(100));
         }
-        child.kill()?;
-        child.wait()?;
+        if child.try_wait()?.is_none() {
+            child.kill()?;
+            child.wait()?;
+        }
+        // Here as well as on drop: a run's directory may be gone by the time it drops.
+        forget_host_locks(&self.state);
         Ok(())
     }
 
@@ -281,6 +284,51 @@ impl Drop for Gateway {
             let _ = child.kill();
             let _ = child.wait();
         }
+        forget_host_locks(&self.state);
+    }
+}
+
+/// Removes the lock files OpenClaw keeps for this instance's databases in a directory it fixes
+/// at `/tmp/openclaw-state-locks-<uid>/`, whatever the environment says. Each is named
+/// `<family>.<first 8 hex digits of sha256(the database's real path)>.lock.sqlite`, so only
+/// this instance's are removed; the directory goes too when nothing else is left in it.
+fn forget_host_locks(state: &Path) {
+    use sha2::{Digest, Sha256};
+    let mut hashes = Vec::new();
+    let mut dirs = vec![state.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "sqlite") {
+                let real = fs::canonicalize(&path).unwrap_or(path);
+                let digest = Sha256::digest(real.to_string_lossy().as_bytes());
+                hashes.push(format!(
+                    "{:02x}{:02x}{:02x}{:02x}",
+                    digest[0], digest[1], digest[2], digest[3]
+                ));
+            }
+        }
+    }
+    let Ok(tmp) = fs::read_dir("/tmp") else {
+        return;
+    };
+    for lock_dir in tmp.flatten().map(|e| e.path()).filter(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("openclaw-state-locks"))
+    }) {
+        for lock in fs::read_dir(&lock_dir).into_iter().flatten().flatten() {
+            let name = lock.file_name().to_string_lossy().into_owned();
+            if hashes
+                .iter()
+                .any(|hash| name.ends_with(&format!(".{hash}.lock.sqlite")))
+            {
+                let _ = fs::remove_file(lock.path());
+            }
+        }
+        // Fails, and so keeps it, when another OpenClaw's locks are in it.
+        let _ = fs::remove_dir(&lock_dir);
     }
 }
 
