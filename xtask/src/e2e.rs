@@ -299,6 +299,21 @@ fn step(name: &str) {
     step_of("", name);
 }
 
+/// `openclaw channels add --channel <channel> --help` lists each of `flags`: they come from
+/// catalog metadata, which the host reads before loading the plugin.
+pub(crate) fn check_add_flags(stack: &Stack, channel: &str, flags: &[&str]) -> Result {
+    let help = stack
+        .gateway
+        .cli(&["channels", "add", "--channel", channel, "--help"])?;
+    for flag in flags {
+        check(
+            help.contains(flag),
+            format!("channels add --help lacks {flag}:\n{help}"),
+        )?;
+    }
+    Ok(())
+}
+
 pub(crate) fn check(ok: bool, what: impl Into<String>) -> Result {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }

@@ -27,7 +27,7 @@ use imsim::openim::{OpenImOptions, OpenImSim, RefreshBackend, Sent};
 use serde_json::{Value, json};
 
 use crate::Result;
-use crate::e2e::{Stack, TURN, poll, wait};
+use crate::e2e::{Stack, TURN, check, check_add_flags, poll, wait};
 
 /// Direct-message peers of the bulk test, all on the first server.
 const BULK_PEERS: usize = 20;
@@ -49,10 +49,6 @@ pub struct Server {
 
 fn step(name: &str) {
     crate::e2e::step_of("openim", name);
-}
-
-fn check(ok: bool, what: impl Into<String>) -> Result {
-    if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
 /// Starts two servers with one bot, its peer and a group `g1` each (the sandbox's and the
@@ -677,20 +673,16 @@ fn channels_add(stack: &Stack, s: &Server) -> Result {
         "openclaw channels add --channel openim --account team-d --token … --ws-addr … --api-addr …: \
          flags from the catalog, a mistake refused by name, the account saved and started",
     );
-    let help = stack
-        .gateway
-        .cli(&["channels", "add", "--channel", CHANNEL, "--help"])?;
-    for flag in [
-        "--token <secret>",
-        "--ws-addr <value>",
-        "--api-addr <value>",
-        "--dm-policy <choice>",
-    ] {
-        check(
-            help.contains(flag),
-            format!("channels add --help lacks {flag}:\n{help}"),
-        )?;
-    }
+    check_add_flags(
+        stack,
+        CHANNEL,
+        &[
+            "--token <secret>",
+            "--ws-addr <value>",
+            "--api-addr <value>",
+            "--dm-policy <choice>",
+        ],
+    )?;
     let bot = "bot-d";
     s.sim.add_user(bot);
     let token = s.sim.issue_token(bot, 7);

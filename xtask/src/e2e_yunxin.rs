@@ -14,7 +14,7 @@ use imsim::nim::{NimOptions, NimSim};
 use serde_json::{Value, json};
 
 use crate::Result;
-use crate::e2e::{Stack, TURN, poll, wait};
+use crate::e2e::{Stack, TURN, check, check_add_flags, poll, wait};
 use crate::gateway::free_port;
 
 const CHANNEL: &str = "netease-yunxin";
@@ -25,10 +25,6 @@ const TEAM: &str = "yx-team-1";
 
 fn step(name: &str) {
     crate::e2e::step_of("yunxin", name);
-}
-
-fn check(ok: bool, what: impl Into<String>) -> Result {
-    if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
 /// Files through which the gateway's stub SDK is driven.
@@ -256,26 +252,22 @@ pub fn add_sdk_account(stack: &Stack, config: &mut Value) -> Result {
 }
 
 /// `openclaw channels add` for NIM: its flags come from the user catalog the plugin wrote
-/// (package.json describes OpenIM), and the account it saves logs in.
+/// (package.json describes WeChat), and the account it saves logs in.
 fn channels_add(stack: &Stack) -> Result {
     step(
         "openclaw channels add --channel netease-yunxin --account yx-b --app-key … --account-id … \
          --token …: the account is saved and logs in",
     );
-    let help = stack
-        .gateway
-        .cli(&["channels", "add", "--channel", CHANNEL, "--help"])?;
-    for flag in [
-        "--app-key <value>",
-        "--account-id <value>",
-        "--token <secret>",
-        "--transport <choice>",
-    ] {
-        check(
-            help.contains(flag),
-            format!("channels add --help lacks {flag}:\n{help}"),
-        )?;
-    }
+    check_add_flags(
+        stack,
+        CHANNEL,
+        &[
+            "--app-key <value>",
+            "--account-id <value>",
+            "--token <secret>",
+            "--transport <choice>",
+        ],
+    )?;
     let (bot, token) = ("yx-bot-b", "yx-token-b");
     let stub = StubFiles::in_dir(&stack.gateway.dir);
     std::fs::write(

@@ -24,7 +24,7 @@ use imsim::ilink::{RequestRecord, valid_uin};
 use serde_json::{Value, json};
 use xshell::Shell;
 
-use crate::e2e::{Stack, TURN, poll};
+use crate::e2e::{Stack, TURN, check, poll};
 use crate::gateway::tail;
 use crate::{Result, root, toolchain};
 
@@ -41,10 +41,6 @@ const REPLY: &str = "ECHO: FIDELITY-1";
 
 fn step(name: &str) {
     eprintln!("\n== fidelity: {name}");
-}
-
-fn check(ok: bool, what: impl Into<String>) -> Result {
-    if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
 /// One official client against its simulator.

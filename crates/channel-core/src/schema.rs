@@ -81,7 +81,7 @@ fn walk(schema: &Value, prefix: &str, hints: &mut serde_json::Map<String, Value>
 }
 
 /// `schema` and the alternatives it is made of (`Option<T>` inlines as `anyOf`).
-fn variants(schema: &Value) -> Vec<&Value> {
+pub(crate) fn variants(schema: &Value) -> Vec<&Value> {
     let mut out = vec![schema];
     for key in ["anyOf", "oneOf", "allOf"] {
         for member in schema

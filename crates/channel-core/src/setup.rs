@@ -30,6 +30,7 @@ use serde_json::{Map, Value, json};
 use crate::action::ConfigEdit;
 use crate::channel::Descriptor;
 use crate::error::ChannelError;
+use crate::schema::variants;
 
 /// One flag of `openclaw channels add`, as OpenClaw's `setup.fields` declares it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -234,21 +235,6 @@ fn account_properties(schema: &Value) -> Option<&Map<String, Value>> {
                 .find_map(|v| v.get("properties"))
         })
         .and_then(Value::as_object)
-}
-
-fn variants(schema: &Value) -> Vec<&Value> {
-    let mut out = vec![schema];
-    for key in ["anyOf", "oneOf"] {
-        for member in schema
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            out.extend(variants(member));
-        }
-    }
-    out
 }
 
 fn field(key: &str, schema: &Value) -> Option<SetupField> {
